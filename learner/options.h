@@ -1,0 +1,95 @@
+// Options of the learner: model shape, tasks, optimizer, trainer. Plain
+// structs with in-class defaults (the defaults ARE the standard benchmark
+// model of contract §6); app/ turns YAML/flags/env into these and calls
+// Validate() before use.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace ranker::learner {
+
+enum class Architecture {
+  kMmoe,          // K shared experts, one softmax gate per task
+  kSharedBottom,  // one shared network under all towers
+  kOmoe,          // K shared experts, one softmax gate shared by all tasks
+  kIndependent,   // one network per task (no sharing)
+};
+
+enum class TaskKind {
+  kBinary,      // logistic loss; score contribution p^w
+  kRegression,  // squared loss (on log1p(label) unless transform == kNone);
+                // score contribution (1 + prediction)^w
+};
+
+enum class LabelTransform { kLog1p, kNone };
+
+struct TaskSpec {
+  std::string name;
+  TaskKind kind = TaskKind::kBinary;
+  LabelTransform transform = LabelTransform::kLog1p;  // regression only
+  double score_weight = 1.0;  // exponent in the ranking score (contract §2)
+  double loss_weight = 1.0;   // weight of this task's loss in training
+};
+
+struct ModelOptions {
+  Architecture architecture = Architecture::kMmoe;
+  // Default tasks of contract §2.
+  std::vector<TaskSpec> tasks = {
+      {"click", TaskKind::kBinary, LabelTransform::kLog1p, 1.0, 1.0},
+      {"watch", TaskKind::kRegression, LabelTransform::kLog1p, 1.0, 1.0},
+  };
+  // Input layout: categorical_slots embeddings of embedding_dim, then
+  // dense_slots standardised dense values. Fields are bound to slots on first
+  // sight (user_id, item_id, context.device first); see learner/README.
+  int categorical_slots = 8;
+  int embedding_dim = 16;
+  int dense_slots = 8;
+  // Experts (or the shared bottom / per-task networks): hidden layer sizes,
+  // ReLU after each. The last size is the width the towers see.
+  int num_experts = 8;
+  std::vector<int> expert_hidden = {128, 64};
+  // Task towers: hidden sizes (ReLU), then a linear output of width 1.
+  std::vector<int> tower_hidden = {32};
+  // Position-bias tower (Zhao et al. 2019): added to the click logit in
+  // training only.
+  bool position_tower = true;
+  int max_position = 20;        // positions above are clipped to this
+  int max_devices = 8;          // distinct devices learned; more share "other"
+  int position_tower_hidden = 8;
+  double position_dropout = 0.1;  // fraction of training examples whose position is dropped
+  // Name of the binary task the position tower adds to.
+  std::string position_task = "click";
+  // Seed of every initialisation and of position dropout.
+  uint64_t seed = 1;
+  // Scale of the uniform initialisation of embedding rows: U(-s, s).
+  double embedding_init_scale = 0.05;
+
+  int input_width() const { return categorical_slots * embedding_dim + dense_slots; }
+  Status Validate() const;
+};
+
+enum class OptimizerKind { kAdagrad, kAdam };
+
+struct OptimizerOptions {
+  OptimizerKind kind = OptimizerKind::kAdagrad;
+  double learning_rate = 0.05;
+  double adagrad_initial_accumulator = 0.1;
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.999;
+  double epsilon = 1e-8;
+  // Embedding rows: learning rate multiplier (sparse updates).
+  double embedding_lr_scale = 1.0;
+  Status Validate() const;
+};
+
+struct TrainerOptions {
+  int batch_size = 32;           // 1 = pure online SGD
+  int metrics_window = 10000;    // examples in the "recent" progressive window
+  Status Validate() const;
+};
+
+}  // namespace ranker::learner
