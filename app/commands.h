@@ -1,0 +1,13 @@
+// The `ranker` subcommands. Each takes the full argv (argv[1] is the command
+// name), prints its own --help, and returns the process exit code:
+// 0 success, 1 run-time failure, 2 bad usage or configuration.
+#pragma once
+
+namespace ranker::app {
+
+int RunConfig(int argc, char** argv);    // show keys, defaults, effective config
+int RunSimulate(int argc, char** argv);  // simulated events as NDJSON (or into Kafka)
+int RunReplay(int argc, char** argv);    // train from NDJSON files
+int RunConvert(int argc, char** argv);   // real data sets -> NDJSON events
+
+}  // namespace ranker::app
