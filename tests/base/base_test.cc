@@ -84,3 +84,29 @@ TEST(Coding, RoundTripAndTruncation) {
 
 }  // namespace
 }  // namespace ranker
+
+#include <thread>
+
+#include "base/bounded_queue.h"
+
+namespace ranker {
+namespace {
+
+TEST(BoundedQueue, DeliversEverythingInOrderUnderBackpressure) {
+  BoundedQueue<int> q(4);
+  std::thread producer([&] {
+    for (int i = 0; i < 10000; ++i) ASSERT_TRUE(q.Push(i));
+    q.Close();
+  });
+  int expected = 0;
+  while (std::optional<int> v = q.Pop()) {
+    EXPECT_EQ(*v, expected++);
+    EXPECT_LE(q.size(), 4u);
+  }
+  producer.join();
+  EXPECT_EQ(expected, 10000);
+  EXPECT_FALSE(q.Push(1));
+}
+
+}  // namespace
+}  // namespace ranker

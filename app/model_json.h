@@ -1,0 +1,18 @@
+// The model report of contract §3 (`GET /v1/model`, `replay --json`) as JSON:
+// version, checksum, architecture, counts, progressive metrics per task,
+// gate weights per task and expert, the learned position-bias curve, and
+// the joiner's and decoder's counters.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include "app/pipeline.h"
+
+namespace ranker::app {
+
+boost::json::object ModelReportJson(const LearningPipeline& pipeline);
+
+// Human-readable progressive metrics, one line per task ("click auc=0.73 ...").
+std::string MetricsSummary(const learner::MetricsReport& report, bool window);
+
+}  // namespace ranker::app

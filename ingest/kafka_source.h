@@ -1,0 +1,146 @@
+// The real EventSource: a librdkafka KafkaConsumer in a consumer group.
+//
+// A consumer thread polls librdkafka and fills a bounded queue (capacity in
+// messages and in bytes) that the owner's thread drains with Pop(). When the
+// queue is full the source pauses every assigned partition (backpressure) and
+// resumes them once the queue is below the low watermark; librdkafka restarts
+// a resumed partition at the offset after the last message it handed over,
+// and the source drops any re-fetched offset it already queued, so nothing is
+// skipped or duplicated.
+//
+// Offsets are never committed behind the owner's back (enable.auto.commit is
+// forced off): the owner commits with CommitOffsets() or, for exactly-once
+// learning, keeps the offsets in its own snapshot and supplies them from
+// RebalanceListener::OnAssigned().
+//
+// Both EAGER (range, roundrobin) and COOPERATIVE (cooperative-sticky)
+// assignment protocols are handled; choose with
+// kafka["partition.assignment.strategy"].
+//
+// Broker and network errors are counted (Counters().errors), optionally
+// logged, and never fatal: librdkafka reconnects by itself.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+#include "ingest/event_source.h"
+
+namespace RdKafka {
+class KafkaConsumer;
+class Message;
+class TopicPartition;
+}  // namespace RdKafka
+
+namespace ranker::ingest {
+
+struct KafkaSourceOptions {
+  // bootstrap.servers (kafka["bootstrap.servers"] overrides it).
+  std::string brokers = "localhost:9092";
+  // Topics to subscribe to; co-partitioned topics may be listed together.
+  std::vector<std::string> topics = {"ranker.events"};
+  // group.id (kafka["group.id"] overrides it).
+  std::string group_id = "ranker";
+  // librdkafka properties passed through verbatim (config keys `kafka.*`
+  // without the prefix): security.protocol, sasl.*, ssl.*,
+  // session.timeout.ms, partition.assignment.strategy, ... Applied after the
+  // source's defaults (auto.offset.reset=earliest, enable.partition.eof=
+  // false), so they win; enable.auto.commit may only be "false".
+  std::map<std::string, std::string> kafka;
+  // Bounds of the queue between the consumer thread and Pop(). A message is
+  // queued even if it overshoots (one fetch at most), then fetching pauses.
+  size_t queue_max_messages = 10000;
+  size_t queue_max_bytes = size_t{64} << 20;
+  // Fetching resumes when both counts are at or below this fraction of their
+  // bounds.
+  double resume_fraction = 0.5;
+  // Longest the consumer thread blocks in librdkafka: bounds the latency of
+  // Pause()/Resume(), backpressure and Close().
+  int poll_timeout_ms = 50;
+  // How often the per-partition high watermarks in Counters() are refreshed
+  // (from librdkafka's cached fetch state: no extra broker requests).
+  int watermark_refresh_ms = 1000;
+  // Write librdkafka errors and warnings to stderr (they are counted anyway).
+  bool log_to_stderr = true;
+
+  Status Validate() const;
+};
+
+class KafkaSource final : public EventSource {
+ public:
+  // InvalidArgument naming the option or the `kafka.<key>` that librdkafka
+  // rejected. Does not contact the brokers.
+  static StatusOr<std::unique_ptr<KafkaSource>> Create(const KafkaSourceOptions& options);
+  ~KafkaSource() override;
+  KafkaSource(const KafkaSource&) = delete;
+  KafkaSource& operator=(const KafkaSource&) = delete;
+
+  // EventSource. The listener runs on the consumer thread.
+  Status Start(RebalanceListener* listener) override;
+  std::vector<SourceMessage> Pop(size_t max, std::chrono::milliseconds timeout) override;
+  // Blocks until the group coordinator answers (librdkafka's commitSync has
+  // no timeout of its own; it fails after socket.timeout.ms when brokers are
+  // unreachable).
+  Status CommitOffsets(const OffsetMap& next_offsets) override;
+  void Pause(const std::vector<TopicPartition>& partitions) override;
+  void Resume(const std::vector<TopicPartition>& partitions) override;
+  std::vector<TopicPartition> Assignment() const override;
+  SourceCounters Counters() const override;
+  Status Close() override;
+
+ private:
+  class Callbacks;
+  // One assigned partition.
+  struct Partition {
+    std::deque<SourceMessage> queue;  // fetched, not yet popped
+    int64_t last_queued = -1;   // highest offset queued; re-fetches below drop
+    int64_t next_offset = -1;   // next offset Pop() hands out; -1 unknown
+    int64_t high_watermark = -1;
+    bool owner_paused = false;  // Pause() by the owner
+    bool fetch_paused = false;  // paused in librdkafka; consumer thread only
+  };
+
+  KafkaSource(const KafkaSourceOptions& options, std::unique_ptr<Callbacks> callbacks);
+  void Run();
+  void Handle(const RdKafka::Message& message);
+  void Push(SourceMessage message);
+  void Reconcile();
+  void RefreshWatermarks();
+  void OnAssign(std::vector<RdKafka::TopicPartition*>& partitions, bool cooperative);
+  void OnRevoke(std::vector<RdKafka::TopicPartition*>& partitions, bool cooperative);
+  void OnError(const std::string& what, bool log);
+  bool Poppable() const;   // REQUIRES: mu_ held
+  bool OverLowWatermark() const;  // REQUIRES: mu_ held
+  void Dequeue(Partition* part, size_t n);  // REQUIRES: mu_ held
+
+  const KafkaSourceOptions options_;
+  std::unique_ptr<Callbacks> callbacks_;  // outlives consumer_
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  RebalanceListener* listener_ = nullptr;  // borrowed until Close()
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::mutex close_mu_;  // serialises Start()/Close()
+  bool started_ = false;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;  // queue became poppable, or closed
+  std::map<TopicPartition, Partition> parts_;  // GUARDED_BY(mu_); assigned only
+  size_t queued_messages_ = 0;  // GUARDED_BY(mu_)
+  size_t queued_bytes_ = 0;     // GUARDED_BY(mu_)
+  bool backpressure_ = false;   // GUARDED_BY(mu_)
+  bool closed_ = false;         // GUARDED_BY(mu_)
+  Status close_status_;         // GUARDED_BY(mu_); of librdkafka's close()
+  size_t rr_cursor_ = 0;        // GUARDED_BY(mu_); fairness of Pop()
+  SourceCounters counters_;     // GUARDED_BY(mu_); partitions map unused
+};
+
+}  // namespace ranker::ingest

@@ -1,0 +1,67 @@
+#include "learner/dense_layer.h"
+
+#include <cmath>
+
+namespace ranker::learner {
+
+DenseParams DenseParams::Zeros(int in, int out) {
+  DenseParams p;
+  p.w = Matrix::Zero(in, out);
+  p.b = RowVector::Zero(out);
+  return p;
+}
+
+DenseParams DenseParams::Init(int in, int out, double gain, Rng* rng) {
+  DenseParams p = Zeros(in, out);
+  const double limit = gain * std::sqrt(6.0 / in);
+  Real* w = p.w.data();
+  for (Eigen::Index i = 0; i < p.w.size(); ++i) {
+    w[i] = static_cast<Real>((2 * rng->Uniform() - 1) * limit);
+  }
+  return p;
+}
+
+void DenseParams::SetZero() {
+  w.setZero();
+  b.setZero();
+}
+
+void DenseParams::AppendTensors(std::vector<TensorView>* out) {
+  out->push_back(View(w));
+  out->push_back(View(b));
+}
+
+const Matrix& DenseLayer::Forward(const DenseParams& p, const ConstMatrixRef& x,
+                                  DenseCache* cache) const {
+  cache->x = x;
+  cache->y.resize(x.rows(), p.out());
+  cache->y.noalias() = x * p.w;
+  cache->y.rowwise() += p.b;
+  Activate(cache);
+  return cache->y;
+}
+
+void DenseLayer::Activate(DenseCache* cache) const {
+  if (act_ == Activation::kRelu) cache->y = cache->y.cwiseMax(Real(0));
+}
+
+void DenseLayer::Backward(const DenseParams& p, const DenseCache& cache, const ConstMatrixRef& dy,
+                          DenseParams* grad, Matrix* dx) const {
+  const auto apply = [&](const auto& dz) {
+    grad->w.noalias() += cache.x.transpose() * dz;
+    grad->b.noalias() += dz.colwise().sum();
+    if (dx != nullptr) {
+      dx->resize(dy.rows(), p.in());
+      dx->noalias() = dz * p.w.transpose();
+    }
+  };
+  if (act_ == Activation::kRelu) {
+    cache.dz.resize(dy.rows(), dy.cols());
+    cache.dz.array() = (cache.y.array() > Real(0)).select(dy.array(), Real(0));
+    apply(cache.dz);
+  } else {
+    apply(dy);
+  }
+}
+
+}  // namespace ranker::learner

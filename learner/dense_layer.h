@@ -1,0 +1,64 @@
+// The fully connected layer y = act(x * W + b) over a row-major batch, the
+// building block of experts, gates and towers.
+#pragma once
+
+#include <vector>
+
+#include "base/random.h"
+#include "learner/tensor.h"
+
+namespace ranker::learner {
+
+enum class Activation { kIdentity, kRelu };
+
+// Parameters of one layer; gradients use the same struct.
+struct DenseParams {
+  Matrix w;     // [in x out]
+  RowVector b;  // [1 x out]
+
+  // Zero-filled parameters of the given shape.
+  static DenseParams Zeros(int in, int out);
+  // He-uniform weights U(-sqrt(6/in), +sqrt(6/in)) scaled by `gain`, zero
+  // bias. Draws in*out values from `rng` in row-major order.
+  static DenseParams Init(int in, int out, double gain, Rng* rng);
+  int in() const { return static_cast<int>(w.rows()); }
+  int out() const { return static_cast<int>(w.cols()); }
+  void SetZero();
+  // Appends views of w then b to *out (the order of optimizer state,
+  // checksums and serialisation).
+  void AppendTensors(std::vector<TensorView>* out);
+};
+
+// Per-batch state of one layer: caller-owned, reused across steps (sized on
+// first use and on batch-size changes only, so steady-state steps do not
+// allocate).
+struct DenseCache {
+  Matrix x;  // the input of Forward
+  Matrix y;  // the output of Forward
+  mutable Matrix dz;  // scratch of Backward: dL/d(pre-activation)
+};
+
+// Holds no tensors: parameters, gradients and activations are caller-owned,
+// so one layer serves the trainer, the scorers and the gradient checks.
+// Thread-safe: const and stateless.
+class DenseLayer {
+ public:
+  explicit DenseLayer(Activation act) : act_(act) {}
+  Activation activation() const { return act_; }
+
+  // Returns cache->y. REQUIRES: x.cols() == p.in().
+  const Matrix& Forward(const DenseParams& p, const ConstMatrixRef& x, DenseCache* cache) const;
+  // Applies the activation to a pre-activation already in cache->y (for
+  // callers that computed x * W + b themselves, e.g. the scorer's split
+  // first layer). cache->x is left untouched.
+  void Activate(DenseCache* cache) const;
+  // ADDS dL/dW, dL/db into *grad; writes dL/dx into *dx (may be nullptr).
+  // REQUIRES: Forward() ran on this batch with `cache`; dy is [B x out].
+  void Backward(const DenseParams& p, const DenseCache& cache, const ConstMatrixRef& dy,
+                DenseParams* grad, Matrix* dx) const;
+
+ private:
+  const Activation act_;
+};
+
+}  // namespace ranker::learner

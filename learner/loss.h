@@ -1,0 +1,49 @@
+// Per-task losses (contract §2): logistic loss on a logit for binary tasks,
+// squared loss for regression on the transformed label (log1p by default).
+// Stateless functions; thread-safe.
+#pragma once
+
+#include "learner/options.h"
+#include "learner/tensor.h"
+
+namespace ranker::learner {
+
+// The label a task is trained on: the raw label for binary tasks and for
+// regression with LabelTransform::kNone; log1p(max(label, 0)) for kLog1p
+// (negative labels are clamped: the contract allows only non-negative
+// labels there). kNoLabel stays kNoLabel.
+double TransformLabel(const TaskSpec& task, double label);
+
+// The inverse for serving: the regression prediction on the label's scale
+// (expm1(output) clipped at >= 0 for kLog1p; raw for kNone); for binary
+// tasks the probability sigmoid(output).
+double ServePrediction(const TaskSpec& task, double output);
+
+// Numerically stable sigmoid.
+double Sigmoid(double z);
+
+struct LossValue {
+  double loss = 0;  // the loss of one example
+  double grad = 0;  // dLoss/dOutput
+};
+
+// Logistic loss softplus(z) - y*z of a logit, stable for any |z|;
+// y in [0, 1].
+LossValue LogisticLoss(double logit, double label);
+// 0.5 * (prediction - target)^2, so grad is the residual.
+LossValue SquaredLoss(double prediction, double target);
+
+// The loss of `task` for one example: output is the logit (binary) or the
+// prediction on the transformed scale (regression); `target` is
+// TransformLabel(task, label). REQUIRES: HasLabel(target).
+LossValue TaskLoss(const TaskSpec& task, double output, double target);
+
+// Mean of TaskLoss over the examples of `outputs` with a label, and its
+// gradient: (*grad)[i] = loss_weight * dLoss_i/dOutput / count for labelled
+// i, 0 otherwise. Returns the mean loss (0 when no example has a label) and
+// writes the number of labelled examples into *count.
+// REQUIRES: targets.size() == outputs.size().
+double BatchTaskLoss(const TaskSpec& task, const Vector& outputs, std::span<const double> targets,
+                     Vector* grad, int* count);
+
+}  // namespace ranker::learner

@@ -1,0 +1,268 @@
+#include "learner/metrics.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+#include <utility>
+
+namespace ranker::learner {
+namespace {
+
+constexpr uint32_t kMagic = 0x4d504b52;  // "RKPM"
+constexpr uint32_t kVersion = 1;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kProbEps = 1e-15;
+
+int BinOf(double p) {
+  const double clamped = std::clamp(p, 0.0, 1.0);
+  const int bin = static_cast<int>(clamped * ProgressiveMetrics::kAucBins);
+  return std::min(bin, ProgressiveMetrics::kAucBins - 1);
+}
+
+double LogLoss(double p, bool positive) {
+  const double q = std::clamp(p, kProbEps, 1.0 - kProbEps);
+  return positive ? -std::log(q) : -std::log1p(-q);
+}
+
+bool IsBinary(const TaskSpec& t) { return t.kind == TaskKind::kBinary; }
+
+}  // namespace
+
+void ProgressiveMetrics::AucHistogram::Add(int bin, bool positive, int64_t delta) {
+  (positive ? pos : neg)[bin] += delta;
+  (positive ? num_pos : num_neg) += delta;
+}
+
+double ProgressiveMetrics::AucHistogram::Auc() const {
+  if (num_pos == 0 || num_neg == 0) return kNaN;
+  double wins = 0;        // positive/negative pairs ordered correctly (ties 1/2)
+  int64_t neg_below = 0;  // negatives in lower bins
+  for (int b = 0; b < kAucBins; ++b) {
+    if (pos[b] != 0) {
+      wins += static_cast<double>(pos[b]) *
+              (static_cast<double>(neg_below) + 0.5 * static_cast<double>(neg[b]));
+    }
+    neg_below += neg[b];
+  }
+  return wins / (static_cast<double>(num_pos) * static_cast<double>(num_neg));
+}
+
+ProgressiveMetrics::ProgressiveMetrics(std::vector<TaskSpec> tasks, int num_experts, int window)
+    : tasks_(std::move(tasks)), num_experts_(num_experts), window_(window) {
+  assert(!tasks_.empty() && num_experts_ >= 1 && window_ >= 1);
+  state_.resize(tasks_.size());
+  for (size_t i = 0; i < tasks_.size(); ++i) {
+    if (!IsBinary(tasks_[i])) continue;
+    for (AucHistogram* h : {&state_[i].all, &state_[i].recent}) {
+      h->pos.assign(kAucBins, 0);
+      h->neg.assign(kAucBins, 0);
+    }
+  }
+}
+
+void ProgressiveMetrics::Add(int task, double prediction, double label) {
+  assert(task >= 0 && task < num_tasks());
+  if (!HasLabel(label)) return;
+  assert(std::isfinite(prediction) && std::isfinite(label));
+  TaskState& t = state_[task];
+  WindowEntry e{0, -1, 0};
+  if (IsBinary(tasks_[task])) {
+    const bool positive = label > 0.5;
+    e = WindowEntry{LogLoss(prediction, positive), BinOf(prediction), positive ? 1 : 0};
+    t.all.Add(e.bin, positive, 1);
+  } else {
+    const double err = prediction - label;
+    e.loss = err * err;
+  }
+  const size_t slot = static_cast<size_t>(t.count % window_);
+  if (t.ring.size() < static_cast<size_t>(window_)) {
+    t.ring.push_back(e);
+  } else {
+    const WindowEntry& old = t.ring[slot];
+    if (old.bin >= 0) t.recent.Add(old.bin, old.positive != 0, -1);
+    t.ring[slot] = e;
+  }
+  if (e.bin >= 0) t.recent.Add(e.bin, e.positive != 0, 1);
+  t.loss_sum += e.loss;
+  ++t.count;
+}
+
+template <typename T>
+void ProgressiveMetrics::AddGatesImpl(int task, const T* weights, int n) {
+  assert(task >= 0 && task < num_tasks() && n == num_experts_);
+  TaskState& t = state_[task];
+  const size_t row = static_cast<size_t>(t.gate_count % window_) * num_experts_;
+  if (t.gate_ring.size() < row + num_experts_) t.gate_ring.resize(row + num_experts_);
+  for (int k = 0; k < n; ++k) t.gate_ring[row + k] = static_cast<double>(weights[k]);
+  ++t.gate_count;
+}
+
+void ProgressiveMetrics::AddGates(int task, const float* weights, int n) {
+  AddGatesImpl(task, weights, n);
+}
+
+void ProgressiveMetrics::AddGates(int task, const double* weights, int n) {
+  AddGatesImpl(task, weights, n);
+}
+
+TaskMetrics ProgressiveMetrics::TaskReport(int task) const {
+  const TaskState& t = state_[task];
+  TaskMetrics m;
+  m.name = tasks_[task].name;
+  m.kind = tasks_[task].kind;
+  m.count = t.count;
+  m.window_count = static_cast<int64_t>(t.ring.size());
+  double window_sum = 0;
+  for (const WindowEntry& e : t.ring) window_sum += e.loss;
+  const double mean = t.count > 0 ? t.loss_sum / static_cast<double>(t.count) : kNaN;
+  const double window_mean =
+      m.window_count > 0 ? window_sum / static_cast<double>(m.window_count) : kNaN;
+  if (IsBinary(tasks_[task])) {
+    m.positives = t.all.num_pos;
+    m.auc = t.all.Auc();
+    m.window_auc = t.recent.Auc();
+    m.logloss = mean;
+    m.window_logloss = window_mean;
+    m.rmse = m.window_rmse = kNaN;
+  } else {
+    m.rmse = std::sqrt(mean);
+    m.window_rmse = std::sqrt(window_mean);
+    m.auc = m.window_auc = m.logloss = m.window_logloss = kNaN;
+  }
+  return m;
+}
+
+std::vector<double> ProgressiveMetrics::GateMeans(int task) const {
+  const TaskState& t = state_[task];
+  const size_t rows = t.gate_ring.size() / num_experts_;
+  if (rows == 0) return {};
+  std::vector<double> mean(num_experts_, 0.0);
+  for (size_t r = 0; r < rows; ++r) {
+    for (int k = 0; k < num_experts_; ++k) mean[k] += t.gate_ring[r * num_experts_ + k];
+  }
+  for (double& v : mean) v /= static_cast<double>(rows);
+  return mean;
+}
+
+MetricsReport ProgressiveMetrics::Report() const {
+  MetricsReport r;
+  for (int i = 0; i < num_tasks(); ++i) {
+    r.tasks.push_back(TaskReport(i));
+    r.gates.push_back(GateMeans(i));
+    r.gate_counts.push_back(static_cast<int64_t>(state_[i].gate_ring.size() / num_experts_));
+  }
+  return r;
+}
+
+// ---- Serialisation. The window AUC histogram and the class totals are not
+// stored: they are rebuilt from the ring and the all-time histogram, so a
+// decoded state is consistent by construction.
+
+void ProgressiveMetrics::SerializeTask(const TaskState& t, std::string* dst) {
+  static_assert(std::is_trivially_copyable_v<WindowEntry> && sizeof(WindowEntry) == 16);
+  PutFixed64(dst, static_cast<uint64_t>(t.count));
+  PutDouble(dst, t.loss_sum);
+  PutArray(dst, t.ring.data(), t.ring.size());
+  PutFixed64(dst, static_cast<uint64_t>(t.gate_count));
+  PutArray(dst, t.gate_ring.data(), t.gate_ring.size());
+  PutArray(dst, t.all.pos.data(), t.all.pos.size());
+  PutArray(dst, t.all.neg.data(), t.all.neg.size());
+}
+
+void ProgressiveMetrics::Serialize(std::string* dst) const {
+  PutFixed32(dst, kMagic);
+  PutFixed32(dst, kVersion);
+  PutFixed32(dst, static_cast<uint32_t>(tasks_.size()));
+  for (const TaskSpec& t : tasks_) {
+    PutString(dst, t.name);
+    PutFixed32(dst, static_cast<uint32_t>(t.kind));
+  }
+  PutFixed32(dst, static_cast<uint32_t>(num_experts_));
+  PutFixed32(dst, static_cast<uint32_t>(window_));
+  for (const TaskState& t : state_) SerializeTask(t, dst);
+}
+
+Status ProgressiveMetrics::DeserializeTask(Decoder* d, bool binary, TaskState* t) const {
+  const auto bad = [](std::string_view what) {
+    return Status::Corruption("progressive metrics: inconsistent " + std::string(what));
+  };
+  uint64_t count, gate_count;
+  RANKER_RETURN_IF_ERROR(d->GetFixed64(&count));
+  RANKER_RETURN_IF_ERROR(d->GetDouble(&t->loss_sum));
+  RANKER_RETURN_IF_ERROR(d->GetArray(&t->ring));
+  RANKER_RETURN_IF_ERROR(d->GetFixed64(&gate_count));
+  RANKER_RETURN_IF_ERROR(d->GetArray(&t->gate_ring));
+  const size_t bins = binary ? kAucBins : 0;
+  RANKER_RETURN_IF_ERROR(d->GetArray(&t->all.pos, bins));
+  RANKER_RETURN_IF_ERROR(d->GetArray(&t->all.neg, bins));
+  if (count > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
+      gate_count > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return bad("counts");
+  }
+  t->count = static_cast<int64_t>(count);
+  t->gate_count = static_cast<int64_t>(gate_count);
+  const uint64_t w = static_cast<uint64_t>(window_);
+  if (t->ring.size() != std::min(count, w)) return bad("window size");
+  if (t->gate_ring.size() != std::min(gate_count, w) * num_experts_) return bad("gate window");
+  t->recent.pos.assign(bins, 0);
+  t->recent.neg.assign(bins, 0);
+  for (const WindowEntry& e : t->ring) {
+    if (!binary) {
+      if (e.bin != -1) return bad("regression window entry");
+      continue;
+    }
+    if (e.bin < 0 || e.bin >= kAucBins || (e.positive != 0 && e.positive != 1)) {
+      return bad("window entry");
+    }
+    t->recent.Add(e.bin, e.positive != 0, 1);
+  }
+  int64_t total = 0;
+  for (size_t b = 0; b < bins; ++b) {
+    if (t->all.pos[b] < 0 || t->all.neg[b] < 0) return bad("AUC histogram");
+    t->all.num_pos += t->all.pos[b];
+    t->all.num_neg += t->all.neg[b];
+    total += t->all.pos[b] + t->all.neg[b];
+  }
+  if (binary && total != t->count) return bad("AUC histogram total");
+  return Status::OK();
+}
+
+Status ProgressiveMetrics::Deserialize(std::string_view src) {
+  Decoder d(src, "progressive metrics");
+  uint32_t magic, version, num_tasks, experts, window;
+  RANKER_RETURN_IF_ERROR(d.GetFixed32(&magic));
+  RANKER_RETURN_IF_ERROR(d.GetFixed32(&version));
+  if (magic != kMagic) return Status::Corruption("progressive metrics: bad magic");
+  if (version != kVersion) return Status::Corruption("progressive metrics: unknown version");
+  RANKER_RETURN_IF_ERROR(d.GetFixed32(&num_tasks));
+  if (num_tasks != tasks_.size()) {
+    return Status::InvalidArgument("progressive metrics: snapshot has a different task count");
+  }
+  for (const TaskSpec& t : tasks_) {
+    std::string name;
+    uint32_t kind;
+    RANKER_RETURN_IF_ERROR(d.GetString(&name));
+    RANKER_RETURN_IF_ERROR(d.GetFixed32(&kind));
+    if (name != t.name || kind != static_cast<uint32_t>(t.kind)) {
+      return Status::InvalidArgument("progressive metrics: snapshot task '" + name +
+                                     "' does not match configured task '" + t.name + "'");
+    }
+  }
+  RANKER_RETURN_IF_ERROR(d.GetFixed32(&experts));
+  RANKER_RETURN_IF_ERROR(d.GetFixed32(&window));
+  if (experts != static_cast<uint32_t>(num_experts_) || window != static_cast<uint32_t>(window_)) {
+    return Status::InvalidArgument(
+        "progressive metrics: snapshot num_experts/metrics_window differ from the config");
+  }
+  std::vector<TaskState> state(tasks_.size());
+  for (size_t i = 0; i < tasks_.size(); ++i) {
+    RANKER_RETURN_IF_ERROR(DeserializeTask(&d, IsBinary(tasks_[i]), &state[i]));
+  }
+  if (!d.done()) return Status::Corruption("progressive metrics: trailing bytes");
+  state_ = std::move(state);
+  return Status::OK();
+}
+
+}  // namespace ranker::learner

@@ -1,0 +1,96 @@
+// The multi-task network of contract §2 for the four architectures of
+// ModelOptions::architecture. Same inputs and towers for all:
+//   kMmoe         num_experts experts, one softmax gate per task (Ma et al.)
+//   kOmoe         num_experts experts, ONE gate shared by all tasks
+//   kSharedBottom one expert-shaped bottom network under all towers, no gate
+//   kIndependent  one expert-shaped network per task, no gate
+// Each task's tower (ReLU hidden layers of tower_hidden, then a linear
+// output) reads the gate-weighted sum of expert outputs, or its own bottom
+// network's output. Outputs are logits (binary tasks) or predictions on the
+// transformed scale (regression). The position tower lives apart
+// (learner/position_tower.h).
+#pragma once
+
+#include <vector>
+
+#include "learner/expert_stack.h"
+#include "learner/options.h"
+#include "learner/softmax_gate.h"
+
+namespace ranker::learner {
+
+struct NetworkParams {
+  ExpertParams experts;
+  std::vector<DenseParams> gates;  // one per gate (see Network::num_gates)
+  std::vector<MlpParams> towers;   // one per task
+
+  // Every tensor in a fixed order (optimizer state, checksum, files).
+  std::vector<TensorView> Tensors();
+  void SetZero();
+};
+
+// Caller-owned per-batch state (activations and scratch), reused across
+// steps: a steady batch size allocates nothing after the first step.
+struct NetworkCache {
+  ExpertCache experts;
+  std::vector<GateCache> gates;
+  std::vector<Matrix> mixed;  // per task: the tower input (gated archs)
+  std::vector<MlpCache> towers;
+  // Backward scratch.
+  std::vector<Matrix> d_experts;
+  std::vector<Matrix> d_probs;
+  Matrix d_mixed;
+  Matrix dx_gate;
+};
+
+// Holds the shape only; stateless and thread-safe.
+class Network {
+ public:
+  // REQUIRES: options.Validate().ok().
+  explicit Network(const ModelOptions& options);
+
+  int input_width() const { return experts_.in(); }
+  int num_tasks() const { return num_tasks_; }
+  int num_experts() const { return experts_.num_experts(); }
+  // 0 for the gate-less architectures.
+  int num_gates() const { return num_gates_; }
+  // The gate of task t, or -1 when the architecture has none.
+  int GateOfTask(int t) const;
+  const ExpertStack& experts() const { return experts_; }
+
+  // Deterministic initialisation from `rng`.
+  NetworkParams Init(Rng* rng) const;
+  NetworkParams Zeros() const;
+
+  void Forward(const NetworkParams& p, const ConstMatrixRef& x, NetworkCache* cache) const;
+  // Forward for a caller that wrote the first expert layer's pre-activation
+  // into cache->experts.first.y itself; x is still needed by the gates.
+  void ForwardFromFirst(const NetworkParams& p, const ConstMatrixRef& x,
+                        NetworkCache* cache) const;
+  // Task t's output [B x 1]. REQUIRES: a Forward ran with `cache`.
+  const Matrix& Output(const NetworkCache& cache, int t) const;
+  // Task t's gate weights [B x num_experts], or nullptr (gate-less).
+  const Matrix* GateWeights(const NetworkCache& cache, int t) const;
+
+  // d_outputs[t] is dL/d(output of task t) [B]. ADDS parameter gradients
+  // into *grad; writes dL/dx [B x input_width()] into *dx (may be nullptr).
+  // REQUIRES: Forward ran on this batch with `cache`.
+  void Backward(const NetworkParams& p, NetworkCache* cache, const std::vector<Vector>& d_outputs,
+                NetworkParams* grad, Matrix* dx) const;
+
+ private:
+  void ForwardGatesAndTowers(const NetworkParams& p, const ConstMatrixRef& x,
+                             NetworkCache* cache) const;
+  // Tower t's input: the gate mixture or its bottom network's output.
+  ConstMatrixRef TowerInput(const NetworkCache& cache, int t) const;
+  void BackwardMixture(NetworkCache* cache, int t) const;
+
+  const Architecture arch_;
+  const int num_tasks_;
+  const int num_gates_;
+  ExpertStack experts_;
+  Mlp tower_;
+  SoftmaxGate gate_;
+};
+
+}  // namespace ranker::learner

@@ -1,0 +1,59 @@
+// The single writer of the model: buffers examples into mini-batches, runs
+// one training step per batch, and records the prequential metrics (each
+// example is scored by the model BEFORE the step that trains on it).
+//
+// Thread-safety: none. One learner thread owns a Trainer; scorers never see
+// it (they read published, immutable model versions).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "learner/event.h"
+#include "learner/metrics.h"
+#include "learner/model.h"
+#include "learner/options.h"
+
+namespace ranker::learner {
+
+struct TrainerStats {
+  int64_t examples_trained = 0;   // examples whose step was applied
+  int64_t steps = 0;              // steps applied
+  int64_t skipped_steps = 0;      // steps refused: non-finite loss or gradient
+  int64_t skipped_examples = 0;   // examples of refused steps
+};
+
+class Trainer {
+ public:
+  // Validates the options. The model is created from model/optimizer options.
+  static StatusOr<std::unique_ptr<Trainer>> Create(const ModelOptions& model,
+                                                   const OptimizerOptions& optimizer,
+                                                   const TrainerOptions& trainer);
+  // Takes over an existing model (e.g. restored from a snapshot).
+  Trainer(std::unique_ptr<Model> model, const TrainerOptions& options);
+
+  // Buffers the example; trains one step when batch_size are buffered.
+  void Add(Example example);
+  // Trains on whatever is buffered (end of a replay).
+  void Flush();
+
+  const Model& model() const { return *model_; }
+  const ProgressiveMetrics& metrics() const { return metrics_; }
+  const TrainerStats& stats() const { return stats_; }
+  const TrainerOptions& options() const { return options_; }
+  // Examples buffered for the next step.
+  size_t buffered() const { return batch_.size(); }
+
+ private:
+  void TrainBatch();
+
+  const TrainerOptions options_;
+  std::unique_ptr<Model> model_;
+  ProgressiveMetrics metrics_;
+  TrainerStats stats_;
+  std::vector<Example> batch_;
+};
+
+}  // namespace ranker::learner

@@ -1,0 +1,132 @@
+#include "store/in_memory_snapshot_store.h"
+
+#include <algorithm>
+
+namespace ranker::store {
+namespace {
+
+std::string What(uint64_t id) { return "snapshot " + std::to_string(id); }
+
+// rows(base) + s.changed_rows - s.removed_rows, sorted by key.
+std::vector<Row> ApplyDelta(std::vector<Row> base_rows, const Snapshot& s) {
+  std::map<uint64_t, std::string> rows;
+  for (auto& [key, bytes] : base_rows) rows.emplace(key, std::move(bytes));
+  for (uint64_t key : s.removed_rows) rows.erase(key);
+  for (const auto& [key, bytes] : s.changed_rows) rows[key] = bytes;
+  std::vector<Row> out;
+  out.reserve(rows.size());
+  for (auto& [key, bytes] : rows) out.emplace_back(key, std::move(bytes));
+  return out;
+}
+
+SnapshotInfo InfoOf(const Snapshot& put, uint64_t live_rows) {
+  SnapshotInfo info;
+  info.id = put.id;
+  info.base_id = put.base_id;
+  info.created_ms = put.created_ms;
+  info.model_version = put.model_version;
+  info.param_checksum = put.param_checksum;
+  info.offsets = put.offsets;
+  info.bytes = PayloadBytes(put);
+  info.rows = live_rows;
+  info.changed_rows = put.changed_rows.size();
+  info.removed_rows = put.removed_rows.size();
+  return info;
+}
+
+}  // namespace
+
+StatusOr<Snapshot> InMemorySnapshotStore::DecodeLocked(uint64_t id) const {
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return Status::NotFound(What(id) + " is not stored");
+  return DecodeSnapshot(it->second.encoded, What(id));
+}
+
+Status InMemorySnapshotStore::Put(const Snapshot& s) {
+  RANKER_RETURN_IF_ERROR(ValidateForPut(s));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (s.id <= max_id_) {
+    return Status::InvalidArgument(What(s.id) + ": id must exceed every id ever stored (" +
+                                   std::to_string(max_id_) + ")");
+  }
+  std::vector<Row> base_rows;
+  if (s.base_id != 0) {
+    if (!entries_.contains(s.base_id)) {
+      return Status::FailedPrecondition(What(s.id) + ": base " + What(s.base_id) +
+                                        " is not stored");
+    }
+    StatusOr<Snapshot> base = DecodeLocked(s.base_id);
+    if (!base.ok()) return base.status();
+    base_rows = std::move(base->changed_rows);
+  }
+  Snapshot full;
+  full.id = s.id;
+  full.created_ms = s.created_ms;
+  full.model_version = s.model_version;
+  full.param_checksum = s.param_checksum;
+  full.offsets = s.offsets;
+  full.dense_state = s.dense_state;
+  full.changed_rows = ApplyDelta(std::move(base_rows), s);
+  entries_[s.id] = Entry{EncodeSnapshot(full), InfoOf(s, full.changed_rows.size())};
+  max_id_ = s.id;
+  return Status::OK();
+}
+
+StatusOr<Snapshot> InMemorySnapshotStore::Get(uint64_t id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return DecodeLocked(id);
+}
+
+std::vector<SnapshotInfo> InMemorySnapshotStore::List() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<SnapshotInfo> out;
+  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
+    StatusOr<Snapshot> s = DecodeLocked(it->first);
+    if (s.ok()) {
+      out.push_back(it->second.info);
+    } else {
+      SnapshotInfo bad;
+      bad.id = it->first;
+      bad.error = s.status().message();
+      out.push_back(std::move(bad));
+    }
+  }
+  return out;
+}
+
+StatusOr<std::vector<uint64_t>> InMemorySnapshotStore::Ids() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<uint64_t> ids;
+  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) ids.push_back(it->first);
+  return ids;
+}
+
+Status InMemorySnapshotStore::Retain(size_t keep_newest) {
+  if (keep_newest == 0) return Status::InvalidArgument("Retain: keep_newest must be >= 1");
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t kept = 0;
+  for (auto it = entries_.rbegin(); it != entries_.rend();) {
+    const bool readable = DecodeLocked(it->first).ok();
+    if (readable && kept < keep_newest) {
+      ++kept;
+      ++it;
+    } else {
+      it = std::make_reverse_iterator(entries_.erase(std::next(it).base()));
+    }
+  }
+  return Status::OK();
+}
+
+Status InMemorySnapshotStore::Delete(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (entries_.erase(id) == 0) return Status::NotFound(What(id) + " is not stored");
+  return Status::OK();
+}
+
+std::string* InMemorySnapshotStore::MutableEncodingForTest(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(id);
+  return it == entries_.end() ? nullptr : &it->second.encoded;
+}
+
+}  // namespace ranker::store

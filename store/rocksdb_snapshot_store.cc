@@ -1,0 +1,444 @@
+#include "store/rocksdb_snapshot_store.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <unordered_set>
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include "base/coding.h"
+#include "store/rocksdb_format.h"
+
+namespace ranker::store {
+namespace {
+
+using format::Lineage;
+using format::Manifest;
+
+std::string What(uint64_t id) { return "snapshot " + std::to_string(id); }
+
+// The one place where rocksdb::Status becomes Status.
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::OK();
+  const std::string msg = std::string(what) + ": " + s.ToString();
+  if (s.IsNotFound()) return Status::NotFound(msg);
+  if (s.IsCorruption()) return Status::Corruption(msg);
+  if (s.IsIOError()) return Status::IOError(msg);
+  if (s.IsInvalidArgument()) return Status::InvalidArgument(msg);
+  if (s.IsBusy() || s.IsTryAgain() || s.IsTimedOut()) return Status::Unavailable(msg);
+  return Status::Internal(msg);
+}
+
+// Bounds iteration to the keys starting with `prefix`.
+struct PrefixRead {
+  PrefixRead(char prefix, const rocksdb::Snapshot* snap)
+      : first(1, prefix), limit(1, static_cast<char>(prefix + 1)), limit_slice(limit) {
+    ro.snapshot = snap;
+    ro.iterate_upper_bound = &limit_slice;
+  }
+  PrefixRead(const PrefixRead&) = delete;
+  PrefixRead& operator=(const PrefixRead&) = delete;
+  std::string first, limit;
+  rocksdb::Slice limit_slice;
+  rocksdb::ReadOptions ro;
+};
+
+StatusOr<std::string> ReadValue(rocksdb::DB* db, const rocksdb::ReadOptions& ro,
+                                const std::string& key, std::string_view what) {
+  std::string value;
+  RANKER_RETURN_IF_ERROR(FromRocks(db->Get(ro, key, &value), what));
+  return value;
+}
+
+StatusOr<Manifest> ReadManifest(rocksdb::DB* db, const rocksdb::ReadOptions& ro, uint64_t id) {
+  StatusOr<std::string> v = ReadValue(db, ro, format::ManifestKey(id), What(id) + " manifest");
+  if (v.status().code() == Status::Code::kNotFound) {
+    return Status::NotFound(What(id) + " is not stored");
+  }
+  if (!v.ok()) return v.status();
+  return format::DecodeManifest(*v, id);
+}
+
+// The version of row `key` that `lineage` sees, if any. *found = false when
+// the key has no visible version; *value then is a removal.
+Status FindVisible(rocksdb::Iterator* it, uint64_t key, const Lineage& lineage,
+                   format::RowValue* value, std::string* buf) {
+  *value = format::RowValue{};
+  for (it->Seek(format::RowKey(key, lineage.newest())); it->Valid(); it->Next()) {
+    uint64_t row_key, version;
+    if (!format::ParseRowKey(it->key().ToStringView(), &row_key, &version)) {
+      return Status::Corruption("malformed row key");
+    }
+    if (row_key != key) break;
+    if (!lineage.Contains(version)) continue;
+    buf->assign(it->value().data(), it->value().size());
+    return format::DecodeRowValue(*buf, value);
+  }
+  return FromRocks(it->status(), "row lookup");
+}
+
+std::string RowWhat(uint64_t key, uint64_t version) {
+  return "row " + std::to_string(key) + " version " + std::to_string(version);
+}
+
+// Appends the rows `lineage` sees to *rows (sorted by key), summing their
+// hashes into *digest after checking each against its bytes.
+Status ScanVisibleRows(rocksdb::DB* db, const rocksdb::Snapshot* snap, const Lineage& lineage,
+                       std::vector<Row>* rows, uint64_t* digest) {
+  PrefixRead read(format::kRowPrefix, snap);
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read.ro));
+  bool have_group = false, found = false;
+  uint64_t group = 0;
+  for (it->Seek(read.first); it->Valid(); it->Next()) {
+    uint64_t key, version;
+    if (!format::ParseRowKey(it->key().ToStringView(), &key, &version)) {
+      return Status::Corruption("malformed row key");
+    }
+    if (!have_group || key != group) {
+      have_group = true, group = key, found = false;
+    }
+    if (found || !lineage.Contains(version)) continue;
+    found = true;
+    format::RowValue value;
+    Status st = format::DecodeRowValue(it->value().ToStringView(), &value);
+    if (!st.ok()) return Status::Corruption(RowWhat(key, version) + ": " + st.message());
+    if (!value.live) continue;
+    if (format::RowHash(key, value.bytes) != value.hash) {
+      return Status::Corruption(RowWhat(key, version) + ": checksum mismatch");
+    }
+    *digest += value.hash;
+    rows->emplace_back(key, std::string(value.bytes));
+  }
+  return FromRocks(it->status(), "row scan");
+}
+
+SnapshotInfo InfoOf(const Snapshot& s) {
+  SnapshotInfo info;
+  info.id = s.id;
+  info.base_id = s.base_id;
+  info.created_ms = s.created_ms;
+  info.model_version = s.model_version;
+  info.param_checksum = s.param_checksum;
+  info.offsets = s.offsets;
+  info.bytes = PayloadBytes(s);
+  info.changed_rows = s.changed_rows.size();
+  info.removed_rows = s.removed_rows.size();
+  return info;
+}
+
+// The keys whose versions the GC pass looks at, one group at a time.
+struct RowGroup {
+  uint64_t key = 0;
+  std::vector<std::pair<uint64_t, bool>> versions;  // (version, live), newest first
+};
+
+// Adds to *batch the deletion of every version of `g` that no lineage in
+// `kept` sees, and of removals that no longer hide anything.
+void CollectGroup(const RowGroup& g, const std::vector<Lineage>& kept, rocksdb::WriteBatch* batch) {
+  std::vector<bool> needed(g.versions.size(), false);
+  for (const Lineage& lineage : kept) {
+    for (size_t i = 0; i < g.versions.size(); ++i) {
+      if (lineage.Contains(g.versions[i].first)) {
+        needed[i] = true;
+        break;
+      }
+    }
+  }
+  bool older_live_needed = false;  // scanning oldest to newest
+  for (size_t i = g.versions.size(); i-- > 0;) {
+    const auto [version, live] = g.versions[i];
+    if (needed[i] && !live && !older_live_needed) needed[i] = false;
+    if (needed[i] && live) older_live_needed = true;
+    if (!needed[i]) batch->Delete(format::RowKey(g.key, version));
+  }
+}
+
+}  // namespace
+
+Status RocksDbStoreOptions::Validate() const {
+  if (write_buffer_bytes < (1u << 20)) {
+    return Status::InvalidArgument("store.write_buffer_bytes must be >= 1 MiB");
+  }
+  return Status::OK();
+}
+
+RocksDbSnapshotStore::RocksDbSnapshotStore(std::unique_ptr<rocksdb::DB> db,
+                                           const RocksDbStoreOptions& options, uint64_t max_id)
+    : db_(std::move(db)), options_(options), max_id_(max_id) {}
+
+RocksDbSnapshotStore::~RocksDbSnapshotStore() = default;
+
+namespace {
+
+rocksdb::Options DbOptions(const RocksDbStoreOptions& options) {
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  o.paranoid_checks = true;
+  o.write_buffer_size = options.write_buffer_bytes;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return o;
+}
+
+// Checks (or, in a new DB, writes) the layout record; returns the highest
+// snapshot id ever stored.
+StatusOr<uint64_t> CheckLayout(rocksdb::DB* db, const std::string& path) {
+  rocksdb::ReadOptions ro;
+  StatusOr<std::string> layout = ReadValue(db, ro, std::string(format::kLayoutKey), path);
+  if (layout.status().code() == Status::Code::kNotFound) {
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    RANKER_RETURN_IF_ERROR(FromRocks(db->Put(wo, format::kLayoutKey, format::LayoutValue()), path));
+    return uint64_t{0};
+  }
+  if (!layout.ok()) return layout.status();
+  if (*layout != format::LayoutValue()) {
+    return Status::Corruption(path + ": not a snapshot store of layout version 1");
+  }
+  StatusOr<std::string> max = ReadValue(db, ro, std::string(format::kMaxIdKey), path);
+  if (max.status().code() == Status::Code::kNotFound) return uint64_t{0};
+  if (!max.ok()) return max.status();
+  uint64_t id = 0;
+  Decoder d(*max, path + " max id");
+  RANKER_RETURN_IF_ERROR(d.GetFixed64(&id));
+  return id;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<RocksDbSnapshotStore>> RocksDbSnapshotStore::Open(
+    const std::string& path, const RocksDbStoreOptions& options) {
+  RANKER_RETURN_IF_ERROR(options.Validate());
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return Status::IOError("snapshot dir " + path + ": " + ec.message());
+  rocksdb::DB* raw = nullptr;
+  RANKER_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(DbOptions(options), path, &raw), path));
+  std::unique_ptr<rocksdb::DB> db(raw);
+  StatusOr<uint64_t> max_id = CheckLayout(db.get(), path);
+  if (!max_id.ok()) return max_id.status();
+  return std::unique_ptr<RocksDbSnapshotStore>(
+      new RocksDbSnapshotStore(std::move(db), options, *max_id));
+}
+
+namespace {
+
+// Subtracts from *live/*digest the base rows that `s` replaces or removes;
+// *removed_live receives the removed keys that were live in the base.
+Status SubtractReplaced(rocksdb::DB* db, const Snapshot& s, const Lineage& base,
+                        uint64_t* live, uint64_t* digest,
+                        std::vector<uint64_t>* removed_live) {
+  std::vector<std::pair<uint64_t, bool>> keys;  // (key, is a removal), sorted
+  keys.reserve(s.changed_rows.size() + s.removed_rows.size());
+  for (const auto& row : s.changed_rows) keys.emplace_back(row.first, false);
+  for (uint64_t key : s.removed_rows) keys.emplace_back(key, true);
+  std::sort(keys.begin(), keys.end());
+  PrefixRead read(format::kRowPrefix, nullptr);
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read.ro));
+  format::RowValue value;
+  std::string buf;
+  for (const auto& [key, removal] : keys) {
+    Status st = FindVisible(it.get(), key, base, &value, &buf);
+    if (!st.ok()) return Status::Corruption(What(s.base_id) + " (base of " + What(s.id) +
+                                            "): " + st.message());
+    if (!value.live) continue;
+    *digest -= value.hash;
+    --*live;
+    if (removal) removed_live->push_back(key);
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status RocksDbSnapshotStore::Put(const Snapshot& s) {
+  RANKER_RETURN_IF_ERROR(ValidateForPut(s));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (s.id <= max_id_) {
+    return Status::InvalidArgument(What(s.id) + ": id must exceed every id ever stored (" +
+                                   std::to_string(max_id_) + ")");
+  }
+  Manifest m;
+  m.info = InfoOf(s);
+  m.lineage = Lineage::Single(s.id);
+  std::vector<uint64_t> removed_live;
+  if (s.base_id != 0) {
+    StatusOr<Manifest> base = ReadManifest(db_.get(), rocksdb::ReadOptions(), s.base_id);
+    if (base.status().code() == Status::Code::kNotFound) {
+      return Status::FailedPrecondition(What(s.id) + ": base " + base.status().message());
+    }
+    if (!base.ok()) return base.status();
+    m.lineage = base->lineage.Extend(s.id, /*linear=*/s.base_id == max_id_);
+    m.info.rows = base->info.rows;
+    m.rows_digest = base->rows_digest;
+    RANKER_RETURN_IF_ERROR(SubtractReplaced(db_.get(), s, base->lineage, &m.info.rows,
+                                            &m.rows_digest, &removed_live));
+  }
+  rocksdb::WriteBatch batch;
+  for (const auto& [key, bytes] : s.changed_rows) {
+    const uint64_t hash = format::RowHash(key, bytes);
+    m.rows_digest += hash;
+    ++m.info.rows;
+    batch.Put(format::RowKey(key, s.id), format::EncodeRowValue(true, hash, bytes));
+  }
+  for (uint64_t key : removed_live) {
+    batch.Put(format::RowKey(key, s.id), format::EncodeRowValue(false, 0, {}));
+  }
+  m.dense_size = s.dense_state.size();
+  m.dense_digest = format::BlobDigest(s.dense_state);
+  batch.Put(format::DenseKey(s.id), s.dense_state);
+  batch.Put(format::ManifestKey(s.id), format::EncodeManifest(m));
+  std::string max_id;
+  PutFixed64(&max_id, s.id);
+  batch.Put(format::kMaxIdKey, max_id);
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  RANKER_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), What(s.id) + " write"));
+  max_id_ = s.id;
+  return Status::OK();
+}
+
+StatusOr<Snapshot> RocksDbSnapshotStore::Get(uint64_t id) const {
+  rocksdb::ManagedSnapshot view(db_.get());  // one consistent read
+  rocksdb::ReadOptions ro;
+  ro.snapshot = view.snapshot();
+  StatusOr<Manifest> m = ReadManifest(db_.get(), ro, id);
+  if (!m.ok()) return m.status();
+  Snapshot s;
+  s.id = id;
+  s.created_ms = m->info.created_ms;
+  s.model_version = m->info.model_version;
+  s.param_checksum = m->info.param_checksum;
+  s.offsets = m->info.offsets;
+  StatusOr<std::string> dense = ReadValue(db_.get(), ro, format::DenseKey(id), What(id));
+  if (dense.status().code() == Status::Code::kNotFound) {
+    return Status::Corruption(What(id) + ": dense state missing");
+  }
+  if (!dense.ok()) return dense.status();
+  if (dense->size() != m->dense_size || format::BlobDigest(*dense) != m->dense_digest) {
+    return Status::Corruption(What(id) + ": dense state checksum mismatch");
+  }
+  s.dense_state = std::move(*dense);
+  s.changed_rows.reserve(m->info.rows);
+  uint64_t digest = 0;
+  Status rows = ScanVisibleRows(db_.get(), view.snapshot(), m->lineage, &s.changed_rows, &digest);
+  if (!rows.ok()) return Status::Corruption(What(id) + ": " + rows.message());
+  if (s.changed_rows.size() != m->info.rows || digest != m->rows_digest) {
+    return Status::Corruption(What(id) + ": rows do not match the manifest (" +
+                              std::to_string(s.changed_rows.size()) + " read, " +
+                              std::to_string(m->info.rows) + " expected, or digest mismatch)");
+  }
+  return s;
+}
+
+std::vector<SnapshotInfo> RocksDbSnapshotStore::List() const {
+  PrefixRead read(format::kManifestPrefix, nullptr);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read.ro));
+  std::vector<SnapshotInfo> out;
+  for (it->Seek(read.first); it->Valid(); it->Next()) {
+    uint64_t id = 0;
+    if (!format::ParseManifestKey(it->key().ToStringView(), &id)) continue;
+    StatusOr<Manifest> m = format::DecodeManifest(it->value().ToStringView(), id);
+    if (m.ok()) {
+      out.push_back(std::move(m->info));
+    } else {
+      SnapshotInfo bad;
+      bad.id = id;
+      bad.error = m.status().message();
+      out.push_back(std::move(bad));
+    }
+  }
+  std::reverse(out.begin(), out.end());
+  return out;  // an iterator error ends the list early; Get/Latest report it
+}
+
+StatusOr<std::vector<uint64_t>> RocksDbSnapshotStore::Ids() const {
+  PrefixRead read(format::kManifestPrefix, nullptr);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read.ro));
+  std::vector<uint64_t> ids;
+  for (it->Seek(read.first); it->Valid(); it->Next()) {
+    uint64_t id = 0;
+    if (format::ParseManifestKey(it->key().ToStringView(), &id)) ids.push_back(id);
+  }
+  RANKER_RETURN_IF_ERROR(FromRocks(it->status(), "snapshot list"));
+  std::reverse(ids.begin(), ids.end());
+  return ids;
+}
+
+Status RocksDbSnapshotStore::Retain(size_t keep_newest) {
+  if (keep_newest == 0) return Status::InvalidArgument("Retain: keep_newest must be >= 1");
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<uint64_t> doomed;
+  size_t kept = 0;
+  for (const SnapshotInfo& info : List()) {
+    if (info.error.empty() && kept < keep_newest) {
+      ++kept;
+    } else {
+      doomed.push_back(info.id);
+    }
+  }
+  return doomed.empty() ? Status::OK() : DropLocked(doomed);
+}
+
+Status RocksDbSnapshotStore::Delete(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  StatusOr<std::string> m =
+      ReadValue(db_.get(), rocksdb::ReadOptions(), format::ManifestKey(id), What(id));
+  if (m.status().code() == Status::Code::kNotFound) {
+    return Status::NotFound(What(id) + " is not stored");
+  }
+  if (!m.ok()) return m.status();
+  return DropLocked({id});
+}
+
+Status RocksDbSnapshotStore::DropLocked(const std::vector<uint64_t>& doomed) {
+  rocksdb::WriteBatch batch;
+  for (uint64_t id : doomed) {
+    batch.Delete(format::ManifestKey(id));
+    batch.Delete(format::DenseKey(id));
+  }
+  // Undecodable manifests cannot say which rows they use: not kept.
+  std::vector<Lineage> kept;
+  const std::unordered_set<uint64_t> dropped(doomed.begin(), doomed.end());
+  for (const SnapshotInfo& info : List()) {
+    if (dropped.contains(info.id) || !info.error.empty()) continue;
+    StatusOr<Manifest> m = ReadManifest(db_.get(), rocksdb::ReadOptions(), info.id);
+    if (m.ok()) kept.push_back(m->lineage);
+  }
+  PrefixRead read(format::kRowPrefix, nullptr);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read.ro));
+  RowGroup group;
+  for (it->Seek(read.first); it->Valid(); it->Next()) {
+    uint64_t key, version;
+    if (!format::ParseRowKey(it->key().ToStringView(), &key, &version)) continue;
+    if (key != group.key || group.versions.empty()) {
+      if (!group.versions.empty()) CollectGroup(group, kept, &batch);
+      group.key = key;
+      group.versions.clear();
+    }
+    format::RowValue value;
+    const bool malformed = !format::DecodeRowValue(it->value().ToStringView(), &value).ok();
+    group.versions.emplace_back(version, malformed || value.live);  // malformed: keep
+  }
+  RANKER_RETURN_IF_ERROR(FromRocks(it->status(), "row garbage collection"));
+  if (!group.versions.empty()) CollectGroup(group, kept, &batch);
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  return FromRocks(db_->Write(wo, &batch), "snapshot deletion");
+}
+
+StatusOr<uint64_t> RocksDbSnapshotStore::CountRowVersions() const {
+  PrefixRead read(format::kRowPrefix, nullptr);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read.ro));
+  uint64_t n = 0;
+  for (it->Seek(read.first); it->Valid(); it->Next()) ++n;
+  RANKER_RETURN_IF_ERROR(FromRocks(it->status(), "row count"));
+  return n;
+}
+
+}  // namespace ranker::store

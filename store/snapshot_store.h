@@ -1,0 +1,76 @@
+// The seam between the service and durable snapshot storage.
+// Implementations: RocksDbSnapshotStore (store/rocksdb_snapshot_store.h) and
+// InMemorySnapshotStore (store/in_memory_snapshot_store.h), held to the same
+// contract by one TEST_P suite (tests/store/snapshot_store_contract_test.cc).
+//
+// Contract, for every implementation:
+//  - Put is atomic and durable when OK: after a crash either the whole
+//    snapshot (manifest, dense state, rows) is there or none of it.
+//  - Put stores only what the snapshot carries (a delta against base_id);
+//    Get(id) resolves and returns the full row set as of id, sorted by key,
+//    with base_id == 0 and removed_rows empty.
+//  - Every read is verified against checksums; damaged data is never
+//    returned: Get answers Corruption naming the snapshot id.
+//  - Deleting snapshots (Delete, Retain) never changes what Get returns for
+//    the snapshots that remain, whatever their bases were.
+//  - Ids are never reused: Put requires id > every id ever Put.
+//
+// Thread-safety: all methods may be called concurrently; writers (Put,
+// Delete, Retain) are serialised internally and readers see either the state
+// before or after each of them.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "base/status.h"
+#include "store/snapshot.h"
+
+namespace ranker::store {
+
+class SnapshotStore {
+ public:
+  virtual ~SnapshotStore() = default;
+
+  // Stores `s` (see Snapshot for the delta rules). Errors:
+  // InvalidArgument (id not above every id ever Put, bad delta),
+  // FailedPrecondition (base_id not stored), Corruption (base unreadable),
+  // IOError.
+  virtual Status Put(const Snapshot& s) = 0;
+
+  // The full snapshot `id`. NotFound if not stored (never Put, or dropped);
+  // Corruption naming the id if any of its bytes fail verification.
+  virtual StatusOr<Snapshot> Get(uint64_t id) const = 0;
+
+  // Every stored snapshot, newest first, without loading dense state or rows.
+  // A record that cannot be decoded appears with SnapshotInfo::error set.
+  virtual std::vector<SnapshotInfo> List() const = 0;
+
+  // Ids of the stored snapshots, newest first (IOError if unreadable).
+  virtual StatusOr<std::vector<uint64_t>> Ids() const = 0;
+
+  // Keeps the `keep_newest` newest snapshots whose records decode, drops the
+  // rest (undecodable records included) and the rows only they used.
+  // InvalidArgument if keep_newest == 0.
+  virtual Status Retain(size_t keep_newest = 5) = 0;
+
+  // Drops one snapshot (and rows no remaining snapshot uses). NotFound if absent.
+  virtual Status Delete(uint64_t id) = 0;
+
+  // The newest snapshot that loads and verifies. Corrupt newer ones are
+  // skipped: each adds one to corrupt_skipped(), and if `skipped` is given it
+  // receives a Corruption status listing them ("snapshot 7: ...; ...") (OK
+  // when none). NotFound when the store is empty; Corruption listing all when
+  // none verifies; any other error (IOError) is returned as is.
+  StatusOr<Snapshot> Latest(Status* skipped = nullptr) const;
+
+  // Corrupt snapshots Latest() has skipped so far (a metric).
+  uint64_t corrupt_skipped() const { return corrupt_skipped_.load(std::memory_order_relaxed); }
+
+ private:
+  mutable std::atomic<uint64_t> corrupt_skipped_{0};
+};
+
+}  // namespace ranker::store
