@@ -48,7 +48,9 @@ class ServerCore {
  public:
   ServerCore(HttpServerOptions options, const Router* router, Metrics* metrics)
       : options_(std::move(options)), router_(router), metrics_(metrics),
-        ioc_(options_.threads), acceptor_(net::make_strand(ioc_)), backoff_(ioc_) {}
+        ioc_(options_.threads), work_(ioc_.get_executor()), acceptor_(net::make_strand(ioc_)),
+        backoff_(ioc_),
+        handler_pool_(static_cast<size_t>(std::max(1, options_.handler_threads))) {}
 
   Status Start();
   void Stop();
@@ -60,9 +62,11 @@ class ServerCore {
   bool stopping() const { return stopping_.load(); }
 
   void Register(Session* session, std::weak_ptr<Session> weak);
-  void Unregister(Session* session, bool counted);
+  void Unregister(Session* session);
+  void ReleaseSlot();  // a connection within max_connections closed
   bool TryStartRequest();
   void FinishRequest();
+  net::thread_pool& handler_pool() { return handler_pool_; }
 
  private:
   void Accept();
@@ -85,9 +89,15 @@ class ServerCore {
   // Declared after the state above: destroying the io_context destroys
   // pending sessions, which unregister themselves.
   net::io_context ioc_;
+  // Keeps the I/O threads running while a request is in the handler pool
+  // and no socket operation is pending.
+  net::executor_work_guard<net::io_context::executor_type> work_;
   tcp::acceptor acceptor_;
   net::steady_timer backoff_;  // after accept errors such as EMFILE
   std::vector<std::thread> threads_;
+  // Runs the handlers, off the I/O threads. Declared last: its queued tasks
+  // hold sessions, which must go before the io_context.
+  net::thread_pool handler_pool_;
 };
 
 // One connection: reads a request, answers it, repeats while keep-alive.
@@ -95,9 +105,12 @@ class ServerCore {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, ServerCore* server, bool reject)
-      : server_(server), reject_(reject), loopback_(IsLoopback(socket)),
+      : server_(server), reject_(reject), holds_slot_(!reject), loopback_(IsLoopback(socket)),
         stream_(std::move(socket)) {}
-  ~Session() { server_->Unregister(this, !reject_); }
+  ~Session() {
+    if (holds_slot_) server_->ReleaseSlot();
+    server_->Unregister(this);
+  }
 
   void Run() {
     server_->Register(this, weak_from_this());
@@ -211,22 +224,34 @@ class Session : public std::enable_shared_from_this<Session> {
     return req;
   }
 
+  // Queues the request on the handler pool; the answer comes back to the strand.
   void Handle() {
-    const bool keep_alive = parser_->keep_alive() && !server_->stopping();
-    const std::string method(parser_->get().method_string());
+    const bool keep_alive = parser_->keep_alive();
     if (!server_->TryStartRequest()) {
       server_->metrics().RequestShed();
       const int status = server_->options().overload_status;
-      return Reply(JsonError(status, "overloaded", "too many requests in flight"), keep_alive,
-                   false);
+      return Reply(JsonError(status, "overloaded", "too many requests in flight"), keep_alive);
     }
-    Request request = ToRequest();
+    net::post(server_->handler_pool(), [self = shared_from_this(), request = ToRequest(),
+                                        keep_alive]() mutable {
+      Response response = self->Dispatch(&request);
+      net::post(self->stream_.get_executor(),
+                [self, response = std::move(response), keep_alive]() mutable {
+                  self->Reply(std::move(response), keep_alive);
+                });
+    });
+  }
+
+  // Runs on the handler pool; touches no connection state.
+  Response Dispatch(Request* request) {
     std::string_view route;
     const auto start = std::chrono::steady_clock::now();
-    Response response = server_->router().Dispatch(&request, &route);
+    Response response = server_->router().Dispatch(request, &route);
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-    server_->metrics().ObserveRequest(route, method, response.status, took.count());
-    Reply(std::move(response), keep_alive, true);
+    server_->metrics().ObserveRequest(route, MethodName(request->method), response.status,
+                                      took.count());
+    server_->FinishRequest();
+    return response;
   }
 
   void PrepareResponse(Response r, bool keep_alive) {
@@ -245,14 +270,14 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.prepare_payload();
   }
 
-  // Writes `r`; afterwards reads the next request when `keep_alive`.
-  void Reply(Response r, bool keep_alive, bool counted) {
+  // Writes `r`; afterwards reads the next request when `keep_alive` (and
+  // the server is not stopping).
+  void Reply(Response r, bool keep_alive) {
+    keep_alive = keep_alive && !server_->stopping();
     PrepareResponse(std::move(r), keep_alive);
     stream_.expires_after(Millis(server_->options().write_timeout_ms));
     http::async_write(stream_, response_,
-                      [self = shared_from_this(), keep_alive, counted](beast::error_code ec,
-                                                                       size_t) {
-                        if (counted) self->server_->FinishRequest();
+                      [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
                         if (ec || !keep_alive) return self->Close();
                         self->WaitForRequest();
                       });
@@ -286,6 +311,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Close() {
+    if (holds_slot_) {  // before the peer can see the close
+      holds_slot_ = false;
+      server_->ReleaseSlot();
+    }
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.socket().close(ignored);
@@ -293,6 +322,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   ServerCore* const server_;
   const bool reject_;    // over max_connections: answer 503 and close
+  bool holds_slot_;      // counted in open_connections_ until closed
   const bool loopback_;  // the peer is a loopback address
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
@@ -365,11 +395,12 @@ void ServerCore::Register(Session* session, std::weak_ptr<Session> weak) {
   sessions_.emplace(session, std::move(weak));
 }
 
-void ServerCore::Unregister(Session* session, bool counted) {
-  if (counted) {
-    open_connections_.fetch_sub(1);
-    metrics_->ConnectionClosed();
-  }
+void ServerCore::ReleaseSlot() {
+  open_connections_.fetch_sub(1);
+  metrics_->ConnectionClosed();
+}
+
+void ServerCore::Unregister(Session* session) {
   std::lock_guard<std::mutex> lock(mu_);
   sessions_.erase(session);
   if (sessions_.empty()) drained_.notify_all();
@@ -409,6 +440,8 @@ void ServerCore::Stop() {
     std::unique_lock<std::mutex> lock(mu_);
     drained_.wait_for(lock, Millis(options_.drain_timeout_ms), [this] { return sessions_.empty(); });
   }
+  handler_pool_.join();  // handlers still running after the drain timeout finish
+  work_.reset();
   ioc_.stop();
   for (std::thread& t : threads_) t.join();
   threads_.clear();

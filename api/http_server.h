@@ -16,13 +16,18 @@
 //     A request with neither has an empty body; routes that need a body
 //     answer it 411 (see RouteOptions::requires_body). "Expect:
 //     100-continue" is honoured;
+//   - handlers run on a pool of handler_threads, off the I/O threads, so a
+//     slow handler (a big rank call) does not stall reads, writes, /healthz
+//     or /metrics of other connections;
 //   - overload: connections beyond max_connections are accepted, answered
 //     503 (Retry-After) and closed; requests beyond max_inflight_requests
-//     are answered overload_status (503 or 429, Retry-After) unhandled;
+//     (queued for or running in a handler) are answered overload_status
+//     (503 or 429, Retry-After) without running a handler;
 //   - Stop() is graceful: it closes the listener, closes idle keep-alive
 //     connections, lets requests being read or handled finish (answered with
-//     Connection: close) and waits up to drain_timeout_ms for them.
-// Handlers run on the server's threads; signal handling is the app's.
+//     Connection: close) and waits up to drain_timeout_ms for them; a
+//     handler still running after that is waited for (it cannot be
+//     interrupted). Signal handling is the app's.
 //
 // Thread-safety: Start(), Stop() and port() may be called from any thread
 // (not concurrently with each other for the same server).
@@ -42,14 +47,15 @@ namespace ranker::api {
 struct HttpServerOptions {
   std::string address = "127.0.0.1";  // IPv4 or IPv6 literal to listen on
   uint16_t port = 8080;                // 0: an ephemeral port, see port()
-  int threads = 2;                     // I/O + handler threads
+  int threads = 2;                     // I/O threads (parsing, writing)
+  int handler_threads = 2;             // threads running handlers
   size_t max_body_bytes = 1 << 20;     // 413 beyond
   size_t max_header_bytes = 16 << 10;  // 431 beyond (request line + fields)
   int64_t read_timeout_ms = 10000;     // whole request, from its first byte
   int64_t idle_timeout_ms = 60000;     // keep-alive wait for the next request
   int64_t write_timeout_ms = 10000;    // one response
   size_t max_connections = 1024;       // open connections; beyond: 503 + close
-  size_t max_inflight_requests = 256;  // handled or being written; beyond: shed
+  size_t max_inflight_requests = 256;  // queued or running handlers; beyond: shed
   int overload_status = 503;           // 503 or 429, for shed requests
   int retry_after_seconds = 1;         // Retry-After on 503/429 answers
   int64_t drain_timeout_ms = 5000;     // Stop() waits this long for requests

@@ -10,6 +10,7 @@ Status HttpServerOptions::Validate() const {
   };
   if (address.empty()) return Status::InvalidArgument("http.address: must not be empty");
   RANKER_RETURN_IF_ERROR(positive(threads, "http.threads"));
+  RANKER_RETURN_IF_ERROR(positive(handler_threads, "http.handler_threads"));
   RANKER_RETURN_IF_ERROR(positive(static_cast<int64_t>(max_body_bytes), "http.max_body_bytes"));
   if (max_header_bytes < 1024) {
     return Status::InvalidArgument("http.max_header_bytes: must be >= 1024");

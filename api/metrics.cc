@@ -35,7 +35,7 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                            .Add({});
   inflight_ = &prometheus::BuildGauge()
                    .Name("ranker_http_inflight_requests")
-                   .Help("HTTP requests read and not yet answered")
+                   .Help("HTTP requests queued for or running in a handler")
                    .Register(*registry_)
                    .Add({});
   connections_rejected_ = &prometheus::BuildCounter()

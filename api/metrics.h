@@ -8,6 +8,7 @@
 //   ranker_http_requests_total{route,method,status}            counter
 //   ranker_http_open_connections                                gauge
 //   ranker_http_inflight_requests                               gauge
+//     (queued for or running in a handler)
 //   ranker_http_connections_rejected_total                      counter
 //     (accepted beyond max_connections, answered 503 and closed)
 //   ranker_http_requests_shed_total                             counter
@@ -45,8 +46,8 @@ class Metrics {
   // For other modules' families. Lives as long as this object.
   prometheus::Registry& registry() { return *registry_; }
 
-  // One answered request: its route label, method, status and the time from
-  // the end of the request read to the end of the handler.
+  // One answered request: its route label, method, status and the time the
+  // router and handler took.
   void ObserveRequest(std::string_view route, std::string_view method, int status,
                       double seconds);
   void ConnectionOpened() { open_connections_->Increment(); }

@@ -18,7 +18,7 @@ Status SetValue(std::string_view key, std::string_view text, bool* out) {
 Status SetValue(std::string_view key, std::string_view text, double* out) {
   return ParseDouble(key, text, out);
 }
-Status SetValue(std::string_view key, std::string_view text, std::string* out) {
+Status SetValue(std::string_view /*key*/, std::string_view text, std::string* out) {
   *out = std::string(text);
   return Status::OK();
 }

@@ -1,10 +1,12 @@
 #include "ingest/event_decoder.h"
 
+#include <algorithm>
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/error.hpp>
 #include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-
+#include <boost/json/value_stack.hpp>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -19,7 +21,7 @@ using learner::EventType;
 using learner::Example;
 
 constexpr double kMaxExactInteger = 9007199254740992.0;  // 2^53
-constexpr size_t kQuoteBytes = 40;  // longest input quoted in a message
+constexpr size_t kQuoteBytes = 40;                       // longest input quoted in a message
 
 std::string_view View(json::string_view s) { return {s.data(), s.size()}; }
 
@@ -44,14 +46,22 @@ std::string FormatDouble(double d) {
 // A JSON value as quoted in error messages: -3, 2.5, "abc", an array.
 std::string Describe(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return v.get_bool() ? "true" : "false";
-    case json::kind::int64: return std::to_string(v.get_int64());
-    case json::kind::uint64: return std::to_string(v.get_uint64());
-    case json::kind::double_: return FormatDouble(v.get_double());
-    case json::kind::string: return "\"" + Clip(View(v.get_string())) + "\"";
-    case json::kind::array: return "an array";
-    case json::kind::object: return "an object";
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return v.get_bool() ? "true" : "false";
+    case json::kind::int64:
+      return std::to_string(v.get_int64());
+    case json::kind::uint64:
+      return std::to_string(v.get_uint64());
+    case json::kind::double_:
+      return FormatDouble(v.get_double());
+    case json::kind::string:
+      return "\"" + Clip(View(v.get_string())) + "\"";
+    case json::kind::array:
+      return "an array";
+    case json::kind::object:
+      return "an object";
   }
   return "?";
 }
@@ -106,8 +116,7 @@ class EventReader {
   bool CheckLength(std::string_view prefix, std::string_view key, std::string_view what,
                    std::string_view s);
   bool CountFeature(std::string_view prefix, std::string_view key);
-  bool Finite(std::string_view prefix, std::string_view key, const json::value& v,
-              double* out);
+  bool Finite(std::string_view prefix, std::string_view key, const json::value& v, double* out);
   bool FeatureText(std::string_view prefix, std::string_view key, const json::value& v,
                    std::string* out);
 
@@ -119,10 +128,14 @@ class EventReader {
 
 std::string_view TypeName(EventType type) {
   switch (type) {
-    case EventType::kImpression: return "impression";
-    case EventType::kClick: return "click";
-    case EventType::kWatch: return "watch";
-    case EventType::kExample: return "example";
+    case EventType::kImpression:
+      return "impression";
+    case EventType::kClick:
+      return "click";
+    case EventType::kWatch:
+      return "watch";
+    case EventType::kExample:
+      return "example";
   }
   return "?";
 }
@@ -133,8 +146,8 @@ bool EventReader::Read(Event* event) {
   const EventType type = event->type;
   const bool has_features = type == EventType::kImpression || type == EventType::kExample;
   return Id("request_id", type != EventType::kExample, type, &ex.request_id) &&
-         Id("item_id", true, type, &ex.item_id) &&
-         Id("event_id", false, type, &event->event_id) && Timestamp(&ex.ts_ms) &&
+         Id("item_id", true, type, &ex.item_id) && Id("event_id", false, type, &event->event_id) &&
+         Timestamp(&ex.ts_ms) &&
          (type != EventType::kWatch || WatchSeconds(&event->watch_seconds)) &&
          (!has_features || ReadFeatures(type, &ex));
 }
@@ -142,15 +155,21 @@ bool EventReader::Read(Event* event) {
 bool EventReader::ReadFeatures(EventType type, Example* ex) {
   std::string user_id;
   if (!Id("user_id", false, type, &user_id)) return false;
+  size_t expected = 2;
+  for (std::string_view name : {"user", "item", "context"}) {
+    const json::value* v = Find(name);
+    if (v != nullptr && v->is_object()) expected += v->get_object().size();
+  }
+  ex->categorical.reserve(std::min(expected, options_.max_features));
   if (!user_id.empty()) {
     if (!CountFeature("", "user_id")) return false;
     ex->categorical.push_back({"user_id", std::move(user_id)});
   }
   if (!CountFeature("", "item_id")) return false;
   ex->categorical.push_back({"item_id", ex->item_id});
-  return Position(type == EventType::kImpression, &ex->position) &&
-         Categorical("user", ex) && Categorical("item", ex) && Categorical("context", ex) &&
-         Dense(ex) && (type != EventType::kExample || Labels(ex));
+  return Position(type == EventType::kImpression, &ex->position) && Categorical("user", ex) &&
+         Categorical("item", ex) && Categorical("context", ex) && Dense(ex) &&
+         (type != EventType::kExample || Labels(ex));
 }
 
 bool EventReader::Type(EventType* out) {
@@ -160,16 +179,15 @@ bool EventReader::Type(EventType* out) {
     return Fail(RejectReason::kWrongType, "type: must be a string, got " + Describe(*v));
   }
   const std::string_view s = View(v->get_string());
-  for (EventType t : {EventType::kImpression, EventType::kClick, EventType::kWatch,
-                      EventType::kExample}) {
+  for (EventType t :
+       {EventType::kImpression, EventType::kClick, EventType::kWatch, EventType::kExample}) {
     if (s == TypeName(t)) {
       *out = t;
       return true;
     }
   }
-  return Fail(RejectReason::kUnknownType,
-              "type: unknown event type " + Describe(*v) +
-                  " (expected impression, click, watch or example)");
+  return Fail(RejectReason::kUnknownType, "type: unknown event type " + Describe(*v) +
+                                              " (expected impression, click, watch or example)");
 }
 
 bool EventReader::Id(std::string_view key, bool required, EventType type, std::string* out) {
@@ -182,8 +200,8 @@ bool EventReader::Id(std::string_view key, bool required, EventType type, std::s
   } else if (v->is_uint64()) {
     *out = std::to_string(v->get_uint64());
   } else {
-    return Fail(RejectReason::kWrongType, std::string(key) +
-                    ": must be a string or an integer, got " + Describe(*v));
+    return Fail(RejectReason::kWrongType,
+                std::string(key) + ": must be a string or an integer, got " + Describe(*v));
   }
   if (out->empty()) return Fail(RejectReason::kEmptyId, std::string(key) + ": must not be empty");
   return CheckLength("", key, "value", *out);
@@ -229,8 +247,7 @@ bool EventReader::WatchSeconds(double* out) {
   double d;
   if (!Finite("", "watch_seconds", *v, &d)) return false;
   if (d < 0) {
-    return Fail(RejectReason::kNegativeWatch,
-                "watch_seconds: must be >= 0, got " + Describe(*v));
+    return Fail(RejectReason::kNegativeWatch, "watch_seconds: must be >= 0, got " + Describe(*v));
   }
   *out = d + 0.0;  // -0 becomes +0: one encoding per value
   return true;
@@ -240,8 +257,8 @@ bool EventReader::Categorical(std::string_view name, Example* ex) {
   const json::value* v = Find(name);
   if (v == nullptr) return true;
   if (!v->is_object()) {
-    return Fail(RejectReason::kWrongType, std::string(name) +
-                    ": must be an object of string -> string, got " + Describe(*v));
+    return Fail(RejectReason::kWrongType,
+                std::string(name) + ": must be an object of string -> string, got " + Describe(*v));
   }
   for (const json::key_value_pair& kv : v->get_object()) {
     const std::string_view key = View(kv.key());
@@ -316,13 +333,12 @@ bool EventReader::Missing(std::string_view key, EventType type) {
                                                std::string(TypeName(type)) + " events)");
 }
 
-bool EventReader::CheckLength(std::string_view prefix, std::string_view key,
-                              std::string_view what, std::string_view s) {
+bool EventReader::CheckLength(std::string_view prefix, std::string_view key, std::string_view what,
+                              std::string_view s) {
   if (s.size() <= options_.max_string_bytes) return true;
   return Fail(RejectReason::kStringTooLong,
-              Field(prefix, key) + ": " + std::string(what) + " of " +
-                  std::to_string(s.size()) + " bytes exceeds max_string_bytes " +
-                  std::to_string(options_.max_string_bytes));
+              Field(prefix, key) + ": " + std::string(what) + " of " + std::to_string(s.size()) +
+                  " bytes exceeds max_string_bytes " + std::to_string(options_.max_string_bytes));
 }
 
 bool EventReader::CountFeature(std::string_view prefix, std::string_view key) {
@@ -344,8 +360,8 @@ bool EventReader::Finite(std::string_view prefix, std::string_view key, const js
               Field(prefix, key) + ": must be finite, got " + Describe(v));
 }
 
-bool EventReader::FeatureText(std::string_view prefix, std::string_view key,
-                              const json::value& v, std::string* out) {
+bool EventReader::FeatureText(std::string_view prefix, std::string_view key, const json::value& v,
+                              std::string* out) {
   if (v.is_string()) {
     out->assign(View(v.get_string()));
   } else if (v.is_int64()) {
@@ -356,8 +372,8 @@ bool EventReader::FeatureText(std::string_view prefix, std::string_view key,
     *out = v.get_bool() ? "true" : "false";
   } else {
     return Fail(RejectReason::kWrongType,
-                Field(prefix, key) + ": must be a string (or integer/boolean), got " +
-                    Describe(v) + (v.is_double() ? " (put numbers in dense{})" : ""));
+                Field(prefix, key) + ": must be a string (or integer/boolean), got " + Describe(v) +
+                    (v.is_double() ? " (put numbers in dense{})" : ""));
   }
   return true;
 }
@@ -373,16 +389,70 @@ DecodeResult DecodeValue(const DecoderOptions& options, const json::value& v) {
   return event;
 }
 
+// Builds the DOM as Boost's own json::parser does, except that fractional
+// numbers are re-read from their text with std::from_chars: Boost.JSON 1.81
+// can be 1 ULP off, and encoded events must decode to the exact doubles.
+struct ExactHandler {
+  static constexpr size_t max_object_size = json::object::max_size();
+  static constexpr size_t max_array_size = json::array::max_size();
+  static constexpr size_t max_key_size = json::string::max_size();
+  static constexpr size_t max_string_size = json::string::max_size();
+
+  ExactHandler(unsigned char* temp, size_t size) : st(json::storage_ptr(), temp, size) {}
+
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_object_begin(json::error_code&) { return true; }
+  bool on_object_end(size_t n, json::error_code&) { return st.push_object(n), true; }
+  bool on_array_begin(json::error_code&) { return true; }
+  bool on_array_end(size_t n, json::error_code&) { return st.push_array(n), true; }
+  bool on_key_part(json::string_view s, size_t, json::error_code&) {
+    return st.push_chars(s), true;
+  }
+  bool on_key(json::string_view s, size_t, json::error_code&) { return st.push_key(s), true; }
+  bool on_string_part(json::string_view s, size_t, json::error_code&) {
+    return st.push_chars(s), true;
+  }
+  bool on_string(json::string_view s, size_t, json::error_code&) { return st.push_string(s), true; }
+  bool on_number_part(json::string_view s, json::error_code&) {
+    number.append(s.data(), s.size());
+    return true;
+  }
+  bool on_int64(int64_t i, json::string_view, json::error_code&) {
+    number.clear();
+    return st.push_int64(i), true;
+  }
+  bool on_uint64(uint64_t u, json::string_view, json::error_code&) {
+    number.clear();
+    return st.push_uint64(u), true;
+  }
+  bool on_double(double d, json::string_view s, json::error_code&) {
+    number.append(s.data(), s.size());
+    double exact = d;
+    const char* end = number.data() + number.size();
+    const auto [p, ec] = std::from_chars(number.data(), end, exact);
+    // Out of range (1e999, 1e-999): keep Boost's +-inf or 0.
+    st.push_double(ec == std::errc() && p == end ? exact : d);
+    number.clear();
+    return true;
+  }
+  bool on_bool(bool b, json::error_code&) { return st.push_bool(b), true; }
+  bool on_null(json::error_code&) { return st.push_null(), true; }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+
+  json::value_stack st;
+  std::string number;  // text of the number being parsed
+};
+
 // The per-thread parser and the arena its values live in. A value returned
 // by Parse() is valid until the thread's next Parse().
 struct ThreadParser {
-  ThreadParser()
-      : arena(arena_buffer, sizeof(arena_buffer)),
-        parser(json::storage_ptr(), json::parse_options(), temp, sizeof(temp)) {}
+  ThreadParser() : arena(arena_buffer, sizeof(arena_buffer)), parser({}, temp, sizeof(temp)) {}
   unsigned char arena_buffer[16 * 1024];
   unsigned char temp[1024];
   json::monotonic_resource arena;
-  json::parser parser;
+  json::basic_parser<ExactHandler> parser;
 };
 
 // The object key just before byte `at` of text (`"key": <at>`), or "".
@@ -393,47 +463,51 @@ std::string_view KeyBefore(std::string_view text, size_t at) {
   skip_space();
   if (at == 0 || text[--at] != ':') return {};
   skip_space();
-  if (at == 0 || text[--at] != '"') return {};
-  const size_t open = text.rfind('"', at == 0 ? 0 : at - 1);
-  if (open == std::string_view::npos || at == 0) return {};
+  if (at == 0 || text[--at] != '"' || at == 0) return {};
+  const size_t open = text.rfind('"', at - 1);  // `at` is the closing quote
+  if (open == std::string_view::npos) return {};
   return text.substr(open + 1, at - open - 1);
 }
 
-DecodeError ParseError(std::string_view text, size_t at, const json::error_code& ec) {
+// Why `text` failed to parse at byte `at`; `what` names the text ("payload").
+DecodeError ParseError(std::string_view text, size_t at, const json::error_code& ec,
+                       std::string_view what) {
   const std::string_view rest = text.substr(std::min(at, text.size()));
   for (std::string_view literal : {"NaN", "Infinity"}) {
     if (rest.substr(0, literal.size()) != literal) continue;
     const size_t start = at > 0 && text[at - 1] == '-' ? at - 1 : at;
     const std::string_view key = KeyBefore(text, start);
-    return {RejectReason::kNonFinite,
-            (key.empty() ? std::string("payload") : Clip(key)) + ": " +
-                std::string(literal) + " is not a finite number (byte " + std::to_string(at) +
-                ")"};
+    return {RejectReason::kNonFinite, (key.empty() ? std::string(what) : Clip(key)) + ": " +
+                                          std::string(literal) + " is not a finite number (byte " +
+                                          std::to_string(at) + ")"};
   }
-  if (text.empty()) return {RejectReason::kInvalidJson, "payload: empty"};
-  return {RejectReason::kInvalidJson, "payload: invalid JSON at byte " + std::to_string(at) +
-                                          ": " + ec.message()};
+  if (text.empty()) return {RejectReason::kInvalidJson, std::string(what) + ": empty"};
+  return {RejectReason::kInvalidJson,
+          std::string(what) + ": invalid JSON at byte " + std::to_string(at) + ": " + ec.message()};
 }
 
 // Parses `text` with the thread's parser (see ThreadParser for lifetime).
-std::optional<json::value> Parse(std::string_view text, DecodeError* error) {
+std::optional<json::value> Parse(std::string_view text, std::string_view what, DecodeError* error) {
   static thread_local ThreadParser tp;
-  tp.parser.reset();  // drops any half-parsed state before the arena goes
+  ExactHandler& h = tp.parser.handler();
+  tp.parser.reset();
+  h.st.reset();  // drops any half-built document before the arena goes
+  h.number.clear();
   tp.arena.release();
-  tp.parser.reset(json::storage_ptr(&tp.arena));
+  h.st.reset(json::storage_ptr(&tp.arena));
   json::error_code ec;
-  const size_t at = tp.parser.write(text.data(), text.size(), ec);
+  const size_t at = tp.parser.write_some(false, text.data(), text.size(), ec);
+  if (!ec && at < text.size()) ec = json::error::extra_data;
   if (ec) {
-    *error = ParseError(text, at, ec);
+    *error = ParseError(text, at, ec, what);
     return std::nullopt;
   }
-  return tp.parser.release();
+  return h.st.release();
 }
 
 DecodeError Oversize(size_t bytes, size_t limit) {
   return {RejectReason::kOversize, "payload: " + std::to_string(bytes) +
-                                       " bytes exceeds max_event_bytes " +
-                                       std::to_string(limit)};
+                                       " bytes exceeds max_event_bytes " + std::to_string(limit)};
 }
 
 bool IsBlank(std::string_view line) {
@@ -472,13 +546,13 @@ DecodeResult EventDecoder::Decode(std::string_view payload) const {
     return Oversize(payload.size(), options_.max_event_bytes);
   }
   DecodeError error;
-  std::optional<json::value> value = Parse(payload, &error);
+  std::optional<json::value> value = Parse(payload, "payload", &error);
   if (!value) return error;
   return DecodeValue(options_, *value);
 }
 
 StatusOr<std::vector<DecodeResult>> EventDecoder::DecodeBatch(std::string_view body,
-                                                             bool json_array) const {
+                                                              bool json_array) const {
   std::vector<DecodeResult> results;
   if (!json_array) {
     while (!body.empty()) {
@@ -491,11 +565,13 @@ StatusOr<std::vector<DecodeResult>> EventDecoder::DecodeBatch(std::string_view b
     return results;
   }
   DecodeError error;
-  std::optional<json::value> value = Parse(body, &error);
-  if (!value) return Status::InvalidArgument("body: " + error.message);
+  std::optional<json::value> value = Parse(body, "body", &error);
+  if (!value) {
+    const bool named = error.message.starts_with("body");
+    return Status::InvalidArgument(named ? error.message : "body: " + error.message);
+  }
   if (!value->is_array()) {
-    return Status::InvalidArgument("body: must be a JSON array of events, got " +
-                                   Describe(*value));
+    return Status::InvalidArgument("body: must be a JSON array of events, got " + Describe(*value));
   }
   results.reserve(value->get_array().size());
   for (const json::value& element : value->get_array()) {

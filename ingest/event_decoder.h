@@ -104,8 +104,7 @@ class EventDecoder {
   // an index. json_array == true: a JSON array of event objects. Result i is
   // the i-th event either way. Only a body that is not a JSON array (in
   // array mode) fails as a whole: InvalidArgument naming "body".
-  StatusOr<std::vector<DecodeResult>> DecodeBatch(std::string_view body,
-                                                  bool json_array) const;
+  StatusOr<std::vector<DecodeResult>> DecodeBatch(std::string_view body, bool json_array) const;
 
   const DecoderOptions& options() const { return options_; }
 

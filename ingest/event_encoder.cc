@@ -13,10 +13,14 @@ using learner::Example;
 
 std::string_view TypeName(EventType type) {
   switch (type) {
-    case EventType::kImpression: return "impression";
-    case EventType::kClick: return "click";
-    case EventType::kWatch: return "watch";
-    case EventType::kExample: return "example";
+    case EventType::kImpression:
+      return "impression";
+    case EventType::kClick:
+      return "click";
+    case EventType::kWatch:
+      return "watch";
+    case EventType::kExample:
+      return "example";
   }
   return "impression";
 }
@@ -87,8 +91,7 @@ void AppendDense(const Example& ex, std::string* out) {
   out->push_back('}');
 }
 
-void AppendLabels(const Example& ex, const std::vector<std::string>& tasks,
-                  std::string* out) {
+void AppendLabels(const Example& ex, const std::vector<std::string>& tasks, std::string* out) {
   assert(ex.labels.size() <= tasks.size());
   AppendKey("labels", out);
   out->push_back('{');

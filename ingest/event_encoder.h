@@ -36,8 +36,8 @@ class EventEncoder {
                      std::string_view extra_json = {}) const;
 
   // As Encode, appending to *out (reuses its capacity in loops).
-  void EncodeTo(const learner::Event& event, std::string* out,
-                std::string_view extra_name = {}, std::string_view extra_json = {}) const;
+  void EncodeTo(const learner::Event& event, std::string* out, std::string_view extra_name = {},
+                std::string_view extra_json = {}) const;
 
  private:
   const std::vector<std::string> tasks_;

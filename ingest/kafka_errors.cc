@@ -28,7 +28,7 @@ Code CodeOf(ErrorCode code) {
     case RdKafka::ERR__NOENT:
       return Code::kNotFound;
     case RdKafka::ERR__BAD_MSG:
-    case RdKafka::ERR_CORRUPT_MESSAGE:
+    case RdKafka::ERR_INVALID_MSG:
     case RdKafka::ERR__BAD_COMPRESSION:
       return Code::kCorruption;
     case RdKafka::ERR__STATE:

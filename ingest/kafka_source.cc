@@ -40,7 +40,7 @@ std::string Name(const TopicPartition& tp) {
   return tp.topic + "[" + std::to_string(tp.partition) + "]";
 }
 
-SourceMessage Convert(const RdKafka::Message& m) {
+SourceMessage Convert(RdKafka::Message& m) {
   SourceMessage out;
   out.topic = m.topic_name();
   out.partition = m.partition();
@@ -194,7 +194,7 @@ void KafkaSource::Run() {
   close_status_ = s;
 }
 
-void KafkaSource::Handle(const RdKafka::Message& message) {
+void KafkaSource::Handle(RdKafka::Message& message) {
   switch (message.err()) {
     case RdKafka::ERR_NO_ERROR:
       Push(Convert(message));

@@ -111,7 +111,7 @@ class KafkaSource final : public EventSource {
 
   KafkaSource(const KafkaSourceOptions& options, std::unique_ptr<Callbacks> callbacks);
   void Run();
-  void Handle(const RdKafka::Message& message);
+  void Handle(RdKafka::Message& message);
   void Push(SourceMessage message);
   void Reconcile();
   void RefreshWatermarks();

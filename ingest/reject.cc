@@ -7,10 +7,9 @@ namespace {
 
 // Indexed by RejectReason; the order must match the enum.
 constexpr std::array<std::string_view, kRejectReasonCount> kNames = {
-    "invalid_json",  "not_an_object",     "unknown_type",    "missing_field",
-    "wrong_type",    "non_finite",        "bad_position",    "negative_watch",
-    "oversize",      "empty_id",          "no_known_label",  "too_many_features",
-    "string_too_long", "bad_timestamp",
+    "invalid_json",   "not_an_object",     "unknown_type",    "missing_field", "wrong_type",
+    "non_finite",     "bad_position",      "negative_watch",  "oversize",      "empty_id",
+    "no_known_label", "too_many_features", "string_too_long", "bad_timestamp",
 };
 
 }  // namespace

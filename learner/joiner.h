@@ -23,7 +23,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -77,11 +76,6 @@ class Joiner {
   // one label per task (kNoLabel for tasks other than click/watch).
   // REQUIRES: options.Validate().ok().
   Joiner(JoinerOptions options, std::vector<std::string> task_names);
-  // Not copyable (the queue points into the map); movable.
-  Joiner(const Joiner&) = delete;
-  Joiner& operator=(const Joiner&) = delete;
-  Joiner(Joiner&&) = default;
-
   // Consumes one event; appends every example that became ready to *out.
   // The rvalue overload moves the impression's features instead of copying.
   void Add(const Event& event, std::vector<Example>* out);
@@ -102,30 +96,52 @@ class Joiner {
   Status Deserialize(std::string_view src);
 
  private:
+  static constexpr uint32_t kNoSlot = UINT32_MAX;
+  // The hashes of the last `capacity` closed keys (a key closed twice counts
+  // twice), in an open-addressing table: no allocation per key.
+  class RecentKeys {
+   public:
+    explicit RecentKeys(size_t capacity);
+    void Add(uint64_t key_hash);  // forgets the oldest beyond capacity
+    bool Contains(uint64_t key_hash) const;
+    std::vector<uint64_t> OldestFirst() const;
+
+   private:
+    struct Cell {
+      uint64_t key = 0;  // 0 = empty (hash 0 is stored as 1)
+      uint64_t count = 0;
+    };
+    size_t Probe(uint64_t key) const;  // the key's cell, or the empty cell ending its run
+    void Remove(uint64_t key);
+    size_t capacity_;
+    std::vector<Cell> table_;     // power-of-two size >= 2 * capacity
+    std::vector<uint64_t> fifo_;  // ring of the remembered keys
+    size_t head_ = 0;             // oldest entry of fifo_ once it is full
+  };
   struct Pending {
     Example example;
     int64_t deadline_ms = 0;
     uint64_t seq = 0;  // arrival number: the tie-break of equal deadlines
     bool clicked = false;
     double watch_seconds = 0;
+    uint64_t key_hash = 0;
+    uint32_t next = kNoSlot;  // next slot with the same key_hash (collisions)
   };
-  // An entry of the deadline min-heap. `key` points into pending_ (node
-  // keys are stable across rehashing) and is valid while the entry is queued.
+  // An entry of the deadline min-heap.
   struct QueueEntry {
     int64_t deadline_ms;
     uint64_t seq;
-    const std::string* key;
+    uint32_t slot;
   };
 
-  static std::string KeyOf(std::string_view request_id, std::string_view item_id);
   static uint64_t KeyHash(std::string_view request_id, std::string_view item_id);
-  void AdvanceWatermark(int64_t ts_ms);
+  uint32_t Find(uint64_t key_hash, std::string_view request_id, std::string_view item_id) const;
+  void Insert(uint64_t key_hash, Pending p);
+  void Unlink(uint32_t slot);
   void CloseDue(std::vector<Example>* out);
   void CloseFront(std::vector<Example>* out);
   void AddImpression(Event&& event, std::vector<Example>* out);
   void AddEngagement(const Event& event);
-  void Remember(uint64_t key_hash);
-  void Insert(std::string key, Pending p);
   static void EncodePending(const Pending& p, std::string* dst);
   static Status DecodePending(Decoder* d, Pending* p);
 
@@ -136,10 +152,14 @@ class Joiner {
 
   int64_t watermark_ms_ = 0;
   uint64_t next_seq_ = 0;
-  std::unordered_map<std::string, Pending> pending_;
-  std::vector<QueueEntry> queue_;  // min-heap by (deadline_ms, seq)
-  std::deque<uint64_t> closed_fifo_;                  // oldest first
-  std::unordered_map<uint64_t, uint32_t> closed_set_;  // hash -> occurrences in fifo
+  // Pending impressions live in slots_ (free ones listed in free_slots_),
+  // found through index_: key hash -> first slot of a chain compared by the
+  // exact strings, so a 64-bit collision costs a string compare, not a join.
+  std::vector<Pending> slots_;
+  std::vector<uint32_t> free_slots_;
+  std::unordered_map<uint64_t, uint32_t> index_;
+  std::vector<QueueEntry> queue_;  // min-heap by (deadline_ms, seq); one per pending
+  RecentKeys closed_;
   JoinerStats stats_;
 };
 

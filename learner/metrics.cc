@@ -26,6 +26,15 @@ double LogLoss(double p, bool positive) {
   return positive ? -std::log(q) : -std::log1p(-q);
 }
 
+// Decoder::GetArray memcpy()s into out->data(), which is null for an empty,
+// never-allocated vector: UB even for zero bytes (UBSan flags it). Giving the
+// vector storage first avoids that.
+template <typename T>
+Status GetVector(Decoder* d, std::vector<T>* out, size_t expected = SIZE_MAX) {
+  out->reserve(1);
+  return d->GetArray(out, expected);
+}
+
 bool IsBinary(const TaskSpec& t) { return t.kind == TaskKind::kBinary; }
 
 }  // namespace
@@ -191,12 +200,12 @@ Status ProgressiveMetrics::DeserializeTask(Decoder* d, bool binary, TaskState* t
   uint64_t count, gate_count;
   RANKER_RETURN_IF_ERROR(d->GetFixed64(&count));
   RANKER_RETURN_IF_ERROR(d->GetDouble(&t->loss_sum));
-  RANKER_RETURN_IF_ERROR(d->GetArray(&t->ring));
+  RANKER_RETURN_IF_ERROR(GetVector(d, &t->ring));
   RANKER_RETURN_IF_ERROR(d->GetFixed64(&gate_count));
-  RANKER_RETURN_IF_ERROR(d->GetArray(&t->gate_ring));
+  RANKER_RETURN_IF_ERROR(GetVector(d, &t->gate_ring));
   const size_t bins = binary ? kAucBins : 0;
-  RANKER_RETURN_IF_ERROR(d->GetArray(&t->all.pos, bins));
-  RANKER_RETURN_IF_ERROR(d->GetArray(&t->all.neg, bins));
+  RANKER_RETURN_IF_ERROR(GetVector(d, &t->all.pos, bins));
+  RANKER_RETURN_IF_ERROR(GetVector(d, &t->all.neg, bins));
   if (count > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
       gate_count > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
     return bad("counts");

@@ -54,6 +54,7 @@ class Trainer {
   ProgressiveMetrics metrics_;
   TrainerStats stats_;
   std::vector<Example> batch_;
+  StepResult result_;  // reused across steps
 };
 
 }  // namespace ranker::learner

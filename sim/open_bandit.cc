@@ -100,10 +100,10 @@ Status ParseHeader(const std::vector<std::string_view>& header, const std::strin
 StatusOr<learner::Event> RowToEvent(const std::vector<std::string_view>& f, const Columns& c,
                                     const std::map<int64_t, ItemContext>& items,
                                     const std::string& campaign) {
-  int64_t item = 0, position = 0, click = 0;
+  int64_t row = 0, item = 0, position = 0, click = 0;
   learner::Event e;
   learner::Example& ex = e.example;
-  if (!ParseInt(f[0], &item)) return Status::Corruption("row index is not an integer");
+  if (!ParseInt(f[0], &row)) return Status::Corruption("row index is not an integer");
   ex.request_id = campaign + "-" + std::string(TrimSpaces(f[0]));
   if (!ParseObdTimestamp(f[c.timestamp], &ex.ts_ms)) return Status::Corruption("bad timestamp");
   if (!ParseInt(f[c.item_id], &item) || !items.contains(item) || !c.affinity.contains(item)) {

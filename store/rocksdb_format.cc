@@ -46,7 +46,7 @@ void PutInfo(std::string* out, const SnapshotInfo& info) {
 }
 
 Status GetInfo(Decoder* in, SnapshotInfo* info) {
-  uint64_t created;
+  uint64_t created = 0;
   RANKER_RETURN_IF_ERROR(in->GetFixed64(&info->id));
   RANKER_RETURN_IF_ERROR(in->GetFixed64(&info->base_id));
   RANKER_RETURN_IF_ERROR(in->GetFixed64(&created));
@@ -142,7 +142,7 @@ StatusOr<Manifest> DecodeManifest(std::string_view in, uint64_t id) {
   if (in.size() < 16) return Status::Corruption(what + ": too short");
   const std::string_view body = in.substr(0, in.size() - 8);
   Decoder d(in, what);
-  uint32_t magic, version;
+  uint32_t magic = 0, version = 0;
   RANKER_RETURN_IF_ERROR(d.GetFixed32(&magic));
   RANKER_RETURN_IF_ERROR(d.GetFixed32(&version));
   if (magic != kManifestMagic) return Status::Corruption(what + ": bad magic");
@@ -150,14 +150,14 @@ StatusOr<Manifest> DecodeManifest(std::string_view in, uint64_t id) {
     return Status::Corruption(what + ": unsupported format version " + std::to_string(version));
   }
   Decoder trailer(in.substr(body.size()), what);
-  uint64_t stored;
+  uint64_t stored = 0;
   RANKER_RETURN_IF_ERROR(trailer.GetFixed64(&stored));
   if (stored != BlobDigest(body)) return Status::Corruption(what + ": checksum mismatch");
 
   d = Decoder(body.substr(8), what);
   Manifest m;
   RANKER_RETURN_IF_ERROR(GetInfo(&d, &m.info));
-  uint64_t n;
+  uint64_t n = 0;
   RANKER_RETURN_IF_ERROR(d.GetFixed64(&n));
   if (n > d.remaining() / 16) return Status::Corruption(what + ": bad lineage size");
   std::vector<std::pair<uint64_t, uint64_t>> intervals(n);

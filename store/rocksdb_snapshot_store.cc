@@ -5,47 +5,22 @@
 #include <unordered_set>
 
 #include <rocksdb/cache.h>
-#include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
-#include <rocksdb/write_batch.h>
 
 #include "base/coding.h"
 #include "store/rocksdb_format.h"
+#include "store/rocksdb_internal.h"
 
 namespace ranker::store {
 namespace {
 
 using format::Lineage;
 using format::Manifest;
+using internal::FromRocks;
+using internal::PrefixRead;
 
 std::string What(uint64_t id) { return "snapshot " + std::to_string(id); }
-
-// The one place where rocksdb::Status becomes Status.
-Status FromRocks(const rocksdb::Status& s, std::string_view what) {
-  if (s.ok()) return Status::OK();
-  const std::string msg = std::string(what) + ": " + s.ToString();
-  if (s.IsNotFound()) return Status::NotFound(msg);
-  if (s.IsCorruption()) return Status::Corruption(msg);
-  if (s.IsIOError()) return Status::IOError(msg);
-  if (s.IsInvalidArgument()) return Status::InvalidArgument(msg);
-  if (s.IsBusy() || s.IsTryAgain() || s.IsTimedOut()) return Status::Unavailable(msg);
-  return Status::Internal(msg);
-}
-
-// Bounds iteration to the keys starting with `prefix`.
-struct PrefixRead {
-  PrefixRead(char prefix, const rocksdb::Snapshot* snap)
-      : first(1, prefix), limit(1, static_cast<char>(prefix + 1)), limit_slice(limit) {
-    ro.snapshot = snap;
-    ro.iterate_upper_bound = &limit_slice;
-  }
-  PrefixRead(const PrefixRead&) = delete;
-  PrefixRead& operator=(const PrefixRead&) = delete;
-  std::string first, limit;
-  rocksdb::Slice limit_slice;
-  rocksdb::ReadOptions ro;
-};
 
 StatusOr<std::string> ReadValue(rocksdb::DB* db, const rocksdb::ReadOptions& ro,
                                 const std::string& key, std::string_view what) {
@@ -63,59 +38,6 @@ StatusOr<Manifest> ReadManifest(rocksdb::DB* db, const rocksdb::ReadOptions& ro,
   return format::DecodeManifest(*v, id);
 }
 
-// The version of row `key` that `lineage` sees, if any. *found = false when
-// the key has no visible version; *value then is a removal.
-Status FindVisible(rocksdb::Iterator* it, uint64_t key, const Lineage& lineage,
-                   format::RowValue* value, std::string* buf) {
-  *value = format::RowValue{};
-  for (it->Seek(format::RowKey(key, lineage.newest())); it->Valid(); it->Next()) {
-    uint64_t row_key, version;
-    if (!format::ParseRowKey(it->key().ToStringView(), &row_key, &version)) {
-      return Status::Corruption("malformed row key");
-    }
-    if (row_key != key) break;
-    if (!lineage.Contains(version)) continue;
-    buf->assign(it->value().data(), it->value().size());
-    return format::DecodeRowValue(*buf, value);
-  }
-  return FromRocks(it->status(), "row lookup");
-}
-
-std::string RowWhat(uint64_t key, uint64_t version) {
-  return "row " + std::to_string(key) + " version " + std::to_string(version);
-}
-
-// Appends the rows `lineage` sees to *rows (sorted by key), summing their
-// hashes into *digest after checking each against its bytes.
-Status ScanVisibleRows(rocksdb::DB* db, const rocksdb::Snapshot* snap, const Lineage& lineage,
-                       std::vector<Row>* rows, uint64_t* digest) {
-  PrefixRead read(format::kRowPrefix, snap);
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read.ro));
-  bool have_group = false, found = false;
-  uint64_t group = 0;
-  for (it->Seek(read.first); it->Valid(); it->Next()) {
-    uint64_t key, version;
-    if (!format::ParseRowKey(it->key().ToStringView(), &key, &version)) {
-      return Status::Corruption("malformed row key");
-    }
-    if (!have_group || key != group) {
-      have_group = true, group = key, found = false;
-    }
-    if (found || !lineage.Contains(version)) continue;
-    found = true;
-    format::RowValue value;
-    Status st = format::DecodeRowValue(it->value().ToStringView(), &value);
-    if (!st.ok()) return Status::Corruption(RowWhat(key, version) + ": " + st.message());
-    if (!value.live) continue;
-    if (format::RowHash(key, value.bytes) != value.hash) {
-      return Status::Corruption(RowWhat(key, version) + ": checksum mismatch");
-    }
-    *digest += value.hash;
-    rows->emplace_back(key, std::string(value.bytes));
-  }
-  return FromRocks(it->status(), "row scan");
-}
-
 SnapshotInfo InfoOf(const Snapshot& s) {
   SnapshotInfo info;
   info.id = s.id;
@@ -128,33 +50,6 @@ SnapshotInfo InfoOf(const Snapshot& s) {
   info.changed_rows = s.changed_rows.size();
   info.removed_rows = s.removed_rows.size();
   return info;
-}
-
-// The keys whose versions the GC pass looks at, one group at a time.
-struct RowGroup {
-  uint64_t key = 0;
-  std::vector<std::pair<uint64_t, bool>> versions;  // (version, live), newest first
-};
-
-// Adds to *batch the deletion of every version of `g` that no lineage in
-// `kept` sees, and of removals that no longer hide anything.
-void CollectGroup(const RowGroup& g, const std::vector<Lineage>& kept, rocksdb::WriteBatch* batch) {
-  std::vector<bool> needed(g.versions.size(), false);
-  for (const Lineage& lineage : kept) {
-    for (size_t i = 0; i < g.versions.size(); ++i) {
-      if (lineage.Contains(g.versions[i].first)) {
-        needed[i] = true;
-        break;
-      }
-    }
-  }
-  bool older_live_needed = false;  // scanning oldest to newest
-  for (size_t i = g.versions.size(); i-- > 0;) {
-    const auto [version, live] = g.versions[i];
-    if (needed[i] && !live && !older_live_needed) needed[i] = false;
-    if (needed[i] && live) older_live_needed = true;
-    if (!needed[i]) batch->Delete(format::RowKey(g.key, version));
-  }
 }
 
 }  // namespace
@@ -226,36 +121,6 @@ StatusOr<std::unique_ptr<RocksDbSnapshotStore>> RocksDbSnapshotStore::Open(
       new RocksDbSnapshotStore(std::move(db), options, *max_id));
 }
 
-namespace {
-
-// Subtracts from *live/*digest the base rows that `s` replaces or removes;
-// *removed_live receives the removed keys that were live in the base.
-Status SubtractReplaced(rocksdb::DB* db, const Snapshot& s, const Lineage& base,
-                        uint64_t* live, uint64_t* digest,
-                        std::vector<uint64_t>* removed_live) {
-  std::vector<std::pair<uint64_t, bool>> keys;  // (key, is a removal), sorted
-  keys.reserve(s.changed_rows.size() + s.removed_rows.size());
-  for (const auto& row : s.changed_rows) keys.emplace_back(row.first, false);
-  for (uint64_t key : s.removed_rows) keys.emplace_back(key, true);
-  std::sort(keys.begin(), keys.end());
-  PrefixRead read(format::kRowPrefix, nullptr);
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read.ro));
-  format::RowValue value;
-  std::string buf;
-  for (const auto& [key, removal] : keys) {
-    Status st = FindVisible(it.get(), key, base, &value, &buf);
-    if (!st.ok()) return Status::Corruption(What(s.base_id) + " (base of " + What(s.id) +
-                                            "): " + st.message());
-    if (!value.live) continue;
-    *digest -= value.hash;
-    --*live;
-    if (removal) removed_live->push_back(key);
-  }
-  return Status::OK();
-}
-
-}  // namespace
-
 Status RocksDbSnapshotStore::Put(const Snapshot& s) {
   RANKER_RETURN_IF_ERROR(ValidateForPut(s));
   std::lock_guard<std::mutex> lock(mu_);
@@ -276,7 +141,7 @@ Status RocksDbSnapshotStore::Put(const Snapshot& s) {
     m.lineage = base->lineage.Extend(s.id, /*linear=*/s.base_id == max_id_);
     m.info.rows = base->info.rows;
     m.rows_digest = base->rows_digest;
-    RANKER_RETURN_IF_ERROR(SubtractReplaced(db_.get(), s, base->lineage, &m.info.rows,
+    RANKER_RETURN_IF_ERROR(internal::SubtractReplaced(db_.get(), s, base->lineage, &m.info.rows,
                                             &m.rows_digest, &removed_live));
   }
   rocksdb::WriteBatch batch;
@@ -326,7 +191,7 @@ StatusOr<Snapshot> RocksDbSnapshotStore::Get(uint64_t id) const {
   s.dense_state = std::move(*dense);
   s.changed_rows.reserve(m->info.rows);
   uint64_t digest = 0;
-  Status rows = ScanVisibleRows(db_.get(), view.snapshot(), m->lineage, &s.changed_rows, &digest);
+  Status rows = internal::ScanVisibleRows(db_.get(), view.snapshot(), m->lineage, &s.changed_rows, &digest);
   if (!rows.ok()) return Status::Corruption(What(id) + ": " + rows.message());
   if (s.changed_rows.size() != m->info.rows || digest != m->rows_digest) {
     return Status::Corruption(What(id) + ": rows do not match the manifest (" +
@@ -410,23 +275,7 @@ Status RocksDbSnapshotStore::DropLocked(const std::vector<uint64_t>& doomed) {
     StatusOr<Manifest> m = ReadManifest(db_.get(), rocksdb::ReadOptions(), info.id);
     if (m.ok()) kept.push_back(m->lineage);
   }
-  PrefixRead read(format::kRowPrefix, nullptr);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read.ro));
-  RowGroup group;
-  for (it->Seek(read.first); it->Valid(); it->Next()) {
-    uint64_t key, version;
-    if (!format::ParseRowKey(it->key().ToStringView(), &key, &version)) continue;
-    if (key != group.key || group.versions.empty()) {
-      if (!group.versions.empty()) CollectGroup(group, kept, &batch);
-      group.key = key;
-      group.versions.clear();
-    }
-    format::RowValue value;
-    const bool malformed = !format::DecodeRowValue(it->value().ToStringView(), &value).ok();
-    group.versions.emplace_back(version, malformed || value.live);  // malformed: keep
-  }
-  RANKER_RETURN_IF_ERROR(FromRocks(it->status(), "row garbage collection"));
-  if (!group.versions.empty()) CollectGroup(group, kept, &batch);
+  RANKER_RETURN_IF_ERROR(internal::CollectGarbage(db_.get(), kept, &batch));
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
   return FromRocks(db_->Write(wo, &batch), "snapshot deletion");

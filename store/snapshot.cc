@@ -30,12 +30,12 @@ void PutOffsetsImpl(std::string* dst, const OffsetMap& offsets) {
 }
 
 Status GetOffsetsImpl(Decoder* in, OffsetMap* offsets) {
-  uint64_t n;
+  uint64_t n = 0;
   RANKER_RETURN_IF_ERROR(in->GetFixed64(&n));
   for (uint64_t i = 0; i < n; ++i) {
     std::string topic;
-    uint32_t partition;
-    uint64_t offset;
+    uint32_t partition = 0;
+    uint64_t offset = 0;
     RANKER_RETURN_IF_ERROR(in->GetString(&topic));
     RANKER_RETURN_IF_ERROR(in->GetFixed32(&partition));
     RANKER_RETURN_IF_ERROR(in->GetFixed64(&offset));
@@ -45,7 +45,7 @@ Status GetOffsetsImpl(Decoder* in, OffsetMap* offsets) {
 }
 
 Status GetRows(Decoder* in, std::vector<Row>* rows) {
-  uint64_t n;
+  uint64_t n = 0;
   RANKER_RETURN_IF_ERROR(in->GetFixed64(&n));
   if (n > in->remaining() / 12) return Status::Corruption("row count exceeds the bytes left");
   rows->resize(n);
@@ -119,7 +119,7 @@ std::string EncodeSnapshot(const Snapshot& s) {
 StatusOr<Snapshot> DecodeSnapshot(std::string_view in, std::string_view what) {
   if (in.size() < 8 + kDigestBytes) return Corrupt(what, "too short for a snapshot");
   Decoder header(in, what);
-  uint32_t magic, version;
+  uint32_t magic = 0, version = 0;
   RANKER_RETURN_IF_ERROR(header.GetFixed32(&magic));
   RANKER_RETURN_IF_ERROR(header.GetFixed32(&version));
   if (magic != kMagic) return Corrupt(what, "bad magic");
@@ -128,13 +128,13 @@ StatusOr<Snapshot> DecodeSnapshot(std::string_view in, std::string_view what) {
   }
   const std::string_view body = in.substr(0, in.size() - kDigestBytes);
   Decoder tail(in.substr(body.size()), what);
-  uint64_t stored;
+  uint64_t stored = 0;
   RANKER_RETURN_IF_ERROR(tail.GetFixed64(&stored));
   if (stored != DigestOf(body)) return Corrupt(what, "checksum mismatch");
 
   Decoder d(body.substr(8), what);
   Snapshot s;
-  uint64_t created, dense_size;
+  uint64_t created = 0, dense_size = 0;
   RANKER_RETURN_IF_ERROR(d.GetFixed64(&s.id));
   RANKER_RETURN_IF_ERROR(d.GetFixed64(&created));
   s.created_ms = static_cast<int64_t>(created);

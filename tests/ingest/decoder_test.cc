@@ -1,5 +1,3 @@
-#include "ingest/event_decoder.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,6 +7,7 @@
 #include <vector>
 
 #include "base/random.h"
+#include "ingest/event_decoder.h"
 #include "ingest/reject.h"
 
 namespace ranker::ingest {
@@ -48,11 +47,10 @@ TEST(EventDecoder, DecodesFullImpression) {
   EXPECT_EQ(e.example.ts_ms, 1700000000123);
   EXPECT_EQ(e.example.device, "mobile");
   using P = std::pair<std::string, std::string>;
-  EXPECT_THAT(Categorical(e),
-              ::testing::ElementsAre(P{"user_id", "u-3"}, P{"item_id", "v-9"},
-                                     P{"user.country", "de"}, P{"user.age_bucket", "25-34"},
-                                     P{"item.category", "music"}, P{"context.device", "mobile"},
-                                     P{"context.hour", "21"}));
+  EXPECT_THAT(Categorical(e), ::testing::ElementsAre(
+                                  P{"user_id", "u-3"}, P{"item_id", "v-9"}, P{"user.country", "de"},
+                                  P{"user.age_bucket", "25-34"}, P{"item.category", "music"},
+                                  P{"context.device", "mobile"}, P{"context.hour", "21"}));
   ASSERT_EQ(e.example.dense.size(), 2u);
   EXPECT_EQ(e.example.dense[0].name, "item_age_h");
   EXPECT_EQ(e.example.dense[0].value, 3.5);
@@ -71,9 +69,9 @@ TEST(EventDecoder, MinimalImpressionHasDefaults) {
 }
 
 TEST(EventDecoder, DecodesClickAndIgnoresFieldsItDoesNotTake) {
-  const Event e = DecodeOk(
-      R"({"type":"click","request_id":"r1","item_id":"i1","ts_ms":5,"position":"junk",)"
-      R"("user":{"x":[1]}})");
+  const Event e =
+      DecodeOk(R"({"type":"click","request_id":"r1","item_id":"i1","ts_ms":5,"position":"junk",)"
+               R"("user":{"x":[1]}})");
   EXPECT_EQ(e.type, EventType::kClick);
   EXPECT_EQ(e.example.request_id, "r1");
   EXPECT_EQ(e.example.item_id, "i1");
@@ -130,9 +128,9 @@ TEST(EventDecoder, ConfiguredTasksDecideLabelIndices) {
 }
 
 TEST(EventDecoder, NumericIdsBecomeDecimalText) {
-  const Event e = DecodeOk(
-      R"({"type":"impression","request_id":12345678901234,"item_id":18446744073709551615,)"
-      R"("user_id":-7,"event_id":0,"position":1})");
+  const Event e =
+      DecodeOk(R"({"type":"impression","request_id":12345678901234,"item_id":18446744073709551615,)"
+               R"("user_id":-7,"event_id":0,"position":1})");
   EXPECT_EQ(e.example.request_id, "12345678901234");
   EXPECT_EQ(e.example.item_id, "18446744073709551615");
   EXPECT_EQ(e.event_id, "0");
@@ -140,10 +138,10 @@ TEST(EventDecoder, NumericIdsBecomeDecimalText) {
 }
 
 TEST(EventDecoder, FeatureValuesMayBeIntegersOrBooleansAndNullIsMissing) {
-  const Event e = DecodeOk(
-      R"({"type":"impression","request_id":"r","item_id":"i","position":1,)"
-      R"("user":{"age":31,"premium":true,"gone":null},"context":{"device":null},)"
-      R"("dense":{"a":2,"b":null},"ts_ms":null})");
+  const Event e =
+      DecodeOk(R"({"type":"impression","request_id":"r","item_id":"i","position":1,)"
+               R"("user":{"age":31,"premium":true,"gone":null},"context":{"device":null},)"
+               R"("dense":{"a":2,"b":null},"ts_ms":null})");
   using P = std::pair<std::string, std::string>;
   EXPECT_THAT(Categorical(e), ::testing::ElementsAre(P{"item_id", "i"}, P{"user.age", "31"},
                                                      P{"user.premium", "true"}));
@@ -160,6 +158,25 @@ TEST(EventDecoder, IntegralFractionsAreIntegers) {
   EXPECT_EQ(e.example.ts_ms, 1700000000000);
 }
 
+TEST(EventDecoder, FractionsAreReadExactly) {
+  // Values the compiler parses; Boost.JSON 1.81 alone misreads some by 1 ULP.
+  const Event e =
+      DecodeOk(R"({"type":"impression","request_id":"r","item_id":"i","position":1,"dense":{)"
+               R"("a":0.20879445045162326,"b":2.2250738585072014e-308,"c":5e-324,)"
+               R"("d":1.7976931348623157e308,"e":0.1,"f":-7.3e-5,"g":12345678901234567890123}})");
+  const std::vector<double> want = {0.20879445045162326,
+                                    2.2250738585072014e-308,
+                                    5e-324,
+                                    1.7976931348623157e308,
+                                    0.1,
+                                    -7.3e-5,
+                                    12345678901234567890123.0};
+  ASSERT_EQ(e.example.dense.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(e.example.dense[i].value, want[i]) << e.example.dense[i].name;
+  }
+}
+
 TEST(EventDecoder, RepeatedKeyKeepsLastValue) {
   const Event e = DecodeOk(
       R"({"type":"impression","request_id":"r","item_id":"a","item_id":"b","position":1})");
@@ -168,7 +185,8 @@ TEST(EventDecoder, RepeatedKeyKeepsLastValue) {
 
 TEST(EventDecoder, AcceptsValidUtf8AndEscapes) {
   const Event e = DecodeOk(
-      "{\"type\":\"click\",\"request_id\":\"r\\u00e9\\n\",\"item_id\":\"\xe6\x97\xa5\xf0\x9f\x8e\xb5\"}");
+      "{\"type\":\"click\",\"request_id\":\"r\\u00e9\\n\",\"item_id\":"
+      "\"\xe6\x97\xa5\xf0\x9f\x8e\xb5\"}");
   EXPECT_EQ(e.example.request_id, "r\xc3\xa9\n");
   EXPECT_EQ(e.example.item_id, "\xe6\x97\xa5\xf0\x9f\x8e\xb5");
 }
@@ -201,8 +219,7 @@ std::vector<BadCase> BadCases() {
       {R"([{"type":"click","request_id":"r","item_id":"i"}])", RejectReason::kNotAnObject,
        "payload"},
       {R"("click")", RejectReason::kNotAnObject, "payload"},
-      {R"({"type":"purchase","request_id":"r","item_id":"i"})", RejectReason::kUnknownType,
-       "type"},
+      {R"({"type":"purchase","request_id":"r","item_id":"i"})", RejectReason::kUnknownType, "type"},
       {R"({"type":"Click","request_id":"r","item_id":"i"})", RejectReason::kUnknownType, "type"},
       {R"({"request_id":"r","item_id":"i"})", RejectReason::kMissingField, "type"},
       {R"({"type":"click","request_id":"r"})", RejectReason::kMissingField, "item_id"},
@@ -214,8 +231,7 @@ std::vector<BadCase> BadCases() {
       {ex + R"("position":1})", RejectReason::kMissingField, "labels"},
       {R"({"type":5,"request_id":"r","item_id":"i"})", RejectReason::kWrongType, "type"},
       {imp + R"("position":"3"})", RejectReason::kWrongType, "position"},
-      {R"({"type":"click","request_id":"r","item_id":1.5})", RejectReason::kWrongType,
-       "item_id"},
+      {R"({"type":"click","request_id":"r","item_id":1.5})", RejectReason::kWrongType, "item_id"},
       {R"({"type":"click","request_id":["r"],"item_id":"i"})", RejectReason::kWrongType,
        "request_id"},
       {imp + R"("position":1,"user":["de"]})", RejectReason::kWrongType, "user"},
@@ -239,8 +255,8 @@ std::vector<BadCase> BadCases() {
       {ex + R"("labels":{"click":-Infinity}})", RejectReason::kNonFinite, "click"},
       {ex + R"("labels":{"watch":-1e999}})", RejectReason::kNonFinite, "labels.watch"},
       {imp + R"("position":1e999})", RejectReason::kNonFinite, "position"},
-      {R"({"type":"click","request_id":"r","item_id":"i","ts_ms":1e400})",
-       RejectReason::kNonFinite, "ts_ms"},
+      {R"({"type":"click","request_id":"r","item_id":"i","ts_ms":1e400})", RejectReason::kNonFinite,
+       "ts_ms"},
       {imp + R"("position":0})", RejectReason::kBadPosition, "position"},
       {imp + R"("position":-3})", RejectReason::kBadPosition, "position"},
       {imp + R"("position":2.5})", RejectReason::kBadPosition, "position"},
@@ -252,12 +268,11 @@ std::vector<BadCase> BadCases() {
       {ex + R"("position":-1,"labels":{"click":1}})", RejectReason::kBadPosition, "position"},
       {R"({"type":"watch","request_id":"r","item_id":"i","watch_seconds":-1.5})",
        RejectReason::kNegativeWatch, "watch_seconds"},
-      {R"({"type":"click","request_id":"","item_id":"i"})", RejectReason::kEmptyId,
-       "request_id"},
+      {R"({"type":"click","request_id":"","item_id":"i"})", RejectReason::kEmptyId, "request_id"},
       {R"({"type":"click","request_id":"r","item_id":""})", RejectReason::kEmptyId, "item_id"},
       {imp + R"("position":1,"user_id":""})", RejectReason::kEmptyId, "user_id"},
-      {R"({"type":"click","request_id":"r","item_id":"i","event_id":""})",
-       RejectReason::kEmptyId, "event_id"},
+      {R"({"type":"click","request_id":"r","item_id":"i","event_id":""})", RejectReason::kEmptyId,
+       "event_id"},
       {ex + R"("labels":{"purchase":1}})", RejectReason::kNoKnownLabel, "labels"},
       {ex + R"("labels":{}})", RejectReason::kNoKnownLabel, "labels"},
       {ex + R"("labels":{"click":null}})", RejectReason::kNoKnownLabel, "labels"},
@@ -266,12 +281,12 @@ std::vector<BadCase> BadCases() {
        RejectReason::kStringTooLong, "item_id"},
       {imp + R"("position":1,"user":{")" + long_id + R"(":"x"}})", RejectReason::kStringTooLong,
        "user.xxxx"},
-      {imp + R"("position":1,"item":{"title":")" + long_id + "\"}}",
-       RejectReason::kStringTooLong, "item.title"},
+      {imp + R"("position":1,"item":{"title":")" + long_id + "\"}}", RejectReason::kStringTooLong,
+       "item.title"},
       {imp + R"("position":1,"dense":{")" + long_id + R"(":1}})", RejectReason::kStringTooLong,
        "dense.xxx"},
-      {R"({"type":"click","request_id":"r","item_id":"i","ts_ms":-5})",
-       RejectReason::kBadTimestamp, "ts_ms"},
+      {R"({"type":"click","request_id":"r","item_id":"i","ts_ms":-5})", RejectReason::kBadTimestamp,
+       "ts_ms"},
       {R"({"type":"click","request_id":"r","item_id":"i","ts_ms":1.5})",
        RejectReason::kBadTimestamp, "ts_ms"},
       {R"({"type":"click","request_id":"r","item_id":"i","ts_ms":9223372036854775808})",
@@ -303,8 +318,8 @@ TEST(EventDecoder, EveryRejectReasonIsCovered) {
 
 TEST(EventDecoder, MessagesAreSpecific) {
   const EventDecoder decoder({});
-  const DecodeResult r = decoder.Decode(
-      R"({"type":"impression","request_id":"r","item_id":"i","position":-3})");
+  const DecodeResult r =
+      decoder.Decode(R"({"type":"impression","request_id":"r","item_id":"i","position":-3})");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message, "position: must be an integer in [1, 10000], got -3");
   EXPECT_EQ(r.error().ToString(),
@@ -437,7 +452,7 @@ TEST(EventDecoder, BatchJsonArray) {
 
 TEST(EventDecoder, BatchJsonArrayBodyErrorsNameTheBody) {
   const EventDecoder decoder({});
-  for (std::string_view body : {R"({"type":"click"})", "[1,", ""}) {
+  for (std::string_view body : {R"({"type":"click"})", "[1,", "", R"([{"watch_seconds":NaN}])"}) {
     const auto r = decoder.DecodeBatch(body, true);
     ASSERT_FALSE(r.ok()) << body;
     EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument);

@@ -1,5 +1,3 @@
-#include "ingest/event_encoder.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,6 +6,7 @@
 
 #include "base/random.h"
 #include "ingest/event_decoder.h"
+#include "ingest/event_encoder.h"
 
 namespace ranker::ingest {
 namespace {
@@ -68,8 +67,8 @@ Event SampleImpression() {
   x.position = 3;
   x.ts_ms = 1700000000000;
   x.device = "tv";
-  x.categorical = {{"user_id", "u1"}, {"item_id", "i1"}, {"user.country", "de"},
-                   {"context.device", "tv"}};
+  x.categorical = {
+      {"user_id", "u1"}, {"item_id", "i1"}, {"user.country", "de"}, {"context.device", "tv"}};
   x.dense = {{"age", 0.5}};
   return e;
 }
@@ -84,9 +83,8 @@ TEST(EventEncoder, WritesContractJson) {
 TEST(EventEncoder, ClickAndWatchCarryOnlyTheirFields) {
   Event e = SampleImpression();
   e.type = EventType::kClick;
-  EXPECT_EQ(EncodeEvent(e),
-            R"({"type":"click","event_id":"e1","request_id":"r1","item_id":"i1",)"
-            R"("ts_ms":1700000000000})");
+  EXPECT_EQ(EncodeEvent(e), R"({"type":"click","event_id":"e1","request_id":"r1","item_id":"i1",)"
+                            R"("ts_ms":1700000000000})");
   e.type = EventType::kWatch;
   e.event_id.clear();
   e.example.ts_ms = -1;
@@ -135,8 +133,10 @@ TEST(EventEncoder, EncodeToAppends) {
 
 // A random valid event in the decoder's canonical categorical order.
 Event RandomEvent(Rng& rng) {
-  static const char* kAlphabet[] = {"a", "Z", "0", " ", "\"", "\\", "\n", "\t", "\x7f",
-                                    "\xc3\xa9", "\xe6\x97\xa5", "\xf0\x9f\x8e\xb5", "/"};
+  static const char* kAlphabet[] = {
+      "a",  "Z",  "0",    " ",        "\"",           "\\",
+      "\n", "\t", "\x7f", "\xc3\xa9", "\xe6\x97\xa5", "\xf0\x9f\x8e\xb5",
+      "/"};
   auto text = [&](size_t min_len) {
     std::string s;
     const size_t n = min_len + rng.Below(6);
@@ -145,10 +145,14 @@ Event RandomEvent(Rng& rng) {
   };
   auto number = [&] {
     switch (rng.Below(4)) {
-      case 0: return static_cast<double>(rng.Below(1000));
-      case 1: return rng.Normal() * std::pow(10.0, static_cast<double>(rng.Below(600)) - 300);
-      case 2: return rng.Uniform();
-      default: return -rng.Uniform() * 1e6;
+      case 0:
+        return static_cast<double>(rng.Below(1000));
+      case 1:
+        return rng.Normal() * std::pow(10.0, static_cast<double>(rng.Below(600)) - 300);
+      case 2:
+        return rng.Uniform();
+      default:
+        return -rng.Uniform() * 1e6;
     }
   };
   Event e;

@@ -1,7 +1,10 @@
 #include "learner/joiner.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
+#include <deque>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,6 +43,12 @@ Event Watch(std::string req, std::string item, double seconds, int64_t ts) {
   e.type = EventType::kWatch;
   e.watch_seconds = seconds;
   return e;
+}
+
+std::string Name(char prefix, uint64_t n) {
+  std::string s(1, prefix);
+  s.append(std::to_string(n));
+  return s;
 }
 
 JoinerOptions Opts(int64_t window_ms = 1000, size_t max_pending = 100, size_t late_memory = 100) {
@@ -163,6 +172,77 @@ TEST(JoinerTest, LateMemoryIsBounded) {
   EXPECT_EQ(forgetful.stats().orphan_engagements, 1);
 }
 
+TEST(JoinerTest, LateMemoryKeepsExactlyTheNewestKeys) {
+  const int kMemory = 100;
+  Joiner j(Opts(10, 10000, kMemory), kTasks);
+  std::vector<Example> out;
+  // Closing order: k0, k1..k49, k0 again, k50..k139 (141 closings). The newest
+  // 100 are k41..k49, k0 (its second closing) and k50..k139: forgetting k0's
+  // first closing must not forget k0.
+  std::vector<std::string> order = {"k0"};
+  for (int i = 1; i < 50; ++i) order.push_back(Name('k', i));
+  order.push_back("k0");
+  for (int i = 50; i < 140; ++i) order.push_back(Name('k', i));
+  int64_t ts = 0;
+  for (const std::string& item : order) j.Add(Imp("r", item, ts += 100), &out);
+  j.Add(Imp("r", "end", ts += 100), &out);
+  ASSERT_EQ(out.size(), order.size());
+  for (int i = 0; i < 140; ++i) j.Add(Click("r", Name('k', i), ts), &out);
+  EXPECT_EQ(j.stats().late_engagements, kMemory);
+  EXPECT_EQ(j.stats().orphan_engagements, 140 - kMemory);
+
+  std::string bytes;
+  j.Serialize(&bytes);
+  Joiner restored(Opts(10, 10000, kMemory), kTasks);
+  ASSERT_TRUE(restored.Deserialize(bytes).ok());
+  restored.Add(Click("r", "k41", ts), &out);
+  restored.Add(Click("r", "k0", ts), &out);
+  restored.Add(Click("r", "k40", ts), &out);
+  EXPECT_EQ(restored.stats().late_engagements, kMemory + 2);
+  EXPECT_EQ(restored.stats().orphan_engagements, 140 - kMemory + 1);
+}
+
+// Late vs orphan against a direct model: an engagement is late iff its key
+// is not pending and is among the last late_memory closings. Heavy key reuse
+// and a small memory stress the hash table's collision handling.
+TEST(JoinerTest, LateMemoryMatchesReferenceModel) {
+  const size_t kMemory = 64;
+  Joiner j(Opts(10, 1000, kMemory), kTasks);
+  Rng rng(4);
+  std::set<std::string> pending;
+  std::deque<std::string> recent;  // the last kMemory closings
+  int64_t late = 0, orphan = 0, ts = 0;
+  std::vector<Example> out;
+  for (int i = 0; i < 20000; ++i) {
+    const std::string item = Name('k', rng.Below(300));
+    const uint64_t kind = rng.Below(3);
+    if (kind == 0) {  // time advances only here, so the model knows when keys close
+      Event tick = Imp("tick", "t", ts += static_cast<int64_t>(rng.Below(8)));
+      tick.type = EventType::kExample;
+      out.clear();
+      j.Add(tick, &out);
+      for (const Example& e : out) {
+        if (e.request_id == "tick") continue;
+        pending.erase(e.item_id);
+        recent.push_back(e.item_id);
+        if (recent.size() > kMemory) recent.pop_front();
+      }
+    } else if (kind == 1) {
+      pending.insert(item);
+      j.Add(Imp("r", item, -1), &out);
+    } else {
+      if (!pending.contains(item)) {
+        ++(std::find(recent.begin(), recent.end(), item) != recent.end() ? late : orphan);
+      }
+      j.Add(Click("r", item, -1), &out);
+    }
+  }
+  EXPECT_GT(late, 1000);
+  EXPECT_GT(orphan, 1000);
+  EXPECT_EQ(j.stats().late_engagements, late);
+  EXPECT_EQ(j.stats().orphan_engagements, orphan);
+}
+
 TEST(JoinerTest, DuplicateImpressionIsCountedAndIgnored) {
   Joiner j(Opts(), kTasks);
   std::vector<Example> out;
@@ -247,12 +327,6 @@ TEST(JoinerTest, OutputIsOrderedByDeadlineThenArrival) {
   j.Flush(&out);
   EXPECT_EQ(Items(out),
             std::vector<std::string>({"t100", "t150", "t200a", "t200b", "old", "t300"}));
-}
-
-std::string Name(char prefix, uint64_t n) {
-  std::string s(1, prefix);
-  s.append(std::to_string(n));
-  return s;
 }
 
 // A random stream over a small key space: out-of-order times, events without

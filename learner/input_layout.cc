@@ -1,0 +1,264 @@
+#include "learner/input_layout.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace ranker::learner {
+namespace {
+
+constexpr double kVarianceFloor = 1e-8;
+constexpr double kClip = 10;
+
+void PutStrings(std::string* out, const std::vector<std::string>& v) {
+  PutFixed32(out, static_cast<uint32_t>(v.size()));
+  for (const std::string& s : v) PutString(out, s);
+}
+
+Status GetStrings(Decoder* in, size_t max, std::vector<std::string>* v) {
+  uint32_t n = 0;
+  RANKER_RETURN_IF_ERROR(in->GetFixed32(&n));
+  if (n > max) return Status::Corruption("input layout: more bindings than slots");
+  v->resize(n);
+  for (std::string& s : *v) RANKER_RETURN_IF_ERROR(in->GetString(&s));
+  return Status::OK();
+}
+
+void DigestString(Digest64* d, const std::string& s) {
+  d->UpdateU64(s.size());
+  d->Update(s.data(), s.size());
+}
+
+}  // namespace
+
+void DenseStat::Add(double v) {
+  ++count;
+  const double delta = v - mean;
+  mean += delta / static_cast<double>(count);
+  m2 += delta * (v - mean);
+}
+
+double DenseStat::Standardise(double v) const {
+  const double var = count > 0 ? m2 / static_cast<double>(count) : 1.0;
+  const double z = (v - mean) / std::sqrt(var + kVarianceFloor);
+  return std::clamp(z, -kClip, kClip);
+}
+
+InputLayout::InputLayout(const ModelOptions& options)
+    : cat_slots_(options.categorical_slots),
+      dim_(options.embedding_dim),
+      dense_slots_(options.dense_slots) {
+  if (cat_slots_ >= 3) {
+    for (const char* f : {"user_id", "item_id", "context.device"}) {
+      field_slot_.emplace(f, static_cast<int>(fields_.size()));
+      fields_.emplace_back(f);
+    }
+  }
+}
+
+int InputLayout::SlotOf(const std::string& field) const {
+  const auto it = field_slot_.find(field);
+  return it == field_slot_.end() ? -1 : it->second;
+}
+
+int InputLayout::DenseSlotOf(const std::string& name) const {
+  const auto it = std::find(dense_names_.begin(), dense_names_.end(), name);
+  return it == dense_names_.end() ? -1 : static_cast<int>(it - dense_names_.begin());
+}
+
+int InputLayout::CategoricalSlot(const std::string& field, Mode mode, BatchInput* in) const {
+  const int bound = SlotOf(field);
+  if (bound >= 0) return bound;
+  const int used = static_cast<int>(fields_.size());
+  if (mode == Mode::kTrain) {
+    const auto it = std::find(in->new_fields.begin(), in->new_fields.end(), field);
+    if (it != in->new_fields.end()) return used + static_cast<int>(it - in->new_fields.begin());
+    if (used + static_cast<int>(in->new_fields.size()) < cat_slots_) {
+      in->new_fields.push_back(field);
+      return used + static_cast<int>(in->new_fields.size()) - 1;
+    }
+  } else if (used < cat_slots_) {
+    return -1;
+  }
+  return static_cast<int>(Hash64(field) % static_cast<uint64_t>(cat_slots_));
+}
+
+int InputLayout::DenseSlot(const std::string& name, Mode mode, BatchInput* in) const {
+  if (dense_slots_ == 0) return -1;
+  const int bound = DenseSlotOf(name);
+  if (bound >= 0) return bound;
+  const int used = static_cast<int>(dense_names_.size());
+  if (mode == Mode::kTrain) {
+    const auto it = std::find(in->new_dense.begin(), in->new_dense.end(), name);
+    if (it != in->new_dense.end()) return used + static_cast<int>(it - in->new_dense.begin());
+    if (used + static_cast<int>(in->new_dense.size()) < dense_slots_) {
+      in->new_dense.push_back(name);
+      return used + static_cast<int>(in->new_dense.size()) - 1;
+    }
+  } else if (used < dense_slots_) {
+    return -1;
+  }
+  return static_cast<int>(Hash64(name) % static_cast<uint64_t>(dense_slots_));
+}
+
+void InputLayout::Begin(Eigen::Index rows, BatchInput* in) const {
+  in->x.setZero(rows, input_width());
+  in->keys.clear();
+  in->uses.clear();
+  in->key_index.clear();
+  in->new_fields.clear();
+  in->new_dense.clear();
+  in->stats.clear();
+  in->slot_used.assign(cat_slots_ + dense_slots_, 0);
+}
+
+void InputLayout::AddCategorical(int example, const CategoricalFeature& f, Mode mode,
+                                 BatchInput* in) const {
+  const int slot = CategoricalSlot(f.field, mode, in);
+  if (slot < 0) return;
+  const uint64_t key = FeatureKey(f.field, f.value);
+  const auto [it, inserted] =
+      in->key_index.emplace(key, static_cast<int32_t>(in->keys.size()));
+  if (inserted) in->keys.push_back(key);
+  in->uses.push_back({example, slot, it->second});
+  in->slot_used[slot] = 1;
+}
+
+void InputLayout::AddDense(int example, const DenseFeature& f, Mode mode, BatchInput* in) const {
+  const int slot = DenseSlot(f.name, mode, in);
+  if (slot < 0) return;
+  const auto pending = in->stats.find(f.name);
+  const DenseStat* stat = pending != in->stats.end() ? &pending->second : nullptr;
+  if (stat == nullptr) {
+    const auto it = stats_.find(f.name);
+    if (it == stats_.end()) return;  // serving: never seen in training
+    stat = &it->second;
+  }
+  in->x(example, cat_slots_ * dim_ + slot) += static_cast<Real>(stat->Standardise(f.value));
+  in->slot_used[cat_slots_ + slot] = 1;
+}
+
+// Training: the batch's values enter the running statistics before any of
+// them is standardised.
+void InputLayout::UpdateStats(std::span<const Example> batch, BatchInput* in) const {
+  for (const Example& e : batch) {
+    for (const DenseFeature& f : e.dense) {
+      auto [it, inserted] = in->stats.try_emplace(f.name);
+      if (inserted) {
+        const auto old = stats_.find(f.name);
+        if (old != stats_.end()) it->second = old->second;
+      }
+      it->second.Add(f.value);
+    }
+  }
+}
+
+// Looks up the distinct keys once each and adds their rows into x.
+void InputLayout::Finish(const EmbeddingTable& table, BatchInput* in) const {
+  in->rows.resize(static_cast<Eigen::Index>(in->keys.size()), dim_);
+  for (size_t k = 0; k < in->keys.size(); ++k) {
+    table.Lookup(in->keys[k], in->rows.row(static_cast<Eigen::Index>(k)).data());
+  }
+  for (const BatchInput::Use& u : in->uses) {
+    in->x.row(u.example).segment(u.slot * dim_, dim_) += in->rows.row(u.key);
+  }
+}
+
+void InputLayout::Build(std::span<const Example> batch, const EmbeddingTable& table, Mode mode,
+                        BatchInput* in) const {
+  Begin(static_cast<Eigen::Index>(batch.size()), in);
+  if (mode == Mode::kTrain) UpdateStats(batch, in);
+  for (size_t b = 0; b < batch.size(); ++b) {
+    const int example = static_cast<int>(b);
+    for (const CategoricalFeature& f : batch[b].categorical) {
+      AddCategorical(example, f, mode, in);
+    }
+    for (const DenseFeature& f : batch[b].dense) AddDense(example, f, mode, in);
+  }
+  Finish(table, in);
+}
+
+void InputLayout::BuildRow(std::span<const CategoricalFeature> categorical,
+                           std::span<const DenseFeature> dense, const EmbeddingTable& table,
+                           BatchInput* in) const {
+  Begin(1, in);
+  for (const CategoricalFeature& f : categorical) AddCategorical(0, f, Mode::kServe, in);
+  for (const DenseFeature& f : dense) AddDense(0, f, Mode::kServe, in);
+  Finish(table, in);
+}
+
+void InputLayout::Commit(const BatchInput& in) {
+  for (const std::string& f : in.new_fields) {
+    field_slot_.emplace(f, static_cast<int>(fields_.size()));
+    fields_.push_back(f);
+  }
+  for (const std::string& n : in.new_dense) dense_names_.push_back(n);
+  for (const auto& [name, stat] : in.stats) stats_[name] = stat;
+}
+
+void InputLayout::RowGradients(const BatchInput& in, const Matrix& dx, Matrix* grads) const {
+  grads->setZero(static_cast<Eigen::Index>(in.keys.size()), dim_);
+  for (const BatchInput::Use& u : in.uses) {
+    grads->row(u.key) += dx.row(u.example).segment(u.slot * dim_, dim_);
+  }
+}
+
+void InputLayout::Digest(Digest64* d) const {
+  d->UpdateU64(fields_.size());
+  for (const std::string& f : fields_) DigestString(d, f);
+  d->UpdateU64(dense_names_.size());
+  for (const std::string& n : dense_names_) DigestString(d, n);
+  std::vector<const std::string*> names;
+  for (const auto& [name, stat] : stats_) names.push_back(&name);
+  std::sort(names.begin(), names.end(), [](auto* a, auto* b) { return *a < *b; });
+  d->UpdateU64(names.size());
+  for (const std::string* name : names) {
+    const DenseStat& s = stats_.at(*name);
+    DigestString(d, *name);
+    d->UpdateU64(s.count);
+    d->Update(&s.mean, sizeof(s.mean));
+    d->Update(&s.m2, sizeof(s.m2));
+  }
+}
+
+void InputLayout::Serialize(std::string* out) const {
+  PutStrings(out, fields_);
+  PutStrings(out, dense_names_);
+  std::vector<std::string> names;
+  for (const auto& [name, stat] : stats_) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  PutFixed64(out, names.size());
+  for (const std::string& name : names) {
+    const DenseStat& s = stats_.at(name);
+    PutString(out, name);
+    PutFixed64(out, s.count);
+    PutDouble(out, s.mean);
+    PutDouble(out, s.m2);
+  }
+}
+
+Status InputLayout::Deserialize(Decoder* in) {
+  RANKER_RETURN_IF_ERROR(GetStrings(in, cat_slots_, &fields_));
+  RANKER_RETURN_IF_ERROR(GetStrings(in, dense_slots_, &dense_names_));
+  field_slot_.clear();
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    if (!field_slot_.emplace(fields_[i], static_cast<int>(i)).second) {
+      return Status::Corruption("input layout: field '" + fields_[i] + "' bound twice");
+    }
+  }
+  uint64_t n = 0;
+  RANKER_RETURN_IF_ERROR(in->GetFixed64(&n));
+  if (n > in->remaining() / 28) return Status::Corruption("input layout: stats count");
+  stats_.clear();
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string name;
+    DenseStat s;
+    RANKER_RETURN_IF_ERROR(in->GetString(&name));
+    RANKER_RETURN_IF_ERROR(in->GetFixed64(&s.count));
+    RANKER_RETURN_IF_ERROR(in->GetDouble(&s.mean));
+    RANKER_RETURN_IF_ERROR(in->GetDouble(&s.m2));
+    stats_[name] = s;
+  }
+  return Status::OK();
+}
+
+}  // namespace ranker::learner

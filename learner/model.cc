@@ -1,0 +1,233 @@
+#include "learner/model.h"
+
+#include <cmath>
+
+#include "base/random.h"
+#include "learner/loss.h"
+
+namespace ranker::learner {
+namespace {
+
+// Separates the position-dropout stream from the initialisation stream.
+constexpr uint64_t kDropoutSalt = 0x70d1d0b5a1e7ULL;
+
+int FindTask(const ModelOptions& o, std::string_view name) {
+  for (size_t t = 0; t < o.tasks.size(); ++t) {
+    if (o.tasks[t].name == name) return static_cast<int>(t);
+  }
+  return -1;
+}
+
+Real SumOf(ConstTensorView v) {
+  return Eigen::Map<const Eigen::Array<Real, Eigen::Dynamic, 1>>(v.data(),
+                                                                 static_cast<Eigen::Index>(v.size()))
+      .sum();
+}
+
+}  // namespace
+
+Model::Model(const ModelOptions& model, const OptimizerOptions& optimizer)
+    : options_(model),
+      optimizer_options_(optimizer),
+      network_(model),
+      position_(model),
+      pos_task_(model.position_tower ? FindTask(model, model.position_task) : -1),
+      table_(model.embedding_dim, Optimizer(optimizer).RowStateWidth(model.embedding_dim),
+             Optimizer(optimizer).RowStateInit(), model.seed, model.embedding_init_scale),
+      layout_(model),
+      optimizer_(optimizer) {
+  Rng rng(model.seed);
+  params_ = network_.Init(&rng);
+  grads_ = network_.Zeros();
+  if (pos_task_ >= 0) {
+    pos_params_ = position_.Init(&rng);
+    pos_grads_ = position_.Zeros();
+  }
+  BindViews();
+  optimizer_.InitDense(param_views_);
+}
+
+StatusOr<std::unique_ptr<Model>> Model::Create(const ModelOptions& model,
+                                               const OptimizerOptions& optimizer) {
+  RANKER_RETURN_IF_ERROR(model.Validate());
+  RANKER_RETURN_IF_ERROR(optimizer.Validate());
+  return std::unique_ptr<Model>(new Model(model, optimizer));
+}
+
+void Model::BindViews() {
+  param_views_ = params_.Tensors();
+  grad_views_ = grads_.Tensors();
+  AppendTensors(&pos_params_, &param_views_);
+  AppendTensors(&pos_grads_, &grad_views_);
+}
+
+std::unique_ptr<Model> Model::Clone() const {
+  std::unique_ptr<Model> m(new Model(options_, optimizer_options_));
+  m->params_ = params_;
+  m->pos_params_ = pos_params_;
+  m->table_ = table_;
+  m->layout_ = layout_;
+  m->optimizer_ = optimizer_;
+  m->steps_ = steps_;
+  m->dropout_ordinal_ = dropout_ordinal_;
+  std::string devices;
+  position_.Serialize(&devices);
+  Decoder in(devices, "position tower");
+  const Status st = m->position_.Deserialize(&in);
+  assert(st.ok());
+  (void)st;
+  m->BindViews();
+  return m;
+}
+
+int Model::TaskIndex(std::string_view name) const { return FindTask(options_, name); }
+
+size_t Model::num_parameters() const {
+  size_t n = table_.size() * static_cast<size_t>(options_.embedding_dim);
+  for (const TensorView& v : param_views_) n += v.size();
+  return n;
+}
+
+bool Model::DropPosition(uint64_t ordinal) const {
+  if (options_.position_dropout <= 0) return false;
+  Rng rng(HashCombine(options_.seed ^ kDropoutSalt, ordinal));
+  return rng.Bernoulli(options_.position_dropout);
+}
+
+void Model::ForwardPosition(std::span<const Example> batch) {
+  pos_idx_.resize(batch.size());
+  dev_idx_.resize(batch.size());
+  pending_devices_.clear();
+  for (size_t b = 0; b < batch.size(); ++b) {
+    const bool dropped = DropPosition(dropout_ordinal_ + b);
+    pos_idx_[b] = dropped ? 0 : position_.PositionIndex(batch[b].position);
+    dev_idx_[b] = position_.DeviceIndex(batch[b].device, &pending_devices_);
+  }
+  position_.BuildInput(pos_idx_, dev_idx_, &pos_x_);
+  position_.Forward(pos_params_, pos_x_, &pos_cache_);
+}
+
+// Fills the per-task outputs, predictions, labels and losses and the
+// dL/d(output) of each task; returns the weighted total loss.
+double Model::Losses(std::span<const Example> batch, StepResult* r) {
+  const int num_tasks = network_.num_tasks();
+  const Eigen::Index n = static_cast<Eigen::Index>(batch.size());
+  outputs_.resize(num_tasks);
+  d_outputs_.resize(num_tasks);
+  targets_.resize(batch.size());
+  double total = 0;
+  for (int t = 0; t < num_tasks; ++t) {
+    const TaskSpec& task = options_.tasks[t];
+    outputs_[t] = network_.Output(cache_, t).col(0);
+    if (t == pos_task_) outputs_[t] += pos_cache_.layers.back().y.col(0);
+    for (Eigen::Index i = 0; i < n; ++i) {
+      const std::vector<double>& labels = batch[i].labels;
+      targets_[i] = TransformLabel(task, static_cast<size_t>(t) < labels.size() ? labels[t] : kNoLabel);
+      const double out = outputs_[t][i];
+      r->predictions[i * num_tasks + t] = task.kind == TaskKind::kBinary ? Sigmoid(out) : out;
+      r->labels[i * num_tasks + t] = targets_[i];
+    }
+    r->loss[t] = BatchTaskLoss(task, outputs_[t], targets_, &d_outputs_[t], &r->labelled[t]);
+    if (r->labelled[t] > 0) total += task.loss_weight * r->loss[t];
+    const Matrix* gates = network_.GateWeights(cache_, t);
+    if (gates != nullptr) {
+      r->gates[t] = *gates;
+    } else {
+      r->gates[t].resize(0, 0);
+    }
+  }
+  return total;
+}
+
+double Model::ComputeGradients(std::span<const Example> batch, StepResult* r) {
+  assert(!batch.empty());
+  const int num_tasks = network_.num_tasks();
+  r->skipped = false;
+  r->batch_size = static_cast<int>(batch.size());
+  r->num_tasks = num_tasks;
+  r->predictions.resize(batch.size() * num_tasks);
+  r->labels.resize(batch.size() * num_tasks);
+  r->gates.resize(num_tasks);
+  r->loss.assign(num_tasks, 0.0);
+  r->labelled.assign(num_tasks, 0);
+
+  layout_.Build(batch, table_, InputLayout::Mode::kTrain, &input_);
+  if (pos_task_ >= 0) ForwardPosition(batch);
+  network_.Forward(params_, input_.x, &cache_);
+  const double total = Losses(batch, r);
+  network_.Backward(params_, &cache_, d_outputs_, &grads_, &dx_);
+  if (pos_task_ >= 0) {
+    const Eigen::Map<const Matrix> dy(d_outputs_[pos_task_].data(), r->batch_size, 1);
+    position_.Backward(pos_params_, &pos_cache_, dy, &pos_grads_);
+  }
+  layout_.RowGradients(input_, dx_, &row_grads_);
+  return total;
+}
+
+// A sum is finite only if every term is; a false alarm needs a gradient sum
+// beyond the float range, which is a divergent step anyway.
+bool Model::GradientsFinite() const {
+  Real sum = row_grads_.sum();
+  for (const TensorView& g : grad_views_) sum += SumOf(g);
+  return std::isfinite(sum);
+}
+
+void Model::DiscardGradients() {
+  for (const TensorView& g : grad_views_) std::fill(g.begin(), g.end(), Real(0));
+}
+
+void Model::Apply(size_t batch_size) {
+  layout_.Commit(input_);
+  if (pos_task_ >= 0) {
+    position_.Commit(pending_devices_, dev_idx_);
+    dropout_ordinal_ += batch_size;
+  }
+  optimizer_.BeginStep();
+  const int dim = options_.embedding_dim;
+  for (size_t k = 0; k < input_.keys.size(); ++k) {
+    optimizer_.ApplyRow(table_.Mutable(input_.keys[k]),
+                        row_grads_.row(static_cast<Eigen::Index>(k)).data(), dim);
+  }
+  optimizer_.ApplyDense(param_views_, grad_views_);
+  ++steps_;
+}
+
+void Model::TrainStep(std::span<const Example> batch, StepResult* result) {
+  const double total = ComputeGradients(batch, result);
+  if (!std::isfinite(total) || !GradientsFinite()) {
+    DiscardGradients();
+    result->skipped = true;
+    return;
+  }
+  Apply(batch.size());
+}
+
+StepResult Model::TrainStep(std::span<const Example> batch) {
+  StepResult r;
+  TrainStep(batch, &r);
+  return r;
+}
+
+ModelGradients Model::Gradients(std::span<const Example> batch) {
+  StepResult r;
+  ModelGradients g;
+  g.loss = ComputeGradients(batch, &r);
+  g.network = grads_;
+  g.position = pos_grads_;
+  g.keys = input_.keys;
+  g.rows = row_grads_;
+  DiscardGradients();
+  return g;
+}
+
+PositionBiasReport Model::PositionBias() const {
+  if (pos_task_ < 0) {
+    PositionBiasReport r;
+    for (int i = 1; i <= options_.max_position; ++i) r.positions.push_back(i);
+    r.click_logit_offset.assign(options_.max_position, 0.0);
+    return r;
+  }
+  return position_.Bias(pos_params_);
+}
+
+}  // namespace ranker::learner

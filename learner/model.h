@@ -1,0 +1,166 @@
+// The learned model: owns ALL learned state (network parameters, position
+// tower, embedding rows, input layout and dense-feature statistics,
+// optimizer state, the position-dropout stream, the step counter) and
+// trains it one batch at a time.
+//
+// Determinism: the same options and the same ordered batches give
+// bit-identical state, hence the same ParamChecksum() (on the same build and
+// CPU: Eigen's kernels depend on both).
+//
+// Thread-safety: none. One trainer thread owns a Model and calls TrainStep;
+// scorers read an immutable copy (Clone(), published as
+// shared_ptr<const Model>) through learner/scorer.h, where every const
+// method is safe to call concurrently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "learner/embedding_table.h"
+#include "learner/event.h"
+#include "learner/input_layout.h"
+#include "learner/network.h"
+#include "learner/optimizer.h"
+#include "learner/options.h"
+#include "learner/position_tower.h"
+
+namespace ranker::learner {
+
+// What TrainStep saw and did, for progressive (prequential) metrics.
+struct StepResult {
+  bool skipped = false;  // loss or a gradient was non-finite: nothing applied
+  int batch_size = 0;
+  int num_tasks = 0;
+  // [i * num_tasks + t], made BEFORE the update: the probability (position
+  // tower included) for binary tasks, the prediction on the transformed
+  // scale for regression.
+  std::vector<double> predictions;
+  // [i * num_tasks + t]: the transformed label, kNoLabel when missing.
+  std::vector<double> labels;
+  // Per task: gate weights [B x num_experts]; 0 x 0 for gate-less archs.
+  std::vector<Matrix> gates;
+  std::vector<double> loss;   // per task: mean over its labelled examples
+  std::vector<int> labelled;  // per task: examples with a label
+
+  double prediction(int i, int t) const { return predictions[i * num_tasks + t]; }
+  double label(int i, int t) const { return labels[i * num_tasks + t]; }
+};
+
+// The training objective's gradient at the current state (gradient checks,
+// diagnostics): what the next TrainStep(batch) would apply.
+struct ModelGradients {
+  double loss = 0;  // sum over tasks of loss_weight * mean loss
+  NetworkParams network;
+  MlpParams position;           // empty without the position tower
+  std::vector<uint64_t> keys;   // distinct embedding keys of the batch
+  Matrix rows;                  // [keys x dim]: dL/d(row)
+};
+
+class Model {
+ public:
+  static StatusOr<std::unique_ptr<Model>> Create(const ModelOptions& model,
+                                                 const OptimizerOptions& optimizer);
+
+  // ONE forward/backward/update on the batch: predictions first (before the
+  // update), then gradients, then, if the loss and every gradient are
+  // finite, the update (new embedding rows, slot and device bindings,
+  // dense-feature statistics, parameters, optimizer state). Otherwise
+  // NOTHING changes and the step is reported skipped.
+  // REQUIRES: !batch.empty().
+  void TrainStep(std::span<const Example> batch, StepResult* result);
+  StepResult TrainStep(std::span<const Example> batch);
+
+  // The gradient the next TrainStep(batch) would apply, with no state
+  // change (only scratch buffers are reused).
+  ModelGradients Gradients(std::span<const Example> batch);
+
+  // Digest of every learned value, optimizer state included; embedding rows
+  // in ascending key order.
+  uint64_t ParamChecksum() const;
+  std::string ParamChecksumHex() const;
+
+  // A self-checking binary image (magic, format version, shape digest,
+  // trailing checksum).
+  void Serialize(std::string* out) const;
+  // Corruption on a damaged image; InvalidArgument when it was written
+  // with options of a different shape.
+  static StatusOr<std::unique_ptr<Model>> Deserialize(std::string_view data,
+                                                      const ModelOptions& model,
+                                                      const OptimizerOptions& optimizer);
+  // A deep copy (to publish to scorers).
+  std::unique_ptr<Model> Clone() const;
+
+  // contract §3 position_bias; zeros without the position tower.
+  PositionBiasReport PositionBias() const;
+
+  uint64_t steps() const { return steps_; }
+  size_t embedding_rows() const { return table_.size(); }
+  // Dense parameters plus embedding weights (optimizer state excluded).
+  size_t num_parameters() const;
+  // The index of the task named `name`, or -1.
+  int TaskIndex(std::string_view name) const;
+
+  // Read access for the scorer and tests.
+  const ModelOptions& options() const { return options_; }
+  const Network& network() const { return network_; }
+  const NetworkParams& params() const { return params_; }
+  const InputLayout& layout() const { return layout_; }
+  const EmbeddingTable& embeddings() const { return table_; }
+  // Write access for gradient checks and fault-injection tests.
+  NetworkParams* mutable_params() { return &params_; }
+  MlpParams* mutable_position_params() { return &pos_params_; }
+  EmbeddingTable* mutable_embeddings() { return &table_; }
+
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+ private:
+  Model(const ModelOptions& model, const OptimizerOptions& optimizer);
+  void BindViews();
+  double ComputeGradients(std::span<const Example> batch, StepResult* r);
+  void ForwardPosition(std::span<const Example> batch);
+  double Losses(std::span<const Example> batch, StepResult* r);
+  bool GradientsFinite() const;
+  void DiscardGradients();
+  void Apply(size_t batch_size);
+  bool DropPosition(uint64_t ordinal) const;
+  uint64_t ShapeDigest() const;
+  void SerializeBody(std::string* out) const;
+  Status DeserializeBody(Decoder* in);
+
+  ModelOptions options_;
+  OptimizerOptions optimizer_options_;
+  Network network_;
+  PositionTower position_;
+  int pos_task_ = -1;  // task the position tower adds to, or -1
+  // Learned state.
+  NetworkParams params_;
+  MlpParams pos_params_;
+  EmbeddingTable table_;
+  InputLayout layout_;
+  Optimizer optimizer_;
+  uint64_t steps_ = 0;
+  uint64_t dropout_ordinal_ = 0;  // training examples seen by the dropout
+  // Gradients (zero between steps) and views of every dense tensor.
+  NetworkParams grads_;
+  MlpParams pos_grads_;
+  std::vector<TensorView> param_views_;
+  std::vector<TensorView> grad_views_;
+  // Per-step scratch, reused.
+  BatchInput input_;
+  NetworkCache cache_;
+  MlpCache pos_cache_;
+  Matrix pos_x_;
+  std::vector<int> pos_idx_, dev_idx_;
+  std::vector<std::string> pending_devices_;
+  std::vector<Vector> outputs_, d_outputs_;
+  std::vector<double> targets_;
+  Matrix dx_, row_grads_;
+};
+
+}  // namespace ranker::learner

@@ -1,0 +1,62 @@
+// The optimizers of the learner: Adagrad (the default) and Adam with bias
+// correction, over the dense parameter tensors and over embedding rows
+// (sparse: only the rows a batch touched are updated, with learning rate
+// learning_rate * embedding_lr_scale). Adam on rows is "lazy": a row's
+// moments decay only when it is updated, bias-corrected with the global
+// step. All optimizer state is model state: serialised and checksummed.
+//
+// Not thread-safe: owned and used by the single trainer.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/coding.h"
+#include "base/hash.h"
+#include "learner/options.h"
+#include "learner/tensor.h"
+
+namespace ranker::learner {
+
+class Optimizer {
+ public:
+  // REQUIRES: options.Validate().ok().
+  explicit Optimizer(const OptimizerOptions& options);
+
+  // Allocates the dense state for tensors of these sizes (in this order).
+  void InitDense(std::span<const TensorView> params);
+
+  // Starts an update: advances the step counter used by Adam's bias
+  // correction. Call once per applied batch, before the Apply* calls.
+  void BeginStep() { ++step_; }
+  uint64_t step() const { return step_; }
+
+  // Updates every params[i] with grads[i], then zeroes grads[i] (so the
+  // next Backward can accumulate into them). REQUIRES: same sizes as
+  // InitDense.
+  void ApplyDense(std::span<const TensorView> params, std::span<const TensorView> grads);
+
+  // Optimizer values stored per embedding row of `dim` weights, and their
+  // initial value.
+  int RowStateWidth(int dim) const;
+  Real RowStateInit() const;
+  // Updates one row: row = [weights (dim), state (RowStateWidth(dim))].
+  void ApplyRow(std::span<Real> row, const Real* grad, int dim) const;
+
+  void Digest(Digest64* d) const;
+  void Serialize(std::string* out) const;
+  // REQUIRES: InitDense ran with the same sizes as the serialised one.
+  Status Deserialize(Decoder* in);
+
+ private:
+  void Adagrad(Real* w, Real* acc, Real* g, size_t n, Real lr) const;
+  void Adam(Real* w, Real* m, Real* v, Real* g, size_t n, Real lr) const;
+
+  OptimizerOptions options_;
+  uint64_t step_ = 0;
+  // Per dense tensor: Adagrad accumulators, or Adam's m then v.
+  std::vector<std::vector<Real>> state_;
+};
+
+}  // namespace ranker::learner

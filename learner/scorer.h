@@ -1,0 +1,74 @@
+// Read-only scoring for serving (contract §2, §3 POST /v1/rank): per-task
+// predictions and the final ranking score of N candidates for one request,
+// WITHOUT the position tower and without changing the model.
+//
+// The request-level features (user_id, user{}, context{}) are looked up and
+// pushed through the first expert layer ONCE per request; per candidate
+// only the input columns its own features touch (item_id, item{}, dense{})
+// are multiplied. This is exact up to float rounding because every input
+// slot is a sum of feature contributions (sum pooling), so
+// X = x_request + X_candidate row by row.
+//
+// Thread-safety: a Scorer borrows a const Model that nobody mutates while
+// it is in use (the trainer publishes immutable copies); Score may run on
+// many threads at once (each keeps its own thread_local scratch).
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "learner/event.h"
+#include "learner/model.h"
+
+namespace ranker::learner {
+
+struct ScoreRequest {
+  // Request-level features: user_id, user.*, context.* (and dense, rarely).
+  std::vector<CategoricalFeature> shared;
+  std::vector<DenseFeature> shared_dense;
+  // Empty, or one exponent per task (ModelOptions::tasks order) replacing
+  // the configured score weights for this request.
+  std::vector<double> weights;
+};
+
+struct ScoreResult {
+  int num_tasks = 0;
+  // [i * num_tasks + t]: binary: probability; regression: prediction on
+  // the label's scale (expm1 clipped at >= 0 for log1p, raw for none).
+  std::vector<double> predictions;
+  // Per candidate: prod over tasks of p^w (binary) or
+  // max(1 + prediction, 0)^w (regression).
+  std::vector<double> scores;
+
+  double prediction(int i, int t) const { return predictions[i * num_tasks + t]; }
+};
+
+class Scorer {
+ public:
+  // `model` must outlive the Scorer and stay unchanged while it is used.
+  explicit Scorer(const Model& model) : model_(model) {}
+
+  // Candidates carry their own features (item_id, item{}, dense{}); their
+  // position, device and labels are ignored. REQUIRES: weights empty or
+  // one per task.
+  void Score(const ScoreRequest& request, std::span<const Example> candidates,
+             ScoreResult* result) const;
+
+  // The reference path: every example scored on its own full input row (no
+  // request/candidate split), position tower left out. Same result as
+  // Score() up to float rounding.
+  void ScoreExamples(std::span<const Example> examples, ScoreResult* result) const;
+
+  // Raw network outputs (logits / transformed-scale predictions) of the
+  // last call on this thread, [B x num_tasks]; for tests.
+  static const Matrix& LastOutputs();
+
+ private:
+  void Finish(const NetworkCache& cache, const std::vector<double>& weights, size_t n,
+              ScoreResult* result) const;
+
+  const Model& model_;
+};
+
+}  // namespace ranker::learner

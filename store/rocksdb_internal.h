@@ -1,0 +1,54 @@
+// Internal to store/: the RocksDB-facing pieces of RocksDbSnapshotStore that
+// deal with row versions (visibility, verification, garbage collection) and
+// the one conversion from rocksdb::Status. Includes RocksDB: never include
+// this from a public header.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "base/status.h"
+#include "store/rocksdb_format.h"
+#include "store/snapshot.h"
+
+namespace ranker::store::internal {
+
+// The one place where rocksdb::Status becomes Status; `what` names the
+// record or operation.
+Status FromRocks(const rocksdb::Status& s, std::string_view what);
+
+// ReadOptions iterating only the keys that start with `prefix`, at `snap`
+// (nullptr: the current state). Not copyable: ro points into it.
+struct PrefixRead {
+  PrefixRead(char prefix, const rocksdb::Snapshot* snap);
+  PrefixRead(const PrefixRead&) = delete;
+  PrefixRead& operator=(const PrefixRead&) = delete;
+  std::string first, limit;
+  rocksdb::Slice limit_slice;
+  rocksdb::ReadOptions ro;
+};
+
+// Appends the live rows `lineage` sees to *rows (sorted by key), checking each
+// against its RowHash and summing the hashes into *digest. Corruption names
+// the row and version.
+Status ScanVisibleRows(rocksdb::DB* db, const rocksdb::Snapshot* snap,
+                       const format::Lineage& lineage, std::vector<Row>* rows,
+                       uint64_t* digest);
+
+// For a Put of delta `s` on a base seen through `base`: subtracts from
+// *live / *digest the base rows that `s` replaces or removes, and lists in
+// *removed_live the removed keys that were live in the base.
+Status SubtractReplaced(rocksdb::DB* db, const Snapshot& s, const format::Lineage& base,
+                        uint64_t* live, uint64_t* digest, std::vector<uint64_t>* removed_live);
+
+// Adds to *batch the deletion of every row version that none of `kept` sees,
+// and of removal records that no longer hide anything.
+Status CollectGarbage(rocksdb::DB* db, const std::vector<format::Lineage>& kept,
+                      rocksdb::WriteBatch* batch);
+
+}  // namespace ranker::store::internal

@@ -1,0 +1,215 @@
+// KafkaSource behaviour beyond the EventSource contract: configuration
+// errors, backpressure, broker outages, and an external client (kcat)
+// producing to the in-process mock cluster.
+#include "ingest/kafka_source.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "ingest/kafka_mock_cluster.h"
+#include "ingest/kafka_producer.h"
+#include "tests/ingest/kafka_test_util.h"
+
+namespace ranker::ingest {
+namespace {
+
+using namespace ranker::ingest::testing;  // NOLINT
+
+constexpr milliseconds kJoin{15000};
+
+std::unique_ptr<KafkaMockCluster> NewCluster(int brokers, const std::string& topic) {
+  KafkaMockClusterOptions o;
+  o.num_brokers = brokers;
+  auto cluster = KafkaMockCluster::Create(o);
+  EXPECT_TRUE(cluster.ok()) << cluster.status().ToString();
+  EXPECT_TRUE((*cluster)->CreateTopic(topic, 3).ok());
+  return std::move(cluster).value();
+}
+
+std::unique_ptr<KafkaProducer> NewProducer(const std::string& bootstrap) {
+  KafkaProducerOptions o;
+  o.brokers = bootstrap;
+  o.kafka = {{"linger.ms", "1"}, {"reconnect.backoff.max.ms", "300"}};
+  o.log_to_stderr = KafkaLogs();
+  auto producer = KafkaProducer::Create(o);
+  EXPECT_TRUE(producer.ok()) << producer.status().ToString();
+  return std::move(producer).value();
+}
+
+void ProduceKeyed(KafkaProducer* producer, const std::string& topic, int from, int to,
+                  size_t payload_bytes = 0) {
+  for (int i = from; i < to; ++i) {
+    std::string payload = "event-" + std::to_string(i);
+    payload.resize(std::max(payload.size(), payload_bytes), '.');
+    ASSERT_TRUE(producer->Produce(topic, "req-" + std::to_string(i), payload).ok());
+  }
+}
+
+std::unique_ptr<KafkaSource> StartSource(const KafkaSourceOptions& options,
+                                         RecordingListener* listener) {
+  auto source = KafkaSource::Create(options);
+  EXPECT_TRUE(source.ok()) << source.status().ToString();
+  EXPECT_TRUE((*source)->Start(listener).ok());
+  return std::move(source).value();
+}
+
+TEST(KafkaSourceConfig, RejectsBadSettingsNamingThem) {
+  KafkaSourceOptions o;
+  o.kafka = {{"no.such.property", "1"}};
+  auto s = KafkaSource::Create(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.status().message().find("kafka.no.such.property"), std::string::npos);
+
+  o.kafka = {{"session.timeout.ms", "soon"}};
+  s = KafkaSource::Create(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("kafka.session.timeout.ms"), std::string::npos)
+      << s.status().ToString();
+
+  o.kafka = {{"enable.auto.commit", "true"}};
+  s = KafkaSource::Create(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("kafka.enable.auto.commit"), std::string::npos);
+
+  o.kafka = {};
+  o.topics = {};
+  EXPECT_NE(KafkaSource::Create(o).status().message().find("topics"), std::string::npos);
+  o.topics = {"t"};
+  o.queue_max_bytes = 0;
+  EXPECT_NE(KafkaSource::Create(o).status().message().find("queue_max_bytes"),
+            std::string::npos);
+}
+
+TEST(KafkaSourceConfig, PassesSettingsThroughWithoutContactingBrokers) {
+  KafkaSourceOptions o;
+  o.brokers = "127.0.0.1:1";  // nothing listens there; Create must not care
+  o.kafka = {{"security.protocol", "plaintext"}, {"client.id", "custom"},
+             {"partition.assignment.strategy", "cooperative-sticky"}};
+  auto s = KafkaSource::Create(o);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+}
+
+// A tiny queue and a reader taking one message at a time: the source pauses
+// and resumes fetching many times, and still delivers each message once.
+// One source is bounded by messages, the other by bytes (separate groups,
+// joining in parallel).
+TEST(KafkaSourceBackpressure, SlowReaderGetsEveryMessageOnce) {
+  constexpr int kN = 300;
+  const std::string topic = "bp";
+  auto cluster = NewCluster(1, topic);
+  auto producer = NewProducer(cluster->bootstrap());
+  ProduceKeyed(producer.get(), topic, 0, kN, /*payload_bytes=*/100);
+  ASSERT_TRUE(producer->Flush(milliseconds(10000)).ok());
+
+  KafkaSourceOptions by_count = MockSourceOptions(cluster->bootstrap(), topic, "g-count");
+  by_count.queue_max_messages = 6;
+  KafkaSourceOptions by_bytes = MockSourceOptions(cluster->bootstrap(), topic, "g-bytes");
+  by_bytes.queue_max_bytes = 1000;  // ~9 messages of 107 bytes
+  RecordingListener l1, l2;
+  auto count_source = StartSource(by_count, &l1);
+  auto bytes_source = StartSource(by_bytes, &l2);
+  for (KafkaSource* source : {count_source.get(), bytes_source.get()}) {
+    auto got = Drain(source, kN, milliseconds(20000), /*batch=*/1);
+    ASSERT_EQ(got.size(), static_cast<size_t>(kN));
+    EXPECT_TRUE(source->Pop(10, milliseconds(100)).empty()) << "a message came twice";
+    ExpectContiguous(got);
+    SourceCounters c = source->Counters();
+    EXPECT_GT(c.pauses, 2u);
+    EXPECT_GT(c.resumes, 2u);
+    EXPECT_EQ(c.consumed, static_cast<uint64_t>(kN));
+    EXPECT_EQ(c.queued_messages, 0u);
+    // Watermarks catch up: the log ends where we are, lag 0 everywhere.
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          SourceCounters now = source->Counters();
+          int64_t end = 0;
+          for (const auto& [tp, p] : now.partitions) {
+            if (p.lag != 0) return false;
+            end += p.high_watermark;
+          }
+          return now.partitions.size() == 3 && end == kN;
+        },
+        milliseconds(5000)));
+  }
+}
+
+// Every broker goes away for a while; the source counts errors, never gives
+// up, and after the brokers return every message arrives exactly once.
+TEST(KafkaSourceOutage, ResumesAfterAllBrokersReturn) {
+  const std::string topic = "outage";
+  auto cluster = NewCluster(3, topic);
+  auto producer = NewProducer(cluster->bootstrap());
+  ProduceKeyed(producer.get(), topic, 0, 60);
+  ASSERT_TRUE(producer->Flush(milliseconds(10000)).ok());
+  KafkaSourceOptions o = MockSourceOptions(cluster->bootstrap(), topic, "g-outage");
+  o.kafka["partition.assignment.strategy"] = "cooperative-sticky";  // incremental path
+  RecordingListener listener;
+  auto source = StartSource(o, &listener);
+  auto got = Drain(source.get(), 60, kJoin);
+  ASSERT_EQ(got.size(), 60u);
+  OffsetMap next;
+  for (const auto& [tp, offsets] : OffsetsByPartition(got)) next[tp] = offsets.back() + 1;
+  ASSERT_TRUE(source->CommitOffsets(next).ok());
+
+  const uint64_t errors_before = source->Counters().errors;
+  ASSERT_TRUE(cluster->SetAllBrokersDown().ok());
+  ProduceKeyed(producer.get(), topic, 60, 120);  // queued in the producer
+  EXPECT_TRUE(WaitFor([&] { return source->Counters().errors > errors_before; },
+                      milliseconds(5000)))
+      << "the outage went unnoticed";
+  EXPECT_TRUE(source->Pop(10, milliseconds(1500)).empty());  // the outage lasts
+  ASSERT_TRUE(cluster->SetAllBrokersUp().ok());
+  ASSERT_TRUE(producer->Flush(milliseconds(15000)).ok());
+  auto more = Drain(source.get(), 60, milliseconds(15000));
+  ASSERT_EQ(more.size(), 60u);
+  EXPECT_TRUE(source->Pop(10, milliseconds(100)).empty());
+  ExpectContiguous(more, next);
+  EXPECT_FALSE(source->Counters().last_error.empty());
+  EXPECT_TRUE(source->Close().ok());
+}
+
+// The mock cluster speaks the Kafka protocol over TCP: an external client
+// (kcat) produces, KafkaSource consumes.
+TEST(KafkaSourceInterop, ConsumesWhatKcatProduced) {
+  const char* kcat = "/usr/bin/kcat";
+  if (access(kcat, X_OK) != 0) GTEST_SKIP() << "kcat is not installed";
+  const std::string topic = "from.kcat";
+  auto cluster = NewCluster(1, topic);
+  char path[] = "/tmp/ranker_kcat_XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  {
+    std::ofstream out(path);
+    for (int i = 0; i < 100; ++i) out << "req-" << i << ":event-" << i << "\n";
+  }
+  const std::string cmd = std::string(kcat) + " -P -b " + cluster->bootstrap() + " -t " +
+                          topic + " -K: < " + path + " 2>/dev/null";
+  const int rc = std::system(cmd.c_str());
+  std::remove(path);
+  ASSERT_EQ(rc, 0) << cmd;
+
+  RecordingListener listener;
+  auto source = StartSource(MockSourceOptions(cluster->bootstrap(), topic, "g-kcat"), &listener);
+  auto got = Drain(source.get(), 100, kJoin);
+  ASSERT_EQ(got.size(), 100u);
+  EXPECT_TRUE(source->Pop(10, milliseconds(100)).empty());
+  ExpectContiguous(got);
+  std::set<std::string> keys;
+  for (const auto& m : got) {
+    EXPECT_EQ(m.payload, "event-" + m.key.substr(4));
+    keys.insert(m.key);
+  }
+  EXPECT_EQ(keys.size(), 100u);
+}
+
+}  // namespace
+}  // namespace ranker::ingest

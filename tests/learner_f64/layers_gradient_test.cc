@@ -1,0 +1,173 @@
+// Gradient checks of the building blocks: dense layer (both activations),
+// losses, softmax gate, tower MLP, position tower.
+#include <gtest/gtest.h>
+
+#include "learner/dense_layer.h"
+#include "learner/event.h"
+#include "learner/loss.h"
+#include "learner/mlp.h"
+#include "learner/position_tower.h"
+#include "learner/softmax_gate.h"
+#include "tests/learner_f64/grad_check.h"
+
+namespace ranker::learner {
+namespace {
+
+using testing::CheckGradient;
+using testing::Project;
+using testing::RandomMatrix;
+
+class DenseLayerGradient : public ::testing::TestWithParam<Activation> {};
+
+TEST_P(DenseLayerGradient, MatchesCentralDifferences) {
+  Rng rng(7);
+  const DenseLayer layer(GetParam());
+  DenseParams p = DenseParams::Init(5, 4, 1.0, &rng);
+  p.b = RandomMatrix(1, 4, &rng, 0.5);
+  Matrix x = RandomMatrix(3, 5, &rng);
+  const Matrix r = RandomMatrix(3, 4, &rng);
+  DenseCache cache;
+  const auto loss = [&] { return Project(layer.Forward(p, x, &cache), r); };
+  loss();
+  DenseParams grad = DenseParams::Zeros(5, 4);
+  Matrix dx;
+  layer.Backward(p, cache, r, &grad, &dx);
+  EXPECT_GT(grad.w.squaredNorm(), 0);
+  CheckGradient("w", View(p.w), View(grad.w), loss);
+  CheckGradient("b", View(p.b), View(grad.b), loss);
+  CheckGradient("x", View(x), View(dx), loss);
+}
+
+TEST_P(DenseLayerGradient, BackwardAddsIntoGradient) {
+  Rng rng(8);
+  const DenseLayer layer(GetParam());
+  const DenseParams p = DenseParams::Init(3, 2, 1.0, &rng);
+  const Matrix x = RandomMatrix(4, 3, &rng);
+  const Matrix dy = RandomMatrix(4, 2, &rng);
+  DenseCache cache;
+  layer.Forward(p, x, &cache);
+  DenseParams once = DenseParams::Zeros(3, 2);
+  layer.Backward(p, cache, dy, &once, nullptr);
+  DenseParams twice = DenseParams::Zeros(3, 2);
+  layer.Backward(p, cache, dy, &twice, nullptr);
+  layer.Backward(p, cache, dy, &twice, nullptr);
+  EXPECT_TRUE(twice.w.isApprox(2 * once.w));
+  EXPECT_TRUE(twice.b.isApprox(2 * once.b));
+}
+
+INSTANTIATE_TEST_SUITE_P(Activations, DenseLayerGradient,
+                         ::testing::Values(Activation::kIdentity, Activation::kRelu));
+
+TEST(LossGradient, LogisticMatchesCentralDifferences) {
+  for (double z : {-30.0, -3.0, -0.2, 0.0, 0.7, 4.0, 35.0}) {
+    for (double y : {0.0, 1.0, 0.3}) {
+      const double h = 1e-5;
+      const double numeric = (LogisticLoss(z + h, y).loss - LogisticLoss(z - h, y).loss) / (2 * h);
+      EXPECT_NEAR(LogisticLoss(z, y).grad, numeric, 1e-8) << z << " " << y;
+    }
+  }
+}
+
+TEST(LossGradient, LogisticIsStableForHugeLogits) {
+  EXPECT_NEAR(LogisticLoss(1000, 0).loss, 1000, 1e-9);
+  EXPECT_NEAR(LogisticLoss(-1000, 1).loss, 1000, 1e-9);
+  EXPECT_NEAR(LogisticLoss(1000, 1).loss, 0, 1e-12);
+  EXPECT_NEAR(LogisticLoss(0, 1).loss, std::log(2.0), 1e-12);
+}
+
+TEST(LossGradient, SquaredMatchesCentralDifferences) {
+  for (double p : {-2.0, 0.0, 1.5}) {
+    const double h = 1e-5;
+    const double numeric = (SquaredLoss(p + h, 0.4).loss - SquaredLoss(p - h, 0.4).loss) / (2 * h);
+    EXPECT_NEAR(SquaredLoss(p, 0.4).grad, numeric, 1e-8);
+  }
+}
+
+TEST(LossGradient, BatchLossSkipsMissingLabelsAndAverages) {
+  const TaskSpec task{"watch", TaskKind::kRegression, LabelTransform::kLog1p, 1.0, 2.0};
+  Vector out(3);
+  out << 1.0, 2.0, 3.0;
+  const std::vector<double> targets = {TransformLabel(task, 3.0), kNoLabel, 0.5};
+  Vector grad;
+  int count = 0;
+  const double loss = BatchTaskLoss(task, out, targets, &grad, &count);
+  EXPECT_EQ(count, 2);
+  const double t0 = std::log1p(3.0);
+  EXPECT_NEAR(loss, (0.5 * (1 - t0) * (1 - t0) + 0.5 * 2.5 * 2.5) / 2, 1e-12);
+  EXPECT_EQ(grad[1], 0);
+  EXPECT_NEAR(grad[0], 2.0 * (1 - t0) / 2, 1e-12);
+  EXPECT_NEAR(grad[2], 2.0 * 2.5 / 2, 1e-12);
+}
+
+TEST(SoftmaxGateGradient, MatchesCentralDifferences) {
+  Rng rng(9);
+  const SoftmaxGate gate;
+  DenseParams p = DenseParams::Init(4, 3, 1.0, &rng);
+  p.b = RandomMatrix(1, 3, &rng, 0.5);
+  Matrix x = RandomMatrix(5, 4, &rng);
+  const Matrix r = RandomMatrix(5, 3, &rng);
+  GateCache cache;
+  const auto loss = [&] { return Project(gate.Forward(p, x, &cache), r); };
+  loss();
+  EXPECT_NEAR(cache.probs.row(0).sum(), 1.0, 1e-12);
+  DenseParams grad = DenseParams::Zeros(4, 3);
+  Matrix dx;
+  gate.Backward(p, cache, r, &grad, &dx);
+  CheckGradient("w", View(p.w), View(grad.w), loss);
+  CheckGradient("b", View(p.b), View(grad.b), loss);
+  CheckGradient("x", View(x), View(dx), loss);
+}
+
+TEST(TowerGradient, MatchesCentralDifferences) {
+  Rng rng(10);
+  const Mlp tower({6, 5, 4, 1}, /*relu_last=*/false);
+  MlpParams p = tower.Init(&rng);
+  for (DenseParams& d : p) d.b = RandomMatrix(1, d.out(), &rng, 0.3);
+  Matrix x = RandomMatrix(4, 6, &rng);
+  const Matrix r = RandomMatrix(4, 1, &rng);
+  MlpCache cache;
+  const auto loss = [&] { return Project(tower.Forward(p, x, &cache), r); };
+  loss();
+  MlpParams grad = tower.Zeros();
+  Matrix dx;
+  tower.Backward(p, &cache, r, &grad, &dx);
+  for (size_t i = 0; i < p.size(); ++i) {
+    CheckGradient(testing::Named("w", i), View(p[i].w), View(grad[i].w), loss);
+    CheckGradient(testing::Named("b", i), View(p[i].b), View(grad[i].b), loss);
+  }
+  CheckGradient("x", View(x), View(dx), loss);
+}
+
+TEST(PositionTowerGradient, MatchesCentralDifferences) {
+  ModelOptions o;
+  o.max_position = 4;
+  o.max_devices = 2;
+  o.position_tower_hidden = 3;
+  PositionTower tower(o);
+  Rng rng(11);
+  MlpParams p = tower.Init(&rng);
+  for (DenseParams& d : p) d.b = RandomMatrix(1, d.out(), &rng, 0.3);
+  std::vector<std::string> pending;
+  const std::vector<int> pos = {0, 1, 4, 4, 2};
+  const std::vector<int> dev = {tower.DeviceIndex("a", &pending), tower.DeviceIndex("", &pending),
+                                tower.DeviceIndex("b", &pending), tower.DeviceIndex("c", &pending),
+                                tower.DeviceIndex("a", &pending)};
+  EXPECT_EQ(dev, (std::vector<int>{1, 0, 2, 3, 1}));  // "c" overflows to other = 3
+  Matrix x;
+  tower.BuildInput(pos, dev, &x);
+  EXPECT_EQ(x.rows(), 5);
+  EXPECT_EQ(x.row(2).sum(), 2);  // two one-hots
+  const Matrix r = RandomMatrix(5, 1, &rng);
+  MlpCache cache;
+  const auto loss = [&] { return Project(tower.Forward(p, x, &cache), r); };
+  loss();
+  MlpParams grad = tower.Zeros();
+  tower.Backward(p, &cache, r, &grad);
+  for (size_t i = 0; i < p.size(); ++i) {
+    CheckGradient(testing::Named("w", i), View(p[i].w), View(grad[i].w), loss);
+    CheckGradient(testing::Named("b", i), View(p[i].b), View(grad[i].b), loss);
+  }
+}
+
+}  // namespace
+}  // namespace ranker::learner
