@@ -1,5 +1,6 @@
 #include "app/model_json.h"
 
+#include <cmath>
 #include <cstdio>
 
 #include <boost/json/value_from.hpp>
@@ -17,17 +18,23 @@ const char* ArchitectureName(learner::Architecture a) {
   return "?";
 }
 
+// Undefined metrics (no examples yet, one class only) are NaN: JSON null.
+boost::json::value Number(double v) {
+  if (std::isfinite(v)) return v;
+  return nullptr;
+}
+
 boost::json::object TaskJson(const learner::TaskMetrics& m) {
   boost::json::object o;
   if (m.kind == learner::TaskKind::kBinary) {
-    o["auc"] = m.auc;
-    o["logloss"] = m.logloss;
-    o["window_auc"] = m.window_auc;
-    o["window_logloss"] = m.window_logloss;
+    o["auc"] = Number(m.auc);
+    o["logloss"] = Number(m.logloss);
+    o["window_auc"] = Number(m.window_auc);
+    o["window_logloss"] = Number(m.window_logloss);
     o["positives"] = m.positives;
   } else {
-    o["rmse"] = m.rmse;
-    o["window_rmse"] = m.window_rmse;
+    o["rmse"] = Number(m.rmse);
+    o["window_rmse"] = Number(m.window_rmse);
   }
   o["count"] = m.count;
   o["window_count"] = m.window_count;

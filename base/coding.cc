@@ -36,21 +36,21 @@ Status Decoder::GetFixed64(uint64_t* v) {
 }
 
 Status Decoder::GetDouble(double* v) {
-  uint64_t bits;
+  uint64_t bits = 0;
   RANKER_RETURN_IF_ERROR(GetFixed64(&bits));
   *v = std::bit_cast<double>(bits);
   return Status::OK();
 }
 
 Status Decoder::GetFloat(float* v) {
-  uint32_t bits;
+  uint32_t bits = 0;
   RANKER_RETURN_IF_ERROR(GetFixed32(&bits));
   *v = std::bit_cast<float>(bits);
   return Status::OK();
 }
 
 Status Decoder::GetString(std::string* s) {
-  uint32_t n;
+  uint32_t n = 0;
   RANKER_RETURN_IF_ERROR(GetFixed32(&n));
   if (in_.size() < n) return Truncated("string");
   s->assign(in_.data(), n);

@@ -44,7 +44,7 @@ class Decoder {
     if (expected != SIZE_MAX && n != expected) return Truncated("array size mismatch");
     if (n > in_.size() / sizeof(T)) return Truncated("array");
     out->resize(n);
-    std::memcpy(out->data(), in_.data(), n * sizeof(T));
+    if (n > 0) std::memcpy(out->data(), in_.data(), n * sizeof(T));
     in_.remove_prefix(n * sizeof(T));
     return Status::OK();
   }
@@ -55,7 +55,7 @@ class Decoder {
     RANKER_RETURN_IF_ERROR(GetFixed64(&m));
     if (m != n) return Truncated("array size mismatch");
     if (n > in_.size() / sizeof(T)) return Truncated("array");
-    std::memcpy(data, in_.data(), n * sizeof(T));
+    if (n > 0) std::memcpy(data, in_.data(), n * sizeof(T));
     in_.remove_prefix(n * sizeof(T));
     return Status::OK();
   }

@@ -7,6 +7,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <boost/json/value_stack.hpp>
+#include <cassert>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -539,7 +540,9 @@ std::string DecodeError::ToString() const {
   return std::string(RejectReasonName(reason)) + ": " + message;
 }
 
-EventDecoder::EventDecoder(DecoderOptions options) : options_(std::move(options)) {}
+EventDecoder::EventDecoder(DecoderOptions options) : options_(std::move(options)) {
+  assert(options_.Validate().ok());
+}
 
 DecodeResult EventDecoder::Decode(std::string_view payload) const {
   if (payload.size() > options_.max_event_bytes) {

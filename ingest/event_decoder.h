@@ -48,7 +48,7 @@ struct DecoderOptions {
   size_t max_event_bytes = 64 * 1024;
   // Bound on categorical (user_id and item_id included) + dense features.
   size_t max_features = 256;
-  // Bound on every id, feature name, feature value and label name.
+  // Bound on every id, feature name and feature value.
   size_t max_string_bytes = 1024;
   // Largest accepted position (positions are 1-based).
   int32_t max_position = 10000;

@@ -92,7 +92,8 @@ class KafkaSource::Callbacks final : public RdKafka::RebalanceCb, public RdKafka
                            event.str(),
                        true);
     } else if (event.type() == RdKafka::Event::EVENT_LOG &&
-               event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING) {
+               (event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING ||
+                std::getenv("RANKER_TEST_KAFKA_DEBUG") != nullptr)) {
       source_->OnError("kafka consumer log: " + event.fac() + ": " + event.str(), false);
     }
   }

@@ -28,7 +28,7 @@ enum class RejectReason : uint8_t {
   kEmptyId,          // request_id/item_id/user_id/event_id is ""
   kNoKnownLabel,     // an example without a label for any configured task
   kTooManyFeatures,  // more than max_features categorical + dense features
-  kStringTooLong,    // an id, feature name/value or label name over max_string_bytes
+  kStringTooLong,    // an id, feature name or feature value over max_string_bytes
   kBadTimestamp,     // ts_ms negative or not an integer
   kCount,            // number of reasons; not a reason
 };

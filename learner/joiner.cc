@@ -71,8 +71,8 @@ Status GetCount(Decoder* d, size_t min_bytes, uint64_t* n) {
 }
 
 Status DecodeExample(Decoder* d, Example* e) {
-  uint32_t position;
-  uint64_t ts, n;
+  uint32_t position = 0;
+  uint64_t ts = 0, n = 0;
   RANKER_RETURN_IF_ERROR(d->GetString(&e->request_id));
   RANKER_RETURN_IF_ERROR(d->GetString(&e->item_id));
   RANKER_RETURN_IF_ERROR(d->GetFixed32(&position));
@@ -326,8 +326,8 @@ void Joiner::EncodePending(const Pending& p, std::string* dst) {
 }
 
 Status Joiner::DecodePending(Decoder* d, Pending* p) {
-  uint64_t deadline;
-  uint32_t clicked;
+  uint64_t deadline = 0;
+  uint32_t clicked = 0;
   RANKER_RETURN_IF_ERROR(d->GetFixed64(&deadline));
   RANKER_RETURN_IF_ERROR(d->GetFixed64(&p->seq));
   RANKER_RETURN_IF_ERROR(d->GetFixed32(&clicked));
@@ -356,41 +356,15 @@ void Joiner::Serialize(std::string* dst) const {
 
 Status Joiner::Deserialize(std::string_view src) {
   Decoder d(src, "joiner state");
-  uint32_t magic, version;
-  uint64_t watermark, next_seq, n;
+  uint32_t magic = 0, version = 0;
   RANKER_RETURN_IF_ERROR(d.GetFixed32(&magic));
   RANKER_RETURN_IF_ERROR(d.GetFixed32(&version));
   if (magic != kMagic) return Status::Corruption("joiner state: bad magic");
   if (version != kVersion) return Status::Corruption("joiner state: unknown version");
-  RANKER_RETURN_IF_ERROR(d.GetFixed64(&watermark));
-  RANKER_RETURN_IF_ERROR(d.GetFixed64(&next_seq));
-  JoinerStats stats;
-  for (int64_t* v : StatFields(&stats)) {
-    uint64_t u;
-    RANKER_RETURN_IF_ERROR(d.GetFixed64(&u));
-    *v = static_cast<int64_t>(u);
-  }
   // Decode into a fresh Joiner, then take its state: *this changes only on success.
   Joiner fresh(options_, task_names_);
-  RANKER_RETURN_IF_ERROR(GetCount(&d, 8, &n));
-  for (uint64_t i = 0; i < n; ++i) {
-    Pending p;
-    RANKER_RETURN_IF_ERROR(DecodePending(&d, &p));
-    const uint64_t key_hash = KeyHash(p.example.request_id, p.example.item_id);
-    if (p.seq >= next_seq ||
-        fresh.Find(key_hash, p.example.request_id, p.example.item_id) != kNoSlot) {
-      return Status::Corruption("joiner state: inconsistent pending impression");
-    }
-    fresh.Insert(key_hash, std::move(p));
-  }
-  std::vector<uint64_t> fifo;
-  RANKER_RETURN_IF_ERROR(GetVector(&d, &fifo));
+  RANKER_RETURN_IF_ERROR(fresh.DecodeState(&d));
   if (!d.done()) return Status::Corruption("joiner state: trailing bytes");
-  for (uint64_t h : fifo) fresh.closed_.Add(h);  // keeps the newest late_memory
-  fresh.watermark_ms_ = static_cast<int64_t>(watermark);
-  fresh.next_seq_ = next_seq;
-  fresh.stats_ = stats;
-  fresh.stats_.pending = static_cast<int64_t>(fresh.queue_.size());
   slots_.swap(fresh.slots_);
   free_slots_.swap(fresh.free_slots_);
   index_.swap(fresh.index_);
@@ -399,6 +373,33 @@ Status Joiner::Deserialize(std::string_view src) {
   watermark_ms_ = fresh.watermark_ms_;
   next_seq_ = fresh.next_seq_;
   stats_ = fresh.stats_;
+  return Status::OK();
+}
+
+Status Joiner::DecodeState(Decoder* d) {
+  uint64_t watermark = 0, n = 0;
+  RANKER_RETURN_IF_ERROR(d->GetFixed64(&watermark));
+  RANKER_RETURN_IF_ERROR(d->GetFixed64(&next_seq_));
+  watermark_ms_ = static_cast<int64_t>(watermark);
+  for (int64_t* v : StatFields(&stats_)) {
+    uint64_t u = 0;
+    RANKER_RETURN_IF_ERROR(d->GetFixed64(&u));
+    *v = static_cast<int64_t>(u);
+  }
+  RANKER_RETURN_IF_ERROR(GetCount(d, 8, &n));
+  for (uint64_t i = 0; i < n; ++i) {
+    Pending p;
+    RANKER_RETURN_IF_ERROR(DecodePending(d, &p));
+    const uint64_t key_hash = KeyHash(p.example.request_id, p.example.item_id);
+    if (p.seq >= next_seq_ ||
+        Find(key_hash, p.example.request_id, p.example.item_id) != kNoSlot) {
+      return Status::Corruption("joiner state: inconsistent pending impression");
+    }
+    Insert(key_hash, std::move(p));  // also sets stats_.pending
+  }
+  std::vector<uint64_t> fifo;
+  RANKER_RETURN_IF_ERROR(GetVector(d, &fifo));
+  for (uint64_t h : fifo) closed_.Add(h);  // keeps the newest late_memory
   return Status::OK();
 }
 

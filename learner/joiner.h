@@ -144,6 +144,8 @@ class Joiner {
   void AddEngagement(const Event& event);
   static void EncodePending(const Pending& p, std::string* dst);
   static Status DecodePending(Decoder* d, Pending* p);
+  // Decodes everything after magic + version. REQUIRES: *this is new.
+  Status DecodeState(Decoder* d);
 
   const JoinerOptions options_;
   const std::vector<std::string> task_names_;

@@ -197,7 +197,7 @@ Status ProgressiveMetrics::DeserializeTask(Decoder* d, bool binary, TaskState* t
   const auto bad = [](std::string_view what) {
     return Status::Corruption("progressive metrics: inconsistent " + std::string(what));
   };
-  uint64_t count, gate_count;
+  uint64_t count = 0, gate_count = 0;
   RANKER_RETURN_IF_ERROR(d->GetFixed64(&count));
   RANKER_RETURN_IF_ERROR(d->GetDouble(&t->loss_sum));
   RANKER_RETURN_IF_ERROR(GetVector(d, &t->ring));
@@ -240,7 +240,7 @@ Status ProgressiveMetrics::DeserializeTask(Decoder* d, bool binary, TaskState* t
 
 Status ProgressiveMetrics::Deserialize(std::string_view src) {
   Decoder d(src, "progressive metrics");
-  uint32_t magic, version, num_tasks, experts, window;
+  uint32_t magic = 0, version = 0, num_tasks = 0, experts = 0, window = 0;
   RANKER_RETURN_IF_ERROR(d.GetFixed32(&magic));
   RANKER_RETURN_IF_ERROR(d.GetFixed32(&version));
   if (magic != kMagic) return Status::Corruption("progressive metrics: bad magic");
@@ -251,7 +251,7 @@ Status ProgressiveMetrics::Deserialize(std::string_view src) {
   }
   for (const TaskSpec& t : tasks_) {
     std::string name;
-    uint32_t kind;
+    uint32_t kind = 0;
     RANKER_RETURN_IF_ERROR(d.GetString(&name));
     RANKER_RETURN_IF_ERROR(d.GetFixed32(&kind));
     if (name != t.name || kind != static_cast<uint32_t>(t.kind)) {

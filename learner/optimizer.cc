@@ -18,22 +18,29 @@ void Optimizer::InitDense(std::span<const TensorView> params) {
   }
 }
 
-// Plain loops over restrict pointers: GCC vectorises them (sqrt and
-// division included) at -O3, and they touch each array exactly once.
-void Optimizer::Adagrad(Real* __restrict w, Real* __restrict acc, Real* __restrict g, size_t n,
-                        Real lr) const {
+namespace {
+
+using Array = Eigen::Array<Real, Eigen::Dynamic, 1>;
+using ArrayMap = Eigen::Map<Array>;
+// Eigen's packet math vectorises sqrt and division (a plain loop with
+// std::sqrt does not: errno handling keeps it scalar). Chunks small enough
+// for L1 let the three statements share one pass over memory.
+constexpr size_t kChunk = 512;
+
+}  // namespace
+
+void Optimizer::Adagrad(Real* w, Real* acc, Real* g, size_t n, Real lr) const {
   const Real eps = static_cast<Real>(options_.epsilon);
-  for (size_t i = 0; i < n; ++i) {
-    const Real gi = g[i];
-    const Real a = acc[i] + gi * gi;
-    acc[i] = a;
-    w[i] -= lr * gi / (std::sqrt(a) + eps);
-    g[i] = 0;
+  for (size_t off = 0; off < n; off += kChunk) {
+    const Eigen::Index len = static_cast<Eigen::Index>(std::min(kChunk, n - off));
+    ArrayMap W(w + off, len), A(acc + off, len), G(g + off, len);
+    A += G.square();
+    W -= lr * G / (A.sqrt() + eps);
+    G.setZero();
   }
 }
 
-void Optimizer::Adam(Real* __restrict w, Real* __restrict m, Real* __restrict v,
-                     Real* __restrict g, size_t n, Real lr) const {
+void Optimizer::Adam(Real* w, Real* m, Real* v, Real* g, size_t n, Real lr) const {
   const double t = static_cast<double>(step_ == 0 ? 1 : step_);
   const Real b1 = static_cast<Real>(options_.adam_beta1);
   const Real b2 = static_cast<Real>(options_.adam_beta2);
@@ -42,14 +49,13 @@ void Optimizer::Adam(Real* __restrict w, Real* __restrict m, Real* __restrict v,
   const double c2 = std::sqrt(1 - std::pow(options_.adam_beta2, t));
   const Real step = static_cast<Real>(lr * c2 / c1);
   const Real eps = static_cast<Real>(options_.epsilon * c2);
-  for (size_t i = 0; i < n; ++i) {
-    const Real gi = g[i];
-    const Real mi = b1 * m[i] + (1 - b1) * gi;
-    const Real vi = b2 * v[i] + (1 - b2) * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    w[i] -= step * mi / (std::sqrt(vi) + eps);
-    g[i] = 0;
+  for (size_t off = 0; off < n; off += kChunk) {
+    const Eigen::Index len = static_cast<Eigen::Index>(std::min(kChunk, n - off));
+    ArrayMap W(w + off, len), M(m + off, len), V(v + off, len), G(g + off, len);
+    M = b1 * M + (1 - b1) * G;
+    V = b2 * V + (1 - b2) * G.square();
+    W -= step * M / (V.sqrt() + eps);
+    G.setZero();
   }
 }
 

@@ -169,7 +169,8 @@ StatusOr<Manifest> DecodeManifest(std::string_view in, uint64_t id) {
   RANKER_RETURN_IF_ERROR(d.GetFixed64(&m.dense_digest));
   RANKER_RETURN_IF_ERROR(d.GetFixed64(&m.rows_digest));
   if (!d.done()) return Status::Corruption(what + ": trailing bytes");
-  if (m.info.id != id) return Status::Corruption(what + ": records id " + std::to_string(m.info.id));
+  if (m.info.id != id)
+    return Status::Corruption(what + ": records id " + std::to_string(m.info.id));
   if (!ValidLineage(intervals, id)) return Status::Corruption(what + ": malformed lineage");
   m.lineage = Lineage(std::move(intervals));
   return m;

@@ -4,13 +4,13 @@
 // this from a public header.
 #pragma once
 
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <rocksdb/db.h>
-#include <rocksdb/write_batch.h>
 
 #include "base/status.h"
 #include "store/rocksdb_format.h"
@@ -37,8 +37,7 @@ struct PrefixRead {
 // against its RowHash and summing the hashes into *digest. Corruption names
 // the row and version.
 Status ScanVisibleRows(rocksdb::DB* db, const rocksdb::Snapshot* snap,
-                       const format::Lineage& lineage, std::vector<Row>* rows,
-                       uint64_t* digest);
+                       const format::Lineage& lineage, std::vector<Row>* rows, uint64_t* digest);
 
 // For a Put of delta `s` on a base seen through `base`: subtracts from
 // *live / *digest the base rows that `s` replaces or removes, and lists in

@@ -106,9 +106,8 @@ Status ScanVisibleRows(rocksdb::DB* db, const rocksdb::Snapshot* snap, const Lin
   return FromRocks(it->status(), "row scan");
 }
 
-Status SubtractReplaced(rocksdb::DB* db, const Snapshot& s, const Lineage& base,
-                        uint64_t* live, uint64_t* digest,
-                        std::vector<uint64_t>* removed_live) {
+Status SubtractReplaced(rocksdb::DB* db, const Snapshot& s, const Lineage& base, uint64_t* live,
+                        uint64_t* digest, std::vector<uint64_t>* removed_live) {
   std::vector<std::pair<uint64_t, bool>> keys;  // (key, is a removal), sorted
   keys.reserve(s.changed_rows.size() + s.removed_rows.size());
   for (const auto& row : s.changed_rows) keys.emplace_back(row.first, false);
@@ -120,8 +119,8 @@ Status SubtractReplaced(rocksdb::DB* db, const Snapshot& s, const Lineage& base,
   std::string buf;
   for (const auto& [key, removal] : keys) {
     Status st = FindVisible(it.get(), key, base, &value, &buf);
-    if (!st.ok()) return Status::Corruption(What(s.base_id) + " (base of " + What(s.id) +
-                                            "): " + st.message());
+    if (!st.ok())
+      return Status::Corruption(What(s.base_id) + " (base of " + What(s.id) + "): " + st.message());
     if (!value.live) continue;
     *digest -= value.hash;
     --*live;

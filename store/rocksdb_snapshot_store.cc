@@ -1,12 +1,13 @@
 #include "store/rocksdb_snapshot_store.h"
 
-#include <algorithm>
-#include <filesystem>
-#include <unordered_set>
-
 #include <rocksdb/cache.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <unordered_set>
 
 #include "base/coding.h"
 #include "store/rocksdb_format.h"
@@ -52,6 +53,26 @@ SnapshotInfo InfoOf(const Snapshot& s) {
   return info;
 }
 
+// Adds the row versions `s` writes to *batch and their hashes to m->rows_digest.
+// In key order: RocksDB's memtable inserts sorted keys several times faster.
+void AddRows(const Snapshot& s, const std::vector<uint64_t>& removed_live, Manifest* m,
+             rocksdb::WriteBatch* batch) {
+  std::vector<const Row*> sorted;
+  sorted.reserve(s.changed_rows.size());
+  for (const Row& row : s.changed_rows) sorted.push_back(&row);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const Row* a, const Row* b) { return a->first < b->first; });
+  for (const Row* row : sorted) {
+    const uint64_t hash = format::RowHash(row->first, row->second);
+    m->rows_digest += hash;
+    ++m->info.rows;
+    batch->Put(format::RowKey(row->first, s.id), format::EncodeRowValue(true, hash, row->second));
+  }
+  for (uint64_t key : removed_live) {
+    batch->Put(format::RowKey(key, s.id), format::EncodeRowValue(false, 0, {}));
+  }
+}
+
 }  // namespace
 
 Status RocksDbStoreOptions::Validate() const {
@@ -86,6 +107,10 @@ StatusOr<uint64_t> CheckLayout(rocksdb::DB* db, const std::string& path) {
   rocksdb::ReadOptions ro;
   StatusOr<std::string> layout = ReadValue(db, ro, std::string(format::kLayoutKey), path);
   if (layout.status().code() == Status::Code::kNotFound) {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
+    it->SeekToFirst();
+    if (it->Valid()) return Status::Corruption(path + ": a RocksDB that is not a snapshot store");
+    RANKER_RETURN_IF_ERROR(FromRocks(it->status(), path));
     rocksdb::WriteOptions wo;
     wo.sync = true;
     RANKER_RETURN_IF_ERROR(FromRocks(db->Put(wo, format::kLayoutKey, format::LayoutValue()), path));
@@ -142,18 +167,10 @@ Status RocksDbSnapshotStore::Put(const Snapshot& s) {
     m.info.rows = base->info.rows;
     m.rows_digest = base->rows_digest;
     RANKER_RETURN_IF_ERROR(internal::SubtractReplaced(db_.get(), s, base->lineage, &m.info.rows,
-                                            &m.rows_digest, &removed_live));
+                                                      &m.rows_digest, &removed_live));
   }
   rocksdb::WriteBatch batch;
-  for (const auto& [key, bytes] : s.changed_rows) {
-    const uint64_t hash = format::RowHash(key, bytes);
-    m.rows_digest += hash;
-    ++m.info.rows;
-    batch.Put(format::RowKey(key, s.id), format::EncodeRowValue(true, hash, bytes));
-  }
-  for (uint64_t key : removed_live) {
-    batch.Put(format::RowKey(key, s.id), format::EncodeRowValue(false, 0, {}));
-  }
+  AddRows(s, removed_live, &m, &batch);
   m.dense_size = s.dense_state.size();
   m.dense_digest = format::BlobDigest(s.dense_state);
   batch.Put(format::DenseKey(s.id), s.dense_state);
@@ -191,7 +208,8 @@ StatusOr<Snapshot> RocksDbSnapshotStore::Get(uint64_t id) const {
   s.dense_state = std::move(*dense);
   s.changed_rows.reserve(m->info.rows);
   uint64_t digest = 0;
-  Status rows = internal::ScanVisibleRows(db_.get(), view.snapshot(), m->lineage, &s.changed_rows, &digest);
+  Status rows =
+      internal::ScanVisibleRows(db_.get(), view.snapshot(), m->lineage, &s.changed_rows, &digest);
   if (!rows.ok()) return Status::Corruption(What(id) + ": " + rows.message());
   if (s.changed_rows.size() != m->info.rows || digest != m->rows_digest) {
     return Status::Corruption(What(id) + ": rows do not match the manifest (" +

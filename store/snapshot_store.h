@@ -36,8 +36,9 @@ class SnapshotStore {
 
   // Stores `s` (see Snapshot for the delta rules). Errors:
   // InvalidArgument (id not above every id ever Put, bad delta),
-  // FailedPrecondition (base_id not stored), Corruption (base unreadable),
-  // IOError.
+  // FailedPrecondition (base_id not stored), Corruption (the base's record
+  // is unreadable; damage deeper in the base may instead surface at Get of
+  // the new snapshot), IOError. Nothing is stored unless OK.
   virtual Status Put(const Snapshot& s) = 0;
 
   // The full snapshot `id`. NotFound if not stored (never Put, or dropped);

@@ -118,10 +118,13 @@ TEST(KafkaSourceBackpressure, SlowReaderGetsEveryMessageOnce) {
   auto bytes_source = StartSource(by_bytes, &l2);
   for (KafkaSource* source : {count_source.get(), bytes_source.get()}) {
     auto got = Drain(source, kN, milliseconds(20000), /*batch=*/1);
-    ASSERT_EQ(got.size(), static_cast<size_t>(kN));
+    SourceCounters c = source->Counters();
+    ASSERT_EQ(got.size(), static_cast<size_t>(kN))
+        << "pauses " << c.pauses << " resumes " << c.resumes << " dropped "
+        << c.duplicates_dropped << " queued " << c.queued_messages;
     EXPECT_TRUE(source->Pop(10, milliseconds(100)).empty()) << "a message came twice";
     ExpectContiguous(got);
-    SourceCounters c = source->Counters();
+    c = source->Counters();
     EXPECT_GT(c.pauses, 2u);
     EXPECT_GT(c.resumes, 2u);
     EXPECT_EQ(c.consumed, static_cast<uint64_t>(kN));

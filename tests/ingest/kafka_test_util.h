@@ -44,6 +44,10 @@ inline KafkaSourceOptions MockSourceOptions(const std::string& bootstrap,
   o.poll_timeout_ms = 20;
   o.watermark_refresh_ms = 100;
   o.log_to_stderr = KafkaLogs();
+  if (const char* debug = std::getenv("RANKER_TEST_KAFKA_DEBUG")) {
+    o.kafka["debug"] = debug;
+    o.kafka["log_level"] = "7";
+  }
   return o;
 }
 

@@ -1,8 +1,8 @@
 // The store's record formats: round trips, and hand-damaged inputs that must
 // fail cleanly (every truncation, every single-bit flip).
-#include <algorithm>
-
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "store/rocksdb_format.h"
 #include "store/snapshot.h"
@@ -114,8 +114,8 @@ TEST(Lineage, ContainsExactlyItsIntervals) {
 }
 
 TEST(RowKeys, SortByKeyThenNewestVersionFirst) {
-  std::vector<std::string> keys = {format::RowKey(2, 1), format::RowKey(1, 1),
-                                   format::RowKey(1, 7), format::RowKey(256, 3)};
+  std::vector<std::string> keys = {format::RowKey(2, 1), format::RowKey(1, 1), format::RowKey(1, 7),
+                                   format::RowKey(256, 3)};
   std::sort(keys.begin(), keys.end());
   std::vector<std::pair<uint64_t, uint64_t>> parsed;
   for (const std::string& k : keys) {

@@ -1,14 +1,14 @@
 // Rough cost of snapshots of the standard model's embedding table: 1,000,000
 // rows of 16 floats + 16 floats of optimizer state. Not a test: run with
 //   ranker_store_tests --gtest_also_run_disabled_tests --gtest_filter='*Measure*'
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-
-#include <gtest/gtest.h>
 
 #include "base/hash.h"
 #include "base/random.h"
@@ -66,8 +66,8 @@ TEST(Measure, DISABLED_MillionRowSnapshots) {
   for (uint64_t k = 0; k < kRows; ++k) full.changed_rows.emplace_back(Mix64(k), RandomRow(&rng));
   double cpu = 0;
   double t = Seconds([&] { ASSERT_TRUE(store.Put(full).ok()); }, &cpu);
-  std::printf("full Put: %.2f s (cpu %.2f s), payload %.1f MB, dir %.1f MB\n", t, cpu, PayloadBytes(full) / 1e6,
-              DirBytes(dir.path()) / 1e6);
+  std::printf("full Put: %.2f s (cpu %.2f s), payload %.1f MB, dir %.1f MB\n", t, cpu,
+              PayloadBytes(full) / 1e6, DirBytes(dir.path()) / 1e6);
   for (uint64_t id = 2; id <= 3; ++id) {
     Snapshot delta = testing::Header(id, id - 1);
     delta.dense_state = full.dense_state;
@@ -75,9 +75,10 @@ TEST(Measure, DISABLED_MillionRowSnapshots) {
       delta.changed_rows.emplace_back(Mix64(rng.Below(kRows)), RandomRow(&rng));
     }
     std::sort(delta.changed_rows.begin(), delta.changed_rows.end());
-    delta.changed_rows.erase(std::unique(delta.changed_rows.begin(), delta.changed_rows.end(),
-                                         [](const Row& a, const Row& b) { return a.first == b.first; }),
-                             delta.changed_rows.end());
+    delta.changed_rows.erase(
+        std::unique(delta.changed_rows.begin(), delta.changed_rows.end(),
+                    [](const Row& a, const Row& b) { return a.first == b.first; }),
+        delta.changed_rows.end());
     t = Seconds([&] { ASSERT_TRUE(store.Put(delta).ok()); }, &cpu);
     std::printf("1%% delta Put: %.3f s (cpu %.3f s), payload %.2f MB, dir %.1f MB\n", t, cpu,
                 PayloadBytes(delta) / 1e6, DirBytes(dir.path()) / 1e6);

@@ -1,15 +1,16 @@
 // RocksDbSnapshotStore beyond the shared contract: what it stores (only
 // deltas, garbage collected) and how it meets damaged data, written through a
 // raw RocksDB handle as a disk or a stray process would.
-#include <functional>
-#include <memory>
+#include "store/rocksdb_snapshot_store.h"
 
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include <functional>
+#include <memory>
+
 #include "store/in_memory_snapshot_store.h"
 #include "store/rocksdb_format.h"
-#include "store/rocksdb_snapshot_store.h"
 #include "tests/store/store_test_util.h"
 
 namespace ranker::store {
@@ -78,6 +79,20 @@ TEST(RocksDbSnapshotStore, RejectsADirectoryOfAnotherLayout) {
   EXPECT_EQ(store.status().code(), Status::Code::kCorruption);
 }
 
+TEST(RocksDbSnapshotStore, RejectsAForeignDatabase) {
+  testing::TempDir dir;
+  {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, dir.path(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Put({}, "user-key", "value").ok());
+  }
+  auto store = RocksDbSnapshotStore::Open(dir.path());
+  EXPECT_EQ(store.status().code(), Status::Code::kCorruption);
+}
+
 TEST(RocksDbSnapshotStore, OptionsAreValidated) {
   RocksDbStoreOptions options;
   options.write_buffer_bytes = 10;
@@ -128,10 +143,14 @@ class RocksDbCorruption : public ::testing::TestWithParam<Case> {
 
   static std::string KeyOf(Target t, uint64_t id) {
     switch (t) {
-      case Target::kManifest: return format::ManifestKey(id);
-      case Target::kDense: return format::DenseKey(id);
-      case Target::kRow: return format::RowKey(3, id);
-      case Target::kRemoval: return format::RowKey(10, id);
+      case Target::kManifest:
+        return format::ManifestKey(id);
+      case Target::kDense:
+        return format::DenseKey(id);
+      case Target::kRow:
+        return format::RowKey(3, id);
+      case Target::kRemoval:
+        return format::RowKey(10, id);
     }
     return {};
   }
@@ -141,10 +160,18 @@ class RocksDbCorruption : public ::testing::TestWithParam<Case> {
     std::string value;
     ASSERT_TRUE(db->Get({}, key, &value).ok());
     switch (d) {
-      case Damage::kFlipBit: value[value.size() / 2] ^= 0x10; break;
-      case Damage::kTruncate: value.resize(value.size() - 1); break;
-      case Damage::kDelete: ASSERT_TRUE(db->Delete({}, key).ok()); return;
-      case Damage::kStale: ASSERT_TRUE(db->Get({}, KeyOf(t, 2), &value).ok()); break;
+      case Damage::kFlipBit:
+        value[value.size() / 2] ^= 0x10;
+        break;
+      case Damage::kTruncate:
+        value.resize(value.size() - 1);
+        break;
+      case Damage::kDelete:
+        ASSERT_TRUE(db->Delete({}, key).ok());
+        return;
+      case Damage::kStale:
+        ASSERT_TRUE(db->Get({}, KeyOf(t, 2), &value).ok());
+        break;
     }
     ASSERT_TRUE(db->Put({}, key, value).ok());
   }

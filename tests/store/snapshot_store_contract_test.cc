@@ -1,10 +1,12 @@
 // The SnapshotStore contract, run against every implementation.
+#include <gtest/gtest.h>
+
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <ostream>
-
-#include <gtest/gtest.h>
+#include <thread>
 
 #include "store/in_memory_snapshot_store.h"
 #include "store/rocksdb_snapshot_store.h"
@@ -272,9 +274,7 @@ TEST_P(SnapshotStoreContract, RandomHistoriesMatchTheReference) {
     const std::vector<SnapshotInfo> list = store_->List();
     const uint64_t op = rng.Below(10);
     if (list.empty() || op < 6) {
-      const uint64_t base = list.empty() || rng.Below(5) == 0
-                                ? 0
-                                : list[rng.Below(list.size())].id;
+      const uint64_t base = list.empty() || rng.Below(5) == 0 ? 0 : list[rng.Below(list.size())].id;
       RowMap changed;
       for (uint64_t n = rng.Below(12); n > 0; --n) {
         const uint64_t key = rng.Below(40);
@@ -283,7 +283,8 @@ TEST_P(SnapshotStoreContract, RandomHistoriesMatchTheReference) {
       std::vector<uint64_t> removed;
       for (uint64_t n = base == 0 ? 0 : rng.Below(4); n > 0; --n) {
         const uint64_t key = rng.Below(40);
-        if (!changed.contains(key) && std::find(removed.begin(), removed.end(), key) == removed.end()) {
+        if (!changed.contains(key) &&
+            std::find(removed.begin(), removed.end(), key) == removed.end()) {
           removed.push_back(key);
         }
       }
@@ -297,6 +298,36 @@ TEST_P(SnapshotStoreContract, RandomHistoriesMatchTheReference) {
     for (const SnapshotInfo& info : store_->List()) ExpectSnapshot(info.id);
     if (HasFailure()) FAIL() << "at step " << step;
   }
+}
+
+// Readers see whole snapshots while a writer Puts and Retains.
+TEST_P(SnapshotStoreContract, LatestIsConsistentDuringWrites) {
+  // Snapshot i: row 0 at generation i, rows 1..i at generation k.
+  auto rows_of = [](uint64_t id) {
+    RowMap rows{{0, RowBytes(0, id)}};
+    for (uint64_t k = 1; k <= id; ++k) rows[k] = RowBytes(k, k);
+    return rows;
+  };
+  PutDelta(1, 0, rows_of(1));
+  std::atomic<bool> done{false};
+  std::atomic<int> bad{0}, reads{0};
+  std::thread reader([&] {
+    while (!done.load() || reads.load() == 0) {
+      StatusOr<Snapshot> s = store_->Latest();
+      const bool good = s.ok() && s->changed_rows == ToRows(rows_of(s->id)) &&
+                        s->dense_state == Header(s->id, 0).dense_state;
+      if (!good) bad.fetch_add(1);
+      reads.fetch_add(1);
+    }
+  });
+  for (uint64_t id = 2; id <= 25; ++id) {
+    PutDelta(id, id - 1, {{0, RowBytes(0, id)}, {id, RowBytes(id, id)}});
+    ASSERT_TRUE(store_->Retain(2).ok());
+  }
+  done.store(true);
+  reader.join();
+  EXPECT_EQ(bad.load(), 0) << "of " << reads.load() << " reads";
+  EXPECT_EQ(store_->corrupt_skipped(), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, SnapshotStoreContract,

@@ -2,13 +2,13 @@
 // row sets, and temporary directories.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "base/random.h"
 #include "store/snapshot.h"
