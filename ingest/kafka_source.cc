@@ -20,8 +20,10 @@ using RdPartitions = std::vector<RdKafka::TopicPartition*>;
 struct RdPartitionList {
   RdPartitions list;
   RdPartitionList() = default;
-  RdPartitionList(const RdPartitionList&) = delete;
-  RdPartitionList& operator=(const RdPartitionList&) = delete;
+  RdPartitionList(RdPartitionList&& other) noexcept : list(std::move(other.list)) {
+    other.list.clear();
+  }
+  RdPartitionList& operator=(RdPartitionList&&) = delete;
   ~RdPartitionList() { RdKafka::TopicPartition::destroy(list); }
 };
 
@@ -38,6 +40,14 @@ std::vector<TopicPartition> ToTps(const RdPartitions& partitions) {
 
 std::string Name(const TopicPartition& tp) {
   return tp.topic + "[" + std::to_string(tp.partition) + "]";
+}
+
+RdPartitionList ToRd(const std::vector<TopicPartition>& tps) {
+  RdPartitionList out;
+  for (const auto& tp : tps) {
+    out.list.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition));
+  }
+  return out;
 }
 
 SourceMessage Convert(RdKafka::Message& m) {
@@ -92,8 +102,7 @@ class KafkaSource::Callbacks final : public RdKafka::RebalanceCb, public RdKafka
                            event.str(),
                        true);
     } else if (event.type() == RdKafka::Event::EVENT_LOG &&
-               (event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING ||
-                std::getenv("RANKER_TEST_KAFKA_DEBUG") != nullptr)) {
+               event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING) {
       source_->OnError("kafka consumer log: " + event.fac() + ": " + event.str(), false);
     }
   }
@@ -157,7 +166,9 @@ StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaSourceOpti
 }
 
 KafkaSource::KafkaSource(const KafkaSourceOptions& options, std::unique_ptr<Callbacks> callbacks)
-    : options_(options), callbacks_(std::move(callbacks)) {
+    : options_(options),
+      callbacks_(std::move(callbacks)),
+      queue_(options.queue_max_messages, options.queue_max_bytes, options.resume_fraction) {
   callbacks_->Bind(this);
 }
 
@@ -166,10 +177,7 @@ KafkaSource::~KafkaSource() { (void)Close(); }
 Status KafkaSource::Start(RebalanceListener* listener) {
   std::lock_guard<std::mutex> close_lock(close_mu_);
   assert(listener != nullptr && !started_);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (closed_) return Status::FailedPrecondition("kafka source: Start() after Close()");
-  }
+  if (closed_) return Status::FailedPrecondition("kafka source: Start() after Close()");
   listener_ = listener;
   RANKER_RETURN_IF_ERROR(KafkaStatus(consumer_->subscribe(options_.topics), "subscribe"));
   started_ = true;
@@ -180,7 +188,7 @@ Status KafkaSource::Start(RebalanceListener* listener) {
 void KafkaSource::Run() {
   auto next_refresh = std::chrono::steady_clock::now();
   while (!stop_.load()) {
-    Reconcile();
+    ApplyFetchChanges();
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(options_.poll_timeout_ms));
     Handle(*message);
     if (std::chrono::steady_clock::now() >= next_refresh) {
@@ -198,7 +206,7 @@ void KafkaSource::Run() {
 void KafkaSource::Handle(RdKafka::Message& message) {
   switch (message.err()) {
     case RdKafka::ERR_NO_ERROR:
-      Push(Convert(message));
+      queue_.Push(Convert(message));
       return;
     case RdKafka::ERR__TIMED_OUT:
     case RdKafka::ERR__PARTITION_EOF:
@@ -208,76 +216,56 @@ void KafkaSource::Handle(RdKafka::Message& message) {
   }
 }
 
-void KafkaSource::Push(SourceMessage message) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = parts_.find(message.tp());
-  if (it == parts_.end()) return;  // fetched before a revoke: not ours now
-  Partition& part = it->second;
-  if (message.offset <= part.last_queued) {
-    ++counters_.duplicates_dropped;
-    return;
-  }
-  part.last_queued = message.offset;
-  queued_messages_ += 1;
-  queued_bytes_ += message.key.size() + message.payload.size();
-  part.queue.push_back(std::move(message));
-  if (!backpressure_ && (queued_messages_ >= options_.queue_max_messages ||
-                         queued_bytes_ >= options_.queue_max_bytes)) {
-    backpressure_ = true;
-    ++counters_.pauses;
-  }
-  cv_.notify_all();
-}
-
 // Brings librdkafka's paused set in line with what the owner and the queue
 // want. Only this thread pauses or resumes, and it resumes only what it
 // paused (resuming an unpaused partition makes librdkafka <= 2.3 re-fetch).
-void KafkaSource::Reconcile() {
-  RdPartitionList to_pause, to_resume;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [tp, part] : parts_) {
-      const bool want = backpressure_ || part.owner_paused;
-      if (want == part.fetch_paused) continue;
-      part.fetch_paused = want;
-      (want ? to_pause : to_resume)
-          .list.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition));
-    }
-  }
-  if (!to_pause.list.empty()) {
-    Status s = KafkaStatus(consumer_->pause(to_pause.list), "pause");
+// librdkafka restarts a resumed partition after the last message it handed
+// over; the queue drops any offset it already holds.
+void KafkaSource::ApplyFetchChanges() {
+  std::vector<TopicPartition> pause, resume;
+  queue_.TakeFetchChanges(&pause, &resume);
+  if (!pause.empty()) {
+    RdPartitionList list = ToRd(pause);
+    Status s = KafkaStatus(consumer_->pause(list.list), "pause");
     if (!s.ok()) OnError(s.ToString(), true);
   }
-  if (!to_resume.list.empty()) {
-    Status s = KafkaStatus(consumer_->resume(to_resume.list), "resume");
+  if (!resume.empty()) {
+    RdPartitionList list = ToRd(resume);
+    Status s = KafkaStatus(consumer_->resume(list.list), "resume");
     if (!s.ok()) OnError(s.ToString(), true);
+    WakeFetchers(list.list);
   }
 }
 
-// Watermarks come from librdkafka's cached fetch state; a partition with
-// nothing popped yet takes its next offset from the fetch position (which is
-// what Pop() hands out next while its queue is empty).
-void KafkaSource::RefreshWatermarks() {
-  RdPartitionList positions;
-  for (const auto& tp : Assignment()) {
-    positions.list.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition));
+// librdkafka 2.0.2 does not wake a broker thread idling with only paused
+// partitions when they are resumed: it notices on its next 1 s tick, which
+// starves the owner after every backpressure cycle. Any request queued to
+// the leader wakes it, so ask for the watermarks (and keep them); the answer
+// need not be awaited long.
+void KafkaSource::WakeFetchers(const std::vector<RdKafka::TopicPartition*>& resumed) {
+  for (const auto* p : resumed) {
+    int64_t low = -1, high = -1;
+    if (consumer_->query_watermark_offsets(p->topic(), p->partition(), &low, &high,
+                                           /*timeout_ms=*/5) == RdKafka::ERR_NO_ERROR) {
+      queue_.SetHighWatermark(ToTp(*p), high);
+    }
   }
-  if (positions.list.empty()) return;
-  if (consumer_->position(positions.list) != RdKafka::ERR_NO_ERROR) return;
+}
+
+// Watermarks come from librdkafka's cached fetch state (no broker request).
+void KafkaSource::RefreshWatermarks() {
+  RdPartitionList positions = ToRd(queue_.Assignment());
+  if (positions.list.empty() ||
+      consumer_->position(positions.list) != RdKafka::ERR_NO_ERROR) {
+    return;
+  }
   for (const auto* p : positions.list) {
     int64_t low = -1, high = -1;
-    if (consumer_->get_watermark_offsets(p->topic(), p->partition(), &low, &high) !=
+    if (consumer_->get_watermark_offsets(p->topic(), p->partition(), &low, &high) ==
         RdKafka::ERR_NO_ERROR) {
-      high = -1;
+      queue_.SetHighWatermark(ToTp(*p), high);
     }
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = parts_.find(ToTp(*p));
-    if (it == parts_.end()) continue;
-    Partition& part = it->second;
-    if (high >= 0) part.high_watermark = high;
-    if (part.next_offset < 0 && part.queue.empty() && p->offset() >= 0) {
-      part.next_offset = p->offset();
-    }
+    queue_.SetPositionIfIdle(ToTp(*p), p->offset());
   }
 }
 
@@ -287,6 +275,7 @@ void KafkaSource::OnAssign(RdPartitions& partitions, bool cooperative) {
   for (auto* p : partitions) {
     auto it = start.find(ToTp(*p));
     p->set_offset(it != start.end() ? it->second : RdKafka::Topic::OFFSET_INVALID);
+    queue_.Assign(ToTp(*p), it != start.end() ? it->second : -1);
   }
   Status s;
   if (cooperative) {
@@ -297,27 +286,12 @@ void KafkaSource::OnAssign(RdPartitions& partitions, bool cooperative) {
   }
   if (!s.ok()) OnError(s.ToString(), true);
   std::lock_guard<std::mutex> lock(mu_);
-  ++counters_.rebalances;
-  for (const auto& tp : tps) {
-    Partition part;
-    if (auto it = start.find(tp); it != start.end()) {
-      part.next_offset = it->second;
-      part.last_queued = it->second - 1;
-    }
-    parts_[tp] = std::move(part);
-  }
+  ++rebalances_;
 }
 
 void KafkaSource::OnRevoke(RdPartitions& partitions, bool cooperative) {
   const std::vector<TopicPartition> tps = ToTps(partitions);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& tp : tps) {
-      if (auto it = parts_.find(tp); it != parts_.end()) {
-        Dequeue(&it->second, it->second.queue.size());
-      }
-    }
-  }
+  queue_.Purge(tps);  // still assigned: the listener may commit
   listener_->OnRevoked(tps);
   Status s;
   if (cooperative) {
@@ -327,95 +301,32 @@ void KafkaSource::OnRevoke(RdPartitions& partitions, bool cooperative) {
     s = KafkaStatus(consumer_->unassign(), "unassign");
   }
   if (!s.ok()) OnError(s.ToString(), true);
+  queue_.Unassign(tps);
   std::lock_guard<std::mutex> lock(mu_);
-  ++counters_.rebalances;
-  for (const auto& tp : tps) parts_.erase(tp);
+  ++rebalances_;
 }
 
 void KafkaSource::OnError(const std::string& what, bool count) {
   if (options_.log_to_stderr) std::fprintf(stderr, "ranker ingest: %s\n", what.c_str());
   if (!count) return;
   std::lock_guard<std::mutex> lock(mu_);
-  ++counters_.errors;
-  counters_.last_error = what;
-}
-
-// Drops the first `n` queued messages of `part` from the queue accounting,
-// lifting backpressure once below the low watermark.
-void KafkaSource::Dequeue(Partition* part, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    const SourceMessage& m = part->queue.front();
-    queued_messages_ -= 1;
-    queued_bytes_ -= m.key.size() + m.payload.size();
-    part->queue.pop_front();
-  }
-  if (backpressure_ && !OverLowWatermark()) {
-    backpressure_ = false;
-    ++counters_.resumes;
-  }
-}
-
-bool KafkaSource::OverLowWatermark() const {
-  return static_cast<double>(queued_messages_) >
-             options_.resume_fraction * static_cast<double>(options_.queue_max_messages) ||
-         static_cast<double>(queued_bytes_) >
-             options_.resume_fraction * static_cast<double>(options_.queue_max_bytes);
-}
-
-bool KafkaSource::Poppable() const {
-  if (closed_) return true;
-  return std::any_of(parts_.begin(), parts_.end(), [](const auto& entry) {
-    return !entry.second.owner_paused && !entry.second.queue.empty();
-  });
+  ++errors_;
+  last_error_ = what;
 }
 
 std::vector<SourceMessage> KafkaSource::Pop(size_t max, std::chrono::milliseconds timeout) {
-  std::vector<SourceMessage> out;
-  std::unique_lock<std::mutex> lock(mu_);
-  if (!cv_.wait_for(lock, timeout, [this] { return Poppable(); }) || closed_) return out;
-  // Round-robin over the partitions, one message at a time, so one busy
-  // partition cannot starve the others.
-  std::vector<Partition*> ready;
-  for (auto& entry : parts_) {
-    Partition& part = entry.second;
-    if (!part.owner_paused && !part.queue.empty()) ready.push_back(&part);
-  }
-  std::vector<size_t> taken(ready.size(), 0);
-  const size_t start = rr_cursor_++;
-  bool progress = true;
-  while (out.size() < max && progress) {
-    progress = false;
-    for (size_t i = 0; i < ready.size() && out.size() < max; ++i) {
-      const size_t k = (start + i) % ready.size();
-      if (taken[k] >= ready[k]->queue.size()) continue;
-      out.push_back(std::move(ready[k]->queue[taken[k]++]));
-      progress = true;
-    }
-  }
-  for (size_t k = 0; k < ready.size(); ++k) {
-    if (taken[k] == 0) continue;
-    ready[k]->next_offset = ready[k]->queue[taken[k] - 1].offset + 1;
-    Dequeue(ready[k], taken[k]);
-  }
-  for (const auto& m : out) {
-    ++counters_.consumed;
-    counters_.consumed_bytes += m.key.size() + m.payload.size();
-  }
-  return out;
+  return queue_.Pop(max, timeout);
 }
 
 Status KafkaSource::CommitOffsets(const OffsetMap& next_offsets) {
   if (next_offsets.empty()) return Status::OK();
+  std::vector<TopicPartition> tps;
+  for (const auto& entry : next_offsets) tps.push_back(entry.first);
+  Status assigned = queue_.CheckAssigned(tps);
+  if (!assigned.ok()) return Status::FailedPrecondition("commit: " + assigned.message());
   RdPartitionList list;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [tp, offset] : next_offsets) {
-      if (closed_ || !parts_.contains(tp)) {
-        return Status::FailedPrecondition("commit: partition " + Name(tp) +
-                                          " is not assigned to this member");
-      }
-      list.list.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition, offset));
-    }
+  for (const auto& [tp, offset] : next_offsets) {
+    list.list.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition, offset));
   }
   RANKER_RETURN_IF_ERROR(KafkaStatus(consumer_->commitSync(list.list), "commit"));
   for (const auto* p : list.list) {
@@ -425,49 +336,29 @@ Status KafkaSource::CommitOffsets(const OffsetMap& next_offsets) {
 }
 
 void KafkaSource::Pause(const std::vector<TopicPartition>& partitions) {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& tp : partitions) {
-    if (auto it = parts_.find(tp); it != parts_.end()) it->second.owner_paused = true;
-  }
+  queue_.SetOwnerPaused(partitions, true);
 }
 
 void KafkaSource::Resume(const std::vector<TopicPartition>& partitions) {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& tp : partitions) {
-    if (auto it = parts_.find(tp); it != parts_.end()) it->second.owner_paused = false;
-  }
-  cv_.notify_all();
+  queue_.SetOwnerPaused(partitions, false);
 }
 
-std::vector<TopicPartition> KafkaSource::Assignment() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::vector<TopicPartition> tps;
-  for (const auto& entry : parts_) tps.push_back(entry.first);
-  return tps;
-}
+std::vector<TopicPartition> KafkaSource::Assignment() const { return queue_.Assignment(); }
 
 SourceCounters KafkaSource::Counters() const {
+  SourceCounters c;
+  queue_.FillCounters(&c);
   std::lock_guard<std::mutex> lock(mu_);
-  SourceCounters c = counters_;
-  c.queued_messages = queued_messages_;
-  c.queued_bytes = queued_bytes_;
-  for (const auto& [tp, part] : parts_) {
-    SourceCounters::PartitionState& s = c.partitions[tp];
-    s.next_offset = part.next_offset;
-    s.high_watermark = part.high_watermark;
-    if (s.next_offset >= 0 && s.high_watermark >= 0) {
-      s.lag = std::max<int64_t>(0, s.high_watermark - s.next_offset);
-    }
-  }
+  c.errors = errors_;
+  c.rebalances = rebalances_;
+  c.last_error = last_error_;
   return c;
 }
 
 Status KafkaSource::Close() {
   std::lock_guard<std::mutex> close_lock(close_mu_);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (closed_) return Status::OK();
-  }
+  if (closed_) return Status::OK();
+  closed_ = true;
   stop_.store(true);
   Status s;
   if (thread_.joinable()) {
@@ -477,11 +368,7 @@ Status KafkaSource::Close() {
   } else {
     s = KafkaStatus(consumer_->close(), "close");
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  closed_ = true;
-  parts_.clear();
-  queued_messages_ = queued_bytes_ = 0;
-  cv_.notify_all();
+  queue_.Close();
   return s;
 }
 

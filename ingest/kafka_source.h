@@ -22,9 +22,8 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
-#include <deque>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,6 +33,7 @@
 
 #include "base/status.h"
 #include "ingest/event_source.h"
+#include "ingest/kafka_fetch_queue.h"
 
 namespace RdKafka {
 class KafkaConsumer;
@@ -99,48 +99,33 @@ class KafkaSource final : public EventSource {
 
  private:
   class Callbacks;
-  // One assigned partition.
-  struct Partition {
-    std::deque<SourceMessage> queue;  // fetched, not yet popped
-    int64_t last_queued = -1;   // highest offset queued; re-fetches below drop
-    int64_t next_offset = -1;   // next offset Pop() hands out; -1 unknown
-    int64_t high_watermark = -1;
-    bool owner_paused = false;  // Pause() by the owner
-    bool fetch_paused = false;  // paused in librdkafka; consumer thread only
-  };
 
   KafkaSource(const KafkaSourceOptions& options, std::unique_ptr<Callbacks> callbacks);
   void Run();
   void Handle(RdKafka::Message& message);
-  void Push(SourceMessage message);
-  void Reconcile();
+  void ApplyFetchChanges();
+  void WakeFetchers(const std::vector<RdKafka::TopicPartition*>& resumed);
   void RefreshWatermarks();
   void OnAssign(std::vector<RdKafka::TopicPartition*>& partitions, bool cooperative);
   void OnRevoke(std::vector<RdKafka::TopicPartition*>& partitions, bool cooperative);
-  void OnError(const std::string& what, bool log);
-  bool Poppable() const;   // REQUIRES: mu_ held
-  bool OverLowWatermark() const;  // REQUIRES: mu_ held
-  void Dequeue(Partition* part, size_t n);  // REQUIRES: mu_ held
+  void OnError(const std::string& what, bool count);
 
   const KafkaSourceOptions options_;
   std::unique_ptr<Callbacks> callbacks_;  // outlives consumer_
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  FetchQueue queue_;
   RebalanceListener* listener_ = nullptr;  // borrowed until Close()
-  std::thread thread_;
+  std::thread thread_;                     // the consumer thread
   std::atomic<bool> stop_{false};
   std::mutex close_mu_;  // serialises Start()/Close()
-  bool started_ = false;
+  bool started_ = false;  // GUARDED_BY(close_mu_)
+  bool closed_ = false;   // GUARDED_BY(close_mu_)
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;  // queue became poppable, or closed
-  std::map<TopicPartition, Partition> parts_;  // GUARDED_BY(mu_); assigned only
-  size_t queued_messages_ = 0;  // GUARDED_BY(mu_)
-  size_t queued_bytes_ = 0;     // GUARDED_BY(mu_)
-  bool backpressure_ = false;   // GUARDED_BY(mu_)
-  bool closed_ = false;         // GUARDED_BY(mu_)
-  Status close_status_;         // GUARDED_BY(mu_); of librdkafka's close()
-  size_t rr_cursor_ = 0;        // GUARDED_BY(mu_); fairness of Pop()
-  SourceCounters counters_;     // GUARDED_BY(mu_); partitions map unused
+  uint64_t errors_ = 0;      // GUARDED_BY(mu_)
+  uint64_t rebalances_ = 0;  // GUARDED_BY(mu_)
+  std::string last_error_;   // GUARDED_BY(mu_)
+  Status close_status_;      // GUARDED_BY(mu_); of librdkafka's close()
 };
 
 }  // namespace ranker::ingest

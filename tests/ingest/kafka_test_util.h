@@ -37,6 +37,7 @@ inline KafkaSourceOptions MockSourceOptions(const std::string& bootstrap,
       {"session.timeout.ms", "4000"},   // > the mock's 3 s first-join delay
       {"heartbeat.interval.ms", "300"},
       {"fetch.wait.max.ms", "20"},
+      {"fetch.error.backoff.ms", "10"},
       {"reconnect.backoff.ms", "50"},
       {"reconnect.backoff.max.ms", "300"},
       {"topic.metadata.refresh.interval.ms", "1000"},
@@ -44,10 +45,6 @@ inline KafkaSourceOptions MockSourceOptions(const std::string& bootstrap,
   o.poll_timeout_ms = 20;
   o.watermark_refresh_ms = 100;
   o.log_to_stderr = KafkaLogs();
-  if (const char* debug = std::getenv("RANKER_TEST_KAFKA_DEBUG")) {
-    o.kafka["debug"] = debug;
-    o.kafka["log_level"] = "7";
-  }
   return o;
 }
 

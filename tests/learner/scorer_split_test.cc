@@ -66,11 +66,21 @@ TEST_P(ScorerTest, SplitScoringEqualsTheFullForward) {
                   1e-4 * (1 + std::abs(reference.prediction(i, t))));
     }
   }
-  // And both equal what the trainer predicts before its next update (the
-  // position tower is off), which includes first-seen values: training and
-  // serving see the same deterministic initial rows.
+}
+
+TEST_P(ScorerTest, ServingPredictsWhatTheTrainerPredictsBeforeItsUpdate) {
+  // Without dense features: training standardises them with statistics
+  // that already include its own batch (input_layout.h), serving does not.
+  std::vector<Example> full = MakeExamples(30, 22, /*with_dense=*/false);
+  for (Example& e : full) {
+    for (int f : {0, 2, 4}) e.categorical[f] = full[0].categorical[f];
+  }
+  // A first-seen value: training and serving use the same initial row.
   full[3].categorical[1].value = "brand-new-item";
-  candidates[3] = CandidateOf(full[3]);
+  std::vector<Example> candidates;
+  for (const Example& e : full) candidates.push_back(CandidateOf(e));
+  const Scorer scorer(*model_);
+  ScoreResult split;
   scorer.Score(RequestOf(full[0]), candidates, &split);
   const size_t rows = model_->embedding_rows();
   const StepResult trained = model_->Clone()->TrainStep(full);
