@@ -33,22 +33,28 @@ void DenseParams::AppendTensors(std::vector<TensorView>* out) {
 
 const Matrix& DenseLayer::Forward(const DenseParams& p, const ConstMatrixRef& x,
                                   DenseCache* cache) const {
-  cache->x = x;
+  cache->x = BatchView(x);
   cache->y.resize(x.rows(), p.out());
   cache->y.noalias() = x * p.w;
-  cache->y.rowwise() += p.b;
-  Activate(cache);
+  Activate(cache, &p.b);
   return cache->y;
 }
 
-void DenseLayer::Activate(DenseCache* cache) const {
-  if (act_ == Activation::kRelu) cache->y = cache->y.cwiseMax(Real(0));
+void DenseLayer::Activate(DenseCache* cache, const RowVector* b) const {
+  Matrix& y = cache->y;
+  if (b == nullptr) {
+    if (act_ == Activation::kRelu) y = y.cwiseMax(Real(0));
+  } else if (act_ == Activation::kRelu) {
+    y = (y.rowwise() + *b).cwiseMax(Real(0));
+  } else {
+    y.rowwise() += *b;
+  }
 }
 
 void DenseLayer::Backward(const DenseParams& p, const DenseCache& cache, const ConstMatrixRef& dy,
                           DenseParams* grad, Matrix* dx) const {
   const auto apply = [&](const auto& dz) {
-    grad->w.noalias() += cache.x.transpose() * dz;
+    grad->w.noalias() += cache.x.get().transpose() * dz;
     grad->b.noalias() += dz.colwise().sum();
     if (dx != nullptr) {
       dx->resize(dy.rows(), p.in());

@@ -33,7 +33,7 @@ struct DenseParams {
 // first use and on batch-size changes only, so steady-state steps do not
 // allocate).
 struct DenseCache {
-  Matrix x;  // the input of Forward
+  BatchView x;  // the input of Forward (borrowed: see Forward)
   Matrix y;  // the output of Forward
   mutable Matrix dz;  // scratch of Backward: dL/d(pre-activation)
 };
@@ -46,12 +46,16 @@ class DenseLayer {
   explicit DenseLayer(Activation act) : act_(act) {}
   Activation activation() const { return act_; }
 
-  // Returns cache->y. REQUIRES: x.cols() == p.in().
+  // Returns cache->y. REQUIRES: x.cols() == p.in(); x is caller-owned
+  // storage (a Matrix or a block of one) that stays unchanged until
+  // Backward: the cache keeps a view of it, not a copy.
   const Matrix& Forward(const DenseParams& p, const ConstMatrixRef& x, DenseCache* cache) const;
   // Applies the activation to a pre-activation already in cache->y (for
   // callers that computed x * W + b themselves, e.g. the scorer's split
   // first layer). cache->x is left untouched.
-  void Activate(DenseCache* cache) const;
+  // Adds the bias (when `b` is given) and applies the activation in one
+  // pass over cache->y.
+  void Activate(DenseCache* cache, const RowVector* b = nullptr) const;
   // ADDS dL/dW, dL/db into *grad; writes dL/dx into *dx (may be nullptr).
   // REQUIRES: Forward() ran on this batch with `cache`; dy is [B x out].
   void Backward(const DenseParams& p, const DenseCache& cache, const ConstMatrixRef& dy,

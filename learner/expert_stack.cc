@@ -35,7 +35,11 @@ ExpertStack::ExpertStack(int in, int num_experts, std::vector<int> hidden)
 
 ExpertParams ExpertStack::Init(Rng* rng) const {
   ExpertParams p;
+  // Drawn in the [in x units] order of DenseParams::Init, then stored
+  // unit-major: the same initial values as a row-major layer.
   p.first = DenseParams::Init(in_, num_experts_ * first_width(), 1.0, rng);
+  Matrix unit_major = p.first.w.transpose();
+  p.first.w = std::move(unit_major);
   if (hidden_.size() > 1) {
     for (int e = 0; e < num_experts_; ++e) p.rest.push_back(rest_.Init(rng));
   }
@@ -44,7 +48,8 @@ ExpertParams ExpertStack::Init(Rng* rng) const {
 
 ExpertParams ExpertStack::Zeros() const {
   ExpertParams p;
-  p.first = DenseParams::Zeros(in_, num_experts_ * first_width());
+  p.first.w = Matrix::Zero(num_experts_ * first_width(), in_);
+  p.first.b = RowVector::Zero(num_experts_ * first_width());
   if (hidden_.size() > 1) {
     for (int e = 0; e < num_experts_; ++e) p.rest.push_back(rest_.Zeros());
   }
@@ -53,12 +58,16 @@ ExpertParams ExpertStack::Zeros() const {
 
 void ExpertStack::Forward(const ExpertParams& p, const ConstMatrixRef& x,
                           ExpertCache* cache) const {
-  first_.Forward(p.first, x, &cache->first);
+  cache->x = BatchView(x);
+  Matrix& y = cache->first;
+  y.resize(x.rows(), p.first.w.rows());
+  y.noalias() = x * p.first.w.transpose();
+  y = (y.rowwise() + p.first.b).cwiseMax(Real(0));
   if (hidden_.size() > 1) ForwardTail(p, cache);
 }
 
 void ExpertStack::ForwardFromFirst(const ExpertParams& p, ExpertCache* cache) const {
-  first_.Activate(&cache->first);
+  cache->first = cache->first.cwiseMax(Real(0));
   if (hidden_.size() > 1) ForwardTail(p, cache);
 }
 
@@ -66,33 +75,63 @@ void ExpertStack::ForwardTail(const ExpertParams& p, ExpertCache* cache) const {
   cache->rest.resize(num_experts_);
   const int h0 = first_width();
   for (int e = 0; e < num_experts_; ++e) {
-    rest_.Forward(p.rest[e], cache->first.y.middleCols(e * h0, h0), &cache->rest[e]);
+    rest_.Forward(p.rest[e], cache->first.middleCols(e * h0, h0), &cache->rest[e]);
   }
 }
 
 ConstMatrixRef ExpertStack::Output(const ExpertCache& cache, int e) const {
-  if (hidden_.size() == 1) return cache.first.y.middleCols(e * out(), out());
+  if (hidden_.size() == 1) return cache.first.middleCols(e * out(), out());
   return cache.rest[e].layers.back().y;
 }
 
 void ExpertStack::Backward(const ExpertParams& p, ExpertCache* cache,
-                           const std::vector<Matrix>& d_out, ExpertParams* grad,
-                           Matrix* dx) const {
-  const int h0 = first_width();
-  const Matrix* dfirst = &d_out[0];
-  if (hidden_.size() > 1) {
-    cache->dfirst.resize(d_out[0].rows(), num_experts_ * h0);
-    for (int e = 0; e < num_experts_; ++e) {
-      rest_.Backward(p.rest[e], &cache->rest[e], d_out[e], &grad->rest[e], &cache->dx_e);
-      cache->dfirst.middleCols(e * h0, h0) = cache->dx_e;
-    }
-    dfirst = &cache->dfirst;
-  } else if (num_experts_ > 1) {
-    cache->dfirst.resize(d_out[0].rows(), num_experts_ * h0);
-    for (int e = 0; e < num_experts_; ++e) cache->dfirst.middleCols(e * h0, h0) = d_out[e];
-    dfirst = &cache->dfirst;
+                           const std::vector<Matrix>& d_out, ExpertParams* grad, Matrix* dx,
+                           FirstWeightGrad first_w) const {
+  FirstDelta(p, cache, d_out, grad);
+  const Matrix& dz = cache->dfirst;
+  grad->first.b.noalias() += dz.colwise().sum();
+  if (first_w == FirstWeightGrad::kAccumulate) {
+    grad->first.w.noalias() += dz.transpose() * cache->x.get();
   }
-  first_.Backward(p.first, cache->first, *dfirst, &grad->first, dx);
+  if (dx != nullptr) FirstInputGrad(p, dz, dx);
+}
+
+// cache->dfirst = dL/d(first layer pre-activation): the experts' tails
+// back-propagated, through the ReLU.
+void ExpertStack::FirstDelta(const ExpertParams& p, ExpertCache* cache,
+                             const std::vector<Matrix>& d_out, ExpertParams* grad) const {
+  const int h0 = first_width();
+  cache->dfirst.resize(d_out[0].rows(), num_experts_ * h0);
+  for (int e = 0; e < num_experts_; ++e) {
+    const Matrix* d = &d_out[e];
+    if (hidden_.size() > 1) {
+      rest_.Backward(p.rest[e], &cache->rest[e], d_out[e], &grad->rest[e], &cache->dx_e);
+      d = &cache->dx_e;
+    }
+    const auto active = cache->first.middleCols(e * h0, h0).array() > Real(0);
+    cache->dfirst.middleCols(e * h0, h0) = active.select(d->array(), Real(0)).matrix();
+  }
+}
+
+// Batches up to this size take the row-skipping path of FirstInputGrad.
+constexpr Eigen::Index kSparseBatch = 4;
+
+// dx = dz * W. For small batches, units with a zero delta in every example
+// (inactive) are skipped: their rows of W are never read.
+void ExpertStack::FirstInputGrad(const ExpertParams& p, const Matrix& dz, Matrix* dx) const {
+  const Matrix& w = p.first.w;
+  if (dz.rows() > kSparseBatch) {
+    dx->resize(dz.rows(), in_);
+    dx->noalias() = dz * w;
+    return;
+  }
+  dx->setZero(dz.rows(), in_);
+  for (Eigen::Index u = 0; u < dz.cols(); ++u) {
+    for (Eigen::Index b = 0; b < dz.rows(); ++b) {
+      const Real d = dz(b, u);
+      if (d != 0) dx->row(b).noalias() += d * w.row(u);
+    }
+  }
 }
 
 }  // namespace ranker::learner

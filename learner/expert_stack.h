@@ -1,8 +1,14 @@
 // The experts of a mixture (or the bottom networks of the gate-less
 // architectures): E identical MLPs of ReLU layers over the same input. The
-// first layers of all experts are FUSED into one DenseLayer of width E*h0
-// (one GEMM X[B x in] * W[in x E*h0] instead of E small ones); expert e owns
-// columns [e*h0, (e+1)*h0) of it. Later layers are per-expert MLPs.
+// first layers of all experts are FUSED into one layer of width E*h0 (one
+// GEMM over the batch instead of E small ones); expert e owns units
+// [e*h0, (e+1)*h0) of it. Later layers are per-expert MLPs.
+//
+// The fused first layer is stored UNIT-MAJOR: first.w is [E*h0 x in], row
+// u holding the input weights of unit u (the transpose of DenseParams'
+// usual [in x out]). The units a small batch leaves inactive (ReLU at 0)
+// are then whole rows that Backward's dL/dx and a sparse optimizer update
+// skip without touching their memory.
 #pragma once
 
 #include <vector>
@@ -12,7 +18,7 @@
 namespace ranker::learner {
 
 struct ExpertParams {
-  DenseParams first;           // [in x E*h0]
+  DenseParams first;            // UNIT-MAJOR: w [E*h0 x in], b [1 x E*h0]
   std::vector<MlpParams> rest;  // per expert, layers 2..L (empty when L == 1)
 
   void AppendTensors(std::vector<TensorView>* out);
@@ -21,10 +27,23 @@ struct ExpertParams {
 
 // Caller-owned per-batch state, reused across steps.
 struct ExpertCache {
-  DenseCache first;
+  BatchView x;  // the Forward input (borrowed, see Forward)
+  // The first layer's output [B x E*h0]; the scorer writes its
+  // pre-activation here itself (ForwardFromFirst).
+  Matrix first;
   std::vector<MlpCache> rest;
-  Matrix dfirst;  // scratch of Backward: dL/d(first layer output)
-  Matrix dx_e;    // scratch of Backward
+  // dL/d(first layer pre-activation) [B x E*h0], set by Backward.
+  Matrix dfirst;
+  Matrix dx_e;  // scratch of Backward
+};
+
+// What Backward does with the gradient of first.w.
+enum class FirstWeightGrad {
+  kAccumulate,  // ADD it into grad->first.w, like every other tensor
+  // Leave it implicit: it is cache.dfirst^T * X (X the Forward input), for
+  // an optimizer that applies it without materialising it
+  // (Optimizer::ApplyAdagradOuter). grad->first.w is not touched.
+  kDeferred,
 };
 
 // Stateless; thread-safe.
@@ -42,27 +61,33 @@ class ExpertStack {
   ExpertParams Init(Rng* rng) const;
   ExpertParams Zeros() const;
 
+  // REQUIRES: x is caller-owned storage unchanged until Backward (the
+  // cache keeps a view of it).
   void Forward(const ExpertParams& p, const ConstMatrixRef& x, ExpertCache* cache) const;
   // The tail of Forward for a caller that wrote the first layer's
-  // PRE-activation x*W + b into cache->first.y itself (the scorer's split
-  // of request and candidate columns).
+  // PRE-activation x*W^T + b into cache->first itself (the scorer's split
+  // of request and candidate columns). Not for Backward.
   void ForwardFromFirst(const ExpertParams& p, ExpertCache* cache) const;
   // Expert e's output [B x out()]. REQUIRES: Forward ran; valid until the
   // next Forward with `cache`.
   ConstMatrixRef Output(const ExpertCache& cache, int e) const;
 
   // d_out[e] is dL/d(expert e's output) [B x out()]. ADDS parameter
-  // gradients into *grad; writes dL/dx into *dx (may be nullptr).
+  // gradients into *grad (first.w as `first_w` says); writes dL/dx into
+  // *dx (may be nullptr).
   void Backward(const ExpertParams& p, ExpertCache* cache, const std::vector<Matrix>& d_out,
-                ExpertParams* grad, Matrix* dx) const;
+                ExpertParams* grad, Matrix* dx,
+                FirstWeightGrad first_w = FirstWeightGrad::kAccumulate) const;
 
  private:
   void ForwardTail(const ExpertParams& p, ExpertCache* cache) const;
+  void FirstDelta(const ExpertParams& p, ExpertCache* cache,
+                  const std::vector<Matrix>& d_out, ExpertParams* grad) const;
+  void FirstInputGrad(const ExpertParams& p, const Matrix& dz, Matrix* dx) const;
 
   const int in_;
   const int num_experts_;
   const std::vector<int> hidden_;
-  DenseLayer first_{Activation::kRelu};
   Mlp rest_;  // meaningful only when hidden_.size() > 1
 };
 

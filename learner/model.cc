@@ -1,6 +1,7 @@
 #include "learner/model.h"
 
 #include <cmath>
+#include <limits>
 
 #include "base/random.h"
 #include "learner/loss.h"
@@ -10,6 +11,13 @@ namespace {
 
 // Separates the position-dropout stream from the initialisation stream.
 constexpr uint64_t kDropoutSalt = 0x70d1d0b5a1e7ULL;
+
+// The index of the first expert layer's weights in Tensors() order.
+constexpr size_t kFirstWeights = 0;
+// Adagrad batches up to this size apply the first expert layer's gradient
+// from its deltas and inputs (Optimizer::ApplyAdagradOuter) instead of
+// materialising it: for them the update, not the GEMM, is the cost.
+constexpr size_t kMaxDeferredBatch = 4;
 
 int FindTask(const ModelOptions& o, std::string_view name) {
   for (size_t t = 0; t < o.tasks.size(); ++t) {
@@ -139,7 +147,8 @@ double Model::Losses(std::span<const Example> batch, StepResult* r) {
   return total;
 }
 
-double Model::ComputeGradients(std::span<const Example> batch, StepResult* r) {
+double Model::ComputeGradients(std::span<const Example> batch, StepResult* r,
+                               bool allow_deferred) {
   assert(!batch.empty());
   const int num_tasks = network_.num_tasks();
   r->skipped = false;
@@ -155,7 +164,14 @@ double Model::ComputeGradients(std::span<const Example> batch, StepResult* r) {
   if (pos_task_ >= 0) ForwardPosition(batch);
   network_.Forward(params_, input_.x, &cache_);
   const double total = Losses(batch, r);
-  network_.Backward(params_, &cache_, d_outputs_, &grads_, &dx_);
+  first_deferred_ = allow_deferred && optimizer_options_.kind == OptimizerKind::kAdagrad &&
+                    batch.size() <= kMaxDeferredBatch;
+  network_.Backward(params_, &cache_, d_outputs_, &grads_, &dx_,
+                    first_deferred_ ? FirstWeightGrad::kDeferred : FirstWeightGrad::kAccumulate);
+  if (first_deferred_ && !OuterGradientBounded()) {
+    grads_.experts.first.w.noalias() += cache_.experts.dfirst.transpose() * input_.x;
+    first_deferred_ = false;
+  }
   if (pos_task_ >= 0) {
     const Eigen::Map<const Matrix> dy(d_outputs_[pos_task_].data(), r->batch_size, 1);
     position_.Backward(pos_params_, &pos_cache_, dy, &pos_grads_);
@@ -164,11 +180,27 @@ double Model::ComputeGradients(std::span<const Example> batch, StepResult* r) {
   return total;
 }
 
+// Whether the implicit gradient dZ^T X of the first expert weights is
+// finite: |G(u, i)| <= sum_b max|dZ(b, .)| * max|X(b, .)| bounds every
+// element and every partial sum of it.
+bool Model::OuterGradientBounded() const {
+  const Matrix& dz = cache_.experts.dfirst;
+  double bound = 0;
+  for (Eigen::Index b = 0; b < dz.rows(); ++b) {
+    bound += static_cast<double>(dz.row(b).cwiseAbs().maxCoeff()) *
+             static_cast<double>(input_.x.row(b).cwiseAbs().maxCoeff());
+  }
+  return bound < static_cast<double>(std::numeric_limits<Real>::max());
+}
+
 // A sum is finite only if every term is; a false alarm needs a gradient sum
 // beyond the float range, which is a divergent step anyway.
 bool Model::GradientsFinite() const {
   Real sum = row_grads_.sum();
-  for (const TensorView& g : grad_views_) sum += SumOf(g);
+  for (size_t i = 0; i < grad_views_.size(); ++i) {
+    if (i == kFirstWeights && first_deferred_) continue;  // zeros
+    sum += SumOf(grad_views_[i]);
+  }
   return std::isfinite(sum);
 }
 
@@ -188,12 +220,18 @@ void Model::Apply(size_t batch_size) {
     optimizer_.ApplyRow(table_.Mutable(input_.keys[k]),
                         row_grads_.row(static_cast<Eigen::Index>(k)).data(), dim);
   }
-  optimizer_.ApplyDense(param_views_, grad_views_);
+  for (size_t i = 0; i < param_views_.size(); ++i) {
+    if (i == kFirstWeights && first_deferred_) {
+      optimizer_.ApplyAdagradOuter(i, param_views_[i], cache_.experts.dfirst, input_.x);
+    } else {
+      optimizer_.ApplyDenseTensor(i, param_views_[i], grad_views_[i]);
+    }
+  }
   ++steps_;
 }
 
 void Model::TrainStep(std::span<const Example> batch, StepResult* result) {
-  const double total = ComputeGradients(batch, result);
+  const double total = ComputeGradients(batch, result, /*allow_deferred=*/true);
   if (!std::isfinite(total) || !GradientsFinite()) {
     DiscardGradients();
     result->skipped = true;
@@ -211,7 +249,7 @@ StepResult Model::TrainStep(std::span<const Example> batch) {
 ModelGradients Model::Gradients(std::span<const Example> batch) {
   StepResult r;
   ModelGradients g;
-  g.loss = ComputeGradients(batch, &r);
+  g.loss = ComputeGradients(batch, &r, /*allow_deferred=*/false);
   g.network = grads_;
   g.position = pos_grads_;
   g.keys = input_.keys;

@@ -122,7 +122,8 @@ class Model {
  private:
   Model(const ModelOptions& model, const OptimizerOptions& optimizer);
   void BindViews();
-  double ComputeGradients(std::span<const Example> batch, StepResult* r);
+  double ComputeGradients(std::span<const Example> batch, StepResult* r, bool allow_deferred);
+  bool OuterGradientBounded() const;
   void ForwardPosition(std::span<const Example> batch);
   double Losses(std::span<const Example> batch, StepResult* r);
   bool GradientsFinite() const;
@@ -151,6 +152,10 @@ class Model {
   MlpParams pos_grads_;
   std::vector<TensorView> param_views_;
   std::vector<TensorView> grad_views_;
+  // This step's gradient of the first expert weights is left implicit
+  // (FirstWeightGrad::kDeferred): grads_ holds zeros for it and Apply()
+  // updates from the layer's deltas and inputs (small Adagrad batches).
+  bool first_deferred_ = false;
   // Per-step scratch, reused.
   BatchInput input_;
   NetworkCache cache_;

@@ -64,7 +64,7 @@ class Network {
 
   void Forward(const NetworkParams& p, const ConstMatrixRef& x, NetworkCache* cache) const;
   // Forward for a caller that wrote the first expert layer's pre-activation
-  // into cache->experts.first.y itself; x is still needed by the gates.
+  // into cache->experts.first itself; x is still needed by the gates.
   void ForwardFromFirst(const NetworkParams& p, const ConstMatrixRef& x,
                         NetworkCache* cache) const;
   // Task t's output [B x 1]. REQUIRES: a Forward ran with `cache`.
@@ -73,10 +73,12 @@ class Network {
   const Matrix* GateWeights(const NetworkCache& cache, int t) const;
 
   // d_outputs[t] is dL/d(output of task t) [B]. ADDS parameter gradients
-  // into *grad; writes dL/dx [B x input_width()] into *dx (may be nullptr).
-  // REQUIRES: Forward ran on this batch with `cache`.
+  // into *grad (the first expert layer's weights as `first_w` says, see
+  // ExpertStack); writes dL/dx [B x input_width()] into *dx (may be
+  // nullptr). REQUIRES: Forward ran on this batch with `cache`.
   void Backward(const NetworkParams& p, NetworkCache* cache, const std::vector<Vector>& d_outputs,
-                NetworkParams* grad, Matrix* dx) const;
+                NetworkParams* grad, Matrix* dx,
+                FirstWeightGrad first_w = FirstWeightGrad::kAccumulate) const;
 
  private:
   void ForwardGatesAndTowers(const NetworkParams& p, const ConstMatrixRef& x,

@@ -1,6 +1,7 @@
 #include "learner/optimizer.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 
 namespace ranker::learner {
@@ -27,17 +28,41 @@ using ArrayMap = Eigen::Map<Array>;
 // for L1 let the three statements share one pass over memory.
 constexpr size_t kChunk = 512;
 
+namespace ei = Eigen::internal;
+using Packet = ei::packet_traits<Real>::type;
+constexpr size_t kLanes = ei::packet_traits<Real>::size;
+
+// One Adagrad step on n values in ONE pass: acc += g^2,
+// w -= lr * g / (sqrt(acc) + eps), g = 0. Packets whose gradient is all
+// zero are skipped: exact, since g = 0 leaves acc and w unchanged, and
+// whole zero rows are common (inactive ReLU units, missing inputs). Same
+// operations in the same order as the array expressions
+// `A += G.square(); W -= lr * G / (A.sqrt() + eps)`: bit-identical.
+void AdagradPass(Real* w, Real* acc, Real* g, size_t n, Real lr, Real eps) {
+  const Packet vlr = ei::pset1<Packet>(lr), veps = ei::pset1<Packet>(eps);
+  const Packet zero = ei::pzero(vlr), all = ei::ptrue(vlr);
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const Packet grad = ei::ploadu<Packet>(g + i);
+    if (!ei::predux_any(ei::pandnot(all, ei::pcmp_eq(grad, zero)))) continue;
+    const Packet a = ei::padd(ei::ploadu<Packet>(acc + i), ei::pmul(grad, grad));
+    ei::pstoreu(acc + i, a);
+    const Packet step = ei::pdiv(ei::pmul(vlr, grad), ei::padd(ei::psqrt(a), veps));
+    ei::pstoreu(w + i, ei::psub(ei::ploadu<Packet>(w + i), step));
+    ei::pstoreu(g + i, zero);
+  }
+  for (; i < n; ++i) {
+    if (g[i] == 0) continue;
+    acc[i] += g[i] * g[i];
+    w[i] -= lr * g[i] / (std::sqrt(acc[i]) + eps);
+    g[i] = 0;
+  }
+}
+
 }  // namespace
 
 void Optimizer::Adagrad(Real* w, Real* acc, Real* g, size_t n, Real lr) const {
-  const Real eps = static_cast<Real>(options_.epsilon);
-  for (size_t off = 0; off < n; off += kChunk) {
-    const Eigen::Index len = static_cast<Eigen::Index>(std::min(kChunk, n - off));
-    ArrayMap W(w + off, len), A(acc + off, len), G(g + off, len);
-    A += G.square();
-    W -= lr * G / (A.sqrt() + eps);
-    G.setZero();
-  }
+  AdagradPass(w, acc, g, n, lr, static_cast<Real>(options_.epsilon));
 }
 
 void Optimizer::Adam(Real* w, Real* m, Real* v, Real* g, size_t n, Real lr) const {
@@ -60,15 +85,44 @@ void Optimizer::Adam(Real* w, Real* m, Real* v, Real* g, size_t n, Real lr) cons
 }
 
 void Optimizer::ApplyDense(std::span<const TensorView> params, std::span<const TensorView> grads) {
+  for (size_t i = 0; i < params.size(); ++i) ApplyDenseTensor(i, params[i], grads[i]);
+}
+
+void Optimizer::ApplyDenseTensor(size_t i, TensorView param, TensorView grad) {
   const Real lr = static_cast<Real>(options_.learning_rate);
-  for (size_t i = 0; i < params.size(); ++i) {
-    const size_t n = params[i].size();
-    Real* s = state_[i].data();
-    if (options_.kind == OptimizerKind::kAdagrad) {
-      Adagrad(params[i].data(), s, grads[i].data(), n, lr);
-    } else {
-      Adam(params[i].data(), s, s + n, grads[i].data(), n, lr);
+  const size_t n = param.size();
+  Real* s = state_[i].data();
+  if (options_.kind == OptimizerKind::kAdagrad) {
+    Adagrad(param.data(), s, grad.data(), n, lr);
+  } else {
+    Adam(param.data(), s, s + n, grad.data(), n, lr);
+  }
+}
+
+void Optimizer::ApplyAdagradOuter(size_t i, TensorView w, const ConstMatrixRef& dy,
+                                  const ConstMatrixRef& x) {
+  assert(options_.kind == OptimizerKind::kAdagrad);
+  const Eigen::Index cols = x.cols();
+  assert(w.size() == static_cast<size_t>(dy.cols() * cols));
+  const Real lr = static_cast<Real>(options_.learning_rate);
+  const Real eps = static_cast<Real>(options_.epsilon);
+  Real* acc = state_[i].data();
+  outer_row_.resize(cols);
+  for (Eigen::Index r = 0; r < dy.cols(); ++r) {
+    bool any = false;
+    for (Eigen::Index b = 0; b < dy.rows(); ++b) {
+      const Real d = dy(b, r);
+      if (d == 0) continue;
+      if (any) {
+        outer_row_ += d * x.row(b);
+      } else {
+        outer_row_ = d * x.row(b);
+        any = true;
+      }
     }
+    if (!any) continue;
+    const size_t off = static_cast<size_t>(r * cols);
+    AdagradPass(w.data() + off, acc + off, outer_row_.data(), static_cast<size_t>(cols), lr, eps);
   }
 }
 

@@ -36,6 +36,18 @@ class Optimizer {
   // next Backward can accumulate into them). REQUIRES: same sizes as
   // InitDense.
   void ApplyDense(std::span<const TensorView> params, std::span<const TensorView> grads);
+  // The same for tensor i (InitDense order) alone.
+  void ApplyDenseTensor(size_t i, TensorView param, TensorView grad);
+
+  // Adagrad on tensor i, a row-major [dy.cols() x x.cols()] weight matrix
+  // whose gradient is the sum of outer products G = dY^T X (dY [B x rows],
+  // X [B x cols]: a layer's deltas and inputs), WITHOUT materialising G:
+  // rows whose column of dY is zero (inactive ReLU units) are skipped, as
+  // are zero inputs. Equal to ApplyDenseTensor(i, w, G) up to the rounding
+  // of G's sum over the batch. Cheaper for small B. REQUIRES: Adagrad;
+  // w.size() == dy.cols() * x.cols(); G finite.
+  void ApplyAdagradOuter(size_t i, TensorView w, const ConstMatrixRef& dy,
+                         const ConstMatrixRef& x);
 
   // Optimizer values stored per embedding row of `dim` weights, and their
   // initial value.
@@ -57,6 +69,7 @@ class Optimizer {
   uint64_t step_ = 0;
   // Per dense tensor: Adagrad accumulators, or Adam's m then v.
   std::vector<std::vector<Real>> state_;
+  RowVector outer_row_;  // scratch of ApplyAdagradOuter
 };
 
 }  // namespace ranker::learner

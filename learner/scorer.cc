@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <utility>
 
 #include "learner/loss.h"
 
@@ -14,10 +15,9 @@ struct Scratch {
   BatchInput shared;
   BatchInput candidates;
   NetworkCache cache;
-  std::vector<int> cols;  // input columns touched by candidates
-  Matrix x_cols;          // candidates' touched columns [N x cols]
-  Matrix w_cols;          // the first-layer rows of those columns
-  Matrix outputs;         // [N x num_tasks]
+  std::vector<std::pair<int, int>> ranges;  // input columns candidates touch
+  RowVector shared_pre;                     // x_request * W^T + b
+  Matrix outputs;                           // [N x num_tasks]
 };
 
 Scratch& ThreadScratch() {
@@ -25,16 +25,20 @@ Scratch& ThreadScratch() {
   return scratch;
 }
 
-// The input columns of the slots marked in slot_used.
-void UsedColumns(const BatchInput& in, int cat_slots, int dim, std::vector<int>* cols) {
-  cols->clear();
+// The input columns of the slots marked in slot_used, as maximal runs
+// [begin, end).
+void UsedRanges(const BatchInput& in, int cat_slots, int dim,
+                std::vector<std::pair<int, int>>* ranges) {
+  ranges->clear();
   for (size_t s = 0; s < in.slot_used.size(); ++s) {
     if (!in.slot_used[s]) continue;
     const int slot = static_cast<int>(s);
-    if (slot < cat_slots) {
-      for (int j = 0; j < dim; ++j) cols->push_back(slot * dim + j);
+    const int begin = slot < cat_slots ? slot * dim : cat_slots * dim + (slot - cat_slots);
+    const int end = slot < cat_slots ? begin + dim : begin + 1;
+    if (!ranges->empty() && ranges->back().second == begin) {
+      ranges->back().second = end;
     } else {
-      cols->push_back(cat_slots * dim + (slot - cat_slots));
+      ranges->emplace_back(begin, end);
     }
   }
 }
@@ -46,31 +50,25 @@ const Matrix& Scorer::LastOutputs() { return ThreadScratch().outputs; }
 void Scorer::Score(const ScoreRequest& request, std::span<const Example> candidates,
                    ScoreResult* result) const {
   const ModelOptions& o = model_.options();
-  const Network& net = model_.network();
-  const DenseParams& first = model_.params().experts.first;
+  const Matrix& w = model_.params().experts.first.w;  // unit-major [units x in]
   Scratch& s = ThreadScratch();
   const InputLayout& layout = model_.layout();
   layout.BuildRow(request.shared, request.shared_dense, model_.embeddings(), &s.shared);
   layout.Build(candidates, model_.embeddings(), InputLayout::Mode::kServe, &s.candidates);
-  const Eigen::Index n = static_cast<Eigen::Index>(candidates.size());
-  // First expert layer: (x_request W + b) once, plus X_candidate W over
-  // the columns candidates touch only.
-  UsedColumns(s.candidates, o.categorical_slots, o.embedding_dim, &s.cols);
-  const Eigen::Index k = static_cast<Eigen::Index>(s.cols.size());
-  s.x_cols.resize(n, k);
-  s.w_cols.resize(k, first.w.cols());
-  for (Eigen::Index j = 0; j < k; ++j) {
-    s.x_cols.col(j) = s.candidates.x.col(s.cols[j]);
-    s.w_cols.row(j) = first.w.row(s.cols[j]);
+  // First expert layer: (x_request W^T + b) once, plus X_candidate W^T
+  // over the column runs candidates touch only.
+  UsedRanges(s.candidates, o.categorical_slots, o.embedding_dim, &s.ranges);
+  s.shared_pre.noalias() = s.shared.x * w.transpose();
+  s.shared_pre += model_.params().experts.first.b;
+  Matrix& pre = s.cache.experts.first;
+  pre = s.shared_pre.replicate(static_cast<Eigen::Index>(candidates.size()), 1);
+  for (const auto& [begin, end] : s.ranges) {
+    pre.noalias() += s.candidates.x.middleCols(begin, end - begin) *
+                     w.middleCols(begin, end - begin).transpose();
   }
-  RowVector shared_pre = s.shared.x * first.w + first.b;
-  Matrix& pre = s.cache.experts.first.y;
-  pre.resize(n, first.w.cols());
-  pre.noalias() = s.x_cols * s.w_cols;
-  pre.rowwise() += shared_pre;
   // The gates read the full input rows.
   s.candidates.x.rowwise() += s.shared.x.row(0);
-  net.ForwardFromFirst(model_.params(), s.candidates.x, &s.cache);
+  model_.network().ForwardFromFirst(model_.params(), s.candidates.x, &s.cache);
   Finish(s.cache, request.weights, candidates.size(), result);
 }
 

@@ -33,6 +33,29 @@ using RowVector = Eigen::Matrix<Real, 1, Eigen::Dynamic>;
 // A read-only view of a batch (a whole Matrix or a block of one).
 using ConstMatrixRef = Eigen::Ref<const Matrix>;
 
+// A borrowed, re-pointable view of a batch (a whole Matrix or a block of
+// one): what a layer cache keeps of its Forward input for Backward, instead
+// of a copy. The viewed matrix must outlive the view's use and must not be
+// resized meanwhile.
+class BatchView {
+ public:
+  using Map = Eigen::Map<const Matrix, 0, Eigen::OuterStride<>>;
+  BatchView() = default;
+  // REQUIRES: m views caller-owned storage (a Matrix or a block of one),
+  // not a temporary the Ref had to materialise.
+  explicit BatchView(const ConstMatrixRef& m)
+      : data_(m.data()), rows_(m.rows()), cols_(m.cols()), stride_(m.outerStride()) {}
+  Map get() const { return Map(data_, rows_, cols_, Eigen::OuterStride<>(stride_)); }
+  Eigen::Index rows() const { return rows_; }
+  Eigen::Index cols() const { return cols_; }
+
+ private:
+  const Real* data_ = nullptr;
+  Eigen::Index rows_ = 0;
+  Eigen::Index cols_ = 0;
+  Eigen::Index stride_ = 0;
+};
+
 // A flat view of one parameter tensor: what the optimizer, the checksum and
 // serialisation iterate over. Borrowed: valid while the owning struct lives
 // and is not resized.

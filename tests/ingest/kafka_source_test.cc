@@ -102,7 +102,7 @@ TEST(KafkaSourceConfig, PassesSettingsThroughWithoutContactingBrokers) {
 // One source is bounded by messages, the other by bytes (separate groups,
 // joining in parallel).
 TEST(KafkaSourceBackpressure, SlowReaderGetsEveryMessageOnce) {
-  constexpr int kN = 300;
+  constexpr int kN = 150;
   const std::string topic = "bp";
   auto cluster = NewCluster(1, topic);
   auto producer = NewProducer(cluster->bootstrap());

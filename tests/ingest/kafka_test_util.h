@@ -34,7 +34,8 @@ inline KafkaSourceOptions MockSourceOptions(const std::string& bootstrap,
   o.topics = {topic};
   o.group_id = group;
   o.kafka = {
-      {"session.timeout.ms", "4000"},   // > the mock's 3 s first-join delay
+      // > the mock's 3 s first-join delay; later rebalances wait this - 1 s.
+      {"session.timeout.ms", "3500"},
       {"heartbeat.interval.ms", "300"},
       {"fetch.wait.max.ms", "20"},
       {"fetch.error.backoff.ms", "10"},
