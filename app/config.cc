@@ -90,6 +90,51 @@ KeyEntry EnumKey(std::string key, std::string help, E& (*ref)(Config&),
 
 #define REF(expr) +[](Config& c) -> auto& { return c.expr; }
 
+// http.port: 0..65535 (0 = an ephemeral port).
+KeyEntry PortKey() {
+  KeyEntry e{"http.port", "HTTP listen port (0 = any free port)", nullptr, nullptr};
+  e.set = [](Config* c, std::string_view text) {
+    int64_t v;
+    RANKER_RETURN_IF_ERROR(ParseInt64("http.port", text, &v));
+    if (v < 0 || v > 65535) {
+      return Status::InvalidArgument("http.port: must be in [0, 65535], got " + std::string(text));
+    }
+    c->service.http.port = static_cast<uint16_t>(v);
+    return Status::OK();
+  };
+  e.get = [](const Config& c) { return std::to_string(c.service.http.port); };
+  return e;
+}
+
+// The keys of `serve`/`demo` (app/service_options.h).
+void AddServiceKeys(std::vector<KeyEntry>* t) {
+  t->push_back(Key("ingest.brokers", "Kafka bootstrap servers; empty = no Kafka, POST /v1/events only (serve --brokers)", REF(service.brokers)));
+  t->push_back(Key("ingest.topic", "topic of the events, keyed by request_id", REF(service.topic)));
+  t->push_back(Key("ingest.group_id", "consumer group of the learners", REF(service.group_id)));
+  t->push_back(Key("ingest.dead_letter_topic", "rejected events are copied here with their reason; empty = off", REF(service.dead_letter_topic)));
+  t->push_back(Key("ingest.log_kafka_errors", "write librdkafka errors and warnings to stderr", REF(service.log_kafka_errors)));
+  t->push_back(Key("ingest.queue_max_messages", "consumer queue bound; fetching pauses beyond it", REF(service.queue_max_messages)));
+  t->push_back(Key("service.publish_interval_ms", "the learner publishes a model version to the scorers at least this often while learning", REF(service.publish_interval_ms)));
+  t->push_back(Key("service.flush_joiner_on_stop", "on shutdown, close pending impressions and train on them", REF(service.flush_joiner_on_stop)));
+  t->push_back(Key("service.local_queue_max_events", "POST /v1/events queue bound without a broker (503 beyond)", REF(service.local_queue_max_events)));
+  t->push_back(Key("http.enabled", "serve the HTTP API", REF(service.http_enabled)));
+  t->push_back(Key("http.address", "HTTP listen address (serve --http ADDR:PORT)", REF(service.http.address)));
+  t->push_back(PortKey());
+  t->push_back(Key("http.threads", "HTTP I/O threads", REF(service.http.threads)));
+  t->push_back(Key("http.handler_threads", "threads running handlers (ranking)", REF(service.http.handler_threads)));
+  t->push_back(Key("http.max_body_bytes", "larger request bodies are refused (413)", REF(service.http.max_body_bytes)));
+  t->push_back(Key("http.max_header_bytes", "larger request headers are refused (431)", REF(service.http.max_header_bytes)));
+  t->push_back(Key("http.read_timeout_ms", "deadline to read one request", REF(service.http.read_timeout_ms)));
+  t->push_back(Key("http.idle_timeout_ms", "keep-alive wait for the next request", REF(service.http.idle_timeout_ms)));
+  t->push_back(Key("http.write_timeout_ms", "deadline to write one response", REF(service.http.write_timeout_ms)));
+  t->push_back(Key("http.max_connections", "open connections; beyond: 503 and close", REF(service.http.max_connections)));
+  t->push_back(Key("http.max_inflight_requests", "queued or running requests; beyond: shed", REF(service.http.max_inflight_requests)));
+  t->push_back(Key("http.overload_status", "status of shed requests (503 or 429)", REF(service.http.overload_status)));
+  t->push_back(Key("http.drain_timeout_ms", "shutdown waits this long for requests in flight", REF(service.http.drain_timeout_ms)));
+  t->push_back(Key("http.admin_token", "Bearer token of the admin endpoints; empty = loopback peers only", REF(service.admin_token)));
+  t->push_back(Key("rank.max_candidates", "candidates per POST /v1/rank", REF(service.rank.max_candidates)));
+}
+
 std::vector<KeyEntry> BuildTable() {
   using learner::Architecture;
   using learner::OptimizerKind;
@@ -140,6 +185,7 @@ std::vector<KeyEntry> BuildTable() {
   t.push_back(Key("ingest.max_event_bytes", "larger events are rejected (oversize)", REF(ingest.max_event_bytes)));
   t.push_back(Key("ingest.max_features", "categorical + dense features per event", REF(ingest.max_features)));
   t.push_back(Key("ingest.max_string_bytes", "longest id or feature value", REF(ingest.max_string_bytes)));
+  AddServiceKeys(&t);
   return t;
 }
 
@@ -206,6 +252,7 @@ Status Config::Validate() const {
   RANKER_RETURN_IF_ERROR(train.Validate());
   RANKER_RETURN_IF_ERROR(join.Validate());
   RANKER_RETURN_IF_ERROR(ingest.Validate());
+  RANKER_RETURN_IF_ERROR(service.Validate());
   return Status::OK();
 }
 
@@ -242,10 +289,17 @@ StatusOr<Config> LoadConfig(const ConfigSources& sources) {
 
 std::string DumpConfig(const Config& config) {
   std::string out;
+  // Secrets are shown as set or not, never printed.
+  auto shown = [](std::string_view key, const std::string& v) {
+    const bool secret = key.find("token") != std::string_view::npos ||
+                        key.find("password") != std::string_view::npos ||
+                        key.find("secret") != std::string_view::npos;
+    return secret && !v.empty() ? std::string("(set)") : v;
+  };
   for (const internal::KeyEntry& e : internal::KeyTable()) {
-    out += e.key + ": " + e.get(config) + "\n";
+    out += e.key + ": " + shown(e.key, e.get(config)) + "\n";
   }
-  for (const auto& [k, v] : config.kafka) out += "kafka." + k + ": " + v + "\n";
+  for (const auto& [k, v] : config.kafka) out += "kafka." + k + ": " + shown(k, v) + "\n";
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "app/service_options.h"
 #include "base/status.h"
 #include "ingest/event_decoder.h"
 #include "learner/joiner.h"
@@ -29,6 +30,9 @@ struct Config {
   // kafka.* keys, passed to librdkafka as they are ("kafka.bootstrap.servers"
   // becomes "bootstrap.servers").
   std::map<std::string, std::string> kafka;
+  // The service (serve/demo): ingest.brokers/topic/group_id/..., service.*,
+  // http.*, rank.*.
+  ServiceOptions service;
 
   // Cross-module checks (e.g. the joiner's tasks exist) plus each Validate().
   Status Validate() const;

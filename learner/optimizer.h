@@ -66,6 +66,7 @@ class Optimizer {
   void Adam(Real* w, Real* m, Real* v, Real* g, size_t n, Real lr) const;
 
   OptimizerOptions options_;
+  bool rsqrt_;  // Adagrad may multiply by rsqrt(acc) (see optimizer.cc)
   uint64_t step_ = 0;
   // Per dense tensor: Adagrad accumulators, or Adam's m then v.
   std::vector<std::vector<Real>> state_;

@@ -28,6 +28,7 @@ struct Stream {
 };
 
 Stream Simulate(const sim::SimOptions& options, int64_t n_events) {
+  EXPECT_TRUE(options.Validate().ok()) << options.Validate().ToString();
   sim::Simulator simulator(options);
   Stream s;
   std::map<std::pair<std::string, std::string>, std::pair<size_t, int64_t>> index;

@@ -58,6 +58,9 @@ TEST(Rejects, EveryReasonIsCountedAndNoneReachesTheModel) {
   sim::SimOptions o;
   o.users = 50;
   o.items = 40;
+  o.creators = 10;
+  o.candidates = 20;
+  ASSERT_TRUE(o.Validate().ok()) << o.Validate().ToString();
   sim::Simulator simulator(o);
   std::vector<sim::SimEvent> events;
   size_t next_bad = 0;

@@ -1,0 +1,138 @@
+#include "app/learner_loop.h"
+
+#include <cassert>
+#include <utility>
+
+namespace ranker::app {
+
+LearnerLoop::LearnerLoop(std::unique_ptr<LearningPipeline> pipeline,
+                         const LearnerLoopOptions& options, LearnerLoopDeps deps)
+    : pipeline_(std::move(pipeline)), options_(options), deps_(std::move(deps)) {
+  assert(pipeline_ && deps_.publisher && deps_.clock);
+}
+
+LearnerLoop::~LearnerLoop() { Stop(); }
+
+void LearnerLoop::Start() {
+  assert(!started_);
+  started_ = true;
+  {
+    std::lock_guard<std::mutex> lock(batch_mu_);
+    Publish();
+  }
+  thread_ = std::thread([this] { Run(); });
+}
+
+void LearnerLoop::Stop() {
+  stop_.store(true);
+  local_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Status LearnerLoop::Enqueue(std::vector<ingest::DecodeResult>* events) {
+  std::lock_guard<std::mutex> lock(local_mu_);
+  if (local_closed_) return Status::Unavailable("the learner is shutting down");
+  if (local_.size() + events->size() > options_.local_queue_max_events) {
+    return Status::ResourceExhausted("the learner's queue is full (service.local_queue_max_events)");
+  }
+  for (ingest::DecodeResult& r : *events) local_.push_back(std::move(r));
+  events->clear();
+  local_cv_.notify_one();
+  return Status::OK();
+}
+
+void LearnerLoop::Run() {
+  int64_t drain_deadline = -1;
+  while (true) {
+    const bool stopping = stop_.load();
+    if (stopping && drain_deadline < 0) drain_deadline = NowMonoMs() + options_.drain_timeout_ms;
+    size_t n;
+    {
+      std::lock_guard<std::mutex> lock(batch_mu_);
+      n = PollOnce(stopping);
+      MaybePublish(/*idle=*/n == 0);
+    }
+    if (stopping && (n == 0 || NowMonoMs() >= drain_deadline)) break;
+  }
+  {
+    std::lock_guard<std::mutex> lock(local_mu_);
+    local_closed_ = true;
+  }
+  std::lock_guard<std::mutex> lock(batch_mu_);
+  DrainLocal(std::chrono::milliseconds(0));  // what was enqueued before closing
+  if (options_.flush_joiner_on_stop) pipeline_->Finish();
+  Publish();
+}
+
+size_t LearnerLoop::PollOnce(bool stopping) {
+  const std::chrono::milliseconds wait(stopping ? 0 : options_.pop_timeout_ms);
+  if (deps_.source == nullptr) return DrainLocal(wait);
+  size_t n = DrainLocal(std::chrono::milliseconds(0));
+  std::vector<ingest::SourceMessage> messages =
+      deps_.source->Pop(options_.pop_batch, n > 0 ? std::chrono::milliseconds(0) : wait);
+  for (const ingest::SourceMessage& m : messages) ConsumeMessage(m);
+  return n + messages.size();
+}
+
+size_t LearnerLoop::DrainLocal(std::chrono::milliseconds wait) {
+  std::deque<ingest::DecodeResult> taken;
+  {
+    std::unique_lock<std::mutex> lock(local_mu_);
+    if (wait.count() > 0) {
+      local_cv_.wait_for(lock, wait, [&] { return !local_.empty() || stop_.load(); });
+    }
+    taken.swap(local_);
+  }
+  for (ingest::DecodeResult& r : taken) pipeline_->Consume(std::move(r));
+  if (!taken.empty()) dirty_ = true;
+  return taken.size();
+}
+
+void LearnerLoop::ConsumeMessage(const ingest::SourceMessage& message) {
+  ingest::DecodeResult result = pipeline_->Decode(message.payload);
+  if (!result.ok() && deps_.dead_letters != nullptr) {
+    const ingest::DecodeError& e = result.error();
+    if (!deps_.dead_letters->Send(message, ingest::RejectReasonName(e.reason), e.message).ok()) {
+      dead_letter_failures_.fetch_add(1);
+    }
+  }
+  pipeline_->Consume(std::move(result));
+  offsets_[message.tp()] = message.offset + 1;
+  dirty_ = true;
+}
+
+void LearnerLoop::MaybePublish(bool idle) {
+  if (!dirty_) return;
+  if (idle || NowMonoMs() - last_publish_ms_ >= options_.publish_interval_ms) Publish();
+}
+
+void LearnerLoop::Publish() {
+  std::shared_ptr<const PublishedModel> p =
+      deps_.publisher->Publish(*pipeline_, offsets_, deps_.clock->NowMs());
+  last_publish_ms_ = NowMonoMs();
+  dirty_ = false;
+  if (deps_.committer != nullptr && !offsets_.empty()) deps_.committer->Offer(offsets_);
+  if (deps_.on_publish) deps_.on_publish(*p);
+}
+
+ingest::OffsetMap LearnerLoop::OnAssigned(const std::vector<ingest::TopicPartition>&) {
+  return {};  // the group's committed offsets (snapshot offsets come later)
+}
+
+void LearnerLoop::OnRevoked(const std::vector<ingest::TopicPartition>& partitions) {
+  std::lock_guard<std::mutex> lock(batch_mu_);  // the batch in progress is learned first
+  ingest::OffsetMap revoked;
+  for (const ingest::TopicPartition& tp : partitions) {
+    auto it = offsets_.find(tp);
+    if (it == offsets_.end()) continue;
+    revoked.insert(*it);
+    offsets_.erase(it);
+  }
+  if (deps_.committer != nullptr) {
+    (void)deps_.committer->CommitRevoked(revoked);  // failures are counted there
+  } else if (deps_.source != nullptr && !revoked.empty()) {
+    (void)deps_.source->CommitOffsets(revoked);
+  }
+}
+
+}  // namespace ranker::app

@@ -1,0 +1,62 @@
+// Immutable model versions for the scorers (contract §5 freshness): the
+// learner thread publishes a deep copy of its model with everything the read
+// side needs pre-computed (the GET /v1/model body, the metrics, the offsets
+// the version reflects); readers take the latest version with one atomic
+// load and never wait for the learner.
+//
+// Thread-safety: Publish() is called by one writer (the learner thread);
+// Latest() may be called from any thread at any time.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "app/pipeline.h"
+#include "ingest/event_source.h"
+#include "learner/metrics.h"
+#include "learner/model.h"
+
+namespace ranker::app {
+
+// One published version. Immutable once published.
+struct PublishedModel {
+  std::unique_ptr<const learner::Model> model;
+  uint64_t version = 0;         // 1, 2, ... (+1 per publication)
+  int64_t published_at_ms = 0;  // wall clock
+  // Per topic-partition, the next offset not reflected in this version.
+  ingest::OffsetMap offsets;
+  std::string report_json;  // the GET /v1/model body
+  // Counters and metrics at publication, for /metrics and progress lines.
+  learner::MetricsReport metrics;
+  learner::JoinerStats join;
+  int64_t events_consumed = 0;
+  int64_t examples_trained = 0;
+  double clone_ms = 0;  // how long the copy of the model took
+};
+
+// "ranker.events/0" -> next offset, as rendered in GET /v1/model.
+std::string OffsetKey(const ingest::TopicPartition& tp);
+
+class ModelPublisher {
+ public:
+  ModelPublisher() = default;
+  ModelPublisher(const ModelPublisher&) = delete;
+  ModelPublisher& operator=(const ModelPublisher&) = delete;
+
+  // Copies the pipeline's model and state into a new version and makes it
+  // the latest. Learner thread only (the pipeline must not change meanwhile).
+  std::shared_ptr<const PublishedModel> Publish(const LearningPipeline& pipeline,
+                                                const ingest::OffsetMap& offsets,
+                                                int64_t now_ms);
+
+  // The latest version; nullptr before the first Publish().
+  std::shared_ptr<const PublishedModel> Latest() const { return latest_.load(); }
+
+ private:
+  std::atomic<std::shared_ptr<const PublishedModel>> latest_;
+  uint64_t versions_ = 0;  // writer only
+};
+
+}  // namespace ranker::app

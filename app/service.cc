@@ -1,0 +1,174 @@
+#include "app/service.h"
+
+#include <cstdio>
+#include <utility>
+
+#include "app/handlers.h"
+
+namespace ranker::app {
+namespace {
+
+LearnerLoopOptions LoopOptions(const ServiceOptions& o) {
+  LearnerLoopOptions l;
+  l.publish_interval_ms = o.publish_interval_ms;
+  l.flush_joiner_on_stop = o.flush_joiner_on_stop;
+  l.local_queue_max_events = o.local_queue_max_events;
+  return l;
+}
+
+std::string IdPrefix(const Clock* clock) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "rq-%llx-", static_cast<unsigned long long>(clock->NowMs()));
+  return buf;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Service>> Service::Create(const Config& config, const Clock* clock) {
+  RANKER_RETURN_IF_ERROR(config.Validate());
+  StatusOr<std::unique_ptr<LearningPipeline>> pipeline = LearningPipeline::Create(config);
+  if (!pipeline.ok()) return pipeline.status();
+  std::unique_ptr<Service> service(new Service(config, clock));
+  if (!config.service.brokers.empty()) RANKER_RETURN_IF_ERROR(service->CreateKafka());
+  service->CreateLearner(std::move(pipeline).value());
+  return service;
+}
+
+Service::Service(const Config& config, const Clock* clock)
+    : config_(config),
+      clock_(clock),
+      id_prefix_(IdPrefix(clock)),
+      metrics_(std::make_unique<api::Metrics>()),
+      service_metrics_(std::make_unique<ServiceMetrics>(metrics_.get())) {
+  router_ = std::make_unique<api::Router>(api::RouterOptions{config.service.admin_token});
+  AddServiceRoutes(this, router_.get());
+  http_ = std::make_unique<api::HttpServer>(config.service.http, router_.get(), metrics_.get());
+}
+
+Service::~Service() { Stop(); }
+
+Status Service::CreateKafka() {
+  const ServiceOptions& o = config_.service;
+  ingest::KafkaProducerOptions p;
+  p.brokers = o.brokers;
+  p.kafka = config_.kafka;
+  p.log_to_stderr = o.log_kafka_errors;
+  StatusOr<std::unique_ptr<ingest::KafkaProducer>> producer = ingest::KafkaProducer::Create(p);
+  if (!producer.ok()) return producer.status();
+  producer_ = std::move(producer).value();
+  if (!o.dead_letter_topic.empty()) {
+    dead_letters_ = std::make_unique<ingest::DeadLetterSink>(producer_.get(), o.dead_letter_topic);
+  }
+  ingest::KafkaSourceOptions s;
+  s.brokers = o.brokers;
+  s.topics = {o.topic};
+  s.group_id = o.group_id;
+  s.kafka = config_.kafka;
+  s.queue_max_messages = o.queue_max_messages;
+  s.log_to_stderr = o.log_kafka_errors;
+  StatusOr<std::unique_ptr<ingest::KafkaSource>> source = ingest::KafkaSource::Create(s);
+  if (!source.ok()) return source.status();
+  source_ = std::move(source).value();
+  committer_ = std::make_unique<OffsetCommitter>(source_.get());
+  return Status::OK();
+}
+
+void Service::CreateLearner(std::unique_ptr<LearningPipeline> pipeline) {
+  LearnerLoopDeps deps;
+  deps.source = source_.get();
+  deps.committer = committer_.get();
+  deps.dead_letters = dead_letters_.get();
+  deps.publisher = &publisher_;
+  deps.clock = clock_;
+  deps.on_publish = [this](const PublishedModel& m) {
+    service_metrics_->OnPublish(m, learner_->rejects(), http_rejects_);
+  };
+  learner_ = std::make_unique<LearnerLoop>(std::move(pipeline), LoopOptions(config_.service),
+                                           std::move(deps));
+}
+
+Status Service::Start() {
+  started_ = true;
+  learner_->Start();
+  if (source_ != nullptr) RANKER_RETURN_IF_ERROR(source_->Start(learner_.get()));
+  if (config_.service.http_enabled) {
+    RANKER_RETURN_IF_ERROR(http_->Start());
+    http_up_.store(true);
+  }
+  return Status::OK();
+}
+
+void Service::Stop() {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  learner_->Stop();  // drains and publishes the final version
+  if (committer_ != nullptr) {
+    (void)committer_->CommitNow();
+    committer_->Stop();
+  }
+  if (source_ != nullptr) (void)source_->Close();  // revoke commits again, then leaves
+  if (producer_ != nullptr) (void)producer_->Flush(std::chrono::milliseconds(5000));
+  http_up_.store(false);
+  http_->Stop();
+}
+
+api::Response Service::Handle(api::Request request) const {
+  std::string_view route;
+  return router_->Dispatch(&request, &route);
+}
+
+ingest::SourceCounters Service::source_counters() const {
+  return source_ != nullptr ? source_->Counters() : ingest::SourceCounters{};
+}
+
+Status Service::Submit(std::vector<AcceptedEvent>* events) {
+  if (producer_ == nullptr) {
+    std::vector<ingest::DecodeResult> decoded;
+    decoded.reserve(events->size());
+    for (AcceptedEvent& e : *events) decoded.push_back(std::move(e.decoded));
+    return learner_->Enqueue(&decoded);
+  }
+  for (size_t i = 0; i < events->size(); ++i) {
+    const AcceptedEvent& e = (*events)[i];
+    Status s = producer_->Produce(config_.service.topic, e.key, e.payload);
+    if (!s.ok()) {
+      return Status::Unavailable(std::to_string(i) + " of " + std::to_string(events->size()) +
+                                 " events were produced, then: " + s.message());
+    }
+  }
+  return Status::OK();
+}
+
+void Service::RecordRejected(std::string_view key, std::string_view payload,
+                             const ingest::DecodeError& error) {
+  http_rejects_.Add(error.reason);
+  if (dead_letters_ == nullptr) return;
+  ingest::SourceMessage original;
+  original.partition = -1;
+  original.offset = -1;
+  original.key = std::string(key);
+  original.payload = std::string(payload);
+  (void)dead_letters_->Send(original, ingest::RejectReasonName(error.reason), error.message);
+}
+
+Status Service::Ready() const {
+  if (config_.service.http_enabled && !http_up_.load()) {
+    return Status::Unavailable("HTTP is not serving");
+  }
+  if (Latest() == nullptr) return Status::Unavailable("no model version published yet");
+  return Status::OK();
+}
+
+std::string Service::RenderMetrics() const {
+  const ingest::SourceCounters counters = source_counters();
+  service_metrics_->OnScrape(source_ != nullptr ? &counters : nullptr,
+                             committer_ ? committer_->commits() : 0,
+                             committer_ ? committer_->failures() : 0, clock_->NowMs());
+  return metrics_->Render();
+}
+
+std::string Service::NewRequestId() const {
+  return id_prefix_ + std::to_string(request_seq_.fetch_add(1) + 1);
+}
+
+}  // namespace ranker::app

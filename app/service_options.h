@@ -1,0 +1,51 @@
+// Options of the long-running service (`ranker serve`, `ranker demo`): where
+// events come from, how often the learner publishes to the scorers, and the
+// HTTP listener. Plain struct with in-class defaults; the config keys
+// (ingest.*, service.*, http.*) map onto these fields in app/config.cc.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "api/http_server.h"
+#include "api/rank_request.h"
+#include "base/status.h"
+
+namespace ranker::app {
+
+struct ServiceOptions {
+  // bootstrap.servers of the event log; "" = no Kafka: only POST /v1/events
+  // feeds the learner (through an in-process queue).
+  std::string brokers;
+  // Topic of contract-§1 events, keyed by request_id.
+  std::string topic = "ranker.events";
+  // Consumer group of the learners.
+  std::string group_id = "ranker";
+  // Rejected events are copied here with their reason; "" = off.
+  std::string dead_letter_topic;
+  // Write librdkafka's errors and warnings to stderr (they are counted
+  // in /metrics either way).
+  bool log_kafka_errors = true;
+  // Bound of the consumer's queue (messages); beyond it fetching pauses.
+  size_t queue_max_messages = 10000;
+  // The learner publishes a new model version to the scorers at least this
+  // often while it learns (and at once when its input runs dry).
+  int64_t publish_interval_ms = 100;
+  // On shutdown, close every impression still waiting for its join window
+  // and train on it (without snapshots it would otherwise be lost).
+  bool flush_joiner_on_stop = true;
+  // Bound of the in-process queue behind POST /v1/events when no broker is
+  // configured (events); beyond it the endpoint answers 503.
+  size_t local_queue_max_events = 100000;
+  // Serve the HTTP API (off in tests that call the router directly).
+  bool http_enabled = true;
+  api::HttpServerOptions http;
+  // Bearer token of the admin endpoints; "" = loopback peers only.
+  std::string admin_token;
+  api::RankRequestLimits rank;
+
+  Status Validate() const;
+};
+
+}  // namespace ranker::app
