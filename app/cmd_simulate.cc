@@ -1,11 +1,16 @@
 // `ranker simulate`: the simulated world's events as NDJSON (contract §4),
-// each impression with its ground truth in truth{}.
+// each impression with its ground truth in truth{}; or, with --brokers,
+// produced to a Kafka topic keyed by request_id, paced at --rate events/s.
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include "app/cli_common.h"
 #include "app/commands.h"
+#include "app/signals.h"
+#include "app/sim_producer.h"
 #include "sim/simulator.h"
 
 namespace ranker::app {
@@ -13,7 +18,8 @@ namespace {
 
 const char kUsage[] =
     "ranker simulate --events N --seed S [--out F] [--conflict C] [--epsilon E] "
-    "[--users U] [--items I] [--ctr P]";
+    "[--users U] [--items I] [--ctr P]\n"
+    "       ranker simulate --brokers H:P [--topic T] [--rate R] [--events N] [--seed S] ...";
 
 std::vector<FlagSpec> SimulateFlags() {
   return {
@@ -25,6 +31,10 @@ std::vector<FlagSpec> SimulateFlags() {
       {"users", true, "number of users (default 5000)"},
       {"items", true, "number of items (default 2000)"},
       {"ctr", true, "target click-through rate of logged slates (default 0.05)"},
+      {"brokers", true, "produce to Kafka at these bootstrap servers instead of writing NDJSON"},
+      {"topic", true, "topic to produce to (default ranker.events)"},
+      {"rate", true, "events per second when producing (default 0 = as fast as possible)"},
+      {"set", true, "with --brokers: a kafka.* producer property, e.g. kafka.acks=1 (repeatable)"},
       {"help", false, "show this help"},
   };
 }
@@ -50,6 +60,59 @@ Status ApplySimFlags(const Flags& flags, sim::SimOptions* o) {
   return o->Validate();
 }
 
+// Produces until --events are out (or forever without --events) or
+// SIGINT/SIGTERM; flushes before returning.
+int ProduceToKafka(const Flags& flags, const sim::SimOptions& sim_options, int64_t events) {
+  ingest::KafkaProducerOptions po;
+  po.brokers = flags.Get("brokers");
+  for (const std::string& kv : flags.All("set")) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || kv.rfind("kafka.", 0) != 0) {
+      std::fprintf(stderr, "ranker simulate: --set %s: expected kafka.<property>=value\n", kv.c_str());
+      return 2;
+    }
+    po.kafka[kv.substr(6, eq - 6)] = kv.substr(eq + 1);
+  }
+  StatusOr<double> rate = flags.GetDouble("rate", 0);
+  if (!rate.ok() || *rate < 0) {
+    std::fprintf(stderr, "ranker simulate: --rate must be a number >= 0\n");
+    return 2;
+  }
+  StatusOr<std::unique_ptr<ingest::KafkaProducer>> producer = ingest::KafkaProducer::Create(po);
+  if (!producer.ok()) {
+    std::fprintf(stderr, "ranker simulate: %s\n", producer.status().message().c_str());
+    return 2;
+  }
+  SimProducerOptions options;
+  options.sim = sim_options;
+  options.topic = flags.Get("topic", "ranker.events");
+  options.rate = *rate;
+  options.max_events = events;
+  std::atomic<bool> stop{false}, done{false};
+  std::atomic<int64_t> produced{0};
+  Status status;
+  std::thread worker([&] {
+    status = ProduceSimulated(options, producer->get(), stop, &produced);
+    done.store(true);
+  });
+  while (!done.load()) {
+    if (WaitForTermination(std::chrono::milliseconds(100))) stop.store(true);
+  }
+  worker.join();
+  const Status flushed = (*producer)->Flush(std::chrono::milliseconds(30000));
+  const ingest::ProducerCounters c = (*producer)->Counters();
+  std::fprintf(stderr, "ranker simulate: produced %lld events (%llu delivered, %llu failed)\n",
+               static_cast<long long>(produced.load()), static_cast<unsigned long long>(c.delivered),
+               static_cast<unsigned long long>(c.failed));
+  if (!status.ok() || !flushed.ok() || c.failed > 0) {
+    std::fprintf(stderr, "ranker simulate: %s\n",
+                 (!status.ok() ? status : !flushed.ok() ? flushed : Status::IOError(c.last_error))
+                     .message().c_str());
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int RunSimulate(int argc, char** argv) {
@@ -58,7 +121,9 @@ int RunSimulate(int argc, char** argv) {
   int code = 0;
   if (!ParseCommandFlags(argc, argv, kUsage, specs, &flags, &code)) return code;
   StatusOr<int64_t> events = flags.GetInt("events", -1);
-  if (!events.ok() || *events < 0) {
+  const bool to_kafka = flags.Has("brokers");
+  if (to_kafka) BlockTerminationSignals();  // before the producer's threads
+  if (!events.ok() || (*events < 0 && !to_kafka)) {
     std::fprintf(stderr, "ranker simulate: --events N (N >= 0) is required\nusage: %s\n", kUsage);
     return 2;
   }
@@ -67,6 +132,7 @@ int RunSimulate(int argc, char** argv) {
     std::fprintf(stderr, "ranker simulate: %s\n", s.message().c_str());
     return 2;
   }
+  if (to_kafka) return ProduceToKafka(flags, options, *events);
   std::ofstream file;
   if (flags.Has("out")) {
     file.open(flags.Get("out"), std::ios::binary | std::ios::trunc);

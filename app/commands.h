@@ -9,5 +9,8 @@ int RunConfig(int argc, char** argv);    // show keys, defaults, effective confi
 int RunSimulate(int argc, char** argv);  // simulated events as NDJSON (or into Kafka)
 int RunReplay(int argc, char** argv);    // train from NDJSON files
 int RunConvert(int argc, char** argv);   // real data sets -> NDJSON events
+int RunServe(int argc, char** argv);     // consume, learn, serve HTTP
+int RunBroker(int argc, char** argv);    // standalone in-memory Kafka broker
+int RunDemo(int argc, char** argv);      // broker + simulator + service in one process
 
 }  // namespace ranker::app

@@ -14,7 +14,10 @@ struct Command {
 };
 
 const Command kCommands[] = {
-    {"simulate", ranker::app::RunSimulate, "write the simulated world's events as NDJSON"},
+    {"serve", ranker::app::RunServe, "consume events from Kafka, learn, serve the HTTP API"},
+    {"demo", ranker::app::RunDemo, "broker + simulated world + learner + dashboard in one process"},
+    {"broker", ranker::app::RunBroker, "a standalone in-memory Kafka-protocol broker"},
+    {"simulate", ranker::app::RunSimulate, "write the simulated world's events as NDJSON (or produce them to Kafka)"},
     {"replay", ranker::app::RunReplay, "train through the joiner and learner from NDJSON"},
     {"convert", ranker::app::RunConvert, "convert Census-Income or Open Bandit data to NDJSON"},
     {"config", ranker::app::RunConfig, "list config keys and defaults; check a config"},

@@ -52,9 +52,9 @@ void DenseLayer::Activate(DenseCache* cache, const RowVector* b) const {
 }
 
 void DenseLayer::Backward(const DenseParams& p, const DenseCache& cache, const ConstMatrixRef& dy,
-                          DenseParams* grad, Matrix* dx) const {
+                          DenseParams* grad, Matrix* dx, WeightGrad w) const {
   const auto apply = [&](const auto& dz) {
-    grad->w.noalias() += cache.x.get().transpose() * dz;
+    if (w == WeightGrad::kAccumulate) grad->w.noalias() += cache.x.get().transpose() * dz;
     grad->b.noalias() += dz.colwise().sum();
     if (dx != nullptr) {
       dx->resize(dy.rows(), p.in());
@@ -64,6 +64,9 @@ void DenseLayer::Backward(const DenseParams& p, const DenseCache& cache, const C
   if (act_ == Activation::kRelu) {
     cache.dz.resize(dy.rows(), dy.cols());
     cache.dz.array() = (cache.y.array() > Real(0)).select(dy.array(), Real(0));
+    apply(cache.dz);
+  } else if (w == WeightGrad::kDeferred) {
+    cache.dz = dy;
     apply(cache.dz);
   } else {
     apply(dy);

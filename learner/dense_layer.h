@@ -29,13 +29,25 @@ struct DenseParams {
   void AppendTensors(std::vector<TensorView>* out);
 };
 
+// What a Backward does with the gradient of a weight matrix W.
+enum class WeightGrad {
+  kAccumulate,  // ADD it into the gradient struct, like every other tensor
+  // Leave it implicit as a sum of outer products over the batch (x^T dz
+  // for a DenseLayer), for an optimizer that applies it without
+  // materialising it (Optimizer::ApplyAdagradOuter); the gradient struct's
+  // W is not touched. Biases are accumulated either way.
+  kDeferred,
+};
+
 // Per-batch state of one layer: caller-owned, reused across steps (sized on
 // first use and on batch-size changes only, so steady-state steps do not
 // allocate).
 struct DenseCache {
   BatchView x;  // the input of Forward (borrowed: see Forward)
   Matrix y;  // the output of Forward
-  mutable Matrix dz;  // scratch of Backward: dL/d(pre-activation)
+  // dL/d(pre-activation), set by Backward for ReLU layers and for
+  // WeightGrad::kDeferred (then dL/dW = x^T dz).
+  mutable Matrix dz;
 };
 
 // Holds no tensors: parameters, gradients and activations are caller-owned,
@@ -59,7 +71,7 @@ class DenseLayer {
   // ADDS dL/dW, dL/db into *grad; writes dL/dx into *dx (may be nullptr).
   // REQUIRES: Forward() ran on this batch with `cache`; dy is [B x out].
   void Backward(const DenseParams& p, const DenseCache& cache, const ConstMatrixRef& dy,
-                DenseParams* grad, Matrix* dx) const;
+                DenseParams* grad, Matrix* dx, WeightGrad w = WeightGrad::kAccumulate) const;
 
  private:
   const Activation act_;

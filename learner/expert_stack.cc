@@ -86,11 +86,11 @@ ConstMatrixRef ExpertStack::Output(const ExpertCache& cache, int e) const {
 
 void ExpertStack::Backward(const ExpertParams& p, ExpertCache* cache,
                            const std::vector<Matrix>& d_out, ExpertParams* grad, Matrix* dx,
-                           FirstWeightGrad first_w) const {
-  FirstDelta(p, cache, d_out, grad);
+                           WeightGrad w) const {
+  FirstDelta(p, cache, d_out, grad, w);
   const Matrix& dz = cache->dfirst;
   grad->first.b.noalias() += dz.colwise().sum();
-  if (first_w == FirstWeightGrad::kAccumulate) {
+  if (w == WeightGrad::kAccumulate) {
     grad->first.w.noalias() += dz.transpose() * cache->x.get();
   }
   if (dx != nullptr) FirstInputGrad(p, dz, dx);
@@ -99,17 +99,27 @@ void ExpertStack::Backward(const ExpertParams& p, ExpertCache* cache,
 // cache->dfirst = dL/d(first layer pre-activation): the experts' tails
 // back-propagated, through the ReLU.
 void ExpertStack::FirstDelta(const ExpertParams& p, ExpertCache* cache,
-                             const std::vector<Matrix>& d_out, ExpertParams* grad) const {
+                             const std::vector<Matrix>& d_out, ExpertParams* grad,
+                             WeightGrad w) const {
   const int h0 = first_width();
   cache->dfirst.resize(d_out[0].rows(), num_experts_ * h0);
   for (int e = 0; e < num_experts_; ++e) {
     const Matrix* d = &d_out[e];
     if (hidden_.size() > 1) {
-      rest_.Backward(p.rest[e], &cache->rest[e], d_out[e], &grad->rest[e], &cache->dx_e);
+      rest_.Backward(p.rest[e], &cache->rest[e], d_out[e], &grad->rest[e], &cache->dx_e, w);
       d = &cache->dx_e;
     }
     const auto active = cache->first.middleCols(e * h0, h0).array() > Real(0);
     cache->dfirst.middleCols(e * h0, h0) = active.select(d->array(), Real(0)).matrix();
+  }
+}
+
+void ExpertStack::DeferredGrads(const ExpertCache& cache, std::vector<OuterGrad>* out) const {
+  out->clear();
+  out->push_back({BatchView(cache.dfirst), cache.x});
+  if (hidden_.size() < 2) return;
+  for (const MlpCache& m : cache.rest) {
+    for (const DenseCache& layer : m.layers) out->push_back({layer.x, BatchView(layer.dz)});
   }
 }
 

@@ -37,13 +37,11 @@ struct ExpertCache {
   Matrix dx_e;  // scratch of Backward
 };
 
-// What Backward does with the gradient of first.w.
-enum class FirstWeightGrad {
-  kAccumulate,  // ADD it into grad->first.w, like every other tensor
-  // Leave it implicit: it is cache.dfirst^T * X (X the Forward input), for
-  // an optimizer that applies it without materialising it
-  // (Optimizer::ApplyAdagradOuter). grad->first.w is not touched.
-  kDeferred,
+// One weight gradient left implicit by Backward(WeightGrad::kDeferred):
+// G = left^T * right, summed over the batch rows of both.
+struct OuterGrad {
+  BatchView left;   // [B x W.rows()]
+  BatchView right;  // [B x W.cols()]
 };
 
 // Stateless; thread-safe.
@@ -73,16 +71,19 @@ class ExpertStack {
   ConstMatrixRef Output(const ExpertCache& cache, int e) const;
 
   // d_out[e] is dL/d(expert e's output) [B x out()]. ADDS parameter
-  // gradients into *grad (first.w as `first_w` says); writes dL/dx into
-  // *dx (may be nullptr).
+  // gradients into *grad (every weight matrix as `w` says); writes dL/dx
+  // into *dx (may be nullptr).
   void Backward(const ExpertParams& p, ExpertCache* cache, const std::vector<Matrix>& d_out,
-                ExpertParams* grad, Matrix* dx,
-                FirstWeightGrad first_w = FirstWeightGrad::kAccumulate) const;
+                ExpertParams* grad, Matrix* dx, WeightGrad w = WeightGrad::kAccumulate) const;
+  // After Backward(kDeferred): the gradient of every weight matrix, in
+  // ExpertParams::AppendTensors order (where the weights are the tensors
+  // at even positions: each is followed by its bias). Views into `cache`.
+  void DeferredGrads(const ExpertCache& cache, std::vector<OuterGrad>* out) const;
 
  private:
   void ForwardTail(const ExpertParams& p, ExpertCache* cache) const;
-  void FirstDelta(const ExpertParams& p, ExpertCache* cache,
-                  const std::vector<Matrix>& d_out, ExpertParams* grad) const;
+  void FirstDelta(const ExpertParams& p, ExpertCache* cache, const std::vector<Matrix>& d_out,
+                  ExpertParams* grad, WeightGrad w) const;
   void FirstInputGrad(const ExpertParams& p, const Matrix& dz, Matrix* dx) const;
 
   const int in_;

@@ -33,13 +33,13 @@ const Matrix& Mlp::Forward(const MlpParams& p, const ConstMatrixRef& x, MlpCache
 }
 
 void Mlp::Backward(const MlpParams& p, MlpCache* cache, const ConstMatrixRef& dy, MlpParams* grad,
-                   Matrix* dx) const {
+                   Matrix* dx, WeightGrad w) const {
   cache->dx.resize(num_layers());
   const int last = num_layers() - 1;
   for (int i = last; i >= 0; --i) {
     const ConstMatrixRef d = i == last ? dy : ConstMatrixRef(cache->dx[i + 1]);
     Matrix* out = i > 0 ? &cache->dx[i] : dx;
-    LayerAt(i).Backward(p[i], cache->layers[i], d, &(*grad)[i], out);
+    LayerAt(i).Backward(p[i], cache->layers[i], d, &(*grad)[i], out, w);
   }
 }
 

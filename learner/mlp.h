@@ -32,10 +32,10 @@ class Mlp {
 
   // Returns the output [B x out()], held in *cache.
   const Matrix& Forward(const MlpParams& p, const ConstMatrixRef& x, MlpCache* cache) const;
-  // ADDS parameter gradients into *grad; writes dL/dx into *dx (may be
-  // nullptr). REQUIRES: Forward() ran with `cache`.
+  // ADDS parameter gradients into *grad (weights as `w` says); writes
+  // dL/dx into *dx (may be nullptr). REQUIRES: Forward() ran with `cache`.
   void Backward(const MlpParams& p, MlpCache* cache, const ConstMatrixRef& dy, MlpParams* grad,
-                Matrix* dx) const;
+                Matrix* dx, WeightGrad w = WeightGrad::kAccumulate) const;
 
  private:
   const DenseLayer& LayerAt(int i) const { return i + 1 < num_layers() ? hidden_ : last_; }

@@ -1,5 +1,6 @@
 #include "learner/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -12,12 +13,24 @@ namespace {
 // Separates the position-dropout stream from the initialisation stream.
 constexpr uint64_t kDropoutSalt = 0x70d1d0b5a1e7ULL;
 
-// The index of the first expert layer's weights in Tensors() order.
-constexpr size_t kFirstWeights = 0;
-// Adagrad batches up to this size apply the first expert layer's gradient
-// from its deltas and inputs (Optimizer::ApplyAdagradOuter) instead of
-// materialising it: for them the update, not the GEMM, is the cost.
+// Adagrad batches up to this size apply the experts' weight gradients
+// from the layers' deltas and inputs (Optimizer::ApplyAdagradOuter) instead
+// of materialising them: for small batches the memory traffic of the
+// update, not the arithmetic, is the cost, and the outer products let it
+// skip inactive units.
 constexpr size_t kMaxDeferredBatch = 4;
+
+// Whether G = left^T * right is finite: |G(r, c)| <= sum_b max|left(b, .)|
+// * max|right(b, .)| bounds every element and every partial sum of it.
+bool OuterGradientBounded(const OuterGrad& g) {
+  const BatchView::Map left = g.left.get(), right = g.right.get();
+  double bound = 0;
+  for (Eigen::Index b = 0; b < left.rows(); ++b) {
+    bound += static_cast<double>(left.row(b).cwiseAbs().maxCoeff()) *
+             static_cast<double>(right.row(b).cwiseAbs().maxCoeff());
+  }
+  return bound < static_cast<double>(std::numeric_limits<Real>::max());
+}
 
 int FindTask(const ModelOptions& o, std::string_view name) {
   for (size_t t = 0; t < o.tasks.size(); ++t) {
@@ -164,13 +177,21 @@ double Model::ComputeGradients(std::span<const Example> batch, StepResult* r,
   if (pos_task_ >= 0) ForwardPosition(batch);
   network_.Forward(params_, input_.x, &cache_);
   const double total = Losses(batch, r);
-  first_deferred_ = allow_deferred && optimizer_options_.kind == OptimizerKind::kAdagrad &&
-                    batch.size() <= kMaxDeferredBatch;
+  deferred_ = allow_deferred && optimizer_options_.kind == OptimizerKind::kAdagrad &&
+              batch.size() <= kMaxDeferredBatch;
   network_.Backward(params_, &cache_, d_outputs_, &grads_, &dx_,
-                    first_deferred_ ? FirstWeightGrad::kDeferred : FirstWeightGrad::kAccumulate);
-  if (first_deferred_ && !OuterGradientBounded()) {
-    grads_.experts.first.w.noalias() += cache_.experts.dfirst.transpose() * input_.x;
-    first_deferred_ = false;
+                    deferred_ ? WeightGrad::kDeferred : WeightGrad::kAccumulate);
+  outer_.clear();
+  if (deferred_) network_.experts().DeferredGrads(cache_.experts, &outer_);
+  if (!std::all_of(outer_.begin(), outer_.end(), OuterGradientBounded)) {
+    // Materialise them, so the finiteness check sees every value.
+    for (size_t k = 0; k < outer_.size(); ++k) {
+      const BatchView::Map left = outer_[k].left.get(), right = outer_[k].right.get();
+      Eigen::Map<Matrix>(grad_views_[2 * k].data(), left.cols(), right.cols()).noalias() +=
+          left.transpose() * right;
+    }
+    deferred_ = false;
+    outer_.clear();
   }
   if (pos_task_ >= 0) {
     const Eigen::Map<const Matrix> dy(d_outputs_[pos_task_].data(), r->batch_size, 1);
@@ -180,17 +201,8 @@ double Model::ComputeGradients(std::span<const Example> batch, StepResult* r,
   return total;
 }
 
-// Whether the implicit gradient dZ^T X of the first expert weights is
-// finite: |G(u, i)| <= sum_b max|dZ(b, .)| * max|X(b, .)| bounds every
-// element and every partial sum of it.
-bool Model::OuterGradientBounded() const {
-  const Matrix& dz = cache_.experts.dfirst;
-  double bound = 0;
-  for (Eigen::Index b = 0; b < dz.rows(); ++b) {
-    bound += static_cast<double>(dz.row(b).cwiseAbs().maxCoeff()) *
-             static_cast<double>(input_.x.row(b).cwiseAbs().maxCoeff());
-  }
-  return bound < static_cast<double>(std::numeric_limits<Real>::max());
+bool Model::IsDeferred(size_t tensor) const {
+  return deferred_ && tensor % 2 == 0 && tensor / 2 < outer_.size();
 }
 
 // A sum is finite only if every term is; a false alarm needs a gradient sum
@@ -198,7 +210,7 @@ bool Model::OuterGradientBounded() const {
 bool Model::GradientsFinite() const {
   Real sum = row_grads_.sum();
   for (size_t i = 0; i < grad_views_.size(); ++i) {
-    if (i == kFirstWeights && first_deferred_) continue;  // zeros
+    if (IsDeferred(i)) continue;  // zeros
     sum += SumOf(grad_views_[i]);
   }
   return std::isfinite(sum);
@@ -221,8 +233,9 @@ void Model::Apply(size_t batch_size) {
                         row_grads_.row(static_cast<Eigen::Index>(k)).data(), dim);
   }
   for (size_t i = 0; i < param_views_.size(); ++i) {
-    if (i == kFirstWeights && first_deferred_) {
-      optimizer_.ApplyAdagradOuter(i, param_views_[i], cache_.experts.dfirst, input_.x);
+    if (IsDeferred(i)) {
+      const OuterGrad& g = outer_[i / 2];
+      optimizer_.ApplyAdagradOuter(i, param_views_[i], g.left.get(), g.right.get());
     } else {
       optimizer_.ApplyDenseTensor(i, param_views_[i], grad_views_[i]);
     }

@@ -123,7 +123,7 @@ class Model {
   Model(const ModelOptions& model, const OptimizerOptions& optimizer);
   void BindViews();
   double ComputeGradients(std::span<const Example> batch, StepResult* r, bool allow_deferred);
-  bool OuterGradientBounded() const;
+  bool IsDeferred(size_t tensor) const;
   void ForwardPosition(std::span<const Example> batch);
   double Losses(std::span<const Example> batch, StepResult* r);
   bool GradientsFinite() const;
@@ -152,10 +152,12 @@ class Model {
   MlpParams pos_grads_;
   std::vector<TensorView> param_views_;
   std::vector<TensorView> grad_views_;
-  // This step's gradient of the first expert weights is left implicit
-  // (FirstWeightGrad::kDeferred): grads_ holds zeros for it and Apply()
-  // updates from the layer's deltas and inputs (small Adagrad batches).
-  bool first_deferred_ = false;
+  // This step left the experts' weight gradients implicit
+  // (WeightGrad::kDeferred, small Adagrad batches): grads_ holds zeros for
+  // them and Apply() updates from outer_ (views into cache_), the layers'
+  // deltas and inputs. outer_[k] is the gradient of tensor 2k.
+  bool deferred_ = false;
+  std::vector<OuterGrad> outer_;
   // Per-step scratch, reused.
   BatchInput input_;
   NetworkCache cache_;

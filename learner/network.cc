@@ -126,7 +126,7 @@ const Matrix* Network::GateWeights(const NetworkCache& cache, int t) const {
 
 void Network::Backward(const NetworkParams& p, NetworkCache* cache,
                        const std::vector<Vector>& d_outputs, NetworkParams* grad,
-                       Matrix* dx, FirstWeightGrad first_w) const {
+                       Matrix* dx, WeightGrad expert_w) const {
   const Eigen::Index batch = d_outputs[0].size();
   cache->d_experts.resize(num_experts());
   for (Matrix& d : cache->d_experts) d.setZero(batch, experts_.out());
@@ -137,7 +137,7 @@ void Network::Backward(const NetworkParams& p, NetworkCache* cache,
     tower_.Backward(p.towers[t], &cache->towers[t], dy, &grad->towers[t], &cache->d_mixed);
     BackwardMixture(cache, t);
   }
-  experts_.Backward(p.experts, &cache->experts, cache->d_experts, &grad->experts, dx, first_w);
+  experts_.Backward(p.experts, &cache->experts, cache->d_experts, &grad->experts, dx, expert_w);
   for (int g = 0; g < num_gates_; ++g) {
     gate_.Backward(p.gates[g], cache->gates[g], cache->d_probs[g], &grad->gates[g],
                    dx != nullptr ? &cache->dx_gate : nullptr);

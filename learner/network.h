@@ -73,12 +73,12 @@ class Network {
   const Matrix* GateWeights(const NetworkCache& cache, int t) const;
 
   // d_outputs[t] is dL/d(output of task t) [B]. ADDS parameter gradients
-  // into *grad (the first expert layer's weights as `first_w` says, see
-  // ExpertStack); writes dL/dx [B x input_width()] into *dx (may be
-  // nullptr). REQUIRES: Forward ran on this batch with `cache`.
+  // into *grad (the experts' weight matrices as `expert_w` says, see
+  // ExpertStack::DeferredGrads); writes dL/dx [B x input_width()] into *dx
+  // (may be nullptr). REQUIRES: Forward ran on this batch with `cache`.
   void Backward(const NetworkParams& p, NetworkCache* cache, const std::vector<Vector>& d_outputs,
                 NetworkParams* grad, Matrix* dx,
-                FirstWeightGrad first_w = FirstWeightGrad::kAccumulate) const;
+                WeightGrad expert_w = WeightGrad::kAccumulate) const;
 
  private:
   void ForwardGatesAndTowers(const NetworkParams& p, const ConstMatrixRef& x,

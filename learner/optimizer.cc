@@ -25,13 +25,13 @@ constexpr size_t kLanes = ei::packet_traits<Real>::size;
 // w -= lr * g / (sqrt(acc) + eps), g = 0. Packets whose gradient is all
 // zero are skipped: exact, since g = 0 leaves acc and w unchanged, and
 // whole zero rows are common (inactive ReLU units, missing inputs).
-// kRsqrt (float only, when eps vanishes against every sqrt(acc): see
-// EpsilonVanishes) multiplies by Eigen's fast reciprocal square root
-// instead of dividing by sqrt + eps: within ~2 ulp of the division, and
-// several times cheaper than sqrt and div, the bottleneck of small batches.
-template <bool kRsqrt>
-void AdagradPass(Real* w, Real* acc, Real* g, size_t n, Real lr, Real eps) {
+// Packets whose accumulators are all >= fast_from (see FastFrom: there eps
+// vanishes against sqrt(acc)) multiply by Eigen's fast reciprocal square
+// root instead of dividing by sqrt + eps: within ~2 ulp of the division
+// and cheaper than sqrt and div, the bottleneck of small batches.
+void AdagradPass(Real* w, Real* acc, Real* g, size_t n, Real lr, Real eps, Real fast_from) {
   const Packet vlr = ei::pset1<Packet>(lr), veps = ei::pset1<Packet>(eps);
+  const Packet vfast = ei::pset1<Packet>(fast_from);
   const Packet zero = ei::pzero(vlr), all = ei::ptrue(vlr);
   size_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
@@ -40,8 +40,9 @@ void AdagradPass(Real* w, Real* acc, Real* g, size_t n, Real lr, Real eps) {
     const Packet a = ei::padd(ei::ploadu<Packet>(acc + i), ei::pmul(grad, grad));
     ei::pstoreu(acc + i, a);
     const Packet scaled = ei::pmul(vlr, grad);
-    const Packet step = kRsqrt ? ei::pmul(scaled, ei::prsqrt(a))
-                               : ei::pdiv(scaled, ei::padd(ei::psqrt(a), veps));
+    const Packet step = ei::predux_any(ei::pcmp_lt(a, vfast))
+                            ? ei::pdiv(scaled, ei::padd(ei::psqrt(a), veps))
+                            : ei::pmul(scaled, ei::prsqrt(a));
     ei::pstoreu(w + i, ei::psub(ei::ploadu<Packet>(w + i), step));
     ei::pstoreu(g + i, zero);
   }
@@ -53,22 +54,22 @@ void AdagradPass(Real* w, Real* acc, Real* g, size_t n, Real lr, Real eps) {
   }
 }
 
-// Whether sqrt(acc) + eps == sqrt(acc) in Real arithmetic for every
-// accumulator: accumulators start at `initial` and only grow, and eps
-// below half the spacing of Reals at sqrt(initial) rounds away at every
-// larger value too. True for the defaults (1e-8 against sqrt(0.1)).
-bool EpsilonVanishes(double initial, double epsilon) {
-  if (!std::is_same_v<Real, float> || initial <= 0) return false;
-  const Real x0 = std::sqrt(static_cast<Real>(initial));
-  const Real spacing = std::nextafter(x0, std::numeric_limits<Real>::infinity()) - x0;
-  return static_cast<Real>(epsilon) < spacing / 2;
+// The accumulator value from which sqrt(acc) + eps == sqrt(acc) in float
+// arithmetic: eps is below half the spacing of floats at sqrt(acc) once
+// sqrt(acc) > eps * 2^25 (spacing(x) >= x * 2^-24), with a margin for the
+// rounding of sqrt. 0.113 for eps = 1e-8. Infinite (never) in the double
+// build, where Eigen's rsqrt is less accurate than the division.
+Real FastFrom(double epsilon) {
+  if (!std::is_same_v<Real, float>) return std::numeric_limits<Real>::infinity();
+  const double root = 1.01 * epsilon * 33554432.0;  // 2^25
+  return static_cast<Real>(std::min(root * root, 1e30));
 }
 
 }  // namespace
 
 Optimizer::Optimizer(const OptimizerOptions& options)
     : options_(options),
-      rsqrt_(EpsilonVanishes(options.adagrad_initial_accumulator, options.epsilon)) {}
+      fast_from_(FastFrom(options.epsilon)) {}
 
 void Optimizer::InitDense(std::span<const TensorView> params) {
   state_.clear();
@@ -82,12 +83,7 @@ void Optimizer::InitDense(std::span<const TensorView> params) {
 }
 
 void Optimizer::Adagrad(Real* w, Real* acc, Real* g, size_t n, Real lr) const {
-  const Real eps = static_cast<Real>(options_.epsilon);
-  if (rsqrt_) {
-    AdagradPass<true>(w, acc, g, n, lr, eps);
-  } else {
-    AdagradPass<false>(w, acc, g, n, lr, eps);
-  }
+  AdagradPass(w, acc, g, n, lr, static_cast<Real>(options_.epsilon), fast_from_);
 }
 
 void Optimizer::Adam(Real* w, Real* m, Real* v, Real* g, size_t n, Real lr) const {
@@ -124,6 +120,17 @@ void Optimizer::ApplyDenseTensor(size_t i, TensorView param, TensorView grad) {
   }
 }
 
+namespace {
+
+// Hints the cache to fetch n Reals at p (rows the next iteration updates:
+// active rows are scattered, which defeats the hardware prefetcher).
+void Prefetch(const Real* p, size_t n) {
+  constexpr size_t kLine = 64 / sizeof(Real);
+  for (size_t k = 0; k < n; k += kLine) __builtin_prefetch(p + k, 1);
+}
+
+}  // namespace
+
 void Optimizer::ApplyAdagradOuter(size_t i, TensorView w, const ConstMatrixRef& dy,
                                   const ConstMatrixRef& x) {
   assert(options_.kind == OptimizerKind::kAdagrad);
@@ -131,22 +138,24 @@ void Optimizer::ApplyAdagradOuter(size_t i, TensorView w, const ConstMatrixRef& 
   assert(w.size() == static_cast<size_t>(dy.cols() * cols));
   const Real lr = static_cast<Real>(options_.learning_rate);
   Real* acc = state_[i].data();
-  outer_row_.resize(cols);
+  active_rows_.clear();
   for (Eigen::Index r = 0; r < dy.cols(); ++r) {
-    bool any = false;
-    for (Eigen::Index b = 0; b < dy.rows(); ++b) {
-      const Real d = dy(b, r);
-      if (d == 0) continue;
-      if (any) {
-        outer_row_ += d * x.row(b);
-      } else {
-        outer_row_ = d * x.row(b);
-        any = true;
-      }
+    if (!dy.col(r).isZero(0)) active_rows_.push_back(r);
+  }
+  const size_t n = static_cast<size_t>(cols);
+  for (size_t k = 0; k < active_rows_.size(); ++k) {
+    if (k + 1 < active_rows_.size()) {
+      const size_t next = static_cast<size_t>(active_rows_[k + 1]) * n;
+      Prefetch(w.data() + next, n);
+      Prefetch(acc + next, n);
     }
-    if (!any) continue;
-    const size_t off = static_cast<size_t>(r * cols);
-    Adagrad(w.data() + off, acc + off, outer_row_.data(), static_cast<size_t>(cols), lr);
+    const Eigen::Index r = active_rows_[k];
+    outer_row_.noalias() = dy(0, r) * x.row(0);
+    for (Eigen::Index b = 1; b < dy.rows(); ++b) {
+      if (dy(b, r) != 0) outer_row_.noalias() += dy(b, r) * x.row(b);
+    }
+    const size_t off = static_cast<size_t>(r) * n;
+    Adagrad(w.data() + off, acc + off, outer_row_.data(), n, lr);
   }
 }
 

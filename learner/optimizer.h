@@ -66,11 +66,15 @@ class Optimizer {
   void Adam(Real* w, Real* m, Real* v, Real* g, size_t n, Real lr) const;
 
   OptimizerOptions options_;
-  bool rsqrt_;  // Adagrad may multiply by rsqrt(acc) (see optimizer.cc)
+  // Accumulators from which Adagrad multiplies by rsqrt(acc) instead of
+  // dividing by sqrt(acc) + eps (see optimizer.cc).
+  Real fast_from_;
   uint64_t step_ = 0;
   // Per dense tensor: Adagrad accumulators, or Adam's m then v.
   std::vector<std::vector<Real>> state_;
-  RowVector outer_row_;  // scratch of ApplyAdagradOuter
+  // Scratch of ApplyAdagradOuter.
+  RowVector outer_row_;
+  std::vector<Eigen::Index> active_rows_;
 };
 
 }  // namespace ranker::learner

@@ -61,7 +61,8 @@ void Scorer::Score(const ScoreRequest& request, std::span<const Example> candida
   s.shared_pre.noalias() = s.shared.x * w.transpose();
   s.shared_pre += model_.params().experts.first.b;
   Matrix& pre = s.cache.experts.first;
-  pre = s.shared_pre.replicate(static_cast<Eigen::Index>(candidates.size()), 1);
+  pre.resize(static_cast<Eigen::Index>(candidates.size()), w.rows());
+  for (Eigen::Index i = 0; i < pre.rows(); ++i) pre.row(i) = s.shared_pre;
   for (const auto& [begin, end] : s.ranges) {
     pre.noalias() += s.candidates.x.middleCols(begin, end - begin) *
                      w.middleCols(begin, end - begin).transpose();

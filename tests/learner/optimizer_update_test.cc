@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "base/random.h"
 #include "learner/optimizer.h"
 
 namespace ranker::learner {
@@ -58,6 +59,7 @@ TEST(Optimizer, AdamFirstStepsAreBiasCorrected) {
 TEST(Optimizer, RowsUseTheEmbeddingLearningRateScale) {
   OptimizerOptions o;
   o.learning_rate = 0.1;
+  o.adagrad_initial_accumulator = 0.1;
   o.embedding_lr_scale = 3;
   Optimizer opt(o);
   ASSERT_EQ(opt.RowStateWidth(2), 2);
@@ -93,6 +95,84 @@ TEST(Optimizer, StateRoundTripsAndIsDigested) {
   EXPECT_EQ(da.value(), db.value());
   EXPECT_NE(before.value(), db.value());
   EXPECT_EQ(b.step(), 1u);
+}
+
+// The outer-product update must equal the update from the materialised
+// gradient G = dY^T X, and leave rows of inactive units (zero dY column)
+// and columns of zero inputs untouched, state included.
+TEST(Optimizer, AdagradOuterMatchesTheMaterialisedGradient) {
+  OptimizerOptions o;
+  o.learning_rate = 0.3;
+  const int rows = 5, cols = 37, batch = 3;  // cols: not a multiple of a packet
+  Rng rng(3);
+  Matrix dy(batch, rows), x(batch, cols);
+  for (Eigen::Index i = 0; i < dy.size(); ++i) dy.data()[i] = static_cast<Real>(rng.Normal());
+  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = static_cast<Real>(rng.Normal());
+  dy.col(2).setZero();  // an inactive unit
+  x.col(20).setZero();  // a missing input
+  std::vector<Real> w_outer(rows * cols), w_dense(rows * cols), g(rows * cols);
+  for (size_t i = 0; i < w_outer.size(); ++i) w_outer[i] = w_dense[i] = static_cast<Real>(rng.Normal());
+  const std::vector<Real> w0 = w_outer;
+  Optimizer outer(o), dense(o);
+  const std::vector<TensorView> po = {TensorView(w_outer)}, pd = {TensorView(w_dense)},
+                                gd = {TensorView(g)};
+  outer.InitDense(po);
+  dense.InitDense(pd);
+  for (int step = 0; step < 2; ++step) {
+    for (int r = 0; r < rows; ++r) {
+      for (int c = 0; c < cols; ++c) {
+        double sum = 0;
+        for (int b = 0; b < batch; ++b) sum += static_cast<double>(dy(b, r)) * x(b, c);
+        g[r * cols + c] = static_cast<Real>(sum);
+      }
+    }
+    outer.BeginStep();
+    outer.ApplyAdagradOuter(0, po[0], dy, x);
+    dense.BeginStep();
+    dense.ApplyDense(pd, gd);
+  }
+  for (size_t i = 0; i < w_outer.size(); ++i) {
+    EXPECT_NEAR(w_outer[i], w_dense[i], 1e-6 * (1 + std::abs(w_dense[i]))) << i;
+  }
+  for (int c = 0; c < cols; ++c) EXPECT_EQ(w_outer[2 * cols + c], w0[2 * cols + c]) << c;
+  for (int r = 0; r < rows; ++r) EXPECT_EQ(w_outer[r * cols + 20], w0[r * cols + 20]) << r;
+  EXPECT_NE(w_outer[0], w0[0]);
+}
+
+TEST(Optimizer, AllZeroGradientChangesNothing) {
+  Optimizer opt((OptimizerOptions()));
+  std::vector<Real> w(100), g(100, 0.0f);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<Real>(i) - 50.5f;
+  const std::vector<Real> w0 = w;
+  const std::vector<TensorView> params = {TensorView(w)}, grads = {TensorView(g)};
+  opt.InitDense(params);
+  Digest64 before;
+  opt.Digest(&before);
+  opt.ApplyDense(params, grads);
+  Digest64 after;
+  opt.Digest(&after);
+  EXPECT_EQ(w, w0);
+  EXPECT_EQ(before.value(), after.value());
+}
+
+// An epsilon that does not vanish against sqrt(acc) (no initial
+// accumulator) must take the exact division path.
+TEST(Optimizer, AdagradHonoursALargeEpsilon) {
+  OptimizerOptions o;
+  o.learning_rate = 0.5;
+  o.adagrad_initial_accumulator = 0;
+  o.epsilon = 0.25;
+  Optimizer opt(o);
+  std::vector<Real> w(40, 1.0f), g(40, 0.0f);
+  for (size_t i = 0; i < g.size(); ++i) g[i] = 0.01f * static_cast<Real>(i + 1);
+  const std::vector<Real> g0 = g;
+  const std::vector<TensorView> params = {TensorView(w)}, grads = {TensorView(g)};
+  opt.InitDense(params);
+  opt.ApplyDense(params, grads);
+  for (size_t i = 0; i < w.size(); ++i) {
+    const double expected = 1 - 0.5 * g0[i] / (std::abs(g0[i]) + 0.25);
+    EXPECT_NEAR(w[i], expected, 1e-6) << i;
+  }
 }
 
 }  // namespace

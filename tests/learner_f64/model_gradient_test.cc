@@ -156,5 +156,42 @@ const Shape kShapes[] = {
 INSTANTIATE_TEST_SUITE_P(Architectures, NetworkGradient, ::testing::ValuesIn(kShapes), Name);
 INSTANTIATE_TEST_SUITE_P(Architectures, ModelGradient, ::testing::ValuesIn(kShapes), Name);
 
+// TrainStep applies exactly one Adagrad step on Gradients(): for small
+// batches the first expert layer's gradient is never materialised (it is
+// applied from the layer's deltas and inputs, skipping inactive units), for
+// larger ones it is. Both must match the formula on the checked gradient.
+class AdagradStep : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(AdagradStep, AppliesTheGradientOfEveryDenseTensor) {
+  ModelOptions o = SmallOptions({Architecture::kMmoe, {5, 4}});
+  OptimizerOptions opt;
+  opt.learning_rate = 0.05;
+  opt.adagrad_initial_accumulator = 0.1;
+  auto model = Model::Create(o, opt);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  Model& m = **model;
+  const std::vector<Example> all = Batch();
+  const std::span<const Example> batch = std::span(all).first(GetParam());
+  const std::unique_ptr<Model> before = m.Clone();
+  const ModelGradients g = before->Clone()->Gradients(batch);
+  ASSERT_FALSE(m.TrainStep(batch).skipped);
+  std::vector<TensorView> p0 = before->mutable_params()->Tensors();
+  std::vector<TensorView> p1 = m.mutable_params()->Tensors();
+  NetworkParams gn = g.network;
+  std::vector<TensorView> gv = gn.Tensors();
+  int moved = 0;
+  for (size_t t = 0; t < p0.size(); ++t) {
+    for (size_t i = 0; i < p0[t].size(); ++i) {
+      const double gi = gv[t][i];
+      const double expected = p0[t][i] - 0.05 * gi / (std::sqrt(0.1 + gi * gi) + 1e-8);
+      EXPECT_NEAR(p1[t][i], expected, 1e-12) << "tensor " << t << " [" << i << "]";
+      moved += p1[t][i] != p0[t][i];
+    }
+  }
+  EXPECT_GT(moved, 20);
+}
+
+INSTANTIATE_TEST_SUITE_P(BatchSizes, AdagradStep, ::testing::Values(size_t{1}, size_t{2}, size_t{6}));
+
 }  // namespace
 }  // namespace ranker::learner

@@ -1,0 +1,75 @@
+// GET /v1/model on the published version, the probes, the snapshot
+// placeholders and their admin rule, and the final publication of Stop().
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "tests/app/service_test_util.h"
+
+namespace ranker::app {
+namespace {
+
+using namespace ranker::app::testing;  // NOLINT
+
+std::string ExampleLines(int n) {
+  std::string body;
+  for (int i = 0; i < n; ++i) {
+    body += R"({"type":"example","item_id":"i)" + std::to_string(i % 5) +
+            R"(","labels":{"click":)" + std::to_string(i % 2) + "}}\n";
+  }
+  return body;
+}
+
+TEST(ModelHandler, ServesThePublishedVersion) {
+  std::unique_ptr<Service> s = StartedService(TestConfig({"train.batch_size=4"}));
+  ASSERT_NE(s, nullptr);
+  ASSERT_EQ(s->Handle(Post("/v1/events", ExampleLines(40), "application/x-ndjson")).status, 200);
+  ASSERT_TRUE(WaitConsumed(*s, 40));
+  const std::shared_ptr<const PublishedModel> latest = s->Latest();
+  api::Response r = s->Handle(Get("/v1/model"));
+  ASSERT_EQ(r.status, 200);
+  boost::json::object o = Json(r);
+  // The body may come from a later version than `latest`, never an earlier one.
+  EXPECT_GE(o["model_version"].as_int64(), static_cast<int64_t>(latest->version));
+  EXPECT_EQ(o["events_consumed"].as_int64(), 40);
+  EXPECT_EQ(o["examples_trained"].as_int64(), 40);
+  EXPECT_EQ(o["param_checksum"].as_string(), latest->model->ParamChecksumHex());
+  EXPECT_TRUE(o["offsets"].is_object());
+  EXPECT_GT(o["published_at_ms"].as_int64(), 0);
+  EXPECT_TRUE(o["progressive"].as_object().contains("click"));
+}
+
+TEST(ModelHandler, StopPublishesAFinalVersionWithTheJoinerFlushed) {
+  std::unique_ptr<Service> s = StartedService(TestConfig({"train.batch_size=1"}));
+  ASSERT_NE(s, nullptr);
+  const std::string impression =
+      R"({"type":"impression","request_id":"r","item_id":"i","position":2,"ts_ms":5})";
+  ASSERT_EQ(s->Handle(Post("/v1/events", impression, "application/x-ndjson")).status, 200);
+  ASSERT_TRUE(WaitConsumed(*s, 1));
+  EXPECT_EQ(s->Latest()->examples_trained, 0);  // pending in its join window
+  const uint64_t before = s->Latest()->version;
+  s->Stop();
+  EXPECT_GT(s->Latest()->version, before);
+  EXPECT_EQ(s->Latest()->examples_trained, 1);
+  // After Stop nothing more is taken.
+  EXPECT_EQ(s->Handle(Post("/v1/events", impression, "application/x-ndjson")).status, 503);
+}
+
+TEST(ServiceRoutes, ProbesAndSnapshotPlaceholders) {
+  std::unique_ptr<Service> s = StartedService(TestConfig({"http.admin_token=secret"}));
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->Handle(Get("/healthz")).status, 200);
+  EXPECT_EQ(s->Handle(Get("/readyz")).status, 200);
+  EXPECT_EQ(s->Handle(Get("/v1/snapshots")).status, 501);
+  EXPECT_EQ(s->Handle(Post("/v1/snapshots", "")).status, 401);
+  api::Request admin = Post("/v1/snapshots/3/restore", "");
+  admin.authorization = "Bearer secret";
+  api::Response r = s->Handle(admin);
+  EXPECT_EQ(r.status, 501);
+  EXPECT_NE(r.body.find("not_implemented"), std::string::npos);
+  EXPECT_EQ(s->Handle(Get("/")).status, 200);
+  EXPECT_EQ(s->Handle(Get("/no/such/path")).status, 404);
+}
+
+}  // namespace
+}  // namespace ranker::app

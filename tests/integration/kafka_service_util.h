@@ -1,0 +1,127 @@
+// Helpers of the Kafka integration tests: a mock cluster with the events
+// topic, a producer, simulated event streams, services configured for the
+// mock (fast joins: session.timeout.ms 6000, fetch.wait.max.ms 10), and the
+// reference replay of a stream through the LearningPipeline.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "app/config.h"
+#include "app/pipeline.h"
+#include "app/service.h"
+#include "ingest/kafka_mock_cluster.h"
+#include "ingest/kafka_producer.h"
+#include "sim/event_json.h"
+#include "sim/simulator.h"
+
+namespace ranker::app::testing {
+
+constexpr char kTopic[] = "ranker.events";
+inline constexpr std::chrono::milliseconds kLongWait{30000};
+
+struct Keyed {
+  std::string key;
+  std::string payload;
+};
+
+// The first `n` events of the simulated world of `seed`, keyed by request_id.
+inline std::vector<Keyed> SimulatedEvents(int64_t n, uint64_t seed = 1) {
+  sim::SimOptions o;
+  o.seed = seed;
+  sim::Simulator simulator(o);
+  std::vector<Keyed> out;
+  std::vector<sim::SimEvent> batch;
+  while (static_cast<int64_t>(out.size()) < n) {
+    batch.clear();
+    simulator.NextRequest(&batch);
+    for (const sim::SimEvent& e : batch) {
+      if (static_cast<int64_t>(out.size()) == n) break;
+      out.push_back({e.event.example.request_id, sim::EncodeEventJson(e)});
+    }
+  }
+  return out;
+}
+
+inline std::unique_ptr<ingest::KafkaMockCluster> NewCluster(int partitions,
+                                                            const std::vector<std::string>& extra_topics = {}) {
+  auto cluster = ingest::KafkaMockCluster::Create();
+  EXPECT_TRUE(cluster.ok()) << cluster.status().ToString();
+  EXPECT_TRUE((*cluster)->CreateTopic(kTopic, partitions).ok());
+  for (const std::string& t : extra_topics) EXPECT_TRUE((*cluster)->CreateTopic(t, 1).ok());
+  return std::move(cluster).value();
+}
+
+inline std::unique_ptr<ingest::KafkaProducer> NewProducer(const std::string& bootstrap) {
+  ingest::KafkaProducerOptions o;
+  o.brokers = bootstrap;
+  o.kafka = {{"linger.ms", "1"}, {"reconnect.backoff.max.ms", "300"}};
+  o.log_to_stderr = false;
+  auto p = ingest::KafkaProducer::Create(o);
+  EXPECT_TRUE(p.ok()) << p.status().ToString();
+  return std::move(p).value();
+}
+
+inline void Produce(ingest::KafkaProducer* p, const std::vector<Keyed>& events, size_t from,
+                    size_t to) {
+  for (size_t i = from; i < to; ++i) {
+    ASSERT_TRUE(p->Produce(kTopic, events[i].key, events[i].payload).ok());
+  }
+}
+
+inline Config KafkaConfig(const std::string& bootstrap, const std::vector<std::string>& sets = {}) {
+  ConfigSources sources;
+  sources.use_environment = false;
+  sources.sets = {"http.enabled=false",
+                  "ingest.brokers=" + bootstrap,
+                  "ingest.log_kafka_errors=false",
+                  "service.publish_interval_ms=20",
+                  "kafka.session.timeout.ms=6000",
+                  "kafka.heartbeat.interval.ms=300",
+                  "kafka.fetch.wait.max.ms=10",
+                  "kafka.fetch.error.backoff.ms=10",
+                  "kafka.reconnect.backoff.ms=50",
+                  "kafka.reconnect.backoff.max.ms=300",
+                  "kafka.topic.metadata.refresh.interval.ms=1000"};
+  sources.sets.insert(sources.sets.end(), sets.begin(), sets.end());
+  StatusOr<Config> config = LoadConfig(sources);
+  EXPECT_TRUE(config.ok()) << config.status().ToString();
+  return config.ok() ? *config : Config{};
+}
+
+inline std::unique_ptr<Service> StartService(const Config& config) {
+  auto s = Service::Create(config);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  if (!s.ok()) return nullptr;
+  EXPECT_TRUE((*s)->Start().ok());
+  return std::move(s).value();
+}
+
+// Polls `pred` every 5 ms until it holds or `timeout` passes.
+inline bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout = kLongWait) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+inline int64_t Consumed(const Service& s) { return s.Latest()->events_consumed; }
+
+// The same events through the replay path, in production order.
+inline std::unique_ptr<LearningPipeline> Replay(const Config& config, const std::vector<Keyed>& events) {
+  auto p = LearningPipeline::Create(config);
+  EXPECT_TRUE(p.ok());
+  for (const Keyed& e : events) (*p)->Ingest(e.payload);
+  (*p)->Finish();
+  return std::move(p).value();
+}
+
+}  // namespace ranker::app::testing
