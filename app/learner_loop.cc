@@ -115,8 +115,22 @@ void LearnerLoop::Publish() {
   if (deps_.on_publish) deps_.on_publish(*p);
 }
 
-ingest::OffsetMap LearnerLoop::OnAssigned(const std::vector<ingest::TopicPartition>&) {
-  return {};  // the group's committed offsets (snapshot offsets come later)
+ingest::OffsetMap LearnerLoop::OnAssigned(const std::vector<ingest::TopicPartition>& partitions) {
+  // The group's committed offsets apply, except for partitions whose revoke
+  // commit failed and that come straight back (an eager rebalance revokes
+  // everything, then reassigns): nobody else read them in between, so this
+  // member resumes where it stopped, and commits that with its next version.
+  std::lock_guard<std::mutex> lock(batch_mu_);
+  ingest::OffsetMap start;
+  for (const ingest::TopicPartition& tp : partitions) {
+    auto it = uncommitted_.find(tp);
+    if (it == uncommitted_.end()) continue;
+    start.insert(*it);
+    offsets_[tp] = it->second;
+    dirty_ = true;
+  }
+  uncommitted_.clear();
+  return start;
 }
 
 void LearnerLoop::OnRevoked(const std::vector<ingest::TopicPartition>& partitions) {
@@ -128,11 +142,15 @@ void LearnerLoop::OnRevoked(const std::vector<ingest::TopicPartition>& partition
     revoked.insert(*it);
     offsets_.erase(it);
   }
+  Status s;
   if (deps_.committer != nullptr) {
-    (void)deps_.committer->CommitRevoked(revoked);  // failures are counted there
+    s = deps_.committer->CommitRevoked(revoked);  // failures are counted there
   } else if (deps_.source != nullptr && !revoked.empty()) {
-    (void)deps_.source->CommitOffsets(revoked);
+    s = deps_.source->CommitOffsets(revoked);
   }
+  // e.g. REBALANCE_IN_PROGRESS: librdkafka's mock refuses commits once a
+  // rebalance started (Kafka accepts them until the sync phase).
+  if (!s.ok()) uncommitted_.insert(revoked.begin(), revoked.end());
 }
 
 }  // namespace ranker::app

@@ -10,8 +10,12 @@
 // As the source's RebalanceListener it makes partition moves lossless and
 // duplicate-free: OnRevoked() waits for the batch being learned, commits the
 // offsets consumed from the revoked partitions, and forgets them.
-// OnAssigned() supplies no offsets (the group's committed offsets apply)
-// until snapshots supply their own.
+// OnAssigned() supplies no offsets (the group's committed offsets apply;
+// snapshots will supply their own), except for partitions whose revoke
+// commit failed and that come straight back in the same rebalance: those
+// resume where this member stopped. A partition whose revoke commit failed
+// and that moves to another member is re-read from its last committed
+// offset (at most one publication's worth of duplicates).
 //
 // Thread-safety: Start()/Stop() from one owner thread; Enqueue(), Decode()
 // and rejects() from any thread; the listener methods from the source's
@@ -108,6 +112,8 @@ class LearnerLoop final : public ingest::RebalanceListener {
   // Held while a batch is learned or published: OnRevoked() waits on it.
   std::mutex batch_mu_;
   ingest::OffsetMap offsets_;     // GUARDED_BY(batch_mu_)
+  // Revoked partitions whose commit failed, until the next assignment.
+  ingest::OffsetMap uncommitted_;  // GUARDED_BY(batch_mu_)
   bool dirty_ = false;            // GUARDED_BY(batch_mu_): learned since last publish
   int64_t last_publish_ms_ = 0;   // GUARDED_BY(batch_mu_); monotonic
 

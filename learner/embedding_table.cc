@@ -23,9 +23,33 @@ const Real* EmbeddingTable::RowPtr(size_t row) const {
   return chunks_[row / kRowsPerChunk].data() + (row % kRowsPerChunk) * stride();
 }
 
+uint32_t EmbeddingTable::RowOf(uint64_t key) const {
+  if (slots_.empty()) return kNoRow;
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = key & mask;; i = (i + 1) & mask) {
+    const Slot& s = slots_[i];
+    if (s.row == kNoRow || s.key == key) return s.row;
+  }
+}
+
+void EmbeddingTable::IndexInsert(uint64_t key, uint32_t row) {
+  if (2 * (keys_.size() + 1) > slots_.size()) {
+    // Grow to keep the load <= 1/2; rows keep their numbers.
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(std::max<size_t>(64, 2 * old.size()), Slot{});
+    for (const Slot& s : old) {
+      if (s.row != kNoRow) IndexInsert(s.key, s.row);
+    }
+  }
+  const size_t mask = slots_.size() - 1;
+  size_t i = key & mask;
+  while (slots_[i].row != kNoRow) i = (i + 1) & mask;
+  slots_[i] = {key, row};
+}
+
 const Real* EmbeddingTable::Find(uint64_t key) const {
-  const auto it = index_.find(key);
-  return it == index_.end() ? nullptr : RowPtr(it->second);
+  const uint32_t row = RowOf(key);
+  return row == kNoRow ? nullptr : RowPtr(row);
 }
 
 void EmbeddingTable::Lookup(uint64_t key, Real* out) const {
@@ -47,9 +71,9 @@ void EmbeddingTable::InitialWeights(uint64_t key, Real* out) const {
 size_t EmbeddingTable::AppendRow(uint64_t key) {
   const size_t row = keys_.size();
   if (row % kRowsPerChunk == 0) chunks_.emplace_back(kRowsPerChunk * stride());
+  IndexInsert(key, static_cast<uint32_t>(row));
   keys_.push_back(key);
   dirty_.push_back(0);
-  index_.emplace(key, static_cast<uint32_t>(row));
   Real* p = RowPtr(row);
   InitialWeights(key, p);
   std::fill(p + dim_, p + stride(), state_init_);
@@ -57,8 +81,8 @@ size_t EmbeddingTable::AppendRow(uint64_t key) {
 }
 
 std::span<Real> EmbeddingTable::Mutable(uint64_t key) {
-  const auto it = index_.find(key);
-  const size_t row = it == index_.end() ? AppendRow(key) : it->second;
+  const uint32_t found = RowOf(key);
+  const size_t row = found == kNoRow ? AppendRow(key) : found;
   if (!dirty_[row]) {
     dirty_[row] = 1;
     dirty_keys_.push_back(key);
@@ -67,7 +91,7 @@ std::span<Real> EmbeddingTable::Mutable(uint64_t key) {
 }
 
 void EmbeddingTable::ClearDirty() {
-  for (uint64_t key : dirty_keys_) dirty_[index_.at(key)] = 0;
+  for (uint64_t key : dirty_keys_) dirty_[RowOf(key)] = 0;
   dirty_keys_.clear();
 }
 
@@ -107,7 +131,7 @@ Status EmbeddingTable::Deserialize(Decoder* in) {
   for (uint64_t i = 0; i < n; ++i) {
     uint64_t key = 0;
     RANKER_RETURN_IF_ERROR(in->GetFixed64(&key));
-    if (index_.count(key) != 0) return Status::Corruption("embedding table: duplicate key");
+    if (RowOf(key) != kNoRow) return Status::Corruption("embedding table: duplicate key");
     Real* p = RowPtr(AppendRow(key));
     RANKER_RETURN_IF_ERROR(in->GetInto(p, stride()));
   }

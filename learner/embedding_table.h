@@ -18,7 +18,6 @@
 #include <cstdint>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "base/coding.h"
@@ -70,13 +69,26 @@ class EmbeddingTable {
   Real* RowPtr(size_t row);
   const Real* RowPtr(size_t row) const;
   size_t AppendRow(uint64_t key);
+  // The row of `key`, or kNoRow.
+  uint32_t RowOf(uint64_t key) const;
+  void IndexInsert(uint64_t key, uint32_t row);
+
+  // The key -> row index: open addressing with linear probing over a
+  // power-of-two array at most half full (a lookup touches one or two
+  // cache lines; std::unordered_map chases a node per lookup). Keys are
+  // well-mixed 64-bit hashes, so their low bits pick the slot.
+  static constexpr uint32_t kNoRow = UINT32_MAX;
+  struct Slot {
+    uint64_t key = 0;
+    uint32_t row = kNoRow;
+  };
+  std::vector<Slot> slots_;
 
   int dim_;
   int state_width_;
   Real state_init_;
   uint64_t seed_;
   double init_scale_;
-  std::unordered_map<uint64_t, uint32_t> index_;  // key -> row
   std::vector<uint64_t> keys_;                    // row -> key
   std::vector<std::vector<Real>> chunks_;         // kRowsPerChunk rows each
   std::vector<uint8_t> dirty_;                    // row -> dirty since ClearDirty

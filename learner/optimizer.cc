@@ -18,33 +18,65 @@ using ArrayMap = Eigen::Map<Array>;
 constexpr size_t kChunk = 512;
 
 namespace ei = Eigen::internal;
-using Packet = ei::packet_traits<Real>::type;
-constexpr size_t kLanes = ei::packet_traits<Real>::size;
+
+// Packet types as template arguments drop their vector attributes, which
+// GCC reports; the kernels only use them as Eigen does internally.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
+
+// 1 / (sqrt(a) + eps) ~= r * (1 - eps * r), r = 1/sqrt(a) (see below).
+template <typename P>
+P RsqrtPlusEps(const P& a, const P& eps, const P& one) {
+  const P r = ei::prsqrt(a);
+  return ei::pmul(r, ei::psub(one, ei::pmul(eps, r)));
+}
+
+// The Adagrad step on the packets of type P from index i on; returns where
+// it stopped (the first index without a whole packet left).
+// Packets whose gradient is all zero are skipped: exact, since g = 0 leaves
+// acc and w unchanged, and whole zero rows are common (inactive ReLU
+// units, missing inputs). Packets whose accumulators are all >= fast_from
+// (see FastFrom) use Eigen's fast reciprocal square root r = 1/sqrt(acc)
+// instead of sqrt and a division, the bottleneck of small batches:
+// 1 / (sqrt(acc) + eps) = r / (1 + eps*r) = r * (1 - eps*r) up to
+// (eps*r)^2 <= 2^-24 relative, so the step is within a few ulp of the
+// division.
+template <typename P>
+size_t AdagradPackets(Real* w, Real* acc, Real* g, size_t i, size_t n, Real lr, Real eps,
+                      Real fast_from) {
+  constexpr size_t kLanes = ei::unpacket_traits<P>::size;
+  const P vlr = ei::pset1<P>(lr), veps = ei::pset1<P>(eps), vfast = ei::pset1<P>(fast_from);
+  const P zero = ei::pzero(vlr), all = ei::ptrue(vlr), one = ei::pset1<P>(Real(1));
+  for (; i + kLanes <= n; i += kLanes) {
+    const P grad = ei::ploadu<P>(g + i);
+    if (!ei::predux_any(ei::pandnot(all, ei::pcmp_eq(grad, zero)))) continue;
+    const P a = ei::padd(ei::ploadu<P>(acc + i), ei::pmul(grad, grad));
+    ei::pstoreu(acc + i, a);
+    const P scaled = ei::pmul(vlr, grad);
+    const P step = ei::predux_any(ei::pcmp_lt(a, vfast))
+                       ? ei::pdiv(scaled, ei::padd(ei::psqrt(a), veps))
+                       : ei::pmul(scaled, RsqrtPlusEps(a, veps, one));
+    ei::pstoreu(w + i, ei::psub(ei::ploadu<P>(w + i), step));
+    ei::pstoreu(g + i, zero);
+  }
+  return i;
+}
 
 // One Adagrad step on n values in ONE pass: acc += g^2,
-// w -= lr * g / (sqrt(acc) + eps), g = 0. Packets whose gradient is all
-// zero are skipped: exact, since g = 0 leaves acc and w unchanged, and
-// whole zero rows are common (inactive ReLU units, missing inputs).
-// Packets whose accumulators are all >= fast_from (see FastFrom: there eps
-// vanishes against sqrt(acc)) multiply by Eigen's fast reciprocal square
-// root instead of dividing by sqrt + eps: within ~2 ulp of the division
-// and cheaper than sqrt and div, the bottleneck of small batches.
+// w -= lr * g / (sqrt(acc) + eps), g = 0; whole packets, then half and
+// quarter packets (rows of 136 leave 8), then scalars.
 void AdagradPass(Real* w, Real* acc, Real* g, size_t n, Real lr, Real eps, Real fast_from) {
-  const Packet vlr = ei::pset1<Packet>(lr), veps = ei::pset1<Packet>(eps);
-  const Packet vfast = ei::pset1<Packet>(fast_from);
-  const Packet zero = ei::pzero(vlr), all = ei::ptrue(vlr);
-  size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    const Packet grad = ei::ploadu<Packet>(g + i);
-    if (!ei::predux_any(ei::pandnot(all, ei::pcmp_eq(grad, zero)))) continue;
-    const Packet a = ei::padd(ei::ploadu<Packet>(acc + i), ei::pmul(grad, grad));
-    ei::pstoreu(acc + i, a);
-    const Packet scaled = ei::pmul(vlr, grad);
-    const Packet step = ei::predux_any(ei::pcmp_lt(a, vfast))
-                            ? ei::pdiv(scaled, ei::padd(ei::psqrt(a), veps))
-                            : ei::pmul(scaled, ei::prsqrt(a));
-    ei::pstoreu(w + i, ei::psub(ei::ploadu<Packet>(w + i), step));
-    ei::pstoreu(g + i, zero);
+  using Full = ei::packet_traits<Real>::type;
+  using Half = ei::unpacket_traits<Full>::half;
+  using Quarter = ei::unpacket_traits<Half>::half;
+  size_t i = AdagradPackets<Full>(w, acc, g, 0, n, lr, eps, fast_from);
+  if constexpr (!std::is_same_v<Half, Full>) {
+    i = AdagradPackets<Half>(w, acc, g, i, n, lr, eps, fast_from);
+  }
+  if constexpr (!std::is_same_v<Quarter, Half>) {
+    i = AdagradPackets<Quarter>(w, acc, g, i, n, lr, eps, fast_from);
   }
   for (; i < n; ++i) {
     if (g[i] == 0) continue;
@@ -54,15 +86,19 @@ void AdagradPass(Real* w, Real* acc, Real* g, size_t n, Real lr, Real eps, Real 
   }
 }
 
-// The accumulator value from which sqrt(acc) + eps == sqrt(acc) in float
-// arithmetic: eps is below half the spacing of floats at sqrt(acc) once
-// sqrt(acc) > eps * 2^25 (spacing(x) >= x * 2^-24), with a margin for the
-// rounding of sqrt. 0.113 for eps = 1e-8. Infinite (never) in the double
-// build, where Eigen's rsqrt is less accurate than the division.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+// The accumulator value from which eps * r <= 2^-12 (r = 1/sqrt(acc)), so
+// that dropping (eps*r)^2 in RsqrtPlusEps stays below float rounding:
+// 1.7e-9 for eps = 1e-8, below any accumulator that starts at the default
+// 0.001. Infinite (never) in the double build, where Eigen's rsqrt is less
+// accurate than the division.
 Real FastFrom(double epsilon) {
   if (!std::is_same_v<Real, float>) return std::numeric_limits<Real>::infinity();
-  const double root = 1.01 * epsilon * 33554432.0;  // 2^25
-  return static_cast<Real>(std::min(root * root, 1e30));
+  const double root = 1.01 * epsilon * 4096.0;
+  return static_cast<Real>(std::min(std::max(root * root, 1e-30), 1e30));
 }
 
 }  // namespace
@@ -131,16 +167,18 @@ void Prefetch(const Real* p, size_t n) {
 
 }  // namespace
 
-void Optimizer::ApplyAdagradOuter(size_t i, TensorView w, const ConstMatrixRef& dy,
-                                  const ConstMatrixRef& x) {
+void Optimizer::ApplyAdagradOuter(size_t i, TensorView w, const ConstMatrixRef& left,
+                                  const ConstMatrixRef& right) {
   assert(options_.kind == OptimizerKind::kAdagrad);
-  const Eigen::Index cols = x.cols();
-  assert(w.size() == static_cast<size_t>(dy.cols() * cols));
+  const Eigen::Index cols = right.cols();
+  assert(w.size() == static_cast<size_t>(left.cols() * cols));
   const Real lr = static_cast<Real>(options_.learning_rate);
   Real* acc = state_[i].data();
   active_rows_.clear();
-  for (Eigen::Index r = 0; r < dy.cols(); ++r) {
-    if (!dy.col(r).isZero(0)) active_rows_.push_back(r);
+  for (Eigen::Index r = 0; r < left.cols(); ++r) {
+    Eigen::Index b = 0;
+    while (b < left.rows() && left(b, r) == 0) ++b;
+    if (b < left.rows()) active_rows_.push_back(r);
   }
   const size_t n = static_cast<size_t>(cols);
   for (size_t k = 0; k < active_rows_.size(); ++k) {
@@ -150,9 +188,9 @@ void Optimizer::ApplyAdagradOuter(size_t i, TensorView w, const ConstMatrixRef& 
       Prefetch(acc + next, n);
     }
     const Eigen::Index r = active_rows_[k];
-    outer_row_.noalias() = dy(0, r) * x.row(0);
-    for (Eigen::Index b = 1; b < dy.rows(); ++b) {
-      if (dy(b, r) != 0) outer_row_.noalias() += dy(b, r) * x.row(b);
+    outer_row_.noalias() = left(0, r) * right.row(0);
+    for (Eigen::Index b = 1; b < left.rows(); ++b) {
+      if (left(b, r) != 0) outer_row_.noalias() += left(b, r) * right.row(b);
     }
     const size_t off = static_cast<size_t>(r) * n;
     Adagrad(w.data() + off, acc + off, outer_row_.data(), n, lr);

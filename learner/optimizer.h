@@ -39,15 +39,16 @@ class Optimizer {
   // The same for tensor i (InitDense order) alone.
   void ApplyDenseTensor(size_t i, TensorView param, TensorView grad);
 
-  // Adagrad on tensor i, a row-major [dy.cols() x x.cols()] weight matrix
-  // whose gradient is the sum of outer products G = dY^T X (dY [B x rows],
-  // X [B x cols]: a layer's deltas and inputs), WITHOUT materialising G:
-  // rows whose column of dY is zero (inactive ReLU units) are skipped, as
-  // are zero inputs. Equal to ApplyDenseTensor(i, w, G) up to the rounding
-  // of G's sum over the batch. Cheaper for small B. REQUIRES: Adagrad;
-  // w.size() == dy.cols() * x.cols(); G finite.
-  void ApplyAdagradOuter(size_t i, TensorView w, const ConstMatrixRef& dy,
-                         const ConstMatrixRef& x);
+  // Adagrad on tensor i, a row-major [left.cols() x right.cols()] weight
+  // matrix whose gradient is a sum of outer products over a batch,
+  // G = left^T * right (left [B x rows], right [B x cols]: a layer's deltas
+  // and inputs, or inputs and deltas), WITHOUT materialising G: rows whose
+  // column of `left` is zero (inactive ReLU units) are skipped, and so are
+  // zero packets of a row (zero inputs). Equal to ApplyDenseTensor(i, w, G)
+  // up to the rounding of G's sum over the batch; cheaper for small B.
+  // REQUIRES: Adagrad; w.size() == rows * cols; G finite.
+  void ApplyAdagradOuter(size_t i, TensorView w, const ConstMatrixRef& left,
+                         const ConstMatrixRef& right);
 
   // Optimizer values stored per embedding row of `dim` weights, and their
   // initial value.

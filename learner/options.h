@@ -59,7 +59,9 @@ struct ModelOptions {
   bool position_tower = true;
   int max_position = 20;        // positions above are clipped to this
   int max_devices = 8;          // distinct devices learned; more share "other"
-  int position_tower_hidden = 8;
+  // 32: with 8, per-device curves were shrunk toward the average by up to
+  // 0.23 logit on the learning test; 32 units cost ~1.3k parameters.
+  int position_tower_hidden = 32;
   double position_dropout = 0.1;  // fraction of training examples whose position is dropped
   // Name of the binary task the position tower adds to.
   std::string position_task = "click";
