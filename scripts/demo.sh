@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The main job on the embedded defaults. Installs what is missing, builds,
-# then simulates a world and trains the standard model on it, printing
-# progressive metrics as it learns.
-# Usage: scripts/demo.sh [EVENTS]   (default 300000 events)
+# The main job on the embedded defaults: builds, then runs `ranker demo`:
+# an in-process Kafka-protocol broker, the simulated world producing
+# impressions/clicks/watches into it, the learner, and the HTTP API with the
+# dashboard at http://127.0.0.1:8080/ (live progress on the terminal;
+# Ctrl-C stops). The offline replay pipeline is scripts/replay_demo.sh.
+# Usage: scripts/demo.sh [ranker demo flags...]   e.g. --rate 5000 --http 127.0.0.1:9090
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh build >/dev/null
-events=${1:-300000}
-./build/app/ranker simulate --events "$events" --seed 1 | ./build/app/ranker replay -
+exec ./build/app/ranker demo "$@"

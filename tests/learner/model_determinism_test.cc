@@ -89,9 +89,11 @@ TEST(ModelCreate, StandardModelHasTheContractShape) {
   EXPECT_EQ(m->network().num_experts(), 8);
   EXPECT_EQ(m->network().num_gates(), 2);
   // Experts 136*1024+1024 + 8*(128*64+64); gates 2*(136*8+8); towers
-  // 2*(64*32+32+32+1); position tower (21+10)*8+8+8+1.
+  // 2*(64*32+32+32+1); position tower (21+10)*h+h+h+1 (h its hidden width,
+  // a tuning knob rather than part of the contract shape).
+  const size_t h = static_cast<size_t>(ModelOptions().position_tower_hidden);
   const size_t expected = (136 * 1024 + 1024) + 8 * (128 * 64 + 64) + 2 * (136 * 8 + 8) +
-                          2 * (64 * 32 + 32 + 32 + 1) + (31 * 8 + 8 + 8 + 1);
+                          2 * (64 * 32 + 32 + 32 + 1) + (31 * h + h + h + 1);
   EXPECT_EQ(m->num_parameters(), expected);
 }
 
