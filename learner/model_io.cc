@@ -7,7 +7,8 @@ namespace ranker::learner {
 namespace {
 
 constexpr uint32_t kMagic = 0x4d4b4e52;  // "RNKM"
-constexpr uint32_t kFormatVersion = 1;
+// 2: the fused first expert layer is stored unit-major ([units x in]).
+constexpr uint32_t kFormatVersion = 2;
 
 uint64_t DigestBytes(std::string_view bytes) {
   Digest64 d;
