@@ -82,6 +82,9 @@ int RunDemo(int argc, char** argv) {
     return Fail(s, 1);
   }
   config.service.brokers = bootstrap;
+  // The mock answers fetches only after fetch.wait.max.ms (500 ms by
+  // default) when little data is waiting: keep the demo's model fresh.
+  config.kafka.emplace("fetch.wait.max.ms", "20");
   StatusOr<std::unique_ptr<Service>> service = Service::Create(config);
   if (!service.ok()) return Fail(service.status(), 2);
   ingest::KafkaProducerOptions po;

@@ -33,7 +33,9 @@ double Percentile(std::vector<double> v, double q) {
 }
 
 TEST(Bench, DISABLED_ServiceThroughputVersusReplay) {
-  const int64_t n = 100000;
+  // 12 partitions: librdkafka 2.0.2's mock keeps only ~5 MB per partition
+  // (older messages are deleted), and the whole backlog is produced first.
+  const int64_t n = 60000;
   const std::vector<Keyed> events = SimulatedEvents(n, 21);
   const std::string path = ::testing::TempDir() + "/ranker_bench_events.ndjson";
   {
@@ -48,14 +50,12 @@ TEST(Bench, DISABLED_ServiceThroughputVersusReplay) {
   const double replay_wall = r.at("wall_seconds").to_number<double>();
   const double replay_examples = r.at("examples_trained").to_number<double>();
 
-  auto cluster = NewCluster(3);
+  auto cluster = NewCluster(12);
   auto producer = NewProducer(cluster->bootstrap());
   Produce(producer.get(), events, 0, events.size());
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
-  // The queue holds the whole backlog: KafkaSource loses messages across a
-  // backpressure pause/resume (reported; see ServiceKafka.*Backpressure*).
   auto service = StartService(KafkaConfig(
-      cluster->bootstrap(), {"service.publish_interval_ms=100", "ingest.queue_max_messages=200000"}));
+      cluster->bootstrap(), {"service.publish_interval_ms=100"}));
   ASSERT_TRUE(WaitFor([&] { return Consumed(*service) > 0; }, std::chrono::milliseconds(60000)));
   const Steady::time_point t0 = Steady::now();
   const int64_t e0 = Consumed(*service), x0 = service->Latest()->examples_trained;
@@ -73,7 +73,7 @@ TEST(Bench, DISABLED_ServiceThroughputVersusReplay) {
   const double events_s = (n - e0) / wall, examples_s = (service->Latest()->examples_trained - x0) / wall;
   std::printf("replay: %.0f events/s, %.0f examples/s (%.2f s)\n", n / replay_wall,
               replay_examples / replay_wall, replay_wall);
-  std::printf("service (Kafka, 3 partitions): %.0f events/s, %.0f examples/s (%.2f s)\n", events_s,
+  std::printf("service (Kafka, 12 partitions): %.0f events/s, %.0f examples/s (%.2f s)\n", events_s,
               examples_s, wall);
   std::printf("ratio service/replay (events/s): %.2f\n", events_s / (n / replay_wall));
   service->Stop();
