@@ -127,20 +127,6 @@ class EventReader {
   DecodeError error_;
 };
 
-std::string_view TypeName(EventType type) {
-  switch (type) {
-    case EventType::kImpression:
-      return "impression";
-    case EventType::kClick:
-      return "click";
-    case EventType::kWatch:
-      return "watch";
-    case EventType::kExample:
-      return "example";
-  }
-  return "?";
-}
-
 bool EventReader::Read(Event* event) {
   Example& ex = event->example;
   if (!Type(&event->type)) return false;
@@ -182,7 +168,7 @@ bool EventReader::Type(EventType* out) {
   const std::string_view s = View(v->get_string());
   for (EventType t :
        {EventType::kImpression, EventType::kClick, EventType::kWatch, EventType::kExample}) {
-    if (s == TypeName(t)) {
+    if (s == learner::EventTypeName(t)) {
       *out = t;
       return true;
     }
@@ -331,7 +317,7 @@ bool EventReader::Fail(RejectReason reason, std::string message) {
 
 bool EventReader::Missing(std::string_view key, EventType type) {
   return Fail(RejectReason::kMissingField, std::string(key) + ": missing (required for " +
-                                               std::string(TypeName(type)) + " events)");
+                                               std::string(learner::EventTypeName(type)) + " events)");
 }
 
 bool EventReader::CheckLength(std::string_view prefix, std::string_view key, std::string_view what,

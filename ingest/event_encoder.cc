@@ -11,20 +11,6 @@ using learner::Event;
 using learner::EventType;
 using learner::Example;
 
-std::string_view TypeName(EventType type) {
-  switch (type) {
-    case EventType::kImpression:
-      return "impression";
-    case EventType::kClick:
-      return "click";
-    case EventType::kWatch:
-      return "watch";
-    case EventType::kExample:
-      return "example";
-  }
-  return "impression";
-}
-
 // Shortest text that reads back to the same double ("3", "0.1", "1e+300").
 void AppendNumber(double v, std::string* out) {
   assert(std::isfinite(v));
@@ -159,7 +145,7 @@ void EventEncoder::EncodeTo(const Event& event, std::string* out, std::string_vi
                             std::string_view extra_json) const {
   const Example& ex = event.example;
   out->append("{\"type\":");
-  AppendJsonString(TypeName(event.type), out);
+  AppendJsonString(learner::EventTypeName(event.type), out);
   if (!event.event_id.empty()) AppendStringMember("event_id", event.event_id, out);
   if (!ex.request_id.empty()) AppendStringMember("request_id", ex.request_id, out);
   AppendStringMember("item_id", ex.item_id, out);

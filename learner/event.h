@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ranker::learner {
@@ -46,6 +47,17 @@ struct Example {
 };
 
 enum class EventType { kImpression, kClick, kWatch, kExample };
+
+// The contract-§1 `type` string of an event type.
+constexpr std::string_view EventTypeName(EventType type) {
+  switch (type) {
+    case EventType::kImpression: return "impression";
+    case EventType::kClick: return "click";
+    case EventType::kWatch: return "watch";
+    case EventType::kExample: return "example";
+  }
+  return "impression";
+}
 
 // A validated event. For kImpression and kExample, `example` holds the
 // features (and, for kExample, the labels). For kClick and kWatch only

@@ -10,16 +10,6 @@ namespace {
 namespace json = boost::json;
 using learner::EventType;
 
-std::string_view TypeName(EventType t) {
-  switch (t) {
-    case EventType::kImpression: return "impression";
-    case EventType::kClick: return "click";
-    case EventType::kWatch: return "watch";
-    case EventType::kExample: return "example";
-  }
-  return "impression";
-}
-
 // Puts a "<map>.<key>" feature into the object `map` of `out`.
 void PutNamespaced(json::object& out, std::string_view map, std::string_view key,
                    std::string_view value) {
@@ -85,7 +75,7 @@ std::string EncodeEventJson(const learner::Event& event, std::span<const std::st
                             const Truth* truth) {
   const learner::Example& ex = event.example;
   json::object out;
-  out["type"] = TypeName(event.type);
+  out["type"] = learner::EventTypeName(event.type);
   if (!ex.request_id.empty()) out["request_id"] = ex.request_id;
   out["item_id"] = ex.item_id;
   if (ex.ts_ms >= 0) out["ts_ms"] = ex.ts_ms;
