@@ -36,8 +36,8 @@ struct Catalog {
       versions.emplace_back(Digest64::Hex(digest.value(), buf));
     }
     for (size_t i = 0; i < files.size(); ++i) {
-      assets.push_back({files[i].name, ContentTypeForName(files[i].name), files[i].bytes,
-                        versions[i]});
+      assets.push_back(
+          {files[i].name, ContentTypeForName(files[i].name), files[i].bytes, versions[i]});
     }
   }
 };

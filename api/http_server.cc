@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <cassert>
 #include <chrono>
 #include <condition_variable>
@@ -13,10 +16,6 @@
 #include <thread>
 #include <unordered_map>
 #include <vector>
-
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 
 namespace ranker::api {
 namespace {
@@ -49,8 +48,12 @@ class Session;
 class ServerCore {
  public:
   ServerCore(HttpServerOptions options, const Router* router, Metrics* metrics)
-      : options_(std::move(options)), router_(router), metrics_(metrics),
-        ioc_(options_.threads), work_(ioc_.get_executor()), acceptor_(net::make_strand(ioc_)),
+      : options_(std::move(options)),
+        router_(router),
+        metrics_(metrics),
+        ioc_(options_.threads),
+        work_(ioc_.get_executor()),
+        acceptor_(net::make_strand(ioc_)),
         backoff_(ioc_),
         handler_pool_(static_cast<size_t>(std::max(1, options_.handler_threads))) {}
 
@@ -107,7 +110,10 @@ class ServerCore {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, ServerCore* server, bool reject)
-      : server_(server), reject_(reject), holds_slot_(!reject), loopback_(IsLoopback(socket)),
+      : server_(server),
+        reject_(reject),
+        holds_slot_(!reject),
+        loopback_(IsLoopback(socket)),
         stream_(std::move(socket)) {}
   ~Session() {
     if (holds_slot_) server_->ReleaseSlot();
@@ -157,10 +163,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(o.max_header_bytes));
     parser_->body_limit(o.max_body_bytes);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
-                              self->OnHeader(ec);
-                            });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -205,7 +210,8 @@ class Session : public std::enable_shared_from_this<Session> {
       return Close();
     }
     // The peer went away (possibly mid-request): nobody to answer.
-    const bool parse_error = &ec.category() == &http::make_error_code(http::error::bad_target).category();
+    const bool parse_error =
+        &ec.category() == &http::make_error_code(http::error::bad_target).category();
     if (!parse_error || ec == http::error::end_of_stream || ec == http::error::partial_message) {
       return Close();
     }
@@ -235,14 +241,14 @@ class Session : public std::enable_shared_from_this<Session> {
       const int status = server_->options().overload_status;
       return Reply(JsonError(status, "overloaded", "too many requests in flight"), keep_alive);
     }
-    net::post(server_->handler_pool(), [self = shared_from_this(), request = ToRequest(),
-                                        keep_alive]() mutable {
-      Response response = self->Dispatch(&request);
-      net::post(self->stream_.get_executor(),
-                [self, response = std::move(response), keep_alive]() mutable {
-                  self->Reply(std::move(response), keep_alive);
-                });
-    });
+    net::post(server_->handler_pool(),
+              [self = shared_from_this(), request = ToRequest(), keep_alive]() mutable {
+                Response response = self->Dispatch(&request);
+                net::post(self->stream_.get_executor(),
+                          [self, response = std::move(response), keep_alive]() mutable {
+                            self->Reply(std::move(response), keep_alive);
+                          });
+              });
   }
 
   // Runs on the handler pool; touches no connection state.
@@ -291,15 +297,15 @@ class Session : public std::enable_shared_from_this<Session> {
   void ReplyAndDrain(Response r) {
     PrepareResponse(std::move(r), false);
     stream_.expires_after(Millis(server_->options().write_timeout_ms));
-    http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code ec,
-                                                                      size_t) {
-      if (ec) return self->Close();
-      beast::error_code ignored;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-      self->stream_.expires_after(
-          Millis(std::min(kMaxDrainMs, self->server_->options().read_timeout_ms)));
-      self->Drain(0);
-    });
+    http::async_write(
+        stream_, response_, [self = shared_from_this()](beast::error_code ec, size_t) {
+          if (ec) return self->Close();
+          beast::error_code ignored;
+          self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+          self->stream_.expires_after(
+              Millis(std::min(kMaxDrainMs, self->server_->options().read_timeout_ms)));
+          self->Drain(0);
+        });
   }
 
   void Drain(size_t drained) {
@@ -331,14 +337,15 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;  // alive while being written
-  bool first_ = true;          // no request read yet on this connection
-  bool waiting_idle_ = false;  // between requests: Stop() may close us
+  bool first_ = true;                           // no request read yet on this connection
+  bool waiting_idle_ = false;                   // between requests: Stop() may close us
 };
 
 Status ServerCore::Listen() {
   beast::error_code ec;
   const net::ip::address addr = net::ip::make_address(options_.address, ec);
-  if (ec) return Status::InvalidArgument("http.address: '" + options_.address + "' " + ec.message());
+  if (ec)
+    return Status::InvalidArgument("http.address: '" + options_.address + "' " + ec.message());
   const tcp::endpoint endpoint(addr, options_.port);
   const std::string where = options_.address + ":" + std::to_string(options_.port);
   acceptor_.open(endpoint.protocol(), ec);
@@ -380,8 +387,8 @@ void ServerCore::OnAccept(beast::error_code ec, tcp::socket socket) {
   if (stopping_ || !acceptor_.is_open()) return;
   if (ec) {  // e.g. out of file descriptors: back off instead of spinning
     backoff_.expires_after(Millis(50));
-    backoff_.async_wait(net::bind_executor(acceptor_.get_executor(),
-                                           [this](beast::error_code) { Accept(); }));
+    backoff_.async_wait(
+        net::bind_executor(acceptor_.get_executor(), [this](beast::error_code) { Accept(); }));
     return;
   }
   const bool reject = open_connections_.load() >= options_.max_connections;
@@ -441,7 +448,8 @@ void ServerCore::Stop() {
   live.clear();
   {
     std::unique_lock<std::mutex> lock(mu_);
-    drained_.wait_for(lock, Millis(options_.drain_timeout_ms), [this] { return sessions_.empty(); });
+    drained_.wait_for(lock, Millis(options_.drain_timeout_ms),
+                      [this] { return sessions_.empty(); });
   }
   handler_pool_.join();  // handlers still running after the drain timeout finish
   work_.reset();

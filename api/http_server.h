@@ -45,7 +45,7 @@
 namespace ranker::api {
 
 struct HttpServerOptions {
-  std::string address = "127.0.0.1";  // IPv4 or IPv6 literal to listen on
+  std::string address = "127.0.0.1";   // IPv4 or IPv6 literal to listen on
   uint16_t port = 8080;                // 0: an ephemeral port, see port()
   int threads = 2;                     // I/O threads (parsing, writing)
   int handler_threads = 2;             // threads running handlers

@@ -24,7 +24,8 @@ Status HttpServerOptions::Validate() const {
   if (overload_status != 503 && overload_status != 429) {
     return Status::InvalidArgument("http.overload_status: must be 503 or 429");
   }
-  if (retry_after_seconds < 0) return Status::InvalidArgument("http.retry_after_seconds: must be >= 0");
+  if (retry_after_seconds < 0)
+    return Status::InvalidArgument("http.retry_after_seconds: must be >= 0");
   if (drain_timeout_ms < 0) return Status::InvalidArgument("http.drain_timeout_ms: must be >= 0");
   return Status::OK();
 }

@@ -8,8 +8,7 @@ namespace {
 // Seconds; from a cached /readyz (~50 us) to a 1000-candidate rank call.
 const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
-      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-      0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5, 10};
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
   return kBuckets;
 }
 
@@ -50,8 +49,7 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                         .Add({});
 }
 
-Metrics::Series& Metrics::SeriesFor(std::string_view route, std::string_view method,
-                                    int status) {
+Metrics::Series& Metrics::SeriesFor(std::string_view route, std::string_view method, int status) {
   std::string key;
   key.append(route).append("\n").append(method).append("\n").append(std::to_string(status));
   std::lock_guard<std::mutex> lock(mu_);
@@ -60,8 +58,7 @@ Metrics::Series& Metrics::SeriesFor(std::string_view route, std::string_view met
   const prometheus::Labels labels = {{"route", std::string(route)},
                                      {"method", std::string(method)},
                                      {"status", std::to_string(status)}};
-  Series series{&latency_family_->Add(labels, LatencyBuckets()),
-                &requests_family_->Add(labels)};
+  Series series{&latency_family_->Add(labels, LatencyBuckets()), &requests_family_->Add(labels)};
   return series_.emplace(std::move(key), series).first->second;
 }
 

@@ -23,17 +23,17 @@
 // HttpServer that records into it.
 #pragma once
 
-#include <memory>
-#include <mutex>
-#include <string>
-#include <string_view>
-#include <unordered_map>
-
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 
 namespace ranker::api {
 
@@ -48,8 +48,7 @@ class Metrics {
 
   // One answered request: its route label, method, status and the time the
   // router and handler took.
-  void ObserveRequest(std::string_view route, std::string_view method, int status,
-                      double seconds);
+  void ObserveRequest(std::string_view route, std::string_view method, int status, double seconds);
   void ConnectionOpened() { open_connections_->Increment(); }
   void ConnectionClosed() { open_connections_->Decrement(); }
   void ConnectionRejected() { connections_rejected_->Increment(); }

@@ -1,10 +1,9 @@
 #include "api/rank_request.h"
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cmath>
 #include <limits>
-
-#include <boost/json.hpp>
 
 #include "api/json_writer.h"
 
@@ -105,9 +104,9 @@ class Parser {
     if (!v->is_array()) return Invalid("candidates", "must be an array");
     const json::array& arr = v->get_array();
     if (arr.size() > limits_.max_candidates) {
-      return Status::ResourceExhausted(
-          "candidates: " + std::to_string(arr.size()) + " exceeds max_candidates (" +
-          std::to_string(limits_.max_candidates) + ")");
+      return Status::ResourceExhausted("candidates: " + std::to_string(arr.size()) +
+                                       " exceeds max_candidates (" +
+                                       std::to_string(limits_.max_candidates) + ")");
     }
     out->candidates.resize(arr.size());
     for (size_t i = 0; i < arr.size(); ++i) {
@@ -163,8 +162,8 @@ StatusOr<json::value> ParseJson(std::string_view body) {
   json::error_code ec;
   const size_t consumed = parser.write(body.data(), body.size(), ec);
   if (ec) {
-    return Status::InvalidArgument("body: invalid JSON at byte " + std::to_string(consumed) +
-                                   ": " + ec.message());
+    return Status::InvalidArgument("body: invalid JSON at byte " + std::to_string(consumed) + ": " +
+                                   ec.message());
   }
   return parser.release();
 }

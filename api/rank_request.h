@@ -65,13 +65,12 @@ struct RankRequest {
 
 struct RankRequestLimits {
   size_t max_candidates = 1000;
-  size_t max_map_entries = 256;  // per user{}/item{}/context{}/dense{}/weights{}
+  size_t max_map_entries = 256;    // per user{}/item{}/context{}/dense{}/weights{}
   size_t max_string_bytes = 1024;  // ids, feature names and values
   Status Validate() const;
 };
 
-StatusOr<RankRequest> ParseRankRequest(std::string_view body,
-                                       const RankRequestLimits& limits = {});
+StatusOr<RankRequest> ParseRankRequest(std::string_view body, const RankRequestLimits& limits = {});
 
 // One scored candidate, as the scorer returns it.
 struct ScoredItem {

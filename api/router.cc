@@ -27,8 +27,7 @@ bool IsParam(std::string_view segment) {
 
 Router::Router(RouterOptions options) : options_(std::move(options)) {}
 
-void Router::Add(Method method, std::string_view pattern, Handler handler,
-                 RouteOptions options) {
+void Router::Add(Method method, std::string_view pattern, Handler handler, RouteOptions options) {
   assert(!pattern.empty() && pattern.front() == '/');
   assert(handler);
   Route route{method, std::string(pattern), {}, std::move(handler), options};
@@ -87,8 +86,8 @@ std::optional<Response> Router::CheckAdmin(const Request& request) const {
   constexpr std::string_view kScheme = "Bearer ";
   const std::string_view auth = request.authorization;
   if (auth.size() < kScheme.size() || !EqualsIgnoreCase(auth.substr(0, kScheme.size()), kScheme)) {
-    Response r = JsonError(401, "unauthorized",
-                           "admin endpoint: Authorization: Bearer <token> required");
+    Response r =
+        JsonError(401, "unauthorized", "admin endpoint: Authorization: Bearer <token> required");
     r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"ranker\"");
     return r;
   }

@@ -48,8 +48,7 @@ class Router {
   // each either literal or a parameter "{name}" matching one non-empty
   // segment ("/v1/snapshots/{id}/restore"). Routes are tried in registration
   // order. REQUIRES (asserted): pattern starts with '/'; handler is set.
-  void Add(Method method, std::string_view pattern, Handler handler,
-           RouteOptions options = {});
+  void Add(Method method, std::string_view pattern, Handler handler, RouteOptions options = {});
 
   // Answers `request`, filling request->path_params for the matched route.
   // *route_label receives the matched pattern (or kUnmatchedRoute); it

@@ -16,8 +16,8 @@ bool ParseCommandFlags(int argc, char** argv, const char* usage_line,
                        const std::vector<FlagSpec>& specs, Flags* flags, int* exit_code) {
   StatusOr<Flags> parsed = Flags::Parse(argc, argv, 2, specs);
   if (!parsed.ok()) {
-    std::fprintf(stderr, "ranker %s: %s\nusage: %s\n%s", argv[1],
-                 parsed.status().message().c_str(), usage_line, Flags::Usage(specs).c_str());
+    std::fprintf(stderr, "ranker %s: %s\nusage: %s\n%s", argv[1], parsed.status().message().c_str(),
+                 usage_line, Flags::Usage(specs).c_str());
     *exit_code = 2;
     return false;
   }

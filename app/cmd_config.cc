@@ -21,7 +21,8 @@ int RunConfig(int argc, char** argv) {
     for (const ConfigKeyInfo& k : ListConfigKeys()) {
       std::printf("| `%s` | `%s` | %s |\n", k.key.c_str(), k.default_value.c_str(), k.help.c_str());
     }
-    std::printf("| `kafka.*` | | passed to librdkafka as they are (`kafka.security.protocol`, ...) |\n");
+    std::printf(
+        "| `kafka.*` | | passed to librdkafka as they are (`kafka.security.protocol`, ...) |\n");
     return 0;
   }
   Config config;

@@ -27,8 +27,9 @@ int Fail(const Status& s) {
 
 int RunConvert(int argc, char** argv) {
   const std::vector<FlagSpec> specs = {
-      {"in", true, std::string("input: census gz file (default ") + kCensusDefault +
-                       ") or the Open Bandit folder (default " + kObdDefault + ")"},
+      {"in", true,
+       std::string("input: census gz file (default ") + kCensusDefault +
+           ") or the Open Bandit folder (default " + kObdDefault + ")"},
       {"out", true, "output NDJSON file (default: standard output)"},
       {"help", false, "show this help"},
   };

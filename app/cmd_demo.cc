@@ -19,7 +19,8 @@ namespace ranker::app {
 namespace {
 
 const char kUsage[] =
-    "ranker demo [--http ADDR:PORT] [--rate R] [--partitions N] [--seed S] [--config F] [--set k=v]...";
+    "ranker demo [--http ADDR:PORT] [--rate R] [--partitions N] [--seed S] [--config F] [--set "
+    "k=v]...";
 
 int Fail(const Status& s, int code) {
   std::fprintf(stderr, "ranker demo: %s\n", s.message().c_str());
@@ -63,7 +64,8 @@ int RunDemo(int argc, char** argv) {
   BlockTerminationSignals();
   std::vector<FlagSpec> specs = ConfigFlagSpecs();
   specs.push_back({"http", true, "listen address ADDR:PORT (default 127.0.0.1:8080)"});
-  specs.push_back({"rate", true, "simulated events per second (default 2000; 0 = as fast as possible)"});
+  specs.push_back(
+      {"rate", true, "simulated events per second (default 2000; 0 = as fast as possible)"});
   specs.push_back({"partitions", true, "partitions of the events topic (default 3)"});
   specs.push_back({"seed", true, "seed of the simulated world (default 1)"});
   Flags flags;
@@ -106,9 +108,8 @@ int RunDemo(int argc, char** argv) {
   std::atomic<bool> stop{false};
   std::atomic<int64_t> produced{0};
   Status sim_status;
-  std::thread simulator([&] {
-    sim_status = ProduceSimulated(sim, producer->get(), stop, &produced);
-  });
+  std::thread simulator(
+      [&] { sim_status = ProduceSimulated(sim, producer->get(), stop, &produced); });
   RunUntilSignal(**service, produced);
   std::printf("ranker demo: stopping\n");
   stop.store(true);

@@ -1,13 +1,12 @@
 // `ranker replay`: trains through the same joiner and learner as the service
 // from NDJSON files (contract §4), as fast as the machine allows. A reader
 // thread reads and decodes; the calling thread joins and trains.
+#include <boost/json/serialize.hpp>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <thread>
-
-#include <boost/json/serialize.hpp>
 
 #include "app/cli_common.h"
 #include "app/commands.h"
@@ -66,12 +65,14 @@ void PrintProgress(const LearningPipeline& p, double seconds) {
 int RunReplay(int argc, char** argv) {
   std::vector<FlagSpec> specs = ConfigFlagSpecs();
   specs.push_back({"json", false, "print one JSON object at the end (the GET /v1/model shape)"});
-  specs.push_back({"progress-seconds", true, "seconds between progress lines on stderr (0 = off; default 2)"});
+  specs.push_back(
+      {"progress-seconds", true, "seconds between progress lines on stderr (0 = off; default 2)"});
   Flags flags;
   int code = 0;
   if (!ParseCommandFlags(argc, argv, kUsage, specs, &flags, &code)) return code;
   if (flags.positional().empty()) {
-    std::fprintf(stderr, "ranker replay: no input (give FILE... or - for stdin)\nusage: %s\n", kUsage);
+    std::fprintf(stderr, "ranker replay: no input (give FILE... or - for stdin)\nusage: %s\n",
+                 kUsage);
     return 2;
   }
   Config config;
@@ -83,7 +84,8 @@ int RunReplay(int argc, char** argv) {
   }
   LearningPipeline& pipeline = **created;
   const double progress_s = flags.GetDouble("progress-seconds", 2.0).ok()
-                                ? *flags.GetDouble("progress-seconds", 2.0) : 2.0;
+                                ? *flags.GetDouble("progress-seconds", 2.0)
+                                : 2.0;
 
   const int64_t start_ns = SystemClock()->MonotonicNs();
   auto elapsed = [&] { return (SystemClock()->MonotonicNs() - start_ns) * 1e-9; };

@@ -33,9 +33,11 @@ Status ApplyServeFlags(const Flags& flags, Config* config) {
 int RunServe(int argc, char** argv) {
   BlockTerminationSignals();
   std::vector<FlagSpec> specs = ConfigFlagSpecs();
-  specs.push_back({"brokers", true, "Kafka bootstrap servers (ingest.brokers); none: POST /v1/events only"});
+  specs.push_back(
+      {"brokers", true, "Kafka bootstrap servers (ingest.brokers); none: POST /v1/events only"});
   specs.push_back({"data-dir", true, "directory for snapshots (created if missing)"});
-  specs.push_back({"http", true, "listen address ADDR:PORT (default 127.0.0.1:8080; port 0 = any)"});
+  specs.push_back(
+      {"http", true, "listen address ADDR:PORT (default 127.0.0.1:8080; port 0 = any)"});
   Flags flags;
   int code = 0;
   if (!ParseCommandFlags(argc, argv, kUsage, specs, &flags, &code)) return code;
@@ -55,9 +57,10 @@ int RunServe(int argc, char** argv) {
     return 1;
   }
   if (config.service.http_enabled) std::printf("listening on %s\n", ServiceUrl(**service).c_str());
-  std::printf("learning from %s\n", config.service.brokers.empty()
-                                        ? "POST /v1/events (no broker)"
-                                        : (config.service.topic + " @ " + config.service.brokers).c_str());
+  std::printf("learning from %s\n",
+              config.service.brokers.empty()
+                  ? "POST /v1/events (no broker)"
+                  : (config.service.topic + " @ " + config.service.brokers).c_str());
   std::fflush(stdout);
   while (!WaitForTermination(std::chrono::milliseconds(1000))) {
   }

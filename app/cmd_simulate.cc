@@ -68,7 +68,8 @@ int ProduceToKafka(const Flags& flags, const sim::SimOptions& sim_options, int64
   for (const std::string& kv : flags.All("set")) {
     const size_t eq = kv.find('=');
     if (eq == std::string::npos || kv.rfind("kafka.", 0) != 0) {
-      std::fprintf(stderr, "ranker simulate: --set %s: expected kafka.<property>=value\n", kv.c_str());
+      std::fprintf(stderr, "ranker simulate: --set %s: expected kafka.<property>=value\n",
+                   kv.c_str());
       return 2;
     }
     po.kafka[kv.substr(6, eq - 6)] = kv.substr(eq + 1);
@@ -102,12 +103,16 @@ int ProduceToKafka(const Flags& flags, const sim::SimOptions& sim_options, int64
   const Status flushed = (*producer)->Flush(std::chrono::milliseconds(30000));
   const ingest::ProducerCounters c = (*producer)->Counters();
   std::fprintf(stderr, "ranker simulate: produced %lld events (%llu delivered, %llu failed)\n",
-               static_cast<long long>(produced.load()), static_cast<unsigned long long>(c.delivered),
+               static_cast<long long>(produced.load()),
+               static_cast<unsigned long long>(c.delivered),
                static_cast<unsigned long long>(c.failed));
   if (!status.ok() || !flushed.ok() || c.failed > 0) {
     std::fprintf(stderr, "ranker simulate: %s\n",
-                 (!status.ok() ? status : !flushed.ok() ? flushed : Status::IOError(c.last_error))
-                     .message().c_str());
+                 (!status.ok()    ? status
+                  : !flushed.ok() ? flushed
+                                  : Status::IOError(c.last_error))
+                     .message()
+                     .c_str());
     return 1;
   }
   return 0;

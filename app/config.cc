@@ -26,8 +26,8 @@ Status SetValue(std::string_view key, std::string_view text, std::vector<int>* o
   return ParseIntList(key, text, out);
 }
 template <typename Int>
-  requires std::is_integral_v<Int>
-Status SetValue(std::string_view key, std::string_view text, Int* out) {
+requires std::is_integral_v<Int> Status SetValue(std::string_view key, std::string_view text,
+                                                 Int* out) {
   int64_t v;
   RANKER_RETURN_IF_ERROR(ParseInt64(key, text, &v));
   if (std::is_unsigned_v<Int> && v < 0) {
@@ -45,8 +45,7 @@ std::string Format(double v) {
   return os.str();
 }
 template <typename Int>
-  requires std::is_integral_v<Int>
-std::string Format(Int v) { return std::to_string(v); }
+requires std::is_integral_v<Int> std::string Format(Int v) { return std::to_string(v); }
 std::string Format(const std::vector<int>& v) {
   std::string out = "[";
   for (size_t i = 0; i < v.size(); ++i) out += (i ? "," : "") + std::to_string(v[i]);
@@ -57,7 +56,9 @@ std::string Format(const std::vector<int>& v) {
 template <typename T>
 KeyEntry Key(std::string key, std::string help, T& (*ref)(Config&)) {
   KeyEntry e{std::move(key), std::move(help), nullptr, nullptr};
-  e.set = [ref, k = e.key](Config* c, std::string_view text) { return SetValue(k, text, &ref(*c)); };
+  e.set = [ref, k = e.key](Config* c, std::string_view text) {
+    return SetValue(k, text, &ref(*c));
+  };
   e.get = [ref](const Config& c) { return Format(ref(const_cast<Config&>(c))); };
   return e;
 }
@@ -88,7 +89,10 @@ KeyEntry EnumKey(std::string key, std::string help, E& (*ref)(Config&),
   return e;
 }
 
-#define REF(expr) +[](Config& c) -> auto& { return c.expr; }
+#define REF(expr)            \
+  +[](Config & c) -> auto& { \
+    return c.expr;           \
+  }
 
 // http.port: 0..65535 (0 = an ephemeral port).
 KeyEntry PortKey() {
@@ -108,31 +112,59 @@ KeyEntry PortKey() {
 
 // The keys of `serve`/`demo` (app/service_options.h).
 void AddServiceKeys(std::vector<KeyEntry>* t) {
-  t->push_back(Key("ingest.brokers", "Kafka bootstrap servers; empty = no Kafka, POST /v1/events only (serve --brokers)", REF(service.brokers)));
+  t->push_back(
+      Key("ingest.brokers",
+          "Kafka bootstrap servers; empty = no Kafka, POST /v1/events only (serve --brokers)",
+          REF(service.brokers)));
   t->push_back(Key("ingest.topic", "topic of the events, keyed by request_id", REF(service.topic)));
   t->push_back(Key("ingest.group_id", "consumer group of the learners", REF(service.group_id)));
-  t->push_back(Key("ingest.dead_letter_topic", "rejected events are copied here with their reason; empty = off", REF(service.dead_letter_topic)));
-  t->push_back(Key("ingest.log_kafka_errors", "write librdkafka errors and warnings to stderr", REF(service.log_kafka_errors)));
-  t->push_back(Key("ingest.queue_max_messages", "consumer queue bound; fetching pauses beyond it", REF(service.queue_max_messages)));
-  t->push_back(Key("service.publish_interval_ms", "the learner publishes a model version to the scorers at least this often while learning", REF(service.publish_interval_ms)));
-  t->push_back(Key("service.flush_joiner_on_stop", "on shutdown, close pending impressions and train on them", REF(service.flush_joiner_on_stop)));
-  t->push_back(Key("service.local_queue_max_events", "POST /v1/events queue bound without a broker (503 beyond)", REF(service.local_queue_max_events)));
+  t->push_back(Key("ingest.dead_letter_topic",
+                   "rejected events are copied here with their reason; empty = off",
+                   REF(service.dead_letter_topic)));
+  t->push_back(Key("ingest.log_kafka_errors", "write librdkafka errors and warnings to stderr",
+                   REF(service.log_kafka_errors)));
+  t->push_back(Key("ingest.queue_max_messages", "consumer queue bound; fetching pauses beyond it",
+                   REF(service.queue_max_messages)));
+  t->push_back(
+      Key("service.publish_interval_ms",
+          "the learner publishes a model version to the scorers at least this often while learning",
+          REF(service.publish_interval_ms)));
+  t->push_back(Key("service.flush_joiner_on_stop",
+                   "on shutdown, close pending impressions and train on them",
+                   REF(service.flush_joiner_on_stop)));
+  t->push_back(Key("service.local_queue_max_events",
+                   "POST /v1/events queue bound without a broker (503 beyond)",
+                   REF(service.local_queue_max_events)));
   t->push_back(Key("http.enabled", "serve the HTTP API", REF(service.http_enabled)));
-  t->push_back(Key("http.address", "HTTP listen address (serve --http ADDR:PORT)", REF(service.http.address)));
+  t->push_back(Key("http.address", "HTTP listen address (serve --http ADDR:PORT)",
+                   REF(service.http.address)));
   t->push_back(PortKey());
   t->push_back(Key("http.threads", "HTTP I/O threads", REF(service.http.threads)));
-  t->push_back(Key("http.handler_threads", "threads running handlers (ranking)", REF(service.http.handler_threads)));
-  t->push_back(Key("http.max_body_bytes", "larger request bodies are refused (413)", REF(service.http.max_body_bytes)));
-  t->push_back(Key("http.max_header_bytes", "larger request headers are refused (431)", REF(service.http.max_header_bytes)));
-  t->push_back(Key("http.read_timeout_ms", "deadline to read one request", REF(service.http.read_timeout_ms)));
-  t->push_back(Key("http.idle_timeout_ms", "keep-alive wait for the next request", REF(service.http.idle_timeout_ms)));
-  t->push_back(Key("http.write_timeout_ms", "deadline to write one response", REF(service.http.write_timeout_ms)));
-  t->push_back(Key("http.max_connections", "open connections; beyond: 503 and close", REF(service.http.max_connections)));
-  t->push_back(Key("http.max_inflight_requests", "queued or running requests; beyond: shed", REF(service.http.max_inflight_requests)));
-  t->push_back(Key("http.overload_status", "status of shed requests (503 or 429)", REF(service.http.overload_status)));
-  t->push_back(Key("http.drain_timeout_ms", "shutdown waits this long for requests in flight", REF(service.http.drain_timeout_ms)));
-  t->push_back(Key("http.admin_token", "Bearer token of the admin endpoints; empty = loopback peers only", REF(service.admin_token)));
-  t->push_back(Key("rank.max_candidates", "candidates per POST /v1/rank", REF(service.rank.max_candidates)));
+  t->push_back(Key("http.handler_threads", "threads running handlers (ranking)",
+                   REF(service.http.handler_threads)));
+  t->push_back(Key("http.max_body_bytes", "larger request bodies are refused (413)",
+                   REF(service.http.max_body_bytes)));
+  t->push_back(Key("http.max_header_bytes", "larger request headers are refused (431)",
+                   REF(service.http.max_header_bytes)));
+  t->push_back(Key("http.read_timeout_ms", "deadline to read one request",
+                   REF(service.http.read_timeout_ms)));
+  t->push_back(Key("http.idle_timeout_ms", "keep-alive wait for the next request",
+                   REF(service.http.idle_timeout_ms)));
+  t->push_back(Key("http.write_timeout_ms", "deadline to write one response",
+                   REF(service.http.write_timeout_ms)));
+  t->push_back(Key("http.max_connections", "open connections; beyond: 503 and close",
+                   REF(service.http.max_connections)));
+  t->push_back(Key("http.max_inflight_requests", "queued or running requests; beyond: shed",
+                   REF(service.http.max_inflight_requests)));
+  t->push_back(Key("http.overload_status", "status of shed requests (503 or 429)",
+                   REF(service.http.overload_status)));
+  t->push_back(Key("http.drain_timeout_ms", "shutdown waits this long for requests in flight",
+                   REF(service.http.drain_timeout_ms)));
+  t->push_back(Key("http.admin_token",
+                   "Bearer token of the admin endpoints; empty = loopback peers only",
+                   REF(service.admin_token)));
+  t->push_back(
+      Key("rank.max_candidates", "candidates per POST /v1/rank", REF(service.rank.max_candidates)));
 }
 
 std::vector<KeyEntry> BuildTable() {
@@ -153,38 +185,61 @@ std::vector<KeyEntry> BuildTable() {
                        {"shared_bottom", Architecture::kSharedBottom},
                        {"omoe", Architecture::kOmoe},
                        {"independent", Architecture::kIndependent}}));
-  t.push_back(Key("model.categorical_slots", "embedding slots in the input (fields bind on first sight)", REF(model.categorical_slots)));
+  t.push_back(Key("model.categorical_slots",
+                  "embedding slots in the input (fields bind on first sight)",
+                  REF(model.categorical_slots)));
   t.push_back(Key("model.embedding_dim", "width of every embedding row", REF(model.embedding_dim)));
   t.push_back(Key("model.dense_slots", "standardised dense inputs", REF(model.dense_slots)));
   t.push_back(Key("model.num_experts", "experts of mmoe/omoe", REF(model.num_experts)));
-  t.push_back(Key("model.expert_hidden", "hidden sizes of each expert (ReLU)", REF(model.expert_hidden)));
-  t.push_back(Key("model.tower_hidden", "hidden sizes of each task tower (ReLU)", REF(model.tower_hidden)));
-  t.push_back(Key("model.position_tower", "learn position x device bias, added to the click logit in training only", REF(model.position_tower)));
-  t.push_back(Key("model.max_position", "positions above are clipped to this", REF(model.max_position)));
-  t.push_back(Key("model.max_devices", "distinct devices of the position tower", REF(model.max_devices)));
-  t.push_back(Key("model.position_tower_hidden", "hidden width of the position tower", REF(model.position_tower_hidden)));
-  t.push_back(Key("model.position_dropout", "fraction of training examples whose position is dropped", REF(model.position_dropout)));
-  t.push_back(Key("model.position_task", "binary task the position tower adds to", REF(model.position_task)));
+  t.push_back(
+      Key("model.expert_hidden", "hidden sizes of each expert (ReLU)", REF(model.expert_hidden)));
+  t.push_back(
+      Key("model.tower_hidden", "hidden sizes of each task tower (ReLU)", REF(model.tower_hidden)));
+  t.push_back(Key("model.position_tower",
+                  "learn position x device bias, added to the click logit in training only",
+                  REF(model.position_tower)));
+  t.push_back(
+      Key("model.max_position", "positions above are clipped to this", REF(model.max_position)));
+  t.push_back(
+      Key("model.max_devices", "distinct devices of the position tower", REF(model.max_devices)));
+  t.push_back(Key("model.position_tower_hidden", "hidden width of the position tower",
+                  REF(model.position_tower_hidden)));
+  t.push_back(Key("model.position_dropout",
+                  "fraction of training examples whose position is dropped",
+                  REF(model.position_dropout)));
+  t.push_back(Key("model.position_task", "binary task the position tower adds to",
+                  REF(model.position_task)));
   t.push_back(Key("model.seed", "seed of initialisation and dropout", REF(model.seed)));
-  t.push_back(Key("model.embedding_init_scale", "embedding rows start in U(-s, s)", REF(model.embedding_init_scale)));
+  t.push_back(Key("model.embedding_init_scale", "embedding rows start in U(-s, s)",
+                  REF(model.embedding_init_scale)));
   t.push_back(EnumKey("optimizer.kind", "optimizer", REF(optimizer.kind),
                       {{"adagrad", OptimizerKind::kAdagrad}, {"adam", OptimizerKind::kAdam}}));
   t.push_back(Key("optimizer.learning_rate", "learning rate", REF(optimizer.learning_rate)));
-  t.push_back(Key("optimizer.adagrad_initial_accumulator", "Adagrad accumulator start", REF(optimizer.adagrad_initial_accumulator)));
+  t.push_back(Key("optimizer.adagrad_initial_accumulator", "Adagrad accumulator start",
+                  REF(optimizer.adagrad_initial_accumulator)));
   t.push_back(Key("optimizer.adam_beta1", "Adam beta1", REF(optimizer.adam_beta1)));
   t.push_back(Key("optimizer.adam_beta2", "Adam beta2", REF(optimizer.adam_beta2)));
   t.push_back(Key("optimizer.epsilon", "optimizer epsilon", REF(optimizer.epsilon)));
-  t.push_back(Key("optimizer.embedding_lr_scale", "learning-rate multiplier of embedding rows", REF(optimizer.embedding_lr_scale)));
-  t.push_back(Key("train.batch_size", "examples per training step (1 = pure online SGD)", REF(train.batch_size)));
-  t.push_back(Key("train.metrics_window", "examples in the recent progressive-metrics window", REF(train.metrics_window)));
-  t.push_back(Key("join.window_ms", "event-time join window of impressions and engagements", REF(join.window_ms)));
-  t.push_back(Key("join.max_pending", "hard bound on pending impressions (oldest closed early)", REF(join.max_pending)));
-  t.push_back(Key("join.late_memory", "recently closed keys remembered to tell late from orphan", REF(join.late_memory)));
+  t.push_back(Key("optimizer.embedding_lr_scale", "learning-rate multiplier of embedding rows",
+                  REF(optimizer.embedding_lr_scale)));
+  t.push_back(Key("train.batch_size", "examples per training step (1 = pure online SGD)",
+                  REF(train.batch_size)));
+  t.push_back(Key("train.metrics_window", "examples in the recent progressive-metrics window",
+                  REF(train.metrics_window)));
+  t.push_back(Key("join.window_ms", "event-time join window of impressions and engagements",
+                  REF(join.window_ms)));
+  t.push_back(Key("join.max_pending", "hard bound on pending impressions (oldest closed early)",
+                  REF(join.max_pending)));
+  t.push_back(Key("join.late_memory", "recently closed keys remembered to tell late from orphan",
+                  REF(join.late_memory)));
   t.push_back(Key("join.click_task", "task that click events label", REF(join.click_task)));
   t.push_back(Key("join.watch_task", "task that watch events label", REF(join.watch_task)));
-  t.push_back(Key("ingest.max_event_bytes", "larger events are rejected (oversize)", REF(ingest.max_event_bytes)));
-  t.push_back(Key("ingest.max_features", "categorical + dense features per event", REF(ingest.max_features)));
-  t.push_back(Key("ingest.max_string_bytes", "longest id or feature value", REF(ingest.max_string_bytes)));
+  t.push_back(Key("ingest.max_event_bytes", "larger events are rejected (oversize)",
+                  REF(ingest.max_event_bytes)));
+  t.push_back(Key("ingest.max_features", "categorical + dense features per event",
+                  REF(ingest.max_features)));
+  t.push_back(
+      Key("ingest.max_string_bytes", "longest id or feature value", REF(ingest.max_string_bytes)));
   AddServiceKeys(&t);
   return t;
 }

@@ -59,9 +59,9 @@ StatusOr<std::string> GetConfigValue(const Config& config, std::string_view key)
 Status ApplyYaml(Config* config, std::string_view yaml_text, std::string_view source_name);
 
 struct ConfigSources {
-  std::string file;                     // "" = none
-  std::vector<std::string> sets;        // "key=value"
-  bool use_environment = true;          // read RANKER_* variables
+  std::string file;               // "" = none
+  std::vector<std::string> sets;  // "key=value"
+  bool use_environment = true;    // read RANKER_* variables
 };
 
 // Builds and validates the configuration from all sources.

@@ -8,8 +8,8 @@ namespace ranker::app::internal {
 namespace {
 
 Status Bad(std::string_view key, std::string_view text, std::string_view want) {
-  return Status::InvalidArgument(std::string(key) + ": expected " + std::string(want) +
-                                 ", got '" + std::string(text) + "'");
+  return Status::InvalidArgument(std::string(key) + ": expected " + std::string(want) + ", got '" +
+                                 std::string(text) + "'");
 }
 
 std::vector<std::string_view> Split(std::string_view s, char sep) {
@@ -61,7 +61,8 @@ Status ParseDouble(std::string_view key, std::string_view text, double* out) {
 Status ParseIntList(std::string_view key, std::string_view text, std::vector<int>* out) {
   out->clear();
   text = Trim(text);
-  if (!text.empty() && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
+  if (!text.empty() && text.front() == '[' && text.back() == ']')
+    text = text.substr(1, text.size() - 2);
   if (Trim(text).empty()) return Status::OK();
   for (std::string_view part : Split(text, ',')) {
     int64_t v;
@@ -71,7 +72,8 @@ Status ParseIntList(std::string_view key, std::string_view text, std::vector<int
   return Status::OK();
 }
 
-Status ParseTasks(std::string_view key, std::string_view text, std::vector<learner::TaskSpec>* out) {
+Status ParseTasks(std::string_view key, std::string_view text,
+                  std::vector<learner::TaskSpec>* out) {
   std::vector<learner::TaskSpec> tasks;
   for (std::string_view item : Split(text, ',')) {
     std::vector<std::string_view> f = Split(Trim(item), ':');

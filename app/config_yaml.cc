@@ -76,7 +76,8 @@ Status ApplyYaml(Config* config, std::string_view yaml_text, std::string_view so
     return Status::InvalidArgument(std::string(source_name) + ": invalid YAML: " + e.what());
   }
   if (root.IsNull()) return Status::OK();
-  if (!root.IsMap()) return Status::InvalidArgument(std::string(source_name) + ": expected a map at the top");
+  if (!root.IsMap())
+    return Status::InvalidArgument(std::string(source_name) + ": expected a map at the top");
   try {
     return Apply(config, root, "", source_name);
   } catch (const YAML::Exception& e) {

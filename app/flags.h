@@ -12,15 +12,16 @@
 namespace ranker::app {
 
 struct FlagSpec {
-  std::string name;   // without dashes
-  bool takes_value;   // false: a boolean switch
+  std::string name;  // without dashes
+  bool takes_value;  // false: a boolean switch
   std::string help;
 };
 
 class Flags {
  public:
   // Parses argv[first..argc). Unknown flags are errors naming the flag.
-  static StatusOr<Flags> Parse(int argc, char** argv, int first, const std::vector<FlagSpec>& specs);
+  static StatusOr<Flags> Parse(int argc, char** argv, int first,
+                               const std::vector<FlagSpec>& specs);
 
   bool Has(const std::string& name) const { return values_.count(name) > 0; }
   // The last value given, or `def`.

@@ -2,11 +2,10 @@
 // is decoded with the learner's decoder; accepted ones go to the topic (with
 // a broker) or the learner's queue, rejected ones are counted (and
 // dead-lettered when configured) and listed by index.
+#include <boost/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "api/json_writer.h"
 #include "app/handlers.h"
@@ -92,7 +91,8 @@ api::Response HandleEvents(Service* service, const api::Request& request) {
                           "Content-Type: expected application/json or application/x-ndjson");
   }
   const size_t first = request.body.find_first_not_of(" \t\r\n");
-  const bool array = !IsNdjsonType(type) && first != std::string::npos && request.body[first] == '[';
+  const bool array =
+      !IsNdjsonType(type) && first != std::string::npos && request.body[first] == '[';
   StatusOr<std::vector<std::string>> payloads = SplitBody(request.body, array);
   if (!payloads.ok()) return api::ErrorFromStatus(payloads.status());
   std::vector<AcceptedEvent> accepted;

@@ -30,7 +30,8 @@ std::vector<learner::Example> Candidates(const api::RankRequest& rank) {
     learner::Example& ex = out[i];
     ex.item_id = c.item_id.text;
     ex.categorical.push_back({"item_id", c.item_id.text});
-    for (const api::StringFeature& f : c.item) ex.categorical.push_back({"item." + f.name, f.value});
+    for (const api::StringFeature& f : c.item)
+      ex.categorical.push_back({"item." + f.name, f.value});
     for (const api::NumberFeature& f : c.dense) ex.dense.push_back({f.name, f.value});
   }
   return out;

@@ -33,7 +33,8 @@ Status LearnerLoop::Enqueue(std::vector<ingest::DecodeResult>* events) {
   std::lock_guard<std::mutex> lock(local_mu_);
   if (local_closed_) return Status::Unavailable("the learner is shutting down");
   if (local_.size() + events->size() > options_.local_queue_max_events) {
-    return Status::ResourceExhausted("the learner's queue is full (service.local_queue_max_events)");
+    return Status::ResourceExhausted(
+        "the learner's queue is full (service.local_queue_max_events)");
   }
   for (ingest::DecodeResult& r : *events) local_.push_back(std::move(r));
   events->clear();

@@ -44,8 +44,8 @@ namespace ranker::app {
 
 struct LearnerLoopOptions {
   int64_t publish_interval_ms = 100;
-  size_t pop_batch = 1024;       // messages per Pop()
-  int pop_timeout_ms = 20;       // longest wait for input; bounds Stop() latency
+  size_t pop_batch = 1024;          // messages per Pop()
+  int pop_timeout_ms = 20;          // longest wait for input; bounds Stop() latency
   int64_t drain_timeout_ms = 5000;  // Stop() learns what is queued, at most this long
   bool flush_joiner_on_stop = true;
   size_t local_queue_max_events = 100000;
@@ -111,11 +111,11 @@ class LearnerLoop final : public ingest::RebalanceListener {
 
   // Held while a batch is learned or published: OnRevoked() waits on it.
   std::mutex batch_mu_;
-  ingest::OffsetMap offsets_;     // GUARDED_BY(batch_mu_)
+  ingest::OffsetMap offsets_;  // GUARDED_BY(batch_mu_)
   // Revoked partitions whose commit failed, until the next assignment.
   ingest::OffsetMap uncommitted_;  // GUARDED_BY(batch_mu_)
-  bool dirty_ = false;            // GUARDED_BY(batch_mu_): learned since last publish
-  int64_t last_publish_ms_ = 0;   // GUARDED_BY(batch_mu_); monotonic
+  bool dirty_ = false;             // GUARDED_BY(batch_mu_): learned since last publish
+  int64_t last_publish_ms_ = 0;    // GUARDED_BY(batch_mu_); monotonic
 
   std::mutex local_mu_;
   std::condition_variable local_cv_;

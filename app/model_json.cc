@@ -1,19 +1,22 @@
 #include "app/model_json.h"
 
+#include <boost/json/value_from.hpp>
 #include <cmath>
 #include <cstdio>
-
-#include <boost/json/value_from.hpp>
 
 namespace ranker::app {
 namespace {
 
 const char* ArchitectureName(learner::Architecture a) {
   switch (a) {
-    case learner::Architecture::kMmoe: return "mmoe";
-    case learner::Architecture::kSharedBottom: return "shared_bottom";
-    case learner::Architecture::kOmoe: return "omoe";
-    case learner::Architecture::kIndependent: return "independent";
+    case learner::Architecture::kMmoe:
+      return "mmoe";
+    case learner::Architecture::kSharedBottom:
+      return "shared_bottom";
+    case learner::Architecture::kOmoe:
+      return "omoe";
+    case learner::Architecture::kIndependent:
+      return "independent";
   }
   return "?";
 }

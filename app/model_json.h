@@ -4,9 +4,8 @@
 // the joiner's and decoder's counters.
 #pragma once
 
-#include <string>
-
 #include <boost/json/object.hpp>
+#include <string>
 
 #include "app/pipeline.h"
 

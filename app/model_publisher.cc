@@ -1,8 +1,7 @@
 #include "app/model_publisher.h"
 
-#include <chrono>
-
 #include <boost/json/serialize.hpp>
+#include <chrono>
 
 #include "app/model_json.h"
 

@@ -48,8 +48,7 @@ class ModelPublisher {
   // Copies the pipeline's model and state into a new version and makes it
   // the latest. Learner thread only (the pipeline must not change meanwhile).
   std::shared_ptr<const PublishedModel> Publish(const LearningPipeline& pipeline,
-                                                const ingest::OffsetMap& offsets,
-                                                int64_t now_ms);
+                                                const ingest::OffsetMap& offsets, int64_t now_ms);
 
   // The latest version; nullptr before the first Publish().
   std::shared_ptr<const PublishedModel> Latest() const { return latest_.load(); }

@@ -45,11 +45,11 @@ std::string ProgressReporter::Line(int64_t now_ms) {
     if (state.lag > 0) lag += state.lag;
   }
   char buf[256];
-  std::snprintf(buf, sizeof(buf), "events %lld (%.0f/s)  examples %lld  v%llu (%lld ms old)  lag %lld |",
-                static_cast<long long>(m->events_consumed), rate,
-                static_cast<long long>(m->examples_trained),
-                static_cast<unsigned long long>(m->version),
-                static_cast<long long>(now_ms - m->published_at_ms), static_cast<long long>(lag));
+  std::snprintf(
+      buf, sizeof(buf), "events %lld (%.0f/s)  examples %lld  v%llu (%lld ms old)  lag %lld |",
+      static_cast<long long>(m->events_consumed), rate, static_cast<long long>(m->examples_trained),
+      static_cast<unsigned long long>(m->version),
+      static_cast<long long>(now_ms - m->published_at_ms), static_cast<long long>(lag));
   std::string line = buf;
   for (const learner::TaskMetrics& t : m->metrics.tasks) {
     if (t.kind == learner::TaskKind::kBinary) {

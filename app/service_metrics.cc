@@ -17,31 +17,39 @@ ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
   using prometheus::BuildCounter;
   using prometheus::BuildGauge;
   consumed_ = &Register(BuildCounter(), "ranker_events_consumed_total",
-                        "Events taken by the learner (accepted and rejected)", r).Add({});
+                        "Events taken by the learner (accepted and rejected)", r)
+                   .Add({});
   rejected_ = &Register(BuildCounter(), "ranker_events_rejected_total",
                         "Events rejected, by reason (from the log and POST /v1/events)", r);
   join_ = &Register(BuildCounter(), "ranker_join_events_total",
                     "Joiner outcomes (impressions, clicks, joined_clicks, late_engagements...)", r);
-  pending_ = &Register(BuildGauge(), "ranker_join_pending",
-                       "Impressions waiting for their join window", r).Add({});
+  pending_ =
+      &Register(BuildGauge(), "ranker_join_pending", "Impressions waiting for their join window", r)
+           .Add({});
   trained_ = &Register(BuildCounter(), "ranker_examples_trained_total",
-                       "Examples whose training step was applied", r).Add({});
+                       "Examples whose training step was applied", r)
+                  .Add({});
   progressive_ = &Register(BuildGauge(), "ranker_progressive_metric",
                            "Prequential metrics per task (auc, logloss, rmse, window_*, count)", r);
   gates_ = &Register(BuildGauge(), "ranker_gate_weight",
                      "Mean gate weight per task and expert over the recent window", r);
   version_ = &Register(BuildGauge(), "ranker_model_version",
-                       "Version of the model served (+1 per publication)", r).Add({});
+                       "Version of the model served (+1 per publication)", r)
+                  .Add({});
   published_at_ = &Register(BuildGauge(), "ranker_model_published_timestamp_seconds",
-                            "Wall-clock time the served version was published", r).Add({});
+                            "Wall-clock time the served version was published", r)
+                       .Add({});
   age_ = &Register(BuildGauge(), "ranker_model_age_seconds",
-                   "Age of the served version when scraped", r).Add({});
+                   "Age of the served version when scraped", r)
+              .Add({});
   clone_seconds_ = &Register(BuildGauge(), "ranker_model_publish_clone_seconds",
-                             "Time the last publication took to copy the model", r).Add({});
+                             "Time the last publication took to copy the model", r)
+                        .Add({});
   lag_ = &Register(BuildGauge(), "ranker_consumer_lag_messages",
                    "Messages of a partition not yet consumed (high watermark - next offset)", r);
   source_errors_ = &Register(BuildCounter(), "ranker_consumer_errors_total",
-                             "Broker and client errors seen by the consumer (never fatal)", r).Add({});
+                             "Broker and client errors seen by the consumer (never fatal)", r)
+                        .Add({});
   commits_ = &Register(BuildCounter(), "ranker_offset_commits_total",
                        "Offset commits to the consumer group, by result", r);
 }
@@ -61,11 +69,16 @@ void ServiceMetrics::OnPublish(const PublishedModel& m, const ingest::RejectCoun
   });
   const learner::JoinerStats& j = m.join;
   const std::vector<std::pair<const char*, int64_t>> join = {
-      {"impressions", j.impressions},         {"clicks", j.clicks},
-      {"watches", j.watches},                 {"joined_clicks", j.joined_clicks},
-      {"joined_watches", j.joined_watches},   {"examples_emitted", j.examples_emitted},
-      {"passthrough", j.passthrough},         {"duplicate_impressions", j.duplicate_impressions},
-      {"late_engagements", j.late_engagements}, {"orphan_engagements", j.orphan_engagements},
+      {"impressions", j.impressions},
+      {"clicks", j.clicks},
+      {"watches", j.watches},
+      {"joined_clicks", j.joined_clicks},
+      {"joined_watches", j.joined_watches},
+      {"examples_emitted", j.examples_emitted},
+      {"passthrough", j.passthrough},
+      {"duplicate_impressions", j.duplicate_impressions},
+      {"late_engagements", j.late_engagements},
+      {"orphan_engagements", j.orphan_engagements},
       {"evicted", j.evicted}};
   for (const auto& [outcome, n] : join) {
     SetCounter(&join_->Add({{"outcome", outcome}}), static_cast<double>(n));

@@ -32,7 +32,7 @@ bool WaitForTermination(std::chrono::milliseconds timeout) {
     const int sig = sigtimedwait(&set, nullptr, &ts);
     if (sig == SIGINT || sig == SIGTERM) return true;
     if (sig < 0 && errno == EINTR) continue;  // another signal; wait again
-    return false;                            // EAGAIN: timed out
+    return false;                             // EAGAIN: timed out
   }
 }
 

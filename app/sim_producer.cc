@@ -21,12 +21,13 @@ void Pace(double rate, int64_t n, SteadyClock::time_point start, const std::atom
   const auto due = start + std::chrono::duration_cast<SteadyClock::duration>(
                                std::chrono::duration<double>((n - burst) / rate));
   while (!stop.load() && SteadyClock::now() < due) {
-    std::this_thread::sleep_until(std::min(due, SteadyClock::now() + std::chrono::milliseconds(50)));
+    std::this_thread::sleep_until(
+        std::min(due, SteadyClock::now() + std::chrono::milliseconds(50)));
   }
 }
 
-Status ProduceOne(ingest::KafkaProducer* producer, const std::string& topic,
-                  const sim::SimEvent& e, const std::atomic<bool>& stop) {
+Status ProduceOne(ingest::KafkaProducer* producer, const std::string& topic, const sim::SimEvent& e,
+                  const std::atomic<bool>& stop) {
   const std::string payload = sim::EncodeEventJson(e);
   while (true) {
     Status s = producer->Produce(topic, e.event.example.request_id, payload);

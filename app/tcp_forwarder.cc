@@ -1,9 +1,8 @@
 #include "app/tcp_forwarder.h"
 
 #include <array>
-#include <thread>
-
 #include <boost/asio.hpp>
+#include <thread>
 
 namespace ranker::app {
 namespace asio = boost::asio;
@@ -30,15 +29,15 @@ class Pipe : public std::enable_shared_from_this<Pipe> {
 
   void Copy(tcp::socket& from, tcp::socket& to, Buffer& buf) {
     auto self = shared_from_this();
-    from.async_read_some(asio::buffer(buf), [self, &from, &to, &buf](boost::system::error_code ec,
-                                                                     size_t n) {
-      if (ec) return self->Close();
-      asio::async_write(to, asio::buffer(buf.data(), n),
-                        [self, &from, &to, &buf](boost::system::error_code wec, size_t) {
-                          if (wec) return self->Close();
-                          self->Copy(from, to, buf);
-                        });
-    });
+    from.async_read_some(
+        asio::buffer(buf), [self, &from, &to, &buf](boost::system::error_code ec, size_t n) {
+          if (ec) return self->Close();
+          asio::async_write(to, asio::buffer(buf.data(), n),
+                            [self, &from, &to, &buf](boost::system::error_code wec, size_t) {
+                              if (wec) return self->Close();
+                              self->Copy(from, to, buf);
+                            });
+        });
   }
 
   void Close() {
@@ -95,8 +94,8 @@ class TcpForwarder::Impl {
 };
 
 StatusOr<std::unique_ptr<TcpForwarder>> TcpForwarder::Create(uint16_t listen_port,
-                                                              const std::string& target_host,
-                                                              uint16_t target_port) {
+                                                             const std::string& target_host,
+                                                             uint16_t target_port) {
   boost::system::error_code ec;
   const asio::ip::address address = asio::ip::make_address(target_host, ec);
   if (ec) return Status::InvalidArgument("target address '" + target_host + "': " + ec.message());

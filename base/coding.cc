@@ -4,8 +4,7 @@
 
 namespace ranker {
 
-static_assert(std::endian::native == std::endian::little,
-              "encoding assumes a little-endian host");
+static_assert(std::endian::native == std::endian::little, "encoding assumes a little-endian host");
 
 void PutFixed32(std::string* dst, uint32_t v) { dst->append(reinterpret_cast<const char*>(&v), 4); }
 void PutFixed64(std::string* dst, uint64_t v) { dst->append(reinterpret_cast<const char*>(&v), 8); }

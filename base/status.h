@@ -34,7 +34,9 @@ class [[nodiscard]] Status {
   static Status IOError(std::string_view msg) { return {Code::kIOError, msg}; }
   static Status Unavailable(std::string_view msg) { return {Code::kUnavailable, msg}; }
   static Status ResourceExhausted(std::string_view msg) { return {Code::kResourceExhausted, msg}; }
-  static Status FailedPrecondition(std::string_view msg) { return {Code::kFailedPrecondition, msg}; }
+  static Status FailedPrecondition(std::string_view msg) {
+    return {Code::kFailedPrecondition, msg};
+  }
   static Status Internal(std::string_view msg) { return {Code::kInternal, msg}; }
 
   bool ok() const { return code_ == Code::kOk; }
@@ -62,9 +64,18 @@ class [[nodiscard]] StatusOr {
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
   // REQUIRES: ok().
-  const T& value() const& { assert(ok()); return *value_; }
-  T& value() & { assert(ok()); return *value_; }
-  T&& value() && { assert(ok()); return std::move(*value_); }
+  const T& value() const& {
+    assert(ok());
+    return *value_;
+  }
+  T& value() & {
+    assert(ok());
+    return *value_;
+  }
+  T&& value() && {
+    assert(ok());
+    return std::move(*value_);
+  }
   const T& operator*() const& { return value(); }
   T& operator*() & { return value(); }
   const T* operator->() const { return &value(); }
@@ -78,8 +89,8 @@ class [[nodiscard]] StatusOr {
 }  // namespace ranker
 
 // Returns from the enclosing function when `expr` is not OK.
-#define RANKER_RETURN_IF_ERROR(expr)            \
-  do {                                          \
-    ::ranker::Status _st = (expr);              \
-    if (!_st.ok()) return _st;                  \
+#define RANKER_RETURN_IF_ERROR(expr) \
+  do {                               \
+    ::ranker::Status _st = (expr);   \
+    if (!_st.ok()) return _st;       \
   } while (0)

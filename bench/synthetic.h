@@ -48,8 +48,8 @@ inline learner::Example MakeCandidate(Rng* rng) {
   e.categorical = {{"item_id", e.item_id},
                    {"item.category", Id("cat", Skewed(rng, 300))},
                    {"item.creator", Id("cr", Skewed(rng, 20000))}};
-  static const char* kDense[] = {"price", "age_days", "length_s", "ctr_7d",
-                                 "views_log", "rating", "freshness", "quality"};
+  static const char* kDense[] = {"price",     "age_days", "length_s",  "ctr_7d",
+                                 "views_log", "rating",   "freshness", "quality"};
   for (const char* name : kDense) e.dense.push_back({name, rng->Normal() * 3 + 1});
   return e;
 }

@@ -317,7 +317,8 @@ bool EventReader::Fail(RejectReason reason, std::string message) {
 
 bool EventReader::Missing(std::string_view key, EventType type) {
   return Fail(RejectReason::kMissingField, std::string(key) + ": missing (required for " +
-                                               std::string(learner::EventTypeName(type)) + " events)");
+                                               std::string(learner::EventTypeName(type)) +
+                                               " events)");
 }
 
 bool EventReader::CheckLength(std::string_view prefix, std::string_view key, std::string_view what,

@@ -72,12 +72,12 @@ class RebalanceListener {
 // Cumulative counters of a source; every field only grows except the gauges
 // (queued_*, paused_partitions and the per-partition map).
 struct SourceCounters {
-  uint64_t consumed = 0;       // messages handed out by Pop()
-  uint64_t consumed_bytes = 0;  // their key + payload bytes
-  uint64_t errors = 0;         // broker/client errors seen (never fatal)
-  uint64_t rebalances = 0;     // assign + revoke callbacks
-  uint64_t pauses = 0;         // backpressure pauses (queue full)
-  uint64_t resumes = 0;        // backpressure resumes (below low watermark)
+  uint64_t consumed = 0;            // messages handed out by Pop()
+  uint64_t consumed_bytes = 0;      // their key + payload bytes
+  uint64_t errors = 0;              // broker/client errors seen (never fatal)
+  uint64_t rebalances = 0;          // assign + revoke callbacks
+  uint64_t pauses = 0;              // backpressure pauses (queue full)
+  uint64_t resumes = 0;             // backpressure resumes (below low watermark)
   uint64_t duplicates_dropped = 0;  // re-fetched offsets filtered out
   uint64_t queued_messages = 0;     // gauge
   uint64_t queued_bytes = 0;        // gauge
@@ -106,8 +106,7 @@ class EventSource {
   // Waits up to `timeout` for at least one message, then returns up to `max`
   // messages of assigned, unpaused partitions (empty on timeout or once
   // closed). Never returns a message twice within one assignment.
-  virtual std::vector<SourceMessage> Pop(size_t max,
-                                         std::chrono::milliseconds timeout) = 0;
+  virtual std::vector<SourceMessage> Pop(size_t max, std::chrono::milliseconds timeout) = 0;
 
   // Commits `next_offsets` for the group, synchronously. FailedPrecondition
   // (naming the partition) if one of them is not assigned to this member;

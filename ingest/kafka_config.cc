@@ -13,14 +13,13 @@ Status Apply(RdKafka::Conf* conf, const std::string& key, const std::string& val
     case RdKafka::Conf::CONF_INVALID:
       break;
   }
-  return Status::InvalidArgument("kafka." + key + ": invalid value \"" + value +
-                                 "\": " + errstr);
+  return Status::InvalidArgument("kafka." + key + ": invalid value \"" + value + "\": " + errstr);
 }
 
 }  // namespace
 
 StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(const KafkaProperties& defaults,
-                                                      const KafkaProperties& overrides) {
+                                                       const KafkaProperties& overrides) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   for (const auto& [key, value] : defaults) {
     RANKER_RETURN_IF_ERROR(Apply(conf.get(), key, value));

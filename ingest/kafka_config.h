@@ -3,11 +3,11 @@
 // or value into a Status that names it.
 #pragma once
 
+#include <librdkafka/rdkafkacpp.h>
+
 #include <map>
 #include <memory>
 #include <string>
-
-#include <librdkafka/rdkafkacpp.h>
 
 #include "base/status.h"
 
@@ -19,6 +19,6 @@ using KafkaProperties = std::map<std::string, std::string>;
 // therefore win). InvalidArgument "kafka.<key>: <librdkafka's reason>" for an
 // unknown key or an invalid value.
 StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(const KafkaProperties& defaults,
-                                                      const KafkaProperties& overrides);
+                                                       const KafkaProperties& overrides);
 
 }  // namespace ranker::ingest

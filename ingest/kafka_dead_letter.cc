@@ -22,8 +22,7 @@ Status DeadLetterSink::Send(const SourceMessage& original, std::string_view reas
     headers.emplace_back(std::string(kSourceTopicHeader), original.topic);
   }
   if (original.partition >= 0 && original.offset >= 0) {
-    headers.emplace_back(std::string(kSourcePartitionHeader),
-                         std::to_string(original.partition));
+    headers.emplace_back(std::string(kSourcePartitionHeader), std::to_string(original.partition));
     headers.emplace_back(std::string(kSourceOffsetHeader), std::to_string(original.offset));
   }
   return producer_->Produce(topic_, original.key, original.payload, headers);

@@ -35,8 +35,7 @@ class DeadLetterSink {
   // Queues the copy (asynchronous; see KafkaProducer::Produce). Messages that
   // did not come from a log (e.g. POST /v1/events) pass topic "" and
   // partition/offset -1: those headers are then omitted.
-  Status Send(const SourceMessage& original, std::string_view reason,
-              std::string_view message);
+  Status Send(const SourceMessage& original, std::string_view reason, std::string_view message);
 
   const std::string& topic() const { return topic_; }
 

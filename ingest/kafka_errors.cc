@@ -53,15 +53,24 @@ Code CodeOf(ErrorCode code) {
 
 Status Make(Code code, std::string_view message) {
   switch (code) {
-    case Code::kOk: return Status::OK();
-    case Code::kInvalidArgument: return Status::InvalidArgument(message);
-    case Code::kNotFound: return Status::NotFound(message);
-    case Code::kCorruption: return Status::Corruption(message);
-    case Code::kUnavailable: return Status::Unavailable(message);
-    case Code::kResourceExhausted: return Status::ResourceExhausted(message);
-    case Code::kFailedPrecondition: return Status::FailedPrecondition(message);
-    case Code::kInternal: return Status::Internal(message);
-    case Code::kIOError: break;
+    case Code::kOk:
+      return Status::OK();
+    case Code::kInvalidArgument:
+      return Status::InvalidArgument(message);
+    case Code::kNotFound:
+      return Status::NotFound(message);
+    case Code::kCorruption:
+      return Status::Corruption(message);
+    case Code::kUnavailable:
+      return Status::Unavailable(message);
+    case Code::kResourceExhausted:
+      return Status::ResourceExhausted(message);
+    case Code::kFailedPrecondition:
+      return Status::FailedPrecondition(message);
+    case Code::kInternal:
+      return Status::Internal(message);
+    case Code::kIOError:
+      break;
   }
   return Status::IOError(message);
 }

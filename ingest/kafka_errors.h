@@ -3,10 +3,10 @@
 // sees an RdKafka::ErrorCode or rd_kafka_resp_err_t goes through here.
 #pragma once
 
-#include <string_view>
-
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
+
+#include <string_view>
 
 #include "base/status.h"
 

@@ -45,8 +45,7 @@ class FetchQueue {
   void SetOwnerPaused(const std::vector<TopicPartition>& tps, bool paused);
   // The partitions whose librdkafka fetch state must change now, to be
   // applied by the one caller (the consumer thread); records them as done.
-  void TakeFetchChanges(std::vector<TopicPartition>* pause,
-                        std::vector<TopicPartition>* resume);
+  void TakeFetchChanges(std::vector<TopicPartition>* pause, std::vector<TopicPartition>* resume);
 
   void SetHighWatermark(const TopicPartition& tp, int64_t high);
   // Sets the next offset of `tp` from the fetch position if nothing was
@@ -70,7 +69,7 @@ class FetchQueue {
     bool fetch_paused = false;  // as last reported by TakeFetchChanges()
   };
 
-  bool Poppable() const;  // REQUIRES: mu_ held
+  bool Poppable() const;                     // REQUIRES: mu_ held
   SourceMessage TakeFront(Partition* part);  // REQUIRES: mu_ held
   void MaybeLiftBackpressure();              // REQUIRES: mu_ held
 
@@ -79,7 +78,7 @@ class FetchQueue {
   const double resume_fraction_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;  // became poppable, or closed
+  std::condition_variable cv_;                 // became poppable, or closed
   std::map<TopicPartition, Partition> parts_;  // GUARDED_BY(mu_)
   size_t queued_messages_ = 0;                 // GUARDED_BY(mu_)
   size_t queued_bytes_ = 0;                    // GUARDED_BY(mu_)

@@ -1,10 +1,10 @@
 #include "ingest/kafka_mock_cluster.h"
 
-#include <mutex>
-#include <set>
-
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+
+#include <mutex>
+#include <set>
 
 #include "ingest/kafka_errors.h"
 
@@ -28,8 +28,7 @@ StatusOr<std::unique_ptr<KafkaMockCluster>> KafkaMockCluster::Create(
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char errstr[512];
   // The handle only hosts the mock; keep it quiet and local.
-  if (rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr)) !=
-      RD_KAFKA_CONF_OK) {
+  if (rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
     rd_kafka_conf_destroy(conf);
     return Status::Internal(std::string("mock cluster conf: ") + errstr);
   }
@@ -43,13 +42,11 @@ StatusOr<std::unique_ptr<KafkaMockCluster>> KafkaMockCluster::Create(
     rd_kafka_destroy(rk);
     return Status::IOError("mock cluster: could not create brokers (see log)");
   }
-  std::unique_ptr<KafkaMockCluster> cluster(
-      new KafkaMockCluster(rk, mock, options.num_brokers));
+  std::unique_ptr<KafkaMockCluster> cluster(new KafkaMockCluster(rk, mock, options.num_brokers));
   return cluster;
 }
 
-KafkaMockCluster::KafkaMockCluster(rd_kafka_t* rk, rd_kafka_mock_cluster_t* mock,
-                                   int num_brokers)
+KafkaMockCluster::KafkaMockCluster(rd_kafka_t* rk, rd_kafka_mock_cluster_t* mock, int num_brokers)
     : rk_(rk),
       mock_(mock),
       num_brokers_(num_brokers),
@@ -61,22 +58,19 @@ KafkaMockCluster::~KafkaMockCluster() {
   rd_kafka_destroy(rk_);
 }
 
-Status KafkaMockCluster::CreateTopic(const std::string& name, int partitions,
-                                     int replication) {
+Status KafkaMockCluster::CreateTopic(const std::string& name, int partitions, int replication) {
   if (name.empty()) return Status::InvalidArgument("topic name is empty");
   if (partitions < 1) {
     return Status::InvalidArgument("topic " + name + ": partitions must be >= 1");
   }
   if (replication < 1 || replication > num_brokers_) {
-    return Status::InvalidArgument("topic " + name +
-                                   ": replication must be in [1, num_brokers]");
+    return Status::InvalidArgument("topic " + name + ": replication must be in [1, num_brokers]");
   }
   std::lock_guard<std::mutex> lock(topics_->mu);
   if (!topics_->names.insert(name).second) {
     return Status::InvalidArgument("topic " + name + " already exists");
   }
-  return KafkaStatus(rd_kafka_mock_topic_create(mock_, name.c_str(), partitions,
-                                                replication),
+  return KafkaStatus(rd_kafka_mock_topic_create(mock_, name.c_str(), partitions, replication),
                      "create topic " + name);
 }
 

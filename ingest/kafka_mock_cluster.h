@@ -68,7 +68,7 @@ class KafkaMockCluster {
  private:
   KafkaMockCluster(rd_kafka_t* rk, rd_kafka_mock_cluster_t* mock, int num_brokers);
 
-  rd_kafka_t* rk_;                // owned; the mock's dedicated handle
+  rd_kafka_t* rk_;                 // owned; the mock's dedicated handle
   rd_kafka_mock_cluster_t* mock_;  // owned; destroyed before rk_
   const int num_brokers_;
   std::string bootstrap_;

@@ -1,9 +1,9 @@
 #include "ingest/kafka_producer.h"
 
+#include <librdkafka/rdkafkacpp.h>
+
 #include <cstdio>
 #include <mutex>
-
-#include <librdkafka/rdkafkacpp.h>
 
 #include "ingest/kafka_config.h"
 #include "ingest/kafka_errors.h"
@@ -12,8 +12,7 @@ namespace ranker::ingest {
 
 // Counts delivery reports and logs delivery errors. Called from
 // producer_->poll()/flush() on the poller or a flushing thread.
-class KafkaProducer::DeliveryCb final : public RdKafka::DeliveryReportCb,
-                                         public RdKafka::EventCb {
+class KafkaProducer::DeliveryCb final : public RdKafka::DeliveryReportCb, public RdKafka::EventCb {
  public:
   explicit DeliveryCb(bool log) : log_(log) {}
 
@@ -32,8 +31,7 @@ class KafkaProducer::DeliveryCb final : public RdKafka::DeliveryReportCb,
              /*keep=*/false);
     } else if (event.type() == RdKafka::Event::EVENT_LOG &&
                event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING && log_) {
-      std::fprintf(stderr, "ranker producer: %s: %s\n", event.fac().c_str(),
-                   event.str().c_str());
+      std::fprintf(stderr, "ranker producer: %s: %s\n", event.fac().c_str(), event.str().c_str());
     }
   }
 
@@ -82,8 +80,8 @@ StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
   if (!conf.ok()) return conf.status();
   auto callbacks = std::make_unique<DeliveryCb>(options.log_to_stderr);
   std::string errstr;
-  if ((*conf)->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(callbacks.get()),
-                   errstr) != RdKafka::Conf::CONF_OK ||
+  if ((*conf)->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(callbacks.get()), errstr) !=
+          RdKafka::Conf::CONF_OK ||
       (*conf)->set("event_cb", static_cast<RdKafka::EventCb*>(callbacks.get()), errstr) !=
           RdKafka::Conf::CONF_OK) {
     return Status::Internal("kafka producer callbacks: " + errstr);
@@ -114,8 +112,8 @@ void KafkaProducer::PollLoop() {
 Status KafkaProducer::Produce(std::string_view topic, std::string_view key,
                               std::string_view payload, const KafkaHeaders& headers,
                               int32_t partition) {
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(options_.queue_full_timeout_ms);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.queue_full_timeout_ms);
   while (true) {
     RdKafka::Headers* rd_headers = nullptr;
     if (!headers.empty()) {

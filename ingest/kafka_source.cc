@@ -1,12 +1,12 @@
 #include "ingest/kafka_source.h"
 
+#include <librdkafka/rdkafkacpp.h>
+
 #include <algorithm>
 #include <cassert>
 #include <chrono>
 #include <cstdio>
 #include <utility>
-
-#include <librdkafka/rdkafkacpp.h>
 
 #include "ingest/kafka_config.h"
 #include "ingest/kafka_errors.h"
@@ -27,9 +27,7 @@ struct RdPartitionList {
   ~RdPartitionList() { RdKafka::TopicPartition::destroy(list); }
 };
 
-TopicPartition ToTp(const RdKafka::TopicPartition& p) {
-  return {p.topic(), p.partition()};
-}
+TopicPartition ToTp(const RdKafka::TopicPartition& p) { return {p.topic(), p.partition()}; }
 
 std::vector<TopicPartition> ToTps(const RdPartitions& partitions) {
   std::vector<TopicPartition> tps;
@@ -98,8 +96,7 @@ class KafkaSource::Callbacks final : public RdKafka::RebalanceCb, public RdKafka
 
   void event_cb(RdKafka::Event& event) override {
     if (event.type() == RdKafka::Event::EVENT_ERROR) {
-      source_->OnError(KafkaStatus(event.err(), "kafka consumer").ToString() + ": " +
-                           event.str(),
+      source_->OnError(KafkaStatus(event.err(), "kafka consumer").ToString() + ": " + event.str(),
                        true);
     } else if (event.type() == RdKafka::Event::EVENT_LOG &&
                event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING) {
@@ -151,8 +148,8 @@ StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaSourceOpti
   if (!conf.ok()) return conf.status();
   auto callbacks = std::make_unique<Callbacks>();
   std::string errstr;
-  if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(callbacks.get()),
-                   errstr) != RdKafka::Conf::CONF_OK ||
+  if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(callbacks.get()), errstr) !=
+          RdKafka::Conf::CONF_OK ||
       (*conf)->set("event_cb", static_cast<RdKafka::EventCb*>(callbacks.get()), errstr) !=
           RdKafka::Conf::CONF_OK) {
     return Status::Internal("kafka consumer callbacks: " + errstr);
@@ -255,8 +252,7 @@ void KafkaSource::WakeFetchers(const std::vector<RdKafka::TopicPartition*>& resu
 // Watermarks come from librdkafka's cached fetch state (no broker request).
 void KafkaSource::RefreshWatermarks() {
   RdPartitionList positions = ToRd(queue_.Assignment());
-  if (positions.list.empty() ||
-      consumer_->position(positions.list) != RdKafka::ERR_NO_ERROR) {
+  if (positions.list.empty() || consumer_->position(positions.list) != RdKafka::ERR_NO_ERROR) {
     return;
   }
   for (const auto* p : positions.list) {

@@ -117,7 +117,7 @@ class KafkaSource final : public EventSource {
   RebalanceListener* listener_ = nullptr;  // borrowed until Close()
   std::thread thread_;                     // the consumer thread
   std::atomic<bool> stop_{false};
-  std::mutex close_mu_;  // serialises Start()/Close()
+  std::mutex close_mu_;   // serialises Start()/Close()
   bool started_ = false;  // GUARDED_BY(close_mu_)
   bool closed_ = false;   // GUARDED_BY(close_mu_)
 

@@ -44,7 +44,7 @@ enum class WeightGrad {
 // allocate).
 struct DenseCache {
   BatchView x;  // the input of Forward (borrowed: see Forward)
-  Matrix y;  // the output of Forward
+  Matrix y;     // the output of Forward
   // dL/d(pre-activation), set by Backward for ReLU layers and for
   // WeightGrad::kDeferred (then dL/dW = x^T dz).
   mutable Matrix dz;

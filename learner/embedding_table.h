@@ -89,9 +89,9 @@ class EmbeddingTable {
   Real state_init_;
   uint64_t seed_;
   double init_scale_;
-  std::vector<uint64_t> keys_;                    // row -> key
-  std::vector<std::vector<Real>> chunks_;         // kRowsPerChunk rows each
-  std::vector<uint8_t> dirty_;                    // row -> dirty since ClearDirty
+  std::vector<uint64_t> keys_;             // row -> key
+  std::vector<std::vector<Real>> chunks_;  // kRowsPerChunk rows each
+  std::vector<uint8_t> dirty_;             // row -> dirty since ClearDirty
   std::vector<uint64_t> dirty_keys_;
 };
 

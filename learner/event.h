@@ -36,9 +36,9 @@ inline bool HasLabel(double label) { return !std::isnan(label); }
 struct Example {
   std::string request_id;
   std::string item_id;
-  int32_t position = 0;   // 1-based; 0 = missing (always at serving)
-  std::string device;     // context.device; "" = missing
-  int64_t ts_ms = -1;     // event time; -1 = not given
+  int32_t position = 0;  // 1-based; 0 = missing (always at serving)
+  std::string device;    // context.device; "" = missing
+  int64_t ts_ms = -1;    // event time; -1 = not given
   // user_id, item_id and every user{}/item{}/context{} entry, in event order.
   std::vector<CategoricalFeature> categorical;
   std::vector<DenseFeature> dense;
@@ -51,10 +51,14 @@ enum class EventType { kImpression, kClick, kWatch, kExample };
 // The contract-§1 `type` string of an event type.
 constexpr std::string_view EventTypeName(EventType type) {
   switch (type) {
-    case EventType::kImpression: return "impression";
-    case EventType::kClick: return "click";
-    case EventType::kWatch: return "watch";
-    case EventType::kExample: return "example";
+    case EventType::kImpression:
+      return "impression";
+    case EventType::kClick:
+      return "click";
+    case EventType::kWatch:
+      return "watch";
+    case EventType::kExample:
+      return "example";
   }
   return "impression";
 }

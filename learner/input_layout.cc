@@ -116,8 +116,7 @@ void InputLayout::AddCategorical(int example, const CategoricalFeature& f, Mode 
   const int slot = CategoricalSlot(f.field, mode, in);
   if (slot < 0) return;
   const uint64_t key = FeatureKey(f.field, f.value);
-  const auto [it, inserted] =
-      in->key_index.emplace(key, static_cast<int32_t>(in->keys.size()));
+  const auto [it, inserted] = in->key_index.emplace(key, static_cast<int32_t>(in->keys.size()));
   if (inserted) in->keys.push_back(key);
   in->uses.push_back({example, slot, it->second});
   in->slot_used[slot] = 1;

@@ -54,15 +54,15 @@ struct DenseStat {
 // One batch's input and what routes dL/dX back to embedding rows.
 // Caller-owned, reused across batches.
 struct BatchInput {
-  Matrix x;                     // [B x input_width]
-  std::vector<uint64_t> keys;   // distinct embedding keys, first-use order
-  Matrix rows;                  // [keys x dim]: their current weights
+  Matrix x;                    // [B x input_width]
+  std::vector<uint64_t> keys;  // distinct embedding keys, first-use order
+  Matrix rows;                 // [keys x dim]: their current weights
   struct Use {
     int32_t example;
     int32_t slot;
     int32_t key;  // index into keys
   };
-  std::vector<Use> uses;        // every categorical value of the batch
+  std::vector<Use> uses;  // every categorical value of the batch
   // Per input slot (categorical then dense): used by some example.
   std::vector<uint8_t> slot_used;
   // Tentative layout changes (training); applied by InputLayout::Commit.
@@ -118,7 +118,7 @@ class InputLayout {
   int dense_slots_;
   std::vector<std::string> fields_;  // slot -> field
   std::unordered_map<std::string, int> field_slot_;
-  std::vector<std::string> dense_names_;  // dense slot -> name
+  std::vector<std::string> dense_names_;              // dense slot -> name
   std::unordered_map<std::string, DenseStat> stats_;  // every dense feature seen
 };
 

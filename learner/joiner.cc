@@ -36,10 +36,12 @@ Status GetVector(Decoder* d, std::vector<T>* out, size_t expected = SIZE_MAX) {
 
 // The stats in a fixed order, for (de)serialisation.
 std::vector<int64_t*> StatFields(JoinerStats* s) {
-  return {&s->impressions,   &s->clicks,          &s->watches,
-          &s->joined_clicks, &s->joined_watches,  &s->examples_emitted,
-          &s->passthrough,   &s->duplicate_impressions, &s->late_engagements,
-          &s->orphan_engagements, &s->evicted,    &s->pending};
+  return {&s->impressions,      &s->clicks,
+          &s->watches,          &s->joined_clicks,
+          &s->joined_watches,   &s->examples_emitted,
+          &s->passthrough,      &s->duplicate_impressions,
+          &s->late_engagements, &s->orphan_engagements,
+          &s->evicted,          &s->pending};
 }
 
 void EncodeExample(const Example& e, std::string* dst) {
@@ -391,8 +393,7 @@ Status Joiner::DecodeState(Decoder* d) {
     Pending p;
     RANKER_RETURN_IF_ERROR(DecodePending(d, &p));
     const uint64_t key_hash = KeyHash(p.example.request_id, p.example.item_id);
-    if (p.seq >= next_seq_ ||
-        Find(key_hash, p.example.request_id, p.example.item_id) != kNoSlot) {
+    if (p.seq >= next_seq_ || Find(key_hash, p.example.request_id, p.example.item_id) != kNoSlot) {
       return Status::Corruption("joiner state: inconsistent pending impression");
     }
     Insert(key_hash, std::move(p));  // also sets stats_.pending

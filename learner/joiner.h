@@ -56,18 +56,18 @@ struct JoinerOptions {
 
 // Counters (monotone) and one gauge (pending).
 struct JoinerStats {
-  int64_t impressions = 0;           // impression events received
-  int64_t clicks = 0;                // click events received
-  int64_t watches = 0;               // watch events received
-  int64_t joined_clicks = 0;         // clicks that found their pending impression
-  int64_t joined_watches = 0;        // watches that found their pending impression
-  int64_t examples_emitted = 0;      // joined examples emitted (passthrough excluded)
-  int64_t passthrough = 0;           // `example` events passed straight through
-  int64_t duplicate_impressions = 0; // impression for a key already pending (ignored)
-  int64_t late_engagements = 0;      // engagement for a recently closed key
-  int64_t orphan_engagements = 0;    // engagement for a key never seen (or forgotten)
-  int64_t evicted = 0;               // impressions closed early by max_pending
-  int64_t pending = 0;               // gauge: impressions waiting for their window
+  int64_t impressions = 0;            // impression events received
+  int64_t clicks = 0;                 // click events received
+  int64_t watches = 0;                // watch events received
+  int64_t joined_clicks = 0;          // clicks that found their pending impression
+  int64_t joined_watches = 0;         // watches that found their pending impression
+  int64_t examples_emitted = 0;       // joined examples emitted (passthrough excluded)
+  int64_t passthrough = 0;            // `example` events passed straight through
+  int64_t duplicate_impressions = 0;  // impression for a key already pending (ignored)
+  int64_t late_engagements = 0;       // engagement for a recently closed key
+  int64_t orphan_engagements = 0;     // engagement for a key never seen (or forgotten)
+  int64_t evicted = 0;                // impressions closed early by max_pending
+  int64_t pending = 0;                // gauge: impressions waiting for their window
 };
 
 class Joiner {

@@ -38,12 +38,12 @@ namespace ranker::learner {
 struct TaskMetrics {
   std::string name;
   TaskKind kind = TaskKind::kBinary;
-  int64_t count = 0;          // examples of this task seen so far
-  int64_t positives = 0;      // binary only: examples with label 1
-  double auc = 0;             // binary only
-  double logloss = 0;         // binary only (natural log, p clamped to [1e-15, 1-1e-15])
-  double rmse = 0;            // regression only
-  int64_t window_count = 0;   // min(count, window)
+  int64_t count = 0;         // examples of this task seen so far
+  int64_t positives = 0;     // binary only: examples with label 1
+  double auc = 0;            // binary only
+  double logloss = 0;        // binary only (natural log, p clamped to [1e-15, 1-1e-15])
+  double rmse = 0;           // regression only
+  int64_t window_count = 0;  // min(count, window)
   double window_auc = 0;
   double window_logloss = 0;
   double window_rmse = 0;

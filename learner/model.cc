@@ -40,8 +40,8 @@ int FindTask(const ModelOptions& o, std::string_view name) {
 }
 
 Real SumOf(ConstTensorView v) {
-  return Eigen::Map<const Eigen::Array<Real, Eigen::Dynamic, 1>>(v.data(),
-                                                                 static_cast<Eigen::Index>(v.size()))
+  return Eigen::Map<const Eigen::Array<Real, Eigen::Dynamic, 1>>(
+             v.data(), static_cast<Eigen::Index>(v.size()))
       .sum();
 }
 
@@ -143,7 +143,8 @@ double Model::Losses(std::span<const Example> batch, StepResult* r) {
     if (t == pos_task_) outputs_[t] += pos_cache_.layers.back().y.col(0);
     for (Eigen::Index i = 0; i < n; ++i) {
       const std::vector<double>& labels = batch[i].labels;
-      targets_[i] = TransformLabel(task, static_cast<size_t>(t) < labels.size() ? labels[t] : kNoLabel);
+      targets_[i] =
+          TransformLabel(task, static_cast<size_t>(t) < labels.size() ? labels[t] : kNoLabel);
       const double out = outputs_[t][i];
       r->predictions[i * num_tasks + t] = task.kind == TaskKind::kBinary ? Sigmoid(out) : out;
       r->labels[i * num_tasks + t] = targets_[i];
@@ -160,8 +161,7 @@ double Model::Losses(std::span<const Example> batch, StepResult* r) {
   return total;
 }
 
-double Model::ComputeGradients(std::span<const Example> batch, StepResult* r,
-                               bool allow_deferred) {
+double Model::ComputeGradients(std::span<const Example> batch, StepResult* r, bool allow_deferred) {
   assert(!batch.empty());
   const int num_tasks = network_.num_tasks();
   r->skipped = false;

@@ -56,9 +56,9 @@ struct StepResult {
 struct ModelGradients {
   double loss = 0;  // sum over tasks of loss_weight * mean loss
   NetworkParams network;
-  MlpParams position;           // empty without the position tower
-  std::vector<uint64_t> keys;   // distinct embedding keys of the batch
-  Matrix rows;                  // [keys x dim]: dL/d(row)
+  MlpParams position;          // empty without the position tower
+  std::vector<uint64_t> keys;  // distinct embedding keys of the batch
+  Matrix rows;                 // [keys x dim]: dL/d(row)
 };
 
 class Model {

@@ -5,17 +5,23 @@ namespace {
 
 int NumExperts(const ModelOptions& o) {
   switch (o.architecture) {
-    case Architecture::kSharedBottom: return 1;
-    case Architecture::kIndependent: return static_cast<int>(o.tasks.size());
-    default: return o.num_experts;
+    case Architecture::kSharedBottom:
+      return 1;
+    case Architecture::kIndependent:
+      return static_cast<int>(o.tasks.size());
+    default:
+      return o.num_experts;
   }
 }
 
 int NumGates(const ModelOptions& o) {
   switch (o.architecture) {
-    case Architecture::kMmoe: return static_cast<int>(o.tasks.size());
-    case Architecture::kOmoe: return 1;
-    default: return 0;
+    case Architecture::kMmoe:
+      return static_cast<int>(o.tasks.size());
+    case Architecture::kOmoe:
+      return 1;
+    default:
+      return 0;
   }
 }
 
@@ -77,8 +83,7 @@ NetworkParams Network::Zeros() const {
   return p;
 }
 
-void Network::Forward(const NetworkParams& p, const ConstMatrixRef& x,
-                      NetworkCache* cache) const {
+void Network::Forward(const NetworkParams& p, const ConstMatrixRef& x, NetworkCache* cache) const {
   experts_.Forward(p.experts, x, &cache->experts);
   ForwardGatesAndTowers(p, x, cache);
 }
@@ -125,8 +130,8 @@ const Matrix* Network::GateWeights(const NetworkCache& cache, int t) const {
 }
 
 void Network::Backward(const NetworkParams& p, NetworkCache* cache,
-                       const std::vector<Vector>& d_outputs, NetworkParams* grad,
-                       Matrix* dx, WeightGrad expert_w) const {
+                       const std::vector<Vector>& d_outputs, NetworkParams* grad, Matrix* dx,
+                       WeightGrad expert_w) const {
   const Eigen::Index batch = d_outputs[0].size();
   cache->d_experts.resize(num_experts());
   for (Matrix& d : cache->d_experts) d.setZero(batch, experts_.out());
@@ -158,7 +163,10 @@ void Network::BackwardMixture(NetworkCache* cache, int t) const {
   for (int e = 0; e < num_experts(); ++e) {
     cache->d_experts[e].noalias() += probs.col(e).asDiagonal() * cache->d_mixed;
     cache->d_probs[g].col(e) +=
-        (cache->d_mixed.array() * experts_.Output(cache->experts, e).array()).rowwise().sum().matrix();
+        (cache->d_mixed.array() * experts_.Output(cache->experts, e).array())
+            .rowwise()
+            .sum()
+            .matrix();
   }
 }
 

@@ -65,8 +65,7 @@ class Network {
   void Forward(const NetworkParams& p, const ConstMatrixRef& x, NetworkCache* cache) const;
   // Forward for a caller that wrote the first expert layer's pre-activation
   // into cache->experts.first itself; x is still needed by the gates.
-  void ForwardFromFirst(const NetworkParams& p, const ConstMatrixRef& x,
-                        NetworkCache* cache) const;
+  void ForwardFromFirst(const NetworkParams& p, const ConstMatrixRef& x, NetworkCache* cache) const;
   // Task t's output [B x 1]. REQUIRES: a Forward ran with `cache`.
   const Matrix& Output(const NetworkCache& cache, int t) const;
   // Task t's gate weights [B x num_experts], or nullptr (gate-less).

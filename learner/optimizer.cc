@@ -104,8 +104,7 @@ Real FastFrom(double epsilon) {
 }  // namespace
 
 Optimizer::Optimizer(const OptimizerOptions& options)
-    : options_(options),
-      fast_from_(FastFrom(options.epsilon)) {}
+    : options_(options), fast_from_(FastFrom(options.epsilon)) {}
 
 void Optimizer::InitDense(std::span<const TensorView> params) {
   state_.clear();

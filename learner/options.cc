@@ -20,7 +20,8 @@ Status ModelOptions::Validate() const {
   if (embedding_dim < 1) return Status::InvalidArgument("model.embedding_dim must be >= 1");
   if (dense_slots < 0) return Status::InvalidArgument("model.dense_slots must be >= 0");
   if (num_experts < 1) return Status::InvalidArgument("model.num_experts must be >= 1");
-  if (expert_hidden.empty()) return Status::InvalidArgument("model.expert_hidden must not be empty");
+  if (expert_hidden.empty())
+    return Status::InvalidArgument("model.expert_hidden must not be empty");
   for (int h : expert_hidden) {
     if (h < 1) return Status::InvalidArgument("model.expert_hidden sizes must be >= 1");
   }
@@ -50,8 +51,9 @@ Status ModelOptions::Validate() const {
       }
     }
     if (!found) {
-      return Status::InvalidArgument("model.position_task '" + position_task +
-                                     "' is not a configured task (set model.position_tower: false?)");
+      return Status::InvalidArgument(
+          "model.position_task '" + position_task +
+          "' is not a configured task (set model.position_tower: false?)");
     }
   }
   return Status::OK();
@@ -62,10 +64,13 @@ Status OptimizerOptions::Validate() const {
   if (!(adagrad_initial_accumulator >= 0)) {
     return Status::InvalidArgument("optimizer.adagrad_initial_accumulator must be >= 0");
   }
-  if (!(adam_beta1 >= 0 && adam_beta1 < 1)) return Status::InvalidArgument("optimizer.adam_beta1 must be in [0, 1)");
-  if (!(adam_beta2 >= 0 && adam_beta2 < 1)) return Status::InvalidArgument("optimizer.adam_beta2 must be in [0, 1)");
+  if (!(adam_beta1 >= 0 && adam_beta1 < 1))
+    return Status::InvalidArgument("optimizer.adam_beta1 must be in [0, 1)");
+  if (!(adam_beta2 >= 0 && adam_beta2 < 1))
+    return Status::InvalidArgument("optimizer.adam_beta2 must be in [0, 1)");
   if (!(epsilon > 0)) return Status::InvalidArgument("optimizer.epsilon must be > 0");
-  if (!(embedding_lr_scale > 0)) return Status::InvalidArgument("optimizer.embedding_lr_scale must be > 0");
+  if (!(embedding_lr_scale > 0))
+    return Status::InvalidArgument("optimizer.embedding_lr_scale must be > 0");
   return Status::OK();
 }
 

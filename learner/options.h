@@ -57,8 +57,8 @@ struct ModelOptions {
   // Position-bias tower (Zhao et al. 2019): added to the click logit in
   // training only.
   bool position_tower = true;
-  int max_position = 20;        // positions above are clipped to this
-  int max_devices = 8;          // distinct devices learned; more share "other"
+  int max_position = 20;  // positions above are clipped to this
+  int max_devices = 8;    // distinct devices learned; more share "other"
   // 32: with 8, per-device curves were shrunk toward the average by up to
   // 0.23 logit on the learning test; 32 units cost ~1.3k parameters.
   int position_tower_hidden = 32;
@@ -93,8 +93,8 @@ struct OptimizerOptions {
 };
 
 struct TrainerOptions {
-  int batch_size = 32;           // 1 = pure online SGD
-  int metrics_window = 10000;    // examples in the "recent" progressive window
+  int batch_size = 32;         // 1 = pure online SGD
+  int metrics_window = 10000;  // examples in the "recent" progressive window
   Status Validate() const;
 };
 

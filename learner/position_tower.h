@@ -31,7 +31,7 @@ namespace ranker::learner {
 
 // PositionTower::Bias(): contract §3 position_bias.
 struct PositionBiasReport {
-  std::vector<int> positions;              // 1..max_position
+  std::vector<int> positions;  // 1..max_position
   // [i]: tower(position i+1) - tower(position 1), averaged over the device
   // indices seen in training (the missing-device index counts when seen).
   std::vector<double> click_logit_offset;

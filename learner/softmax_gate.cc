@@ -15,7 +15,8 @@ void SoftmaxGate::Backward(const DenseParams& p, const GateCache& cache,
                            const ConstMatrixRef& dprobs, DenseParams* grad, Matrix* dx) const {
   // dz = p * (dp - <dp, p>) row by row: the softmax Jacobian-vector product.
   const auto& pr = cache.probs.array();
-  cache.dlogits = (pr * (dprobs.array().colwise() - (dprobs.array() * pr).rowwise().sum())).matrix();
+  cache.dlogits =
+      (pr * (dprobs.array().colwise() - (dprobs.array() * pr).rowwise().sum())).matrix();
   linear_.Backward(p, cache.logits, cache.dlogits, grad, dx);
 }
 

@@ -10,8 +10,8 @@ namespace ranker::learner {
 // Caller-owned per-batch state, reused across steps.
 struct GateCache {
   DenseCache logits;
-  Matrix probs;             // [B x num_experts], rows sum to 1
-  mutable Matrix dlogits;   // scratch of Backward
+  Matrix probs;            // [B x num_experts], rows sum to 1
+  mutable Matrix dlogits;  // scratch of Backward
 };
 
 // Stateless; thread-safe.

@@ -19,10 +19,10 @@
 namespace ranker::learner {
 
 struct TrainerStats {
-  int64_t examples_trained = 0;   // examples whose step was applied
-  int64_t steps = 0;              // steps applied
-  int64_t skipped_steps = 0;      // steps refused: non-finite loss or gradient
-  int64_t skipped_examples = 0;   // examples of refused steps
+  int64_t examples_trained = 0;  // examples whose step was applied
+  int64_t steps = 0;             // steps applied
+  int64_t skipped_steps = 0;     // steps refused: non-finite loss or gradient
+  int64_t skipped_examples = 0;  // examples of refused steps
 };
 
 class Trainer {

@@ -13,19 +13,58 @@ constexpr size_t kColumns = 42;
 constexpr size_t kMaritalColumn = 7;
 constexpr size_t kWeightColumn = 24;
 constexpr size_t kIncomeColumn = 41;
-constexpr std::array<const char*, kColumns> kNames = {
-    "age", "class_worker", "det_ind_code", "det_occ_code", "education", "wage_per_hour",
-    "hs_college", "marital_stat", "major_ind_code", "major_occ_code", "race", "hisp_origin",
-    "sex", "union_member", "unemp_reason", "full_or_part_emp", "capital_gains",
-    "capital_losses", "stock_dividends", "tax_filer_stat", "region_prev_res",
-    "state_prev_res", "det_hh_fam_stat", "det_hh_summ", "instance_weight", "mig_chg_msa",
-    "mig_chg_reg", "mig_move_reg", "mig_same", "mig_prev_sunbelt", "num_emp", "fam_under_18",
-    "country_father", "country_mother", "country_self", "citizenship", "own_or_self",
-    "vet_question", "vet_benefits", "weeks_worked", "year", "income_50k"};
+constexpr std::array<const char*, kColumns> kNames = {"age",
+                                                      "class_worker",
+                                                      "det_ind_code",
+                                                      "det_occ_code",
+                                                      "education",
+                                                      "wage_per_hour",
+                                                      "hs_college",
+                                                      "marital_stat",
+                                                      "major_ind_code",
+                                                      "major_occ_code",
+                                                      "race",
+                                                      "hisp_origin",
+                                                      "sex",
+                                                      "union_member",
+                                                      "unemp_reason",
+                                                      "full_or_part_emp",
+                                                      "capital_gains",
+                                                      "capital_losses",
+                                                      "stock_dividends",
+                                                      "tax_filer_stat",
+                                                      "region_prev_res",
+                                                      "state_prev_res",
+                                                      "det_hh_fam_stat",
+                                                      "det_hh_summ",
+                                                      "instance_weight",
+                                                      "mig_chg_msa",
+                                                      "mig_chg_reg",
+                                                      "mig_move_reg",
+                                                      "mig_same",
+                                                      "mig_prev_sunbelt",
+                                                      "num_emp",
+                                                      "fam_under_18",
+                                                      "country_father",
+                                                      "country_mother",
+                                                      "country_self",
+                                                      "citizenship",
+                                                      "own_or_self",
+                                                      "vet_question",
+                                                      "vet_benefits",
+                                                      "weeks_worked",
+                                                      "year",
+                                                      "income_50k"};
 
 bool IsContinuous(size_t column) {
   switch (column) {
-    case 0: case 5: case 16: case 17: case 18: case 30: case 39:
+    case 0:
+    case 5:
+    case 16:
+    case 17:
+    case 18:
+    case 30:
+    case 39:
       return true;
     default:
       return false;

@@ -1,8 +1,7 @@
 #include "sim/event_json.h"
 
-#include <string_view>
-
 #include <boost/json.hpp>
+#include <string_view>
 
 namespace ranker::sim {
 namespace {
@@ -46,8 +45,7 @@ void PutFeatures(const learner::Example& ex, json::object& out) {
   }
 }
 
-void PutLabels(const learner::Example& ex, std::span<const std::string> names,
-               json::object& out) {
+void PutLabels(const learner::Example& ex, std::span<const std::string> names, json::object& out) {
   json::object labels;
   for (size_t t = 0; t < ex.labels.size() && t < names.size(); ++t) {
     if (!learner::HasLabel(ex.labels[t])) continue;

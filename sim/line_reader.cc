@@ -1,9 +1,9 @@
 #include "sim/line_reader.h"
 
+#include <zlib.h>
+
 #include <charconv>
 #include <cmath>
-
-#include <zlib.h>
 
 namespace ranker::sim {
 

@@ -38,8 +38,8 @@ int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
 }
 
 bool Digits(std::string_view s, size_t pos, size_t n, int64_t* out) {
-  return pos + n <= s.size() && ParseInt(s.substr(pos, n), out) && s[pos] != '-' &&
-         s[pos] != '+' && s[pos] != ' ';
+  return pos + n <= s.size() && ParseInt(s.substr(pos, n), out) && s[pos] != '-' && s[pos] != '+' &&
+         s[pos] != ' ';
 }
 
 // Finds `name` in the header; Corruption if absent.
@@ -109,7 +109,8 @@ StatusOr<learner::Event> RowToEvent(const std::vector<std::string_view>& f, cons
   if (!ParseInt(f[c.item_id], &item) || !items.contains(item) || !c.affinity.contains(item)) {
     return Status::Corruption("unknown item_id '" + std::string(f[c.item_id]) + "'");
   }
-  if (!ParseInt(f[c.position], &position) || position < 1) return Status::Corruption("bad position");
+  if (!ParseInt(f[c.position], &position) || position < 1)
+    return Status::Corruption("bad position");
   if (!ParseInt(f[c.click], &click) || (click != 0 && click != 1)) {
     return Status::Corruption("click must be 0 or 1");
   }
@@ -205,9 +206,8 @@ std::span<const std::string> ObdLabelNames() {
 StatusOr<std::vector<learner::Event>> ReadOpenBandit(std::span<const ObdCampaign> campaigns) {
   std::vector<learner::Event> events;
   for (const ObdCampaign& c : campaigns) RANKER_RETURN_IF_ERROR(ReadCampaign(c, &events));
-  std::stable_sort(events.begin(), events.end(), [](const auto& a, const auto& b) {
-    return a.example.ts_ms < b.example.ts_ms;
-  });
+  std::stable_sort(events.begin(), events.end(),
+                   [](const auto& a, const auto& b) { return a.example.ts_ms < b.example.ts_ms; });
   return events;
 }
 

@@ -11,7 +11,7 @@
 namespace ranker::sim {
 namespace {
 
-constexpr int64_t kMinDelayMs = 200;       // earliest engagement after its cause
+constexpr int64_t kMinDelayMs = 200;        // earliest engagement after its cause
 constexpr int kCalibrationRequests = 4000;  // logged slates used to fit the bias
 
 double MeanCtr(const std::vector<std::pair<double, double>>& exam_logit, double bias) {
@@ -87,9 +87,8 @@ std::vector<int> Simulator::RankSlate(const SimRequest& request, Rng* rng) const
   }
   std::vector<std::pair<double, int>> scored;
   for (int item : c) {
-    scored.emplace_back(world_.AffinityLogit(request.user, item) +
-                            options_.ranking_noise * rng->Normal(),
-                        item);
+    scored.emplace_back(
+        world_.AffinityLogit(request.user, item) + options_.ranking_noise * rng->Normal(), item);
   }
   std::partial_sort(scored.begin(), scored.begin() + static_cast<ptrdiff_t>(k), scored.end(),
                     [](const auto& a, const auto& b) {

@@ -1,6 +1,7 @@
 #include "sim/truth_eval.h"
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cassert>
 #include <cmath>
 #include <fstream>
@@ -8,8 +9,6 @@
 #include <map>
 #include <numeric>
 #include <utility>
-
-#include <boost/json.hpp>
 
 namespace ranker::sim {
 namespace {
@@ -52,8 +51,9 @@ Status ParseImpression(const json::object& o, int64_t line, TruthRecord* r) {
       !GetNumber(t, "attraction", &r->truth.attraction) ||
       !GetNumber(t, "click_probability", &r->truth.click_probability) ||
       !GetNumber(t, "expected_watch_seconds", &r->truth.expected_watch_seconds)) {
-    return LineError(line, "truth needs examination, attraction, click_probability and "
-                           "expected_watch_seconds");
+    return LineError(line,
+                     "truth needs examination, attraction, click_probability and "
+                     "expected_watch_seconds");
   }
   r->request_id = *req;
   r->item_id = *item;
@@ -109,8 +109,7 @@ StatusOr<std::vector<TruthRecord>> ReadTruthRecords(std::istream& in, int64_t jo
   return records;
 }
 
-StatusOr<std::vector<TruthRecord>> ReadTruthFile(const std::string& path,
-                                                 int64_t join_window_ms) {
+StatusOr<std::vector<TruthRecord>> ReadTruthFile(const std::string& path, int64_t join_window_ms) {
   std::ifstream in(path);
   if (!in) return Status::IOError("cannot open " + path);
   return ReadTruthRecords(in, join_window_ms);
@@ -186,8 +185,8 @@ PositionCurve ObservedPositionCurve(std::span<const TruthRecord> records) {
     cell.second += 1;
     device_count[d] += 1;
   }
-  const double total = static_cast<double>(
-      std::accumulate(device_count.begin(), device_count.end(), int64_t{0}));
+  const double total =
+      static_cast<double>(std::accumulate(device_count.begin(), device_count.end(), int64_t{0}));
   c.mixed.assign(static_cast<size_t>(positions), 0.0);
   for (size_t d = 0; d < sums.size(); ++d) {
     std::vector<double> offsets;

@@ -25,9 +25,9 @@ struct TruthRecord {
   int position = 0;
   int64_t ts_ms = -1;
   Truth truth;
-  bool clicked = false;       // a click arrived within the join window
-  bool late_click = false;    // a click arrived, but only after the window
-  double watch_seconds = 0;   // sum of watch_seconds within the window
+  bool clicked = false;      // a click arrived within the join window
+  bool late_click = false;   // a click arrived, but only after the window
+  double watch_seconds = 0;  // sum of watch_seconds within the window
 };
 
 // Reads the stream; returns its impressions in stream order. A click/watch

@@ -118,10 +118,9 @@ void World::BuildUsers(Rng* rng) {
                          {"user.segment", Tag("s", segment)},
                          {"user.country", kCountries[Bucket(c / norm, kSixths)]},
                          {"user.age_bucket", kAges[Bucket(a / norm, kFifths)]}});
-    user_dense_.push_back(
-        {{"user_activity", log_activity[static_cast<size_t>(u)]},
-         {"user_p0", Project(z, p0) / scale_ + kFeatureNoise * rng->Normal()},
-         {"user_p1", Project(z, p1) / scale_ + kFeatureNoise * rng->Normal()}});
+    user_dense_.push_back({{"user_activity", log_activity[static_cast<size_t>(u)]},
+                           {"user_p0", Project(z, p0) / scale_ + kFeatureNoise * rng->Normal()},
+                           {"user_p1", Project(z, p1) / scale_ + kFeatureNoise * rng->Normal()}});
     user_latent_.push_back(std::move(z));
   }
 }
@@ -157,8 +156,7 @@ void World::BuildItems(Rng* rng) {
 double World::Dot(const Vec& a, const Vec& b) const { return Project(a, b); }
 
 double World::AffinityLogit(int user, int item) const {
-  return options_.affinity_scale * Dot(user_latent_[user], item_latent_[item]) +
-         item_bias_[item];
+  return options_.affinity_scale * Dot(user_latent_[user], item_latent_[item]) + item_bias_[item];
 }
 
 double World::Attraction(int user, int item) const {

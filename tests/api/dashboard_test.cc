@@ -2,16 +2,15 @@
 // embedded assets, their types, caching and versions, the bytes against the
 // files they were built from, and that nothing points off the origin. The
 // page's behaviour in a browser is tests/browser/dashboard_browser_test.sh.
-#include "api/dashboard_handler.h"
+#include <gtest/gtest.h>
 
+#include <boost/json.hpp>
 #include <fstream>
 #include <sstream>
 #include <string>
 
-#include <boost/json.hpp>
-#include <gtest/gtest.h>
-
 #include "api/dashboard_assets.h"
+#include "api/dashboard_handler.h"
 #include "api/router.h"
 #include "base/hash.h"
 

@@ -3,14 +3,14 @@
 // reads, and blocking handlers are released through a Gate.
 #include "api/http_server.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "api/handlers.h"
 #include "tests/api/test_client.h"
@@ -57,10 +57,11 @@ class HttpServerTest : public ::testing::Test {
     options_.idle_timeout_ms = 1000;
     options_.drain_timeout_ms = 2000;
     router_.Add(Method::kGet, "/ping", [](const Request&) { return JsonResponse("\"pong\""); });
-    router_.Add(
-        Method::kPost, "/echo",
-        [](const Request& r) { return JsonResponse("{\"len\":" + std::to_string(r.body.size()) + "}"); },
-        {.requires_body = true});
+    router_.Add(Method::kPost, "/echo",
+                [](const Request& r) {
+                  return JsonResponse("{\"len\":" + std::to_string(r.body.size()) + "}");
+                },
+                {.requires_body = true});
     router_.Add(Method::kGet, "/block", [this](const Request&) {
       gate_.Arrive();
       return JsonResponse("\"released\"");
@@ -111,8 +112,8 @@ TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
 TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
   StartServer();
   TestClient c(port());
-  ASSERT_TRUE(c.Send(PostRequest("/echo", "12345") + GetRequest("/ping") +
-                     PostRequest("/echo", "1")));
+  ASSERT_TRUE(
+      c.Send(PostRequest("/echo", "12345") + GetRequest("/ping") + PostRequest("/echo", "1")));
   auto a = c.Read();
   auto b = c.Read();
   auto d = c.Read();
@@ -154,8 +155,9 @@ TEST_F(HttpServerTest, ChunkedBodyIsDecoded) {
 TEST_F(HttpServerTest, ExpectContinueGetsInterimAnswer) {
   StartServer();
   TestClient c(port());
-  ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
-                     "Expect: 100-continue\r\n\r\n"));
+  ASSERT_TRUE(
+      c.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
+             "Expect: 100-continue\r\n\r\n"));
   auto interim = c.Read();
   ASSERT_TRUE(interim.has_value());
   EXPECT_EQ(interim->status, 100);
@@ -228,7 +230,7 @@ TEST_F(HttpServerTest, SlowClientIsCutAtReadTimeout) {
   TestClient c(port());
   ASSERT_TRUE(c.RoundTrip(GetRequest("/ping")).has_value());  // now an idle keep-alive
   const auto start = std::chrono::steady_clock::now();
-  ASSERT_TRUE(c.Send("GET /ping HTTP/1.1\r\nHost:"));        // half a request, then stall
+  ASSERT_TRUE(c.Send("GET /ping HTTP/1.1\r\nHost:"));  // half a request, then stall
   EXPECT_TRUE(c.WaitClosed(1500));
   const auto took = std::chrono::steady_clock::now() - start;
   EXPECT_GE(took, std::chrono::milliseconds(150));

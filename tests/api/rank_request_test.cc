@@ -1,12 +1,12 @@
 // POST /v1/rank body parsing/validation and answer rendering.
 #include "api/rank_request.h"
 
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
-
-#include <boost/json.hpp>
-#include <gtest/gtest.h>
 
 #include "api/http_types.h"
 #include "api/json_writer.h"
@@ -94,10 +94,13 @@ TEST(RankRequest, ErrorsNameTheField) {
       {R"({"candidates":[{"item_id":"a"},{"item_id":"b"},{"item_id":"c"},{}]})",
        "candidates[3].item_id: missing"},
       {R"({"candidates":[7]})", "candidates[0]: must be an object"},
-      {R"({"candidates":[{"item_id":1.5}]})", "candidates[0].item_id: must be a string or an integer"},
+      {R"({"candidates":[{"item_id":1.5}]})",
+       "candidates[0].item_id: must be a string or an integer"},
       {R"({"candidates":[{"item_id":""}]})", "candidates[0].item_id: must not be empty"},
-      {R"({"candidates":[{"item_id":"a","item":{"g":3}}]})", "candidates[0].item.g: must be a string"},
-      {R"({"candidates":[{"item_id":"a","dense":{"x":"1"}}]})", "candidates[0].dense.x: must be a number"},
+      {R"({"candidates":[{"item_id":"a","item":{"g":3}}]})",
+       "candidates[0].item.g: must be a string"},
+      {R"({"candidates":[{"item_id":"a","dense":{"x":"1"}}]})",
+       "candidates[0].dense.x: must be a number"},
       {R"({"candidates":[{"item_id":"a","dense":[]}]})", "candidates[0].dense: must be an object"},
       {R"({"candidates":[],"user_id":true})", "user_id: must be a string or an integer"},
       {R"({"candidates":[],"user":"x"})", "user: must be an object"},
@@ -120,7 +123,8 @@ TEST(RankRequest, RejectsNonFiniteNumbers) {
   EXPECT_EQ(Error(R"({"candidates":[],"dense":{"x":1e999}})"), "dense.x: must be a finite number");
   EXPECT_EQ(Error(R"({"candidates":[{"item_id":"a","dense":{"y":-1e400}}]})"),
             "candidates[0].dense.y: must be a finite number");
-  EXPECT_EQ(Error(R"({"candidates":[],"weights":{"w":1e309}})"), "weights.w: must be a finite number");
+  EXPECT_EQ(Error(R"({"candidates":[],"weights":{"w":1e309}})"),
+            "weights.w: must be a finite number");
   EXPECT_NE(Error(R"({"candidates":[],"dense":{"x":NaN}})"), "");
   EXPECT_NE(Error(R"({"candidates":[],"dense":{"x":Infinity}})"), "");
 }
@@ -138,12 +142,14 @@ TEST(RankRequest, LimitsAreEnforcedAndNamed) {
   limits.max_map_entries = 2;
   limits.max_string_bytes = 8;
   ASSERT_TRUE(limits.Validate().ok());
-  const std::string four = R"({"candidates":[{"item_id":1},{"item_id":2},{"item_id":3},{"item_id":4}]})";
+  const std::string four =
+      R"({"candidates":[{"item_id":1},{"item_id":2},{"item_id":3},{"item_id":4}]})";
   EXPECT_EQ(Error(four, limits), "candidates: 4 exceeds max_candidates (3)");
   EXPECT_EQ(Code(four, limits), Status::Code::kResourceExhausted);
   EXPECT_EQ(ErrorFromStatus(ParseRankRequest(four, limits).status()).status, 413);
-  EXPECT_TRUE(ParseRankRequest(R"({"candidates":[{"item_id":1},{"item_id":2},{"item_id":3}]})",
-                               limits).ok());
+  EXPECT_TRUE(
+      ParseRankRequest(R"({"candidates":[{"item_id":1},{"item_id":2},{"item_id":3}]})", limits)
+          .ok());
   EXPECT_EQ(Error(R"({"candidates":[],"user":{"a":"1","b":"2","c":"3"}})", limits),
             "user: more than max_map_entries (2) entries");
   EXPECT_EQ(Error(R"({"candidates":[{"item_id":"123456789"}]})", limits),
@@ -158,7 +164,8 @@ TEST(RankRequest, LimitsAreEnforcedAndNamed) {
 
 TEST(RankRequest, DefaultCandidateLimitIs1000) {
   std::string body = R"({"candidates":[)";
-  for (int i = 0; i < 1001; ++i) body += (i ? ",{\"item_id\":" : "{\"item_id\":") + std::to_string(i) + "}";
+  for (int i = 0; i < 1001; ++i)
+    body += (i ? ",{\"item_id\":" : "{\"item_id\":") + std::to_string(i) + "}";
   body += "]}";
   EXPECT_EQ(Error(body), "candidates: 1001 exceeds max_candidates (1000)");
 }
@@ -169,13 +176,15 @@ ScoredItem Item(std::string id, double score) {
 
 TEST(RankResponse, SelectTopKSortsStablyAndTruncates) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  std::vector<ScoredItem> items = {Item("a", 0.1), Item("b", nan), Item("c", 0.9),
-                                   Item("d", 0.1), Item("e", 0.5)};
+  std::vector<ScoredItem> items = {Item("a", 0.1), Item("b", nan), Item("c", 0.9), Item("d", 0.1),
+                                   Item("e", 0.5)};
   std::vector<ScoredItem> all = items;
   SelectTopK(&all, std::nullopt);
   std::string order;
   for (const auto& it : all) order += it.item_id.text;
-  EXPECT_EQ(order, "cead" "b");
+  EXPECT_EQ(order,
+            "cead"
+            "b");
   SelectTopK(&items, 2);
   ASSERT_EQ(items.size(), 2u);
   EXPECT_EQ(items[0].item_id.text, "c");
@@ -188,7 +197,8 @@ TEST(RankResponse, SelectTopKSortsStablyAndTruncates) {
 TEST(RankResponse, RendersContractShape) {
   std::vector<ScoredItem> items = {
       ScoredItem{JsonId{"a", false}, 0.5, {{"p_click", 0.25}, {"watch_seconds", 3}}},
-      ScoredItem{JsonId{"18446744073709551615", true}, 0.125,
+      ScoredItem{JsonId{"18446744073709551615", true},
+                 0.125,
                  {{"p_click", std::numeric_limits<double>::infinity()}}},
   };
   const std::string body = RenderRankResponse(JsonId{"7", true}, 12, items);

@@ -2,10 +2,10 @@
 // exercised as pure functions (no sockets).
 #include "api/router.h"
 
-#include <stdexcept>
+#include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-#include <gtest/gtest.h>
+#include <stdexcept>
 
 #include "api/handlers.h"
 #include "api/http_types.h"
@@ -159,9 +159,8 @@ TEST_F(RouterTest, BodyRouteWithoutLengthIs411) {
 
 TEST(RouterErrors, ThrowingHandlerBecomes500) {
   Router router;
-  router.Add(Method::kGet, "/boom", [](const Request&) -> Response {
-    throw std::runtime_error("kaboom");
-  });
+  router.Add(Method::kGet, "/boom",
+             [](const Request&) -> Response { throw std::runtime_error("kaboom"); });
   const Response r = Answer(router, Make(Method::kGet, "/boom"));
   EXPECT_EQ(r.status, 500);
   EXPECT_EQ(ErrorCode(r), "internal");
@@ -240,9 +239,8 @@ TEST(Handlers, HealthAndReadiness) {
   EXPECT_EQ(json::parse(health.body).at("status").as_string(), "ok");
 
   bool ready = false;
-  const Handler readyz = ReadyzHandler([&ready]() {
-    return ready ? Status::OK() : Status::Unavailable("model not loaded");
-  });
+  const Handler readyz = ReadyzHandler(
+      [&ready]() { return ready ? Status::OK() : Status::Unavailable("model not loaded"); });
   const Response not_ready = readyz(Request{});
   EXPECT_EQ(not_ready.status, 503);
   EXPECT_EQ(json::parse(not_ready.body).at("reason").as_string(), "model not loaded");

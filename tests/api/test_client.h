@@ -44,7 +44,8 @@ inline std::string GetRequest(std::string_view path, std::string_view extra_head
 
 inline std::string PostRequest(std::string_view path, std::string_view body,
                                std::string_view extra_headers = "") {
-  return "POST " + std::string(path) + " HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n" +
+  return "POST " + std::string(path) +
+         " HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n" +
          "Content-Length: " + std::to_string(body.size()) + "\r\n" + std::string(extra_headers) +
          "\r\n" + std::string(body);
 }

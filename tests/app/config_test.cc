@@ -1,8 +1,8 @@
-#include <cstdlib>
+#include "app/config.h"
 
 #include <gtest/gtest.h>
 
-#include "app/config.h"
+#include <cstdlib>
 
 namespace ranker::app {
 namespace {
@@ -43,7 +43,8 @@ kafka:
   sasl.mechanism: PLAIN
 model:
   expert_hidden: [32, 16]
-)", "test.yaml");
+)",
+                       "test.yaml");
   ASSERT_TRUE(s.ok()) << s.ToString();
   ASSERT_EQ(c.model.tasks.size(), 2u);
   EXPECT_EQ(c.model.tasks[0].name, "income");

@@ -1,9 +1,9 @@
 // POST /v1/events without a broker: NDJSON and JSON arrays, per-index
 // errors, rejected events counted by reason (and in /metrics), accepted ones
 // learned by the learner thread, and the full-queue answer.
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "tests/app/service_test_util.h"
 
@@ -19,8 +19,8 @@ const char kClick[] = R"({"type":"click","request_id":"r1","item_id":"i1","ts_ms
 TEST(EventsHandler, AcceptsNdjsonAndListsRejectsByIndex) {
   std::unique_ptr<Service> s = StartedService(TestConfig());
   ASSERT_NE(s, nullptr);
-  const std::string body = std::string(kImpression) + "\n\n" + R"({"type":"click"})" + "\r\n" +
-                           kClick + "\nnot json\n";
+  const std::string body =
+      std::string(kImpression) + "\n\n" + R"({"type":"click"})" + "\r\n" + kClick + "\nnot json\n";
   api::Response r = s->Handle(Post("/v1/events", body, "application/x-ndjson"));
   ASSERT_EQ(r.status, 200) << r.body;
   boost::json::object o = Json(r);
@@ -39,10 +39,15 @@ TEST(EventsHandler, AcceptsNdjsonAndListsRejectsByIndex) {
   ASSERT_TRUE(WaitConsumed(*s, 2));
   EXPECT_EQ(s->Latest()->join.impressions, 1);
   EXPECT_EQ(s->Latest()->join.joined_clicks, 1);
-  const std::string metrics = s->Handle(Get("/metrics")).body;
-  EXPECT_NE(metrics.find(R"(ranker_events_rejected_total{reason="invalid_json"} 1)"),
-            std::string::npos);
-  EXPECT_NE(metrics.find("ranker_events_consumed_total 2"), std::string::npos);
+  // The metric families are refreshed at publication, just after the model
+  // version is swapped in: poll until they show the same state.
+  std::string metrics;
+  EXPECT_TRUE(WaitFor([&] {
+    metrics = s->Handle(Get("/metrics")).body;
+    return metrics.find("ranker_events_consumed_total 2") != std::string::npos &&
+           metrics.find(R"(ranker_events_rejected_total{reason="invalid_json"} 1)") !=
+               std::string::npos;
+  })) << metrics;
 }
 
 TEST(EventsHandler, AcceptsAJsonArrayByItsFirstCharacter) {

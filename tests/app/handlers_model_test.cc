@@ -1,8 +1,8 @@
 // GET /v1/model on the published version, the probes, the snapshot
 // placeholders and their admin rule, and the final publication of Stop().
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "tests/app/service_test_util.h"
 

@@ -1,10 +1,10 @@
 // POST /v1/rank on a service fed in process: ranking by what was learned,
 // the per-task fields and the score formula of contract §2, k, weights,
 // request ids, and the error answers.
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "tests/app/service_test_util.h"
 
@@ -42,9 +42,8 @@ class RankHandlerTest : public ::testing::Test {
 };
 
 TEST_F(RankHandlerTest, RanksWhatWasLearnedBestFirstWithPerTaskFields) {
-  api::Response r = Rank(
-      R"({"user_id":"u1","context":{"device":"mobile"},"request_id":"abc",)"
-      R"("candidates":[{"item_id":"bad"},{"item_id":"good"}]})");
+  api::Response r = Rank(R"({"user_id":"u1","context":{"device":"mobile"},"request_id":"abc",)"
+                         R"("candidates":[{"item_id":"bad"},{"item_id":"good"}]})");
   ASSERT_EQ(r.status, 200) << r.body;
   boost::json::object o = Json(r);
   EXPECT_EQ(o["request_id"].as_string(), "abc");
@@ -69,8 +68,8 @@ TEST_F(RankHandlerTest, RanksWhatWasLearnedBestFirstWithPerTaskFields) {
 }
 
 TEST_F(RankHandlerTest, KeepsAtMostKAndEchoesIntegerIds) {
-  api::Response r =
-      Rank(R"({"request_id":42,"k":1,"candidates":[{"item_id":"bad"},{"item_id":"good"},{"item_id":7}]})");
+  api::Response r = Rank(
+      R"({"request_id":42,"k":1,"candidates":[{"item_id":"bad"},{"item_id":"good"},{"item_id":7}]})");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_NE(r.body.find(R"("request_id":42)"), std::string::npos) << r.body;
   boost::json::object o = Json(r);

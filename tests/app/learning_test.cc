@@ -3,14 +3,14 @@
 // world whose ground truth is known, trains online, and compares what was
 // learned with that truth: the Bayes-optimal click AUC, the true position
 // curve, and the architectures on conflicting tasks.
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <deque>
 #include <map>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "app/config.h"
 #include "app/pipeline.h"
@@ -167,7 +167,11 @@ double SummedLoss(const LearningPipeline& p) {
 // events: an impression's click is known once its window closed.
 std::vector<std::string> ConflictExamples(const sim::SimOptions& o, size_t n_examples) {
   sim::Simulator simulator(o);
-  struct Open { learner::Event event; bool clicked = false; double watch = 0; };
+  struct Open {
+    learner::Event event;
+    bool clicked = false;
+    double watch = 0;
+  };
   std::map<std::pair<std::string, std::string>, Open> open;
   std::deque<std::pair<int64_t, std::pair<std::string, std::string>>> order;
   std::vector<std::string> out;

@@ -1,11 +1,11 @@
 // Bad input never reaches the model: every reject reason of contract §1,
 // interleaved with a clean stream, is counted under its own name, and the
 // model ends bit-identical to a run that never saw the bad events.
+#include <gtest/gtest.h>
+
 #include <map>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "app/pipeline.h"
 #include "sim/event_json.h"
@@ -43,7 +43,8 @@ std::vector<BadEvent> OneOfEachReason() {
 
 std::string TooManyFeatures() {
   std::string p = R"({"type":"impression","request_id":"r","item_id":"i","position":1,"dense":{)";
-  for (int i = 0; i < 300; ++i) p += (i ? "," : "") + std::string("\"f") + std::to_string(i) + "\":1";
+  for (int i = 0; i < 300; ++i)
+    p += (i ? "," : "") + std::string("\"f") + std::to_string(i) + "\":1";
   return p + "}}";
 }
 
@@ -91,7 +92,8 @@ TEST(Rejects, EveryReasonIsCountedAndNoneReachesTheModel) {
   EXPECT_EQ(dirty->events_consumed(), clean->events_consumed() + static_cast<int64_t>(bad.size()));
   EXPECT_GT(clean->trainer().stats().examples_trained, 1000);
   EXPECT_EQ(dirty->trainer().stats().examples_trained, clean->trainer().stats().examples_trained);
-  EXPECT_EQ(dirty->trainer().model().ParamChecksumHex(), clean->trainer().model().ParamChecksumHex());
+  EXPECT_EQ(dirty->trainer().model().ParamChecksumHex(),
+            clean->trainer().model().ParamChecksumHex());
 }
 
 }  // namespace

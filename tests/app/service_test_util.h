@@ -3,15 +3,15 @@
 // waits for the learner thread.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/json.hpp>
-#include <gtest/gtest.h>
 
 #include "app/config.h"
 #include "app/service.h"

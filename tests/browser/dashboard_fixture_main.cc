@@ -12,6 +12,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -20,8 +21,6 @@
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "api/dashboard_handler.h"
 #include "api/handlers.h"
@@ -95,9 +94,9 @@ class FakeModel {
     m["position_bias"] = {{"positions", json::array{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}},
                           {"click_logit_offset", BiasCurve(0.65, t)},
                           {"by_device", std::move(by_device)}};
-    m["join"] = {{"impressions", examples_},      {"clicks", examples_ / 12},
-                 {"watches", examples_ / 20},     {"joined_clicks", examples_ / 12 - tick_},
-                 {"late_engagements", tick_ * 3}, {"orphan_engagements", tick_},
+    m["join"] = {{"impressions", examples_},         {"clicks", examples_ / 12},
+                 {"watches", examples_ / 20},        {"joined_clicks", examples_ / 12 - tick_},
+                 {"late_engagements", tick_ * 3},    {"orphan_engagements", tick_},
                  {"pending", 1800 + rng_.Below(400)}};
     m["rejected"] = {{"bad_json", rejected_json_}, {"missing_field", rejected_field_}};
     return m;
@@ -107,9 +106,12 @@ class FakeModel {
     const double n = 0.01 * rng_.Normal();
     const uint64_t count = examples_;
     const uint64_t window = std::min<uint64_t>(count, 10000);
-    json::object click{{"auc", 0.5 + 0.22 * p},           {"logloss", 0.40 - 0.07 * p},
-                       {"window_auc", 0.5 + 0.25 * p + n}, {"window_logloss", 0.39 - 0.09 * p - n},
-                       {"count", count},                   {"window_count", window}};
+    json::object click{{"auc", 0.5 + 0.22 * p},
+                       {"logloss", 0.40 - 0.07 * p},
+                       {"window_auc", 0.5 + 0.25 * p + n},
+                       {"window_logloss", 0.39 - 0.09 * p - n},
+                       {"count", count},
+                       {"window_count", window}};
     if (tick_ == 1) click["auc"] = nullptr;  // undefined metrics are null
     json::object watch{{"rmse", 1.3 - 0.3 * p},
                        {"window_rmse", 1.25 - 0.4 * p + n},
@@ -141,7 +143,10 @@ Response Rank(const Request& request) {
   }
   const json::value* user = o.if_contains("user_id");
   const std::string user_id = user && user->is_string() ? std::string(user->as_string()) : "";
-  struct Item { std::string id; double p_click, watch, score; };
+  struct Item {
+    std::string id;
+    double p_click, watch, score;
+  };
   std::vector<Item> items;
   for (const json::value& c : cands->as_array()) {
     const json::value* id = c.is_object() ? c.as_object().if_contains("item_id") : nullptr;
@@ -161,11 +166,14 @@ Response Rank(const Request& request) {
   if (k) items.resize(std::min<size_t>(items.size(), static_cast<size_t>(k->as_int64())));
   json::array out;
   for (size_t i = 0; i < items.size(); ++i) {
-    out.push_back({{"item_id", items[i].id}, {"position", i + 1}, {"score", items[i].score},
-                   {"p_click", items[i].p_click}, {"watch_seconds", items[i].watch}});
+    out.push_back({{"item_id", items[i].id},
+                   {"position", i + 1},
+                   {"score", items[i].score},
+                   {"p_click", items[i].p_click},
+                   {"watch_seconds", items[i].watch}});
   }
-  return JsonResponse(json::serialize(json::object{
-      {"request_id", "fixture-1"}, {"model_version", 37}, {"items", std::move(out)}}));
+  return JsonResponse(json::serialize(
+      json::object{{"request_id", "fixture-1"}, {"model_version", 37}, {"items", std::move(out)}}));
 }
 
 struct Flags {
@@ -177,10 +185,14 @@ struct Flags {
 bool ParseFlags(int argc, char** argv, Flags* flags) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string name = argv[i];
-    if (name == "--port") flags->port = std::atoi(argv[i + 1]);
-    else if (name == "--port-file") flags->port_file = argv[i + 1];
-    else if (name == "--max-seconds") flags->max_seconds = std::atoi(argv[i + 1]);
-    else return false;
+    if (name == "--port")
+      flags->port = std::atoi(argv[i + 1]);
+    else if (name == "--port-file")
+      flags->port_file = argv[i + 1];
+    else if (name == "--max-seconds")
+      flags->max_seconds = std::atoi(argv[i + 1]);
+    else
+      return false;
   }
   return argc % 2 == 1 && flags->port >= 0 && flags->port < 65536 && flags->max_seconds > 0;
 }

@@ -115,8 +115,7 @@ class FakeEventSource final : public ingest::EventSource {
   std::vector<ingest::SourceMessage> Pop(size_t max, std::chrono::milliseconds timeout) override {
     std::unique_lock<std::mutex> lock(log_->mu_);
     std::vector<ingest::SourceMessage> out;
-    if (!log_->cv_.wait_for(lock, timeout, [&] { return closed_ || ReadyLocked(); }) ||
-        closed_) {
+    if (!log_->cv_.wait_for(lock, timeout, [&] { return closed_ || ReadyLocked(); }) || closed_) {
       return out;
     }
     bool progress = true;

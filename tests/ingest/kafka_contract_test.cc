@@ -1,13 +1,13 @@
 // The EventSource contract, run against the in-memory fake and against
 // KafkaSource on librdkafka's mock cluster (loopback TCP), so the fake cannot
 // drift from the real thing.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <memory>
 #include <set>
 #include <string>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "ingest/kafka_mock_cluster.h"
 #include "ingest/kafka_producer.h"
@@ -341,9 +341,9 @@ TEST_P(EventSourceContract, RebalanceHandsPartitionsOverExactlyOnce) {
   b.Stop();  // leaves while a is consuming
   ASSERT_TRUE(WaitFor([&] { return a.assigned() == kPartitions; }, kJoin));
   produce_some(100);
-  ASSERT_TRUE(WaitFor(
-      [&] { return a.seen().size() + b.seen().size() >= static_cast<size_t>(produced); },
-      milliseconds(10000)));
+  ASSERT_TRUE(
+      WaitFor([&] { return a.seen().size() + b.seen().size() >= static_cast<size_t>(produced); },
+              milliseconds(10000)));
   a.Stop();
   std::vector<SourceMessage> all = a.seen();
   const auto from_b = b.seen();
@@ -351,8 +351,7 @@ TEST_P(EventSourceContract, RebalanceHandsPartitionsOverExactlyOnce) {
   std::map<std::pair<TopicPartition, int64_t>, int> count;
   for (const auto& m : all) ++count[{m.tp(), m.offset}];
   for (const auto& [where, n] : count) {
-    EXPECT_EQ(n, 1) << where.first.topic << "[" << where.first.partition << "]@"
-                    << where.second;
+    EXPECT_EQ(n, 1) << where.first.topic << "[" << where.first.partition << "]@" << where.second;
   }
   EXPECT_EQ(all.size(), static_cast<size_t>(produced));
   EXPECT_GE(a.assigns(), 3);  // initial, after b joined, after b left

@@ -1,9 +1,9 @@
 // The rules of KafkaSource's bounded queue, without librdkafka.
 #include "ingest/kafka_fetch_queue.h"
 
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 namespace ranker::ingest {
 namespace {

@@ -3,12 +3,12 @@
 // assignment (no group join, so no 3 s wait).
 #include "ingest/kafka_producer.h"
 
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafkacpp.h>
+
 #include <map>
 #include <memory>
 #include <string>
-
-#include <gtest/gtest.h>
-#include <librdkafka/rdkafkacpp.h>
 
 #include "ingest/kafka_dead_letter.h"
 #include "ingest/kafka_errors.h"
@@ -43,8 +43,7 @@ struct Read {
 
 // Reads `n` messages of partition 0 from the beginning, without a group.
 // (Copies them out: librdkafka's destroy waits for every Message to go.)
-std::vector<Read> ReadPartition0(const std::string& bootstrap, const std::string& topic,
-                                 size_t n) {
+std::vector<Read> ReadPartition0(const std::string& bootstrap, const std::string& topic, size_t n) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string err;
   conf->set("bootstrap.servers", bootstrap, err);
@@ -80,8 +79,9 @@ TEST(KafkaProducer, DeliversWithHeadersAndCountsDeliveries) {
   ASSERT_TRUE(cluster->CreateTopic("p", 1).ok());
   auto producer = NewProducer(cluster->bootstrap());
   for (int i = 0; i < 20; ++i) {
-    ASSERT_TRUE(producer->Produce("p", "k" + std::to_string(i), "v" + std::to_string(i),
-                                  {{"h", std::to_string(i)}})
+    ASSERT_TRUE(producer
+                    ->Produce("p", "k" + std::to_string(i), "v" + std::to_string(i),
+                              {{"h", std::to_string(i)}})
                     .ok());
   }
   ASSERT_TRUE(producer->Flush(milliseconds(10000)).ok());
@@ -177,12 +177,9 @@ TEST(KafkaErrors, ConvertsCodesByHowToReact) {
   EXPECT_EQ(s.code(), Status::Code::kUnavailable);
   EXPECT_EQ(s.message().rfind("fetch t[0]: ", 0), 0u) << s.message();
   EXPECT_NE(s.message().find("_TRANSPORT"), std::string::npos) << s.message();
-  EXPECT_EQ(KafkaStatus(RdKafka::ERR__QUEUE_FULL, "p").code(),
-            Status::Code::kResourceExhausted);
-  EXPECT_EQ(KafkaStatus(RdKafka::ERR__INVALID_ARG, "p").code(),
-            Status::Code::kInvalidArgument);
-  EXPECT_EQ(KafkaStatus(RdKafka::ERR_UNKNOWN_TOPIC_OR_PART, "p").code(),
-            Status::Code::kNotFound);
+  EXPECT_EQ(KafkaStatus(RdKafka::ERR__QUEUE_FULL, "p").code(), Status::Code::kResourceExhausted);
+  EXPECT_EQ(KafkaStatus(RdKafka::ERR__INVALID_ARG, "p").code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(KafkaStatus(RdKafka::ERR_UNKNOWN_TOPIC_OR_PART, "p").code(), Status::Code::kNotFound);
   EXPECT_EQ(KafkaStatus(RdKafka::ERR_ILLEGAL_GENERATION, "p").code(),
             Status::Code::kFailedPrecondition);
   EXPECT_EQ(KafkaStatus(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN, "p").code(),

@@ -3,6 +3,7 @@
 // producing to the in-process mock cluster.
 #include "ingest/kafka_source.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,8 +11,6 @@
 #include <fstream>
 #include <set>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "ingest/kafka_mock_cluster.h"
 #include "ingest/kafka_producer.h"
@@ -84,14 +83,14 @@ TEST(KafkaSourceConfig, RejectsBadSettingsNamingThem) {
   EXPECT_NE(KafkaSource::Create(o).status().message().find("topics"), std::string::npos);
   o.topics = {"t"};
   o.queue_max_bytes = 0;
-  EXPECT_NE(KafkaSource::Create(o).status().message().find("queue_max_bytes"),
-            std::string::npos);
+  EXPECT_NE(KafkaSource::Create(o).status().message().find("queue_max_bytes"), std::string::npos);
 }
 
 TEST(KafkaSourceConfig, PassesSettingsThroughWithoutContactingBrokers) {
   KafkaSourceOptions o;
   o.brokers = "127.0.0.1:1";  // nothing listens there; Create must not care
-  o.kafka = {{"security.protocol", "plaintext"}, {"client.id", "custom"},
+  o.kafka = {{"security.protocol", "plaintext"},
+             {"client.id", "custom"},
              {"partition.assignment.strategy", "cooperative-sticky"}};
   auto s = KafkaSource::Create(o);
   EXPECT_TRUE(s.ok()) << s.status().ToString();
@@ -120,8 +119,8 @@ TEST(KafkaSourceBackpressure, SlowReaderGetsEveryMessageOnce) {
     auto got = Drain(source, kN, milliseconds(20000), /*batch=*/1);
     SourceCounters c = source->Counters();
     ASSERT_EQ(got.size(), static_cast<size_t>(kN))
-        << "pauses " << c.pauses << " resumes " << c.resumes << " dropped "
-        << c.duplicates_dropped << " queued " << c.queued_messages;
+        << "pauses " << c.pauses << " resumes " << c.resumes << " dropped " << c.duplicates_dropped
+        << " queued " << c.queued_messages;
     EXPECT_TRUE(source->Pop(10, milliseconds(100)).empty()) << "a message came twice";
     ExpectContiguous(got);
     c = source->Counters();
@@ -165,8 +164,8 @@ TEST(KafkaSourceOutage, ResumesAfterAllBrokersReturn) {
   const uint64_t errors_before = source->Counters().errors;
   ASSERT_TRUE(cluster->SetAllBrokersDown().ok());
   ProduceKeyed(producer.get(), topic, 60, 120);  // queued in the producer
-  EXPECT_TRUE(WaitFor([&] { return source->Counters().errors > errors_before; },
-                      milliseconds(5000)))
+  EXPECT_TRUE(
+      WaitFor([&] { return source->Counters().errors > errors_before; }, milliseconds(5000)))
       << "the outage went unnoticed";
   EXPECT_TRUE(source->Pop(10, milliseconds(1500)).empty());  // the outage lasts
   ASSERT_TRUE(cluster->SetAllBrokersUp().ok());
@@ -194,8 +193,8 @@ TEST(KafkaSourceInterop, ConsumesWhatKcatProduced) {
     std::ofstream out(path);
     for (int i = 0; i < 100; ++i) out << "req-" << i << ":event-" << i << "\n";
   }
-  const std::string cmd = std::string(kcat) + " -P -b " + cluster->bootstrap() + " -t " +
-                          topic + " -K: < " + path + " 2>/dev/null";
+  const std::string cmd = std::string(kcat) + " -P -b " + cluster->bootstrap() + " -t " + topic +
+                          " -K: < " + path + " 2>/dev/null";
   const int rc = std::system(cmd.c_str());
   std::remove(path);
   ASSERT_EQ(rc, 0) << cmd;

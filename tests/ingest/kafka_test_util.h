@@ -3,6 +3,8 @@
 // KafkaSource for librdkafka's mock cluster.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <functional>
@@ -11,8 +13,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "ingest/event_source.h"
 #include "ingest/kafka_source.h"
@@ -26,8 +26,7 @@ using std::chrono::milliseconds;
 inline bool KafkaLogs() { return std::getenv("RANKER_TEST_KAFKA_LOG") != nullptr; }
 
 // KafkaSource options for the mock cluster: fast joins and fetches.
-inline KafkaSourceOptions MockSourceOptions(const std::string& bootstrap,
-                                            const std::string& topic,
+inline KafkaSourceOptions MockSourceOptions(const std::string& bootstrap, const std::string& topic,
                                             const std::string& group) {
   KafkaSourceOptions o;
   o.brokers = bootstrap;

@@ -1,14 +1,13 @@
 // The real binaries end to end: `ranker broker` as a subprocess, events
 // produced by an external client (kcat), `ranker serve` learning them and
 // answering over HTTP, and both stopping cleanly on SIGTERM.
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <fstream>
 #include <string>
-
-#include <boost/json.hpp>
-#include <gtest/gtest.h>
 
 #include "tests/api/test_client.h"
 #include "tests/integration/subprocess.h"
@@ -27,8 +26,9 @@ std::string WriteKeyedExamples() {
   const std::string path = ::testing::TempDir() + "/ranker_cli_examples.txt";
   std::ofstream out(path, std::ios::trunc);
   for (int i = 0; i < kEvents; ++i) {
-    out << "k" << i << ":" << R"({"type":"example","request_id":"k)" << i
-        << R"(","item_id":"i)" << i % 13 << R"(","labels":{"click":)" << i % 2 << "}}\n";
+    out << "k" << i << ":"
+        << R"({"type":"example","request_id":"k)" << i << R"(","item_id":"i)" << i % 13
+        << R"(","labels":{"click":)" << i % 2 << "}}\n";
   }
   return path;
 }
@@ -57,12 +57,13 @@ TEST(Cli, BrokerKcatAndServeEndToEnd) {
   ASSERT_TRUE(address.has_value());
   ASSERT_NE(address->find("127.0.0.1:"), std::string::npos) << *address;
 
-  Subprocess kcat({kKcat, "-P", "-b", *address, "-t", "ranker.events", "-K:"}, WriteKeyedExamples());
+  Subprocess kcat({kKcat, "-P", "-b", *address, "-t", "ranker.events", "-K:"},
+                  WriteKeyedExamples());
   ASSERT_EQ(kcat.Wait(milliseconds(30000)), 0);
 
-  Subprocess serve({RANKER_BIN, "serve", "--brokers", *address, "--http", "127.0.0.1:0",
-                    "--set", "train.batch_size=1", "--set", "kafka.session.timeout.ms=6000",
-                    "--set", "kafka.fetch.wait.max.ms=10", "--set", "ingest.log_kafka_errors=false"});
+  Subprocess serve({RANKER_BIN, "serve", "--brokers", *address, "--http", "127.0.0.1:0", "--set",
+                    "train.batch_size=1", "--set", "kafka.session.timeout.ms=6000", "--set",
+                    "kafka.fetch.wait.max.ms=10", "--set", "ingest.log_kafka_errors=false"});
   std::optional<std::string> listening = serve.ReadLine(milliseconds(10000));
   ASSERT_TRUE(listening.has_value());
   const size_t colon = listening->rfind(':');

@@ -5,15 +5,15 @@
 //  - freshness: at ~10,000 events/s, the time from Produce() to the first
 //    published model version whose offsets cover the event (p50/p99), and
 //    the time a publication spends copying the model.
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <atomic>
+#include <boost/json.hpp>
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <thread>
-
-#include <boost/json.hpp>
-#include <gtest/gtest.h>
 
 #include "base/hash.h"
 #include "tests/integration/kafka_service_util.h"
@@ -42,7 +42,8 @@ TEST(Bench, DISABLED_ServiceThroughputVersusReplay) {
     std::ofstream out(path, std::ios::trunc);
     for (const Keyed& e : events) out << e.payload << "\n";
   }
-  ranker::testing::Subprocess replay({RANKER_BIN, "replay", "--json", "--progress-seconds", "0", path});
+  ranker::testing::Subprocess replay(
+      {RANKER_BIN, "replay", "--json", "--progress-seconds", "0", path});
   std::optional<std::string> json = replay.ReadLine(std::chrono::milliseconds(300000));
   ASSERT_TRUE(json.has_value());
   ASSERT_EQ(replay.Wait(std::chrono::milliseconds(10000)), 0);
@@ -54,23 +55,28 @@ TEST(Bench, DISABLED_ServiceThroughputVersusReplay) {
   auto producer = NewProducer(cluster->bootstrap());
   Produce(producer.get(), events, 0, events.size());
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
-  auto service = StartService(KafkaConfig(
-      cluster->bootstrap(), {"service.publish_interval_ms=100"}));
+  auto service =
+      StartService(KafkaConfig(cluster->bootstrap(), {"service.publish_interval_ms=100"}));
   ASSERT_TRUE(WaitFor([&] { return Consumed(*service) > 0; }, std::chrono::milliseconds(60000)));
   const Steady::time_point t0 = Steady::now();
   const int64_t e0 = Consumed(*service), x0 = service->Latest()->examples_trained;
-  const bool all = WaitFor([&] { return Consumed(*service) == n; }, std::chrono::milliseconds(60000));
+  const bool all =
+      WaitFor([&] { return Consumed(*service) == n; }, std::chrono::milliseconds(60000));
   if (!all) {
     const ingest::SourceCounters c = service->source_counters();
     std::printf("stalled at %lld: pauses %llu resumes %llu queued %llu dups %llu errors %llu %s\n",
-                (long long)Consumed(*service), (unsigned long long)c.pauses, (unsigned long long)c.resumes,
-                (unsigned long long)c.queued_messages, (unsigned long long)c.duplicates_dropped,
-                (unsigned long long)c.errors, c.last_error.c_str());
-    for (const auto& [tp, st] : c.partitions) std::printf("  p%d next %lld high %lld lag %lld\n", tp.partition, (long long)st.next_offset, (long long)st.high_watermark, (long long)st.lag);
+                (long long)Consumed(*service), (unsigned long long)c.pauses,
+                (unsigned long long)c.resumes, (unsigned long long)c.queued_messages,
+                (unsigned long long)c.duplicates_dropped, (unsigned long long)c.errors,
+                c.last_error.c_str());
+    for (const auto& [tp, st] : c.partitions)
+      std::printf("  p%d next %lld high %lld lag %lld\n", tp.partition, (long long)st.next_offset,
+                  (long long)st.high_watermark, (long long)st.lag);
   }
   ASSERT_TRUE(all);
   const double wall = Ms(Steady::now() - t0) / 1000;
-  const double events_s = (n - e0) / wall, examples_s = (service->Latest()->examples_trained - x0) / wall;
+  const double events_s = (n - e0) / wall,
+               examples_s = (service->Latest()->examples_trained - x0) / wall;
   std::printf("replay: %.0f events/s, %.0f examples/s (%.2f s)\n", n / replay_wall,
               replay_examples / replay_wall, replay_wall);
   std::printf("service (Kafka, 12 partitions): %.0f events/s, %.0f examples/s (%.2f s)\n", events_s,
@@ -92,11 +98,16 @@ TEST(Bench, DISABLED_FreshnessAt10kEventsPerSecond) {
   const std::vector<Keyed> events = SimulatedEvents(n, 22);
   auto cluster = NewCluster(kPartitions);
   auto producer = NewProducer(cluster->bootstrap());
-  auto service = StartService(KafkaConfig(cluster->bootstrap(), {"service.publish_interval_ms=100"}));
+  auto service =
+      StartService(KafkaConfig(cluster->bootstrap(), {"service.publish_interval_ms=100"}));
   ASSERT_TRUE(WaitFor([&] { return service->source_counters().partitions.size() == kPartitions; }));
 
   // Watcher: the time each version was first seen, with its offsets.
-  struct Seen { Steady::time_point at; ingest::OffsetMap offsets; double clone_ms; };
+  struct Seen {
+    Steady::time_point at;
+    ingest::OffsetMap offsets;
+    double clone_ms;
+  };
   std::vector<Seen> versions;
   std::atomic<bool> stop{false};
   std::thread watcher([&] {
@@ -115,7 +126,8 @@ TEST(Bench, DISABLED_FreshnessAt10kEventsPerSecond) {
   std::vector<int64_t> next(kPartitions, 0);
   const Steady::time_point start = Steady::now();
   for (int64_t i = 0; i < n; ++i) {
-    std::this_thread::sleep_until(start + std::chrono::microseconds(static_cast<int64_t>(i * 1e6 / rate)));
+    std::this_thread::sleep_until(start +
+                                  std::chrono::microseconds(static_cast<int64_t>(i * 1e6 / rate)));
     const int32_t p = PartitionOf(events[i].key, kPartitions);
     produced_at[i] = Steady::now();
     where[i] = {p, next[p]++};

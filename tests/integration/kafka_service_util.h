@@ -4,14 +4,14 @@
 // reference replay of a stream through the LearningPipeline.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "app/config.h"
 #include "app/pipeline.h"
@@ -49,8 +49,8 @@ inline std::vector<Keyed> SimulatedEvents(int64_t n, uint64_t seed = 1) {
   return out;
 }
 
-inline std::unique_ptr<ingest::KafkaMockCluster> NewCluster(int partitions,
-                                                            const std::vector<std::string>& extra_topics = {}) {
+inline std::unique_ptr<ingest::KafkaMockCluster> NewCluster(
+    int partitions, const std::vector<std::string>& extra_topics = {}) {
   auto cluster = ingest::KafkaMockCluster::Create();
   EXPECT_TRUE(cluster.ok()) << cluster.status().ToString();
   EXPECT_TRUE((*cluster)->CreateTopic(kTopic, partitions).ok());
@@ -104,7 +104,8 @@ inline std::unique_ptr<Service> StartService(const Config& config) {
 }
 
 // Polls `pred` every 5 ms until it holds or `timeout` passes.
-inline bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout = kLongWait) {
+inline bool WaitFor(const std::function<bool()>& pred,
+                    std::chrono::milliseconds timeout = kLongWait) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!pred()) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
@@ -116,7 +117,8 @@ inline bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds
 inline int64_t Consumed(const Service& s) { return s.Latest()->events_consumed; }
 
 // The same events through the replay path, in production order.
-inline std::unique_ptr<LearningPipeline> Replay(const Config& config, const std::vector<Keyed>& events) {
+inline std::unique_ptr<LearningPipeline> Replay(const Config& config,
+                                                const std::vector<Keyed>& events) {
   auto p = LearningPipeline::Create(config);
   EXPECT_TRUE(p.ok());
   for (const Keyed& e : events) (*p)->Ingest(e.payload);

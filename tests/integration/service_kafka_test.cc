@@ -1,11 +1,11 @@
 // The service on librdkafka's mock cluster, in process: learning everything
 // from a 3-partition topic, dead letters, a broker outage, and a second
 // group member joining and leaving.
+#include <gtest/gtest.h>
+
 #include <map>
 #include <set>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "ingest/kafka_dead_letter.h"
 #include "ingest/kafka_source.h"
@@ -100,13 +100,15 @@ TEST(ServiceKafka, PoisonMessagesGoToTheDeadLetterTopicAndTheCounters) {
   auto producer = NewProducer(cluster->bootstrap());
   Produce(producer.get(), events, 0, events.size());
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
-  auto service = StartService(KafkaConfig(cluster->bootstrap(), {"ingest.dead_letter_topic=" + dlq}));
+  auto service =
+      StartService(KafkaConfig(cluster->bootstrap(), {"ingest.dead_letter_topic=" + dlq}));
   ASSERT_NE(service, nullptr);
   ASSERT_TRUE(WaitFor([&] { return Consumed(*service) == static_cast<int64_t>(events.size()); }));
   const std::string metrics = service->RenderMetrics();
   for (const auto& [payload, reason] : poison) {
     EXPECT_NE(metrics.find("ranker_events_rejected_total{reason=\"" + reason + "\"} 1"),
-              std::string::npos) << reason;
+              std::string::npos)
+        << reason;
   }
   service->Stop();  // flushes the dead letters
 

@@ -1,5 +1,7 @@
 #include "learner/joiner.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -7,8 +9,6 @@
 #include <set>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "base/random.h"
 
@@ -417,8 +417,8 @@ TEST(JoinerTest, RandomStreamIsDeterministicAndExercisesEveryPath) {
   // Every non-duplicate impression becomes exactly one example.
   EXPECT_EQ(s1.examples_emitted, s1.impressions - s1.duplicate_impressions);
   EXPECT_EQ(static_cast<int64_t>(a.size()), s1.examples_emitted + s1.passthrough);
-  EXPECT_EQ(s1.clicks + s1.watches, s1.joined_clicks + s1.joined_watches +
-                                        s1.late_engagements + s1.orphan_engagements);
+  EXPECT_EQ(s1.clicks + s1.watches,
+            s1.joined_clicks + s1.joined_watches + s1.late_engagements + s1.orphan_engagements);
 }
 
 TEST(JoinerTest, SerializationRoundTripMidStreamGivesIdenticalOutput) {

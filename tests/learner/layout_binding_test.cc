@@ -56,8 +56,7 @@ TEST(InputLayout, SumPoolsValuesAndSumsGradientsOfDuplicateKeys) {
   EmbeddingTable table(2, 2, 0, 1, 0.5);
   BatchInput in;
   const std::vector<Example> batch = {
-      With({{"user_id", "a"}, {"item.tag", "t1"}, {"item.tag", "t2"}}),
-      With({{"user_id", "a"}})};
+      With({{"user_id", "a"}, {"item.tag", "t1"}, {"item.tag", "t2"}}), With({{"user_id", "a"}})};
   layout.Build(batch, table, InputLayout::Mode::kTrain, &in);
   ASSERT_EQ(in.keys.size(), 3u);  // a, t1, t2
   Real a[2], t1[2], t2[2];

@@ -1,11 +1,11 @@
 #include "learner/metrics.h"
 
+#include <gtest/gtest.h>
+
 #include <bit>
 #include <cmath>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "base/random.h"
 
@@ -192,7 +192,9 @@ void Feed(ProgressiveMetrics* m, Rng* rng, int n) {
 }
 
 // Bitwise equality, NaN == NaN.
-void ExpectSame(double a, double b) { EXPECT_EQ(std::bit_cast<uint64_t>(a), std::bit_cast<uint64_t>(b)); }
+void ExpectSame(double a, double b) {
+  EXPECT_EQ(std::bit_cast<uint64_t>(a), std::bit_cast<uint64_t>(b));
+}
 
 void ExpectSameReport(const MetricsReport& a, const MetricsReport& b) {
   ASSERT_EQ(a.tasks.size(), b.tasks.size());
@@ -201,9 +203,9 @@ void ExpectSameReport(const MetricsReport& a, const MetricsReport& b) {
     EXPECT_EQ(x.count, y.count);
     EXPECT_EQ(x.window_count, y.window_count);
     EXPECT_EQ(x.positives, y.positives);
-    for (auto f : {&TaskMetrics::auc, &TaskMetrics::logloss, &TaskMetrics::rmse,
-                   &TaskMetrics::window_auc, &TaskMetrics::window_logloss,
-                   &TaskMetrics::window_rmse}) {
+    for (auto f :
+         {&TaskMetrics::auc, &TaskMetrics::logloss, &TaskMetrics::rmse, &TaskMetrics::window_auc,
+          &TaskMetrics::window_logloss, &TaskMetrics::window_rmse}) {
       ExpectSame(x.*f, y.*f);
     }
   }

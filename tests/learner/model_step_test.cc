@@ -33,8 +33,8 @@ TEST(NonFiniteGuard, HugeRegressionLabelSkipsTheWholeStep) {
   m->TrainStep(MakeExamples(8, 1));
   const Fingerprint before = Of(*m);
   std::vector<Example> batch = MakeExamples(4, 2);
-  batch[2].labels[1] = 1e300;  // squared loss overflows
-  batch[1].categorical.push_back({"user.new_field", "x"});  // would bind a slot
+  batch[2].labels[1] = 1e300;                                 // squared loss overflows
+  batch[1].categorical.push_back({"user.new_field", "x"});    // would bind a slot
   batch[3].categorical.push_back({"item_id", "never-seen"});  // would create a row
   const StepResult r = m->TrainStep(batch);
   EXPECT_TRUE(r.skipped);

@@ -2,11 +2,11 @@
 // scorer_*): a learnable world where clicks depend on the item.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <memory>
 #include <string>
-
-#include <gtest/gtest.h>
 #include <vector>
 
 #include "base/random.h"

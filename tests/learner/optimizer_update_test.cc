@@ -111,7 +111,8 @@ TEST(Optimizer, AdagradOuterMatchesTheMaterialisedGradient) {
   dy.col(2).setZero();  // an inactive unit
   x.col(20).setZero();  // a missing input
   std::vector<Real> w_outer(rows * cols), w_dense(rows * cols), g(rows * cols);
-  for (size_t i = 0; i < w_outer.size(); ++i) w_outer[i] = w_dense[i] = static_cast<Real>(rng.Normal());
+  for (size_t i = 0; i < w_outer.size(); ++i)
+    w_outer[i] = w_dense[i] = static_cast<Real>(rng.Normal());
   const std::vector<Real> w0 = w_outer;
   Optimizer outer(o), dense(o);
   const std::vector<TensorView> po = {TensorView(w_outer)}, pd = {TensorView(w_dense)},

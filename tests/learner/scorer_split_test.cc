@@ -1,10 +1,9 @@
-#include "learner/scorer.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "learner/loss.h"
+#include "learner/scorer.h"
 #include "tests/learner/model_test_util.h"
 
 namespace ranker::learner {
@@ -41,7 +40,8 @@ class ScorerTest : public ::testing::TestWithParam<Architecture> {
     o.position_tower = false;
     model_ = testing::MustCreate(o, OptimizerOptions());
     const std::vector<Example> train = MakeExamples(400, 21);
-    for (size_t i = 0; i < train.size(); i += 20) model_->TrainStep(std::span(train).subspan(i, 20));
+    for (size_t i = 0; i < train.size(); i += 20)
+      model_->TrainStep(std::span(train).subspan(i, 20));
   }
   std::unique_ptr<Model> model_;
 };

@@ -1,12 +1,12 @@
 // Central-difference gradient checking for the double build of the learner.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "base/random.h"
 #include "learner/tensor.h"
@@ -37,8 +37,7 @@ inline int CheckGradient(const std::string& what, TensorView x, ConstTensorView 
     const double numeric = (up - down) / (2 * kStep);
     const double tol = kRelTol * std::max(std::abs(numeric), std::abs(analytic[i])) + kAbsTol;
     if (std::abs(numeric - analytic[i]) > tol && ++mismatches <= 5) {
-      ADD_FAILURE() << what << "[" << i << "]: analytic " << analytic[i] << " numeric "
-                    << numeric;
+      ADD_FAILURE() << what << "[" << i << "]: analytic " << analytic[i] << " numeric " << numeric;
     }
   }
   return static_cast<int>(x.size());

@@ -102,7 +102,7 @@ std::vector<Example> Batch() {
                      {"user.country", i % 3 == 0 ? "de" : "fr"},
                      {"item.tag", "t1"},
                      {"item.tag", "t" + std::to_string(i % 3)},  // pooled
-                     {"item.extra", "x"}};  // beyond the 4 slots: hashed slot
+                     {"item.extra", "x"}};                       // beyond the 4 slots: hashed slot
     if (!e.device.empty()) e.categorical.push_back({"context.device", e.device});
     e.dense = {{"price", 0.5 * i}, {"age", 10.0 - i}, {"overflow", 1.0 * (i % 2)}};
     e.labels = {i % 2 == 0 ? 1.0 : 0.0, i == 3 ? kNoLabel : 2.0 * i};
@@ -129,7 +129,8 @@ TEST_P(ModelGradient, EveryLearnedTensorMatchesCentralDifferences) {
   std::vector<TensorView> pv = m.mutable_params()->Tensors();
   NetworkParams gn = g.network;
   std::vector<TensorView> gv = gn.Tensors();
-  for (size_t i = 0; i < pv.size(); ++i) CheckGradient(testing::Named("tensor ", i), pv[i], gv[i], loss);
+  for (size_t i = 0; i < pv.size(); ++i)
+    CheckGradient(testing::Named("tensor ", i), pv[i], gv[i], loss);
   MlpParams gp = g.position;
   MlpParams& pp = *m.mutable_position_params();
   ASSERT_EQ(pp.size(), 2u);
@@ -147,9 +148,12 @@ TEST_P(ModelGradient, EveryLearnedTensorMatchesCentralDifferences) {
 }
 
 const Shape kShapes[] = {
-    {Architecture::kMmoe, {5, 4}},         {Architecture::kOmoe, {5, 4}},
-    {Architecture::kSharedBottom, {5, 4}}, {Architecture::kIndependent, {5, 4}},
-    {Architecture::kMmoe, {4}},            {Architecture::kIndependent, {4}},
+    {Architecture::kMmoe, {5, 4}},
+    {Architecture::kOmoe, {5, 4}},
+    {Architecture::kSharedBottom, {5, 4}},
+    {Architecture::kIndependent, {5, 4}},
+    {Architecture::kMmoe, {4}},
+    {Architecture::kIndependent, {4}},
     {Architecture::kMmoe, {5, 4, 3}},
 };
 
@@ -191,7 +195,8 @@ TEST_P(AdagradStep, AppliesTheGradientOfEveryDenseTensor) {
   EXPECT_GT(moved, 20);
 }
 
-INSTANTIATE_TEST_SUITE_P(BatchSizes, AdagradStep, ::testing::Values(size_t{1}, size_t{2}, size_t{6}));
+INSTANTIATE_TEST_SUITE_P(BatchSizes, AdagradStep,
+                         ::testing::Values(size_t{1}, size_t{2}, size_t{6}));
 
 }  // namespace
 }  // namespace ranker::learner

@@ -1,3 +1,7 @@
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -5,10 +9,6 @@
 #include <streambuf>
 #include <string>
 #include <vector>
-
-#include <boost/json.hpp>
-#include <gtest/gtest.h>
-#include <zlib.h>
 
 #include "sim/census.h"
 #include "sim/open_bandit.h"
@@ -37,8 +37,10 @@ constexpr const char* kCensusRows =
     "States, 0, Not in universe, 2, 26, 95, - 50000.\n"
     "2, Not in universe, 0, 0, Children, 0, Not in universe, Never married, Not in universe or "
     "children, Not in universe, White, Mexican-American, Male, Not in universe, Not in universe, "
-    "Children or Armed Forces, 0, 0, 0, Nonfiler, Not in universe, Not in universe, Child <18 never "
-    "marr not in subfamily, Child under 18 never married, 1601.75, ?, ?, ?, Not in universe under 1 "
+    "Children or Armed Forces, 0, 0, 0, Nonfiler, Not in universe, Not in universe, Child <18 "
+    "never "
+    "marr not in subfamily, Child under 18 never married, 1601.75, ?, ?, ?, Not in universe under "
+    "1 "
     "year old, ?, 0, Both parents present, United-States, United-States, United-States, Native- "
     "Born in the United States, 0, Not in universe, 0, 0, 95, - 50000.\n";
 
@@ -158,13 +160,13 @@ constexpr const char* kItems =
     "1,1,0.25,a2,b2,c2\n";
 
 TEST_F(ConvertersTest, OpenBanditMergesCampaignsByTime) {
-  const std::string men = WriteFile(
-      "men.csv", std::string(kObdHeader) +
-                     "0,2019-11-24 00:00:01.000+00:00,1,3,1,0.5,u0,u1,u2,u3,0.0,7.5\n"
-                     "1,2019-11-24 00:00:05.000+00:00,0,1,0,0.5,v0,v1,v2,v3,2.0,0.0\n");
-  const std::string women = WriteFile(
-      "women.csv", std::string(kObdHeader) +
-                       "0,2019-11-24 00:00:03.000+00:00,0,2,0,0.5,w0,w1,w2,w3,0.0,0.0\n");
+  const std::string men =
+      WriteFile("men.csv", std::string(kObdHeader) +
+                               "0,2019-11-24 00:00:01.000+00:00,1,3,1,0.5,u0,u1,u2,u3,0.0,7.5\n"
+                               "1,2019-11-24 00:00:05.000+00:00,0,1,0,0.5,v0,v1,v2,v3,2.0,0.0\n");
+  const std::string women =
+      WriteFile("women.csv", std::string(kObdHeader) +
+                                 "0,2019-11-24 00:00:03.000+00:00,0,2,0,0.5,w0,w1,w2,w3,0.0,0.0\n");
   const std::string items = WriteFile("items.csv", kItems);
   const std::vector<ObdCampaign> campaigns = {{"men", men, items}, {"women", women, items}};
   std::ostringstream out;
@@ -182,9 +184,9 @@ TEST_F(ConvertersTest, OpenBanditMergesCampaignsByTime) {
   EXPECT_EQ(rows[0].at("labels"), (json::object{{"click", 1}}));
   EXPECT_EQ(rows[0].at("ts_ms"), 1574553601000);
   EXPECT_EQ(rows[0].at("user").at("user_feature_2"), "u2");
-  EXPECT_EQ(rows[0].at("item"), (json::object{{"item_feature_1", "a2"},
-                                              {"item_feature_2", "b2"},
-                                              {"item_feature_3", "c2"}}));
+  EXPECT_EQ(
+      rows[0].at("item"),
+      (json::object{{"item_feature_1", "a2"}, {"item_feature_2", "b2"}, {"item_feature_3", "c2"}}));
   EXPECT_EQ(rows[0].at("context"), (json::object{{"device", "web"}}));
   // The affinity of the row's own item, and that item's feature_0.
   EXPECT_EQ(rows[0].at("dense"), (json::object{{"item_feature_0", 0.25}, {"affinity", 7.5}}));

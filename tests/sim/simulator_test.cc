@@ -1,13 +1,13 @@
 #include "sim/simulator.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <map>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace ranker::sim {
 namespace {
@@ -156,7 +156,8 @@ TEST(Simulator, OverallCtrMatchesTarget) {
   const std::vector<SimEvent> events = Simulate(o, 8000);
   double impressions = 0, clicks = 0, truth_sum = 0;
   for (const SimEvent& e : events) {
-    if (e.event.type == EventType::kImpression) impressions += 1, truth_sum += e.truth->click_probability;
+    if (e.event.type == EventType::kImpression)
+      impressions += 1, truth_sum += e.truth->click_probability;
     if (e.event.type == EventType::kClick) clicks += 1;
   }
   EXPECT_NEAR(truth_sum / impressions, o.target_ctr, 0.05 * o.target_ctr);

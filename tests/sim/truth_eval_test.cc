@@ -1,11 +1,11 @@
 #include "sim/truth_eval.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "base/random.h"
 #include "sim/simulator.h"
@@ -98,7 +98,8 @@ not json
   StatusOr<std::vector<TruthRecord>> r = ReadTruthRecords(bad);
   ASSERT_EQ(r.status().code(), Status::Code::kCorruption);
   EXPECT_NE(r.status().message().find("line 2"), std::string::npos);
-  std::istringstream no_truth(R"({"type":"impression","request_id":"r","item_id":"a","position":1})");
+  std::istringstream no_truth(
+      R"({"type":"impression","request_id":"r","item_id":"a","position":1})");
   EXPECT_EQ(ReadTruthRecords(no_truth).status().code(), Status::Code::kCorruption);
 }
 
