@@ -225,3 +225,23 @@ TEST(EventEncoder, DecodedCorruptionsReEncodeStably) {
 
 }  // namespace
 }  // namespace ranker::ingest
+
+namespace ranker::ingest {
+namespace {
+
+// Found by fuzz/fuzz_event_decoder.cc: a dense value that underflows to -0
+// must encode to text that decodes and re-encodes to the same bytes.
+TEST(EventEncoder, NegativeZeroIsAFixedPoint) {
+  const EventDecoder decoder{DecoderOptions{}};
+  DecodeResult r = decoder.Decode(
+      R"({"type":"impression","request_id":"r","item_id":"i","position":1,"dense":{"x":-5E-7251}})");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  const std::string once = EncodeEvent(r.event());
+  EXPECT_NE(once.find(R"("x":0)"), std::string::npos) << once;
+  DecodeResult again = decoder.Decode(once);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(EncodeEvent(again.event()), once);
+}
+
+}  // namespace
+}  // namespace ranker::ingest
