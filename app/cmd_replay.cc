@@ -83,9 +83,12 @@ int RunReplay(int argc, char** argv) {
     return 2;
   }
   LearningPipeline& pipeline = **created;
-  const double progress_s = flags.GetDouble("progress-seconds", 2.0).ok()
-                                ? *flags.GetDouble("progress-seconds", 2.0)
-                                : 2.0;
+  StatusOr<double> progress = flags.GetDouble("progress-seconds", 2.0);
+  if (!progress.ok()) {
+    std::fprintf(stderr, "ranker replay: %s\n", progress.status().message().c_str());
+    return 2;
+  }
+  const double progress_s = *progress;
 
   const int64_t start_ns = SystemClock()->MonotonicNs();
   auto elapsed = [&] { return (SystemClock()->MonotonicNs() - start_ns) * 1e-9; };

@@ -19,21 +19,6 @@ std::vector<Row> ApplyDelta(std::vector<Row> base_rows, const Snapshot& s) {
   return out;
 }
 
-SnapshotInfo InfoOf(const Snapshot& put, uint64_t live_rows) {
-  SnapshotInfo info;
-  info.id = put.id;
-  info.base_id = put.base_id;
-  info.created_ms = put.created_ms;
-  info.model_version = put.model_version;
-  info.param_checksum = put.param_checksum;
-  info.offsets = put.offsets;
-  info.bytes = PayloadBytes(put);
-  info.rows = live_rows;
-  info.changed_rows = put.changed_rows.size();
-  info.removed_rows = put.removed_rows.size();
-  return info;
-}
-
 }  // namespace
 
 StatusOr<Snapshot> InMemorySnapshotStore::DecodeLocked(uint64_t id) const {
@@ -67,7 +52,9 @@ Status InMemorySnapshotStore::Put(const Snapshot& s) {
   full.offsets = s.offsets;
   full.dense_state = s.dense_state;
   full.changed_rows = ApplyDelta(std::move(base_rows), s);
-  entries_[s.id] = Entry{EncodeSnapshot(full), InfoOf(s, full.changed_rows.size())};
+  SnapshotInfo info = InfoOf(s);
+  info.rows = full.changed_rows.size();
+  entries_[s.id] = Entry{EncodeSnapshot(full), std::move(info)};
   max_id_ = s.id;
   return Status::OK();
 }

@@ -39,20 +39,6 @@ StatusOr<Manifest> ReadManifest(rocksdb::DB* db, const rocksdb::ReadOptions& ro,
   return format::DecodeManifest(*v, id);
 }
 
-SnapshotInfo InfoOf(const Snapshot& s) {
-  SnapshotInfo info;
-  info.id = s.id;
-  info.base_id = s.base_id;
-  info.created_ms = s.created_ms;
-  info.model_version = s.model_version;
-  info.param_checksum = s.param_checksum;
-  info.offsets = s.offsets;
-  info.bytes = PayloadBytes(s);
-  info.changed_rows = s.changed_rows.size();
-  info.removed_rows = s.removed_rows.size();
-  return info;
-}
-
 // Adds the row versions `s` writes to *batch and their hashes to m->rows_digest.
 // In key order: RocksDB's memtable inserts sorted keys several times faster.
 void AddRows(const Snapshot& s, const std::vector<uint64_t>& removed_live, Manifest* m,

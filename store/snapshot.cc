@@ -65,6 +65,20 @@ Status Corrupt(std::string_view what, std::string_view why) {
 void PutOffsetMap(std::string* dst, const OffsetMap& offsets) { PutOffsetsImpl(dst, offsets); }
 Status GetOffsetMap(Decoder* in, OffsetMap* offsets) { return GetOffsetsImpl(in, offsets); }
 
+SnapshotInfo InfoOf(const Snapshot& s) {
+  SnapshotInfo info;
+  info.id = s.id;
+  info.base_id = s.base_id;
+  info.created_ms = s.created_ms;
+  info.model_version = s.model_version;
+  info.param_checksum = s.param_checksum;
+  info.offsets = s.offsets;
+  info.bytes = PayloadBytes(s);
+  info.changed_rows = s.changed_rows.size();
+  info.removed_rows = s.removed_rows.size();
+  return info;
+}
+
 uint64_t PayloadBytes(const Snapshot& s) {
   uint64_t bytes = s.dense_state.size() + 8 * s.removed_rows.size();
   for (const auto& row : s.changed_rows) bytes += 8 + row.second.size();

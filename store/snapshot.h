@@ -76,6 +76,10 @@ struct SnapshotInfo {
 // The payload size of a Put, as reported in SnapshotInfo::bytes.
 uint64_t PayloadBytes(const Snapshot& s);
 
+// The SnapshotInfo of a Put: everything but `rows` (live rows after the Put,
+// which only the store knows) and `error`.
+SnapshotInfo InfoOf(const Snapshot& s);
+
 // Checks the structural REQUIREs of a Put (unique keys, changed/removed
 // disjoint, removed empty when base_id == 0, id > 0, base_id < id).
 // InvalidArgument naming the field otherwise.
