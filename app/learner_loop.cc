@@ -108,12 +108,10 @@ void LearnerLoop::MaybePublish(bool idle) {
 }
 
 void LearnerLoop::Publish() {
-  std::shared_ptr<const PublishedModel> p =
-      deps_.publisher->Publish(*pipeline_, offsets_, deps_.clock->NowMs());
+  deps_.publisher->Publish(*pipeline_, offsets_, deps_.clock->NowMs(), deps_.on_publish);
   last_publish_ms_ = NowMonoMs();
   dirty_ = false;
   if (deps_.committer != nullptr && !offsets_.empty()) deps_.committer->Offer(offsets_);
-  if (deps_.on_publish) deps_.on_publish(*p);
 }
 
 ingest::OffsetMap LearnerLoop::OnAssigned(const std::vector<ingest::TopicPartition>& partitions) {

@@ -59,7 +59,9 @@ struct LearnerLoopDeps {
   ingest::DeadLetterSink* dead_letters = nullptr;
   ModelPublisher* publisher = nullptr;
   const Clock* clock = nullptr;
-  // Runs on the learner thread after each publication (metrics gauges).
+  // Runs on the learner thread for each new version just before it becomes
+  // visible to readers (metrics gauges), so a reader that sees a version
+  // also sees its metrics.
   std::function<void(const PublishedModel&)> on_publish;
 };
 

@@ -11,9 +11,9 @@ std::string OffsetKey(const ingest::TopicPartition& tp) {
   return tp.topic + "/" + std::to_string(tp.partition);
 }
 
-std::shared_ptr<const PublishedModel> ModelPublisher::Publish(const LearningPipeline& pipeline,
-                                                              const ingest::OffsetMap& offsets,
-                                                              int64_t now_ms) {
+std::shared_ptr<const PublishedModel> ModelPublisher::Publish(
+    const LearningPipeline& pipeline, const ingest::OffsetMap& offsets, int64_t now_ms,
+    const std::function<void(const PublishedModel&)>& before_visible) {
   auto p = std::make_shared<PublishedModel>();
   const auto start = std::chrono::steady_clock::now();
   p->model = pipeline.trainer().model().Clone();
@@ -38,6 +38,7 @@ std::shared_ptr<const PublishedModel> ModelPublisher::Publish(const LearningPipe
   p->report_json = boost::json::serialize(report);
 
   std::shared_ptr<const PublishedModel> published = std::move(p);
+  if (before_visible) before_visible(*published);
   latest_.store(published);
   return published;
 }

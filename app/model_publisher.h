@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -47,8 +48,11 @@ class ModelPublisher {
 
   // Copies the pipeline's model and state into a new version and makes it
   // the latest. Learner thread only (the pipeline must not change meanwhile).
-  std::shared_ptr<const PublishedModel> Publish(const LearningPipeline& pipeline,
-                                                const ingest::OffsetMap& offsets, int64_t now_ms);
+  // `before_visible`, if set, runs on the new version before any reader can
+  // see it (so the metrics of a version are in place when it is served).
+  std::shared_ptr<const PublishedModel> Publish(
+      const LearningPipeline& pipeline, const ingest::OffsetMap& offsets, int64_t now_ms,
+      const std::function<void(const PublishedModel&)>& before_visible = nullptr);
 
   // The latest version; nullptr before the first Publish().
   std::shared_ptr<const PublishedModel> Latest() const { return latest_.load(); }
