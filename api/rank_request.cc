@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cassert>
 #include <cmath>
 #include <limits>
 
@@ -11,8 +12,35 @@ namespace ranker::api {
 namespace json = boost::json;
 namespace {
 
-Status Invalid(std::string_view field, std::string_view what) {
-  std::string msg(field);
+// A field's path, formatted only when an error names it (building the
+// names of the thousands of fields of a valid request would cost more than
+// checking them): prefix[index].key.key, e.g. "candidates[3].item.category".
+// Views borrow from the caller and the parsed document.
+struct Path {
+  Path(std::string_view prefix, int64_t index = -1) : prefix(prefix), index(index) {}
+
+  // REQUIRES: fewer than 2 keys so far.
+  Path Child(std::string_view key) const {
+    assert(depth < 2);
+    Path p = *this;
+    p.keys[p.depth++] = key;
+    return p;
+  }
+  std::string str() const {
+    std::string out(prefix);
+    if (index >= 0) out.append("[").append(std::to_string(index)).append("]");
+    for (int i = 0; i < depth; ++i) out.append(".").append(keys[i]);
+    return out;
+  }
+
+  std::string_view prefix;
+  int64_t index;  // < 0: no [index]
+  std::string_view keys[2];
+  int depth = 0;  // keys in use
+};
+
+Status Invalid(const Path& field, std::string_view what) {
+  std::string msg = field.str();
   msg.append(": ").append(what);
   return Status::InvalidArgument(msg);
 }
@@ -22,7 +50,7 @@ class Parser {
  public:
   explicit Parser(const RankRequestLimits& limits) : limits_(limits) {}
 
-  Status Id(const json::value& v, const std::string& field, JsonId* out) const {
+  Status Id(const json::value& v, const Path& field, JsonId* out) const {
     if (v.is_int64()) {
       *out = {std::to_string(v.get_int64()), true};
     } else if (v.is_uint64()) {
@@ -37,13 +65,13 @@ class Parser {
     return Status::OK();
   }
 
-  Status Text(std::string_view s, const std::string& field) const {
+  Status Text(std::string_view s, const Path& field) const {
     if (s.size() <= limits_.max_string_bytes) return Status::OK();
-    return Status::ResourceExhausted(field + ": longer than max_string_bytes (" +
+    return Status::ResourceExhausted(field.str() + ": longer than max_string_bytes (" +
                                      std::to_string(limits_.max_string_bytes) + ")");
   }
 
-  Status Number(const json::value& v, const std::string& field, double* out) const {
+  Status Number(const json::value& v, const Path& field, double* out) const {
     if (!v.is_number()) return Invalid(field, "must be a number");
     *out = v.to_number<double>();
     if (!std::isfinite(*out)) return Invalid(field, "must be a finite number");
@@ -51,18 +79,18 @@ class Parser {
   }
 
   // Checks that `v` is an object within the entry limit.
-  Status Map(const json::value& v, const std::string& field) const {
+  Status Map(const json::value& v, const Path& field) const {
     if (!v.is_object()) return Invalid(field, "must be an object");
     if (v.get_object().size() <= limits_.max_map_entries) return Status::OK();
-    return Status::ResourceExhausted(field + ": more than max_map_entries (" +
+    return Status::ResourceExhausted(field.str() + ": more than max_map_entries (" +
                                      std::to_string(limits_.max_map_entries) + ") entries");
   }
 
-  Status Strings(const json::value& v, const std::string& field,
-                 std::vector<StringFeature>* out) const {
+  Status Strings(const json::value& v, const Path& field, std::vector<StringFeature>* out) const {
     RANKER_RETURN_IF_ERROR(Map(v, field));
+    out->reserve(v.get_object().size());
     for (const auto& [key, value] : v.get_object()) {
-      const std::string name = field + "." + std::string(key);
+      const Path name = field.Child(key);
       RANKER_RETURN_IF_ERROR(Text(key, name));
       if (!value.is_string()) return Invalid(name, "must be a string");
       RANKER_RETURN_IF_ERROR(Text(value.get_string(), name));
@@ -71,11 +99,11 @@ class Parser {
     return Status::OK();
   }
 
-  Status Numbers(const json::value& v, const std::string& field,
-                 std::vector<NumberFeature>* out) const {
+  Status Numbers(const json::value& v, const Path& field, std::vector<NumberFeature>* out) const {
     RANKER_RETURN_IF_ERROR(Map(v, field));
+    out->reserve(v.get_object().size());
     for (const auto& [key, value] : v.get_object()) {
-      const std::string name = field + "." + std::string(key);
+      const Path name = field.Child(key);
       RANKER_RETURN_IF_ERROR(Text(key, name));
       NumberFeature f{std::string(key), 0};
       RANKER_RETURN_IF_ERROR(Number(value, name, &f.value));
@@ -84,24 +112,24 @@ class Parser {
     return Status::OK();
   }
 
-  Status Candidate(const json::value& v, const std::string& field, RankCandidate* out) const {
+  Status Candidate(const json::value& v, const Path& field, RankCandidate* out) const {
     if (!v.is_object()) return Invalid(field, "must be an object");
     const json::object& obj = v.get_object();
     const json::value* id = obj.if_contains("item_id");
-    if (id == nullptr) return Invalid(field + ".item_id", "missing");
-    RANKER_RETURN_IF_ERROR(Id(*id, field + ".item_id", &out->item_id));
+    if (id == nullptr) return Invalid(field.Child("item_id"), "missing");
+    RANKER_RETURN_IF_ERROR(Id(*id, field.Child("item_id"), &out->item_id));
     if (const json::value* item = obj.if_contains("item")) {
-      RANKER_RETURN_IF_ERROR(Strings(*item, field + ".item", &out->item));
+      RANKER_RETURN_IF_ERROR(Strings(*item, field.Child("item"), &out->item));
     }
     if (const json::value* dense = obj.if_contains("dense")) {
-      RANKER_RETURN_IF_ERROR(Numbers(*dense, field + ".dense", &out->dense));
+      RANKER_RETURN_IF_ERROR(Numbers(*dense, field.Child("dense"), &out->dense));
     }
     return Status::OK();
   }
 
   Status Candidates(const json::value* v, RankRequest* out) const {
-    if (v == nullptr) return Invalid("candidates", "missing");
-    if (!v->is_array()) return Invalid("candidates", "must be an array");
+    if (v == nullptr) return Invalid({"candidates"}, "missing");
+    if (!v->is_array()) return Invalid({"candidates"}, "must be an array");
     const json::array& arr = v->get_array();
     if (arr.size() > limits_.max_candidates) {
       return Status::ResourceExhausted("candidates: " + std::to_string(arr.size()) +
@@ -110,7 +138,7 @@ class Parser {
     }
     out->candidates.resize(arr.size());
     for (size_t i = 0; i < arr.size(); ++i) {
-      const std::string field = "candidates[" + std::to_string(i) + "]";
+      const Path field{"candidates", static_cast<int64_t>(i)};
       RANKER_RETURN_IF_ERROR(Candidate(arr[i], field, &out->candidates[i]));
     }
     return Status::OK();
@@ -123,31 +151,31 @@ class Parser {
     } else if (v.is_uint64()) {
       k = std::numeric_limits<int64_t>::max();
     } else {
-      return Invalid("k", "must be an integer");
+      return Invalid({"k"}, "must be an integer");
     }
-    if (k < 1) return Invalid("k", "must be >= 1");
+    if (k < 1) return Invalid({"k"}, "must be >= 1");
     out->k = static_cast<size_t>(k);
     return Status::OK();
   }
 
   Status Optionals(const json::object& obj, RankRequest* out) const {
     if (const json::value* v = obj.if_contains("request_id")) {
-      RANKER_RETURN_IF_ERROR(Id(*v, "request_id", &out->request_id.emplace()));
+      RANKER_RETURN_IF_ERROR(Id(*v, {"request_id"}, &out->request_id.emplace()));
     }
     if (const json::value* v = obj.if_contains("user_id")) {
-      RANKER_RETURN_IF_ERROR(Id(*v, "user_id", &out->user_id.emplace()));
+      RANKER_RETURN_IF_ERROR(Id(*v, {"user_id"}, &out->user_id.emplace()));
     }
     if (const json::value* v = obj.if_contains("user")) {
-      RANKER_RETURN_IF_ERROR(Strings(*v, "user", &out->user));
+      RANKER_RETURN_IF_ERROR(Strings(*v, {"user"}, &out->user));
     }
     if (const json::value* v = obj.if_contains("context")) {
-      RANKER_RETURN_IF_ERROR(Strings(*v, "context", &out->context));
+      RANKER_RETURN_IF_ERROR(Strings(*v, {"context"}, &out->context));
     }
     if (const json::value* v = obj.if_contains("dense")) {
-      RANKER_RETURN_IF_ERROR(Numbers(*v, "dense", &out->dense));
+      RANKER_RETURN_IF_ERROR(Numbers(*v, {"dense"}, &out->dense));
     }
     if (const json::value* v = obj.if_contains("weights")) {
-      RANKER_RETURN_IF_ERROR(Numbers(*v, "weights", &out->weights));
+      RANKER_RETURN_IF_ERROR(Numbers(*v, {"weights"}, &out->weights));
     }
     if (const json::value* v = obj.if_contains("k")) RANKER_RETURN_IF_ERROR(K(*v, out));
     return Status::OK();
@@ -157,8 +185,11 @@ class Parser {
   const RankRequestLimits& limits_;
 };
 
-StatusOr<json::value> ParseJson(std::string_view body) {
+// Parses `body` into a document whose memory comes from `arena` (one
+// allocation pattern for the whole DOM, released at once).
+StatusOr<json::value> ParseJson(std::string_view body, json::monotonic_resource* arena) {
   json::parser parser;
+  parser.reset(json::storage_ptr(arena));
   json::error_code ec;
   const size_t consumed = parser.write(body.data(), body.size(), ec);
   if (ec) {
@@ -191,7 +222,8 @@ Status RankRequestLimits::Validate() const {
 }
 
 StatusOr<RankRequest> ParseRankRequest(std::string_view body, const RankRequestLimits& limits) {
-  StatusOr<json::value> doc = ParseJson(body);
+  json::monotonic_resource arena;  // outlives `doc`
+  StatusOr<json::value> doc = ParseJson(body, &arena);
   if (!doc.ok()) return doc.status();
   if (!doc->is_object()) return Status::InvalidArgument("body: must be a JSON object");
   const json::object& obj = doc->get_object();

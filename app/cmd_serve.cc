@@ -24,6 +24,7 @@ Status ApplyServeFlags(const Flags& flags, Config* config) {
     std::error_code ec;
     std::filesystem::create_directories(flags.Get("data-dir"), ec);
     if (ec) return Status::IOError("--data-dir " + flags.Get("data-dir") + ": " + ec.message());
+    config->service.snapshot.dir = flags.Get("data-dir");
   }
   return config->Validate();
 }
@@ -35,7 +36,8 @@ int RunServe(int argc, char** argv) {
   std::vector<FlagSpec> specs = ConfigFlagSpecs();
   specs.push_back(
       {"brokers", true, "Kafka bootstrap servers (ingest.brokers); none: POST /v1/events only"});
-  specs.push_back({"data-dir", true, "directory for snapshots (created if missing)"});
+  specs.push_back(
+      {"data-dir", true, "directory of the RocksDB snapshots (snapshot.dir; created if missing)"});
   specs.push_back(
       {"http", true, "listen address ADDR:PORT (default 127.0.0.1:8080; port 0 = any)"});
   Flags flags;

@@ -2,6 +2,7 @@
 // each impression with its ground truth in truth{}; or, with --brokers,
 // produced to a Kafka topic keyed by request_id, paced at --rate events/s.
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -18,7 +19,7 @@ namespace {
 
 const char kUsage[] =
     "ranker simulate --events N --seed S [--out F] [--conflict C] [--epsilon E] "
-    "[--users U] [--items I] [--ctr P]\n"
+    "[--users U] [--items I] [--ctr P] [--start-ms MS|now]\n"
     "       ranker simulate --brokers H:P [--topic T] [--rate R] [--events N] [--seed S] ...";
 
 std::vector<FlagSpec> SimulateFlags() {
@@ -31,6 +32,8 @@ std::vector<FlagSpec> SimulateFlags() {
       {"users", true, "number of users (default 5000)"},
       {"items", true, "number of items (default 2000)"},
       {"ctr", true, "target click-through rate of logged slates (default 0.05)"},
+      {"start-ms", true,
+       "event time of the first request, ms since the epoch, or `now` (default 1700000000000)"},
       {"brokers", true, "produce to Kafka at these bootstrap servers instead of writing NDJSON"},
       {"topic", true, "topic to produce to (default ranker.events)"},
       {"rate", true, "events per second when producing (default 0 = as fast as possible)"},
@@ -39,8 +42,25 @@ std::vector<FlagSpec> SimulateFlags() {
   };
 }
 
+// --start-ms: a number, or `now` (a long-running producer whose event time
+// must stay ahead of what a restarted learner has already seen).
+Status ApplyStartMs(const Flags& flags, sim::SimOptions* o) {
+  if (flags.Get("start-ms") == "now") {
+    o->start_ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    return Status::OK();
+  }
+  StatusOr<int64_t> start = flags.GetInt("start-ms", o->start_ts_ms);
+  if (!start.ok()) return start.status();
+  if (*start < 0) return Status::InvalidArgument("--start-ms: must be >= 0 or `now`");
+  o->start_ts_ms = *start;
+  return Status::OK();
+}
+
 // Applies the optional world flags to *options.
 Status ApplySimFlags(const Flags& flags, sim::SimOptions* o) {
+  RANKER_RETURN_IF_ERROR(ApplyStartMs(flags, o));
   StatusOr<int64_t> seed = flags.GetInt("seed", 1);
   StatusOr<double> conflict = flags.GetDouble("conflict", o->conflict);
   StatusOr<double> epsilon = flags.GetDouble("epsilon", o->epsilon);

@@ -135,6 +135,18 @@ void AddServiceKeys(std::vector<KeyEntry>* t) {
   t->push_back(Key("service.local_queue_max_events",
                    "POST /v1/events queue bound without a broker (503 beyond)",
                    REF(service.local_queue_max_events)));
+  t->push_back(Key("snapshot.dir",
+                   "RocksDB directory of the snapshots (serve --data-dir); empty = no snapshots",
+                   REF(service.snapshot.dir)));
+  t->push_back(Key("snapshot.interval_ms", "a snapshot at least this often while learning",
+                   REF(service.snapshot.interval_ms)));
+  t->push_back(
+      Key("snapshot.retain", "snapshots kept (newest first)", REF(service.snapshot.retain)));
+  t->push_back(Key("snapshot.on_stop",
+                   "snapshot on shutdown after draining (the joiner's pending impressions are "
+                   "saved, not flushed)",
+                   REF(service.snapshot.on_stop)));
+  t->push_back(Key("snapshot.sync", "fsync every snapshot write", REF(service.snapshot.sync)));
   t->push_back(Key("http.enabled", "serve the HTTP API", REF(service.http_enabled)));
   t->push_back(Key("http.address", "HTTP listen address (serve --http ADDR:PORT)",
                    REF(service.http.address)));
@@ -212,6 +224,16 @@ std::vector<KeyEntry> BuildTable() {
   t.push_back(Key("model.seed", "seed of initialisation and dropout", REF(model.seed)));
   t.push_back(Key("model.embedding_init_scale", "embedding rows start in U(-s, s)",
                   REF(model.embedding_init_scale)));
+  t.push_back(Key("model.embedding_admit_after",
+                  "a value gets its own embedding row on its N-th training sighting; until "
+                  "then it counts as missing (0 or 1 = off)",
+                  REF(model.embedding_admit_after)));
+  t.push_back(Key("model.embedding_admit_sketch_bytes",
+                  "memory of the admission counting sketch (count-min; collisions admit early)",
+                  REF(model.embedding_admit_sketch_bytes)));
+  t.push_back(Key("model.embedding_ttl_ms",
+                  "embedding rows unused this long in event time (ts_ms) are removed (0 = off)",
+                  REF(model.embedding_ttl_ms)));
   t.push_back(EnumKey("optimizer.kind", "optimizer", REF(optimizer.kind),
                       {{"adagrad", OptimizerKind::kAdagrad}, {"adam", OptimizerKind::kAdam}}));
   t.push_back(Key("optimizer.learning_rate", "learning rate", REF(optimizer.learning_rate)));

@@ -8,7 +8,9 @@
 //   GET  /metrics            ServiceMetricsHandler
 //   GET  /healthz, /readyz   api/handlers.h, readiness from Service::Ready()
 //   GET  /, /assets/{name}   the dashboard (api/dashboard_handler.h)
-//   /v1/snapshots...         admin routes answering 501 until snapshots land
+//   GET  /v1/snapshots       SnapshotsHandler (retained snapshots, newest first)
+//   POST /v1/snapshots       TakeSnapshotHandler (admin)
+//   POST /v1/snapshots/{id}/restore  RestoreSnapshotHandler (admin)
 //
 // Lifetimes: `service` is borrowed and must outlive the handlers.
 #pragma once
@@ -24,6 +26,9 @@ api::Handler RankHandler(const Service* service);
 api::Handler EventsHandler(Service* service);
 api::Handler ModelHandler(const Service* service);
 api::Handler ServiceMetricsHandler(const Service* service);
+api::Handler SnapshotsHandler(const Service* service);
+api::Handler TakeSnapshotHandler(Service* service);
+api::Handler RestoreSnapshotHandler(Service* service);
 
 // Registers every route above on `router`.
 void AddServiceRoutes(Service* service, api::Router* router);

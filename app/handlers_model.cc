@@ -1,27 +1,19 @@
-// GET /v1/model, GET /metrics, the probes, the dashboard, the snapshot
-// placeholders, and the route table.
+// GET /v1/model, GET /metrics, the probes, the dashboard, and the route
+// table.
 #include "api/dashboard_handler.h"
 #include "api/handlers.h"
 #include "api/metrics.h"
 #include "app/handlers.h"
+#include "app/handlers_snapshots.h"
 #include "app/service.h"
 
 namespace ranker::app {
-namespace {
-
-api::Handler NotImplemented() {
-  return [](const api::Request&) {
-    return api::JsonError(501, "not_implemented", "snapshots are not available in this build yet");
-  };
-}
-
-}  // namespace
 
 api::Handler ModelHandler(const Service* service) {
   return [service](const api::Request&) {
     const std::shared_ptr<const PublishedModel> published = service->Latest();
     if (published == nullptr) return api::JsonError(503, "unavailable", "no model published yet");
-    api::Response r = api::JsonResponse(published->report_json);
+    api::Response r = api::JsonResponse(WithLastSnapshot(published->report_json, *service));
     r.headers.emplace_back("Cache-Control", "no-store");
     return r;
   };
@@ -46,9 +38,9 @@ void AddServiceRoutes(Service* service, api::Router* router) {
   router->Add(Method::kGet, "/healthz", api::HealthzHandler());
   router->Add(Method::kGet, "/readyz", api::ReadyzHandler([service] { return service->Ready(); }));
   router->Add(Method::kGet, "/metrics", ServiceMetricsHandler(service));
-  router->Add(Method::kGet, "/v1/snapshots", NotImplemented());
-  router->Add(Method::kPost, "/v1/snapshots", NotImplemented(), admin);
-  router->Add(Method::kPost, "/v1/snapshots/{id}/restore", NotImplemented(), admin);
+  router->Add(Method::kGet, "/v1/snapshots", SnapshotsHandler(service));
+  router->Add(Method::kPost, "/v1/snapshots", TakeSnapshotHandler(service), admin);
+  router->Add(Method::kPost, "/v1/snapshots/{id}/restore", RestoreSnapshotHandler(service), admin);
   api::AddDashboardRoutes(router);
 }
 

@@ -85,6 +85,7 @@ boost::json::object ModelReportJson(const LearningPipeline& pipeline) {
   out["events_consumed"] = pipeline.events_consumed();
   out["events_rejected"] = pipeline.rejects().Total();
   out["examples_trained"] = trainer.stats().examples_trained;
+  out["examples_buffered"] = trainer.buffered();  // joined, waiting for a full batch
   out["steps"] = trainer.stats().steps;
   out["skipped_steps"] = trainer.stats().skipped_steps;
   out["embedding_rows"] = model.embedding_rows();

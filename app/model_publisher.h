@@ -54,6 +54,10 @@ class ModelPublisher {
       const LearningPipeline& pipeline, const ingest::OffsetMap& offsets, int64_t now_ms,
       const std::function<void(const PublishedModel&)>& before_visible = nullptr);
 
+  // The next Publish() makes version `version` + 1 (a learner restored from
+  // a snapshot keeps counting up). REQUIRES: before the first Publish().
+  void ContinueFrom(uint64_t version) { versions_ = version; }
+
   // The latest version; nullptr before the first Publish().
   std::shared_ptr<const PublishedModel> Latest() const { return latest_.load(); }
 

@@ -1,7 +1,12 @@
 #include "app/pipeline.h"
 
+#include "base/coding.h"
+
 namespace ranker::app {
 namespace {
+
+constexpr uint32_t kMagic = 0x50504b52;  // "RKPP"
+constexpr uint32_t kVersion = 1;
 
 std::vector<std::string> TaskNames(const Config& config) {
   std::vector<std::string> names;
@@ -23,7 +28,7 @@ StatusOr<std::unique_ptr<LearningPipeline>> LearningPipeline::Create(const Confi
 LearningPipeline::LearningPipeline(const Config& config, std::unique_ptr<learner::Trainer> trainer)
     : config_(config),
       decoder_(config.ingest),
-      joiner_(config.join, TaskNames(config)),
+      joiner_(std::make_unique<learner::Joiner>(config.join, TaskNames(config))),
       trainer_(std::move(trainer)) {}
 
 void LearningPipeline::Consume(ingest::DecodeResult&& result) {
@@ -32,12 +37,12 @@ void LearningPipeline::Consume(ingest::DecodeResult&& result) {
     rejects_.Add(result.error().reason);
     return;
   }
-  joiner_.Add(std::move(result).event(), &ready_);
+  joiner_->Add(std::move(result).event(), &ready_);
   Train(&ready_);
 }
 
 void LearningPipeline::Finish() {
-  joiner_.Flush(&ready_);
+  joiner_->Flush(&ready_);
   Train(&ready_);
   trainer_->Flush();
 }
@@ -45,6 +50,59 @@ void LearningPipeline::Finish() {
 void LearningPipeline::Train(std::vector<learner::Example>* ready) {
   for (learner::Example& ex : *ready) trainer_->Add(std::move(ex));
   ready->clear();
+}
+
+void LearningPipeline::SerializeState(std::string* out) const {
+  PutFixed32(out, kMagic);
+  PutFixed32(out, kVersion);
+  PutFixed64(out, static_cast<uint64_t>(events_consumed_));
+  PutFixed64(out, ingest::kRejectReasonCount);
+  rejects_.ForEach([&](ingest::RejectReason, std::string_view, uint64_t n) { PutFixed64(out, n); });
+  std::string part;
+  joiner_->Serialize(&part);
+  PutString(out, part);
+  part.clear();
+  trainer_->SerializeState(&part);
+  PutString(out, part);
+}
+
+Status LearningPipeline::Restore(std::unique_ptr<learner::Model> model, std::string_view state) {
+  Decoder in(state, "pipeline state");
+  uint32_t magic = 0, version = 0;
+  RANKER_RETURN_IF_ERROR(in.GetFixed32(&magic));
+  if (magic != kMagic) return Status::Corruption("pipeline state: bad magic number");
+  RANKER_RETURN_IF_ERROR(in.GetFixed32(&version));
+  if (version != kVersion) {
+    return Status::Corruption("pipeline state: unsupported version " + std::to_string(version));
+  }
+  uint64_t consumed = 0, reasons = 0;
+  RANKER_RETURN_IF_ERROR(in.GetFixed64(&consumed));
+  RANKER_RETURN_IF_ERROR(in.GetFixed64(&reasons));
+  if (reasons != ingest::kRejectReasonCount) {
+    return Status::Corruption("pipeline state: " + std::to_string(reasons) +
+                              " reject reasons, this build has " +
+                              std::to_string(ingest::kRejectReasonCount));
+  }
+  std::vector<uint64_t> rejects(reasons);
+  for (uint64_t& n : rejects) RANKER_RETURN_IF_ERROR(in.GetFixed64(&n));
+  std::string joiner_state, trainer_state;
+  RANKER_RETURN_IF_ERROR(in.GetString(&joiner_state));
+  RANKER_RETURN_IF_ERROR(in.GetString(&trainer_state));
+  if (!in.done()) return Status::Corruption("pipeline state: trailing bytes");
+
+  auto joiner = std::make_unique<learner::Joiner>(config_.join, TaskNames(config_));
+  RANKER_RETURN_IF_ERROR(joiner->Deserialize(joiner_state));
+  auto trainer = std::make_unique<learner::Trainer>(std::move(model), config_.train);
+  RANKER_RETURN_IF_ERROR(trainer->RestoreState(trainer_state));
+
+  joiner_ = std::move(joiner);
+  trainer_ = std::move(trainer);
+  events_consumed_ = static_cast<int64_t>(consumed);
+  for (size_t i = 0; i < rejects.size(); ++i) {
+    rejects_.Set(static_cast<ingest::RejectReason>(i), rejects[i]);
+  }
+  ready_.clear();
+  return Status::OK();
 }
 
 }  // namespace ranker::app

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -34,9 +35,18 @@ class LearningPipeline {
   // End of input: closes every pending impression and trains on the rest.
   void Finish();
 
+  // Snapshots. SerializeState() writes everything of the pipeline but its
+  // model (saved apart, rows incrementally): the joiner's pending
+  // impressions, the trainer's partial batch, metrics and stats, the event
+  // and reject counts. Restore() replaces the model and that state at once
+  // (nothing changes unless OK). Learner thread only; Decode() may run
+  // concurrently (the decoder is not part of the state).
+  void SerializeState(std::string* out) const;
+  Status Restore(std::unique_ptr<learner::Model> model, std::string_view state);
+
   int64_t events_consumed() const { return events_consumed_; }
   const ingest::RejectCounters& rejects() const { return rejects_; }
-  const learner::Joiner& joiner() const { return joiner_; }
+  const learner::Joiner& joiner() const { return *joiner_; }
   const learner::Trainer& trainer() const { return *trainer_; }
   learner::Trainer* mutable_trainer() { return trainer_.get(); }
   const Config& config() const { return config_; }
@@ -48,7 +58,7 @@ class LearningPipeline {
   const Config config_;
   const ingest::EventDecoder decoder_;
   ingest::RejectCounters rejects_;
-  learner::Joiner joiner_;
+  std::unique_ptr<learner::Joiner> joiner_;
   std::unique_ptr<learner::Trainer> trainer_;
   std::vector<learner::Example> ready_;  // reused buffer
   int64_t events_consumed_ = 0;

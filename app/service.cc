@@ -29,9 +29,52 @@ StatusOr<std::unique_ptr<Service>> Service::Create(const Config& config, const C
   StatusOr<std::unique_ptr<LearningPipeline>> pipeline = LearningPipeline::Create(config);
   if (!pipeline.ok()) return pipeline.status();
   std::unique_ptr<Service> service(new Service(config, clock));
+  ingest::OffsetMap resume;
+  if (config.service.snapshot.enabled()) {
+    RANKER_RETURN_IF_ERROR(service->OpenSnapshots(pipeline->get(), &resume));
+  }
   if (!config.service.brokers.empty()) RANKER_RETURN_IF_ERROR(service->CreateKafka());
   service->CreateLearner(std::move(pipeline).value());
+  if (!resume.empty()) service->learner_->ResumeFrom(resume);
   return service;
+}
+
+Status Service::OpenSnapshots(LearningPipeline* pipeline, ingest::OffsetMap* resume) {
+  StatusOr<std::unique_ptr<Snapshotter>> opened =
+      Snapshotter::Open(config_.service.snapshot, clock_);
+  if (!opened.ok()) {
+    return Status::IOError("snapshot.dir " + config_.service.snapshot.dir + ": " +
+                           opened.status().message());
+  }
+  snapshotter_ = std::move(opened).value();
+  StatusOr<store::Snapshot> latest = snapshotter_->LoadLatest();
+  if (!latest.ok() && latest.status().code() == Status::Code::kNotFound) return Status::OK();
+  if (!latest.ok()) {
+    // Starting empty would silently drop the model: refuse, and say why.
+    return Status::Corruption("snapshot.dir " + config_.service.snapshot.dir +
+                              ": no snapshot can be restored (" + latest.status().message() +
+                              "); move the directory away to start from an empty model");
+  }
+  RANKER_RETURN_IF_ERROR(Snapshotter::RestoreInto(*latest, pipeline));
+  snapshotter_->Rebase(*latest);
+  publisher_.ContinueFrom(latest->model_version);
+  *resume = Snapshotter::ToSourceOffsets(latest->offsets);
+  std::fprintf(stderr,
+               "ranker: restored snapshot %llu (model version %llu, %zu rows, %lld events)\n",
+               static_cast<unsigned long long>(latest->id),
+               static_cast<unsigned long long>(latest->model_version), latest->changed_rows.size(),
+               static_cast<long long>(pipeline->events_consumed()));
+  return Status::OK();
+}
+
+StatusOr<store::SnapshotInfo> Service::TakeSnapshot() {
+  StatusOr<uint64_t> id = learner_->RequestSnapshot(std::chrono::seconds(30));
+  if (!id.ok()) return id.status();
+  return snapshotter_->Wait(*id, std::chrono::minutes(2));
+}
+
+StatusOr<LearnerLoop::Restored> Service::RestoreSnapshot(uint64_t id) {
+  return learner_->RequestRestore(id, std::chrono::minutes(2));
 }
 
 Service::Service(const Config& config, const Clock* clock)
@@ -80,6 +123,7 @@ void Service::CreateLearner(std::unique_ptr<LearningPipeline> pipeline) {
   deps.dead_letters = dead_letters_.get();
   deps.publisher = &publisher_;
   deps.clock = clock_;
+  deps.snapshotter = snapshotter_.get();
   deps.on_publish = [this](const PublishedModel& m) {
     service_metrics_->OnPublish(m, learner_->rejects(), http_rejects_);
   };
@@ -161,6 +205,7 @@ Status Service::Ready() const {
 
 std::string Service::RenderMetrics() const {
   const ingest::SourceCounters counters = source_counters();
+  if (snapshotter_ != nullptr) service_metrics_->OnSnapshotScrape(snapshotter_->stats());
   service_metrics_->OnScrape(source_ != nullptr ? &counters : nullptr,
                              committer_ ? committer_->commits() : 0,
                              committer_ ? committer_->failures() : 0, clock_->NowMs());

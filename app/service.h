@@ -37,6 +37,7 @@
 #include "app/model_publisher.h"
 #include "app/offset_committer.h"
 #include "app/service_metrics.h"
+#include "app/snapshotter.h"
 #include "base/clock.h"
 #include "ingest/kafka_dead_letter.h"
 #include "ingest/kafka_producer.h"
@@ -95,6 +96,13 @@ class Service {
   const ingest::RejectCounters& http_rejects() const { return http_rejects_; }
   // OK when HTTP is up (or disabled) and a model version is published.
   Status Ready() const;
+  // Snapshots (null when snapshot.dir is empty).
+  Snapshotter* snapshotter() const { return snapshotter_.get(); }
+  // POST /v1/snapshots: a snapshot now, written. FailedPrecondition when
+  // snapshots are off.
+  StatusOr<store::SnapshotInfo> TakeSnapshot();
+  // POST /v1/snapshots/{id}/restore: learner and scorers rolled back.
+  StatusOr<LearnerLoop::Restored> RestoreSnapshot(uint64_t id);
   // The Prometheus text of every family, lag and model age refreshed.
   std::string RenderMetrics() const;
   // A new request id for /v1/rank calls that bring none.
@@ -103,6 +111,9 @@ class Service {
  private:
   Service(const Config& config, const Clock* clock);
   Status CreateKafka();
+  // Opens the store and restores the newest valid snapshot into `pipeline`;
+  // fills *resume with its offsets.
+  Status OpenSnapshots(LearningPipeline* pipeline, ingest::OffsetMap* resume);
   void CreateLearner(std::unique_ptr<LearningPipeline> pipeline);
 
   const Config config_;
@@ -118,6 +129,7 @@ class Service {
   std::unique_ptr<ingest::DeadLetterSink> dead_letters_;
   std::unique_ptr<ingest::KafkaSource> source_;
   std::unique_ptr<OffsetCommitter> committer_;
+  std::unique_ptr<Snapshotter> snapshotter_;
   std::unique_ptr<LearnerLoop> learner_;
   std::unique_ptr<api::Router> router_;
   std::unique_ptr<api::HttpServer> http_;

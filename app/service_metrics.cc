@@ -52,6 +52,42 @@ ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
                         .Add({});
   commits_ = &Register(BuildCounter(), "ranker_offset_commits_total",
                        "Offset commits to the consumer group, by result", r);
+  snapshots_ = &Register(BuildCounter(), "ranker_snapshots_total",
+                         "Snapshots written to the store, by result", r);
+  snapshot_corrupt_ = &Register(BuildCounter(), "ranker_snapshot_corrupt_skipped_total",
+                                "Corrupt snapshots passed over when loading", r)
+                           .Add({});
+  snapshot_write_ = &Register(BuildGauge(), "ranker_snapshot_write_seconds",
+                              "Time the last snapshot took to write (and apply retention)", r)
+                         .Add({});
+  snapshot_capture_ = &Register(BuildGauge(), "ranker_snapshot_capture_seconds",
+                                "Time the learner paused to capture the last snapshot", r)
+                           .Add({});
+  snapshot_bytes_ = &Register(BuildGauge(), "ranker_snapshot_bytes",
+                              "Payload bytes of the last snapshot (dense state + changed rows)", r)
+                         .Add({});
+  snapshot_rows_ = &Register(BuildGauge(), "ranker_snapshot_rows",
+                             "Embedding rows the last snapshot wrote or removed", r)
+                        .Add({});
+  snapshot_id_ =
+      &Register(BuildGauge(), "ranker_snapshot_last_id", "Id of the last snapshot written", r)
+           .Add({});
+  snapshot_time_ = &Register(BuildGauge(), "ranker_snapshot_last_timestamp_seconds",
+                             "Creation time of the last snapshot written", r)
+                        .Add({});
+}
+
+void ServiceMetrics::OnSnapshotScrape(const SnapshotStats& stats) {
+  std::lock_guard<std::mutex> lock(mu_);
+  SetCounter(&snapshots_->Add({{"result", "ok"}}), static_cast<double>(stats.written));
+  SetCounter(&snapshots_->Add({{"result", "failed"}}), static_cast<double>(stats.failed));
+  SetCounter(snapshot_corrupt_, static_cast<double>(stats.corrupt_skipped));
+  snapshot_write_->Set(stats.last_write_ms / 1000.0);
+  snapshot_capture_->Set(stats.last_capture_ms / 1000.0);
+  snapshot_bytes_->Set(static_cast<double>(stats.last_bytes));
+  snapshot_rows_->Set(static_cast<double>(stats.last_rows));
+  snapshot_id_->Set(static_cast<double>(stats.last.id));
+  snapshot_time_->Set(static_cast<double>(stats.last.created_ms) / 1000.0);
 }
 
 void ServiceMetrics::SetCounter(prometheus::Counter* counter, double value) {

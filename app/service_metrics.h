@@ -15,6 +15,13 @@
 //   ranker_consumer_lag_messages{topic,partition}       gauge (at scrape)
 //   ranker_consumer_errors_total                        counter
 //   ranker_offset_commits_total{result}                 counter
+//   ranker_snapshots_total{result}                      counter (ok, failed)
+//   ranker_snapshot_corrupt_skipped_total               counter
+//   ranker_snapshot_write_seconds                       gauge (last write)
+//   ranker_snapshot_capture_seconds                     gauge (last learner pause)
+//   ranker_snapshot_bytes                               gauge (last payload)
+//   ranker_snapshot_rows                                gauge (last delta rows)
+//   ranker_snapshot_last_id, ranker_snapshot_last_timestamp_seconds  gauges
 // Model families are updated at publication time (OnPublish, learner
 // thread); lag and age when scraped (OnScrape, HTTP threads).
 //
@@ -28,6 +35,7 @@
 
 #include "api/metrics.h"
 #include "app/model_publisher.h"
+#include "app/snapshotter.h"
 #include "ingest/event_source.h"
 #include "ingest/reject.h"
 
@@ -44,6 +52,8 @@ class ServiceMetrics {
   // source errors, commits, and the model's age at `now_ms`.
   void OnScrape(const ingest::SourceCounters* source, uint64_t commits, uint64_t commit_failures,
                 int64_t now_ms);
+  // Snapshot families (only registered values move; all zero without snapshots).
+  void OnSnapshotScrape(const SnapshotStats& stats);
 
  private:
   static void SetCounter(prometheus::Counter* counter, double value);
@@ -62,6 +72,14 @@ class ServiceMetrics {
   prometheus::Gauge* published_at_;
   prometheus::Gauge* age_;
   prometheus::Gauge* clone_seconds_;
+  prometheus::Family<prometheus::Counter>* snapshots_;
+  prometheus::Counter* snapshot_corrupt_;
+  prometheus::Gauge* snapshot_write_;
+  prometheus::Gauge* snapshot_capture_;
+  prometheus::Gauge* snapshot_bytes_;
+  prometheus::Gauge* snapshot_rows_;
+  prometheus::Gauge* snapshot_id_;
+  prometheus::Gauge* snapshot_time_;
 
   std::mutex mu_;
   std::map<ingest::TopicPartition, prometheus::Gauge*> lag_series_;  // GUARDED_BY(mu_)

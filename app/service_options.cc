@@ -2,6 +2,12 @@
 
 namespace ranker::app {
 
+Status SnapshotOptions::Validate() const {
+  if (interval_ms <= 0) return Status::InvalidArgument("snapshot.interval_ms: must be > 0");
+  if (retain == 0) return Status::InvalidArgument("snapshot.retain: must be >= 1");
+  return Status::OK();
+}
+
 Status ServiceOptions::Validate() const {
   if (topic.empty()) return Status::InvalidArgument("ingest.topic: must not be empty");
   if (group_id.empty()) return Status::InvalidArgument("ingest.group_id: must not be empty");
@@ -18,6 +24,7 @@ Status ServiceOptions::Validate() const {
     return Status::InvalidArgument("service.local_queue_max_events: must be > 0");
   }
   RANKER_RETURN_IF_ERROR(rank.Validate());
+  RANKER_RETURN_IF_ERROR(snapshot.Validate());
   return http.Validate();
 }
 

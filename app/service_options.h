@@ -14,6 +14,25 @@
 
 namespace ranker::app {
 
+// Durable snapshots of the learner (contract §4, §5).
+struct SnapshotOptions {
+  // RocksDB directory (serve --data-dir); "" = no snapshots: a restart
+  // starts from an empty model at the group's committed offsets.
+  std::string dir;
+  // A snapshot at least this often while the learner learns.
+  int64_t interval_ms = 60000;
+  // Snapshots kept (the newest that verify); older ones are dropped.
+  size_t retain = 5;
+  // Take one on shutdown, after draining (then the joiner is not flushed:
+  // its pending impressions are in the snapshot).
+  bool on_stop = true;
+  // fsync every snapshot write (off only for throwaway runs).
+  bool sync = true;
+
+  bool enabled() const { return !dir.empty(); }
+  Status Validate() const;
+};
+
 struct ServiceOptions {
   // bootstrap.servers of the event log; "" = no Kafka: only POST /v1/events
   // feeds the learner (through an in-process queue).
@@ -44,6 +63,7 @@ struct ServiceOptions {
   // Bearer token of the admin endpoints; "" = loopback peers only.
   std::string admin_token;
   api::RankRequestLimits rank;
+  SnapshotOptions snapshot;
 
   Status Validate() const;
 };

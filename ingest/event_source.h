@@ -31,6 +31,11 @@ struct TopicPartition {
 // Next offset per partition.
 using OffsetMap = std::map<TopicPartition, int64_t>;
 
+// An OnAssigned() start offset: the partition's earliest retained message,
+// whatever the group committed (a learner whose snapshot holds nothing of
+// the partition must read all of it).
+inline constexpr int64_t kOffsetBeginning = -2;
+
 // One message as read from the log. Within a partition, messages are
 // delivered in increasing offset order, each at most once per assignment.
 struct SourceMessage {
@@ -118,6 +123,13 @@ class EventSource {
   // does not survive a revoke.
   virtual void Pause(const std::vector<TopicPartition>& partitions) = 0;
   virtual void Resume(const std::vector<TopicPartition>& partitions) = 0;
+
+  // Moves assigned partitions: once Seek() returns OK, Pop() hands out each
+  // of them from the given next offset (kOffsetBeginning: the earliest) and
+  // nothing queued from before. FailedPrecondition naming the partition if
+  // one is not assigned (then nothing moved); DeadlineExceeded if the
+  // consumer did not apply it in time. Owner thread (the one that Pop()s).
+  [[nodiscard]] virtual Status Seek(const OffsetMap& next_offsets) = 0;
 
   // The partitions currently assigned to this member.
   virtual std::vector<TopicPartition> Assignment() const = 0;

@@ -33,6 +33,18 @@ void FetchQueue::Purge(const std::vector<TopicPartition>& tps) {
   MaybeLiftBackpressure();
 }
 
+bool FetchQueue::Reset(const TopicPartition& tp, int64_t next_offset) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = parts_.find(tp);
+  if (it == parts_.end()) return false;
+  Partition& part = it->second;
+  while (!part.queue.empty()) TakeFront(&part);
+  part.next_offset = next_offset >= 0 ? next_offset : -1;
+  part.last_queued = next_offset >= 0 ? next_offset - 1 : -1;
+  MaybeLiftBackpressure();
+  return true;
+}
+
 void FetchQueue::Unassign(const std::vector<TopicPartition>& tps) {
   Purge(tps);
   std::lock_guard<std::mutex> lock(mu_);

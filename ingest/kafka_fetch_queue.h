@@ -30,6 +30,10 @@ class FetchQueue {
   void Assign(const TopicPartition& tp, int64_t start_offset);
   // Drops the queued messages of `tps`; they stay assigned.
   void Purge(const std::vector<TopicPartition>& tps);
+  // Drops the queued messages of `tp` and expects `next_offset` next
+  // (-1 or another logical offset: unknown), keeping its pause state.
+  // False if `tp` is not assigned.
+  bool Reset(const TopicPartition& tp, int64_t next_offset);
   void Unassign(const std::vector<TopicPartition>& tps);
   // OK, or FailedPrecondition naming the first partition not assigned.
   Status CheckAssigned(const std::vector<TopicPartition>& tps) const;

@@ -185,6 +185,7 @@ Status KafkaSource::Start(RebalanceListener* listener) {
 void KafkaSource::Run() {
   auto next_refresh = std::chrono::steady_clock::now();
   while (!stop_.load()) {
+    ApplySeeks();
     ApplyFetchChanges();
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(options_.poll_timeout_ms));
     Handle(*message);
@@ -339,6 +340,53 @@ void KafkaSource::Resume(const std::vector<TopicPartition>& partitions) {
   queue_.SetOwnerPaused(partitions, false);
 }
 
+Status KafkaSource::Seek(const OffsetMap& next_offsets) {
+  if (next_offsets.empty()) return Status::OK();
+  std::vector<TopicPartition> tps;
+  for (const auto& entry : next_offsets) tps.push_back(entry.first);
+  Status assigned = queue_.CheckAssigned(tps);
+  if (!assigned.ok()) return Status::FailedPrecondition("seek: " + assigned.message());
+  std::unique_lock<std::mutex> lock(mu_);
+  for (const auto& [tp, offset] : next_offsets) seeks_[tp] = offset;
+  const uint64_t ticket = ++seek_requests_;
+  if (!seek_cv_.wait_for(lock, std::chrono::milliseconds(options_.seek_timeout_ms),
+                         [&] { return seek_done_ >= ticket || stop_.load(); })) {
+    return Status::Unavailable("seek: the consumer thread did not apply it within " +
+                               std::to_string(options_.seek_timeout_ms) + " ms");
+  }
+  if (seek_done_ < ticket) return Status::Unavailable("seek: the source is closing");
+  return seek_status_;
+}
+
+// Consumer thread: resets the queue's partitions first, so nothing fetched
+// from the old position is handed out, then moves librdkafka (which drops
+// what it fetched before the seek).
+void KafkaSource::ApplySeeks() {
+  OffsetMap seeks;
+  uint64_t ticket;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (seek_done_ == seek_requests_) return;
+    seeks.swap(seeks_);
+    ticket = seek_requests_;
+  }
+  Status status;
+  for (const auto& [tp, offset] : seeks) {
+    if (!queue_.Reset(tp, offset)) {
+      status = Status::FailedPrecondition("seek: " + Name(tp) + " is no longer assigned");
+      continue;
+    }
+    std::unique_ptr<RdKafka::TopicPartition> p(
+        RdKafka::TopicPartition::create(tp.topic, tp.partition, offset));
+    Status s = KafkaStatus(consumer_->seek(*p, /*timeout_ms=*/5000), "seek " + Name(tp));
+    if (!s.ok()) status = s;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  seek_done_ = ticket;
+  seek_status_ = status;
+  seek_cv_.notify_all();
+}
+
 std::vector<TopicPartition> KafkaSource::Assignment() const { return queue_.Assignment(); }
 
 SourceCounters KafkaSource::Counters() const {
@@ -356,6 +404,10 @@ Status KafkaSource::Close() {
   if (closed_) return Status::OK();
   closed_ = true;
   stop_.store(true);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    seek_cv_.notify_all();
+  }
   Status s;
   if (thread_.joinable()) {
     thread_.join();

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -66,6 +67,8 @@ struct KafkaSourceOptions {
   // Longest the consumer thread blocks in librdkafka: bounds the latency of
   // Pause()/Resume(), backpressure and Close().
   int poll_timeout_ms = 50;
+  // Longest Seek() waits for the consumer thread to apply it.
+  int seek_timeout_ms = 10000;
   // How often the per-partition high watermarks in Counters() are refreshed
   // (from librdkafka's cached fetch state: no extra broker requests).
   int watermark_refresh_ms = 1000;
@@ -93,6 +96,10 @@ class KafkaSource final : public EventSource {
   Status CommitOffsets(const OffsetMap& next_offsets) override;
   void Pause(const std::vector<TopicPartition>& partitions) override;
   void Resume(const std::vector<TopicPartition>& partitions) override;
+  // Applied by the consumer thread between two consume() calls (waits for
+  // it up to seek_timeout_ms): librdkafka then drops what it fetched from
+  // the old position, and the queue drops what it holds.
+  Status Seek(const OffsetMap& next_offsets) override;
   std::vector<TopicPartition> Assignment() const override;
   SourceCounters Counters() const override;
   Status Close() override;
@@ -106,6 +113,7 @@ class KafkaSource final : public EventSource {
   void ApplyFetchChanges();
   void WakeFetchers(const std::vector<RdKafka::TopicPartition*>& resumed);
   void RefreshWatermarks();
+  void ApplySeeks();
   void OnAssign(std::vector<RdKafka::TopicPartition*>& partitions, bool cooperative);
   void OnRevoke(std::vector<RdKafka::TopicPartition*>& partitions, bool cooperative);
   void OnError(const std::string& what, bool count);
@@ -126,6 +134,12 @@ class KafkaSource final : public EventSource {
   uint64_t rebalances_ = 0;  // GUARDED_BY(mu_)
   std::string last_error_;   // GUARDED_BY(mu_)
   Status close_status_;      // GUARDED_BY(mu_); of librdkafka's close()
+  // Seek() requests for the consumer thread; `seek_done_` counts applied ones.
+  OffsetMap seeks_;             // GUARDED_BY(mu_)
+  uint64_t seek_requests_ = 0;  // GUARDED_BY(mu_)
+  uint64_t seek_done_ = 0;      // GUARDED_BY(mu_)
+  Status seek_status_;          // GUARDED_BY(mu_); of the last applied batch
+  std::condition_variable seek_cv_;
 };
 
 }  // namespace ranker::ingest

@@ -54,6 +54,10 @@ class RejectCounters {
   void Add(RejectReason reason, uint64_t n = 1) {
     counts_[Index(reason)].fetch_add(n, std::memory_order_relaxed);
   }
+  // Restores a count (from a snapshot).
+  void Set(RejectReason reason, uint64_t n) {
+    counts_[Index(reason)].store(n, std::memory_order_relaxed);
+  }
   uint64_t Get(RejectReason reason) const {
     return counts_[Index(reason)].load(std::memory_order_relaxed);
   }

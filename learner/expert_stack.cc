@@ -13,6 +13,29 @@ std::vector<int> TailSizes(const std::vector<int>& hidden) {
   return hidden;
 }
 
+// Copies the column runs of src side by side into *out.
+template <typename Source>
+void GatherRuns(const std::vector<std::pair<int, int>>& runs, const Source& src, Matrix* out) {
+  Eigen::Index width = 0;
+  for (const auto& [begin, end] : runs) width += end - begin;
+  out->resize(src.rows(), width);
+  Eigen::Index k = 0;
+  for (const auto& [begin, end] : runs) {
+    out->middleCols(k, end - begin) = src.middleCols(begin, end - begin);
+    k += end - begin;
+  }
+}
+
+// The inverse scatter: adds the side-by-side runs of src into *out's
+// columns.
+void AddRuns(const std::vector<std::pair<int, int>>& runs, const Matrix& src, Matrix* out) {
+  Eigen::Index k = 0;
+  for (const auto& [begin, end] : runs) {
+    out->middleCols(begin, end - begin) += src.middleCols(k, end - begin);
+    k += end - begin;
+  }
+}
+
 }  // namespace
 
 void ExpertParams::AppendTensors(std::vector<TensorView>* out) {
@@ -56,14 +79,38 @@ ExpertParams ExpertStack::Zeros() const {
   return p;
 }
 
-void ExpertStack::Forward(const ExpertParams& p, const ConstMatrixRef& x,
-                          ExpertCache* cache) const {
+void ExpertStack::Forward(const ExpertParams& p, const ConstMatrixRef& x, ExpertCache* cache,
+                          const FactoredInput* factored) const {
   cache->x = BatchView(x);
+  cache->factored = factored != nullptr && !factored->slots.empty() ? factored : nullptr;
   Matrix& y = cache->first;
   y.resize(x.rows(), p.first.w.rows());
-  y.noalias() = x * p.first.w.transpose();
-  y = (y.rowwise() + p.first.b).cwiseMax(Real(0));
+  // Starting from the bias and accumulating spares the GEMM's zero fill.
+  y.rowwise() = p.first.b;
+  if (cache->factored != nullptr) {
+    FactoredFirst(p, x, cache);
+  } else {
+    y.noalias() += x * p.first.w.transpose();
+  }
+  y = y.cwiseMax(Real(0));
   if (hidden_.size() > 1) ForwardTail(p, cache);
+}
+
+// cache->first += x W^T: one GEMM over the columns outside the shared slots,
+// plus, per shared slot, the products of its distinct rows added to the
+// examples that use them.
+void ExpertStack::FactoredFirst(const ExpertParams& p, const ConstMatrixRef& x,
+                                ExpertCache* cache) const {
+  const FactoredInput& f = *cache->factored;
+  GatherRuns(f.rest, x, &cache->x_rest);
+  GatherRuns(f.rest, p.first.w, &cache->w_rest);
+  Matrix& y = cache->first;
+  y.noalias() += cache->x_rest * cache->w_rest.transpose();
+  for (const SharedSlot& s : f.slots) {
+    const auto w = p.first.w.middleCols(s.column, s.rows.cols());
+    cache->products.noalias() = s.rows * w.transpose();  // [n x units]
+    for (const auto& [b, r] : s.uses) y.row(b) += cache->products.row(r);
+  }
 }
 
 void ExpertStack::ForwardFromFirst(const ExpertParams& p, ExpertCache* cache) const {
@@ -90,6 +137,11 @@ void ExpertStack::Backward(const ExpertParams& p, ExpertCache* cache,
   FirstDelta(p, cache, d_out, grad, w);
   const Matrix& dz = cache->dfirst;
   grad->first.b.noalias() += dz.colwise().sum();
+  if (cache->factored != nullptr) {
+    assert(w == WeightGrad::kAccumulate);
+    FactoredBackward(p, cache, grad, dx);
+    return;
+  }
   if (w == WeightGrad::kAccumulate) {
     grad->first.w.noalias() += dz.transpose() * cache->x.get();
   }
@@ -112,6 +164,32 @@ void ExpertStack::FirstDelta(const ExpertParams& p, ExpertCache* cache,
     const auto active = cache->first.middleCols(e * h0, h0).array() > Real(0);
     cache->dfirst.middleCols(e * h0, h0) = active.select(d->array(), Real(0)).matrix();
   }
+}
+
+// The first layer's dW and dx after a factored Forward: the GEMMs over the
+// non-shared columns, and per shared slot the deltas summed per distinct
+// row (dW_slot = D^T rows, dL/d(rows) = D W_slot).
+void ExpertStack::FactoredBackward(const ExpertParams& p, ExpertCache* cache, ExpertParams* grad,
+                                   Matrix* dx) const {
+  const FactoredInput& f = *cache->factored;
+  const Matrix& dz = cache->dfirst;
+  cache->dw_rest.noalias() = dz.transpose() * cache->x_rest;  // [units x K]
+  AddRuns(f.rest, cache->dw_rest, &grad->first.w);
+  cache->d_rows.resize(f.slots.size());
+  for (size_t i = 0; i < f.slots.size(); ++i) {
+    const SharedSlot& s = f.slots[i];
+    cache->d_sum.setZero(s.rows.rows(), dz.cols());
+    for (const auto& [b, r] : s.uses) cache->d_sum.row(r) += dz.row(b);
+    grad->first.w.middleCols(s.column, s.rows.cols()).noalias() +=
+        cache->d_sum.transpose() * s.rows;
+    if (dx != nullptr) {
+      cache->d_rows[i].noalias() = cache->d_sum * p.first.w.middleCols(s.column, s.rows.cols());
+    }
+  }
+  if (dx == nullptr) return;
+  dx->setZero(dz.rows(), in_);
+  cache->dx_rest.noalias() = dz * cache->w_rest;  // [B x K]
+  AddRuns(f.rest, cache->dx_rest, dx);
 }
 
 void ExpertStack::DeferredGrads(const ExpertCache& cache, std::vector<OuterGrad>* out) const {

@@ -11,6 +11,7 @@
 // skip without touching their memory.
 #pragma once
 
+#include <utility>
 #include <vector>
 
 #include "learner/mlp.h"
@@ -25,6 +26,27 @@ struct ExpertParams {
   void SetZero();
 };
 
+// An input batch X given in factored form, for batches in which many rows
+// repeat a value of some input slot (a country, a device, a category):
+// X's columns [column, column + width) of a SHARED slot are, in every
+// example, the sum of that example's rows of the slot (sum pooling), and
+// the first layer multiplies each distinct row by its weights ONCE per
+// batch instead of once per example (and likewise aggregates the weight
+// gradient per distinct row). Exact up to float rounding.
+struct SharedSlot {
+  int column = 0;  // first input column; the width is rows.cols()
+  Matrix rows;     // [n x width]: the distinct rows occurring in the slot
+  // (example, row index): rows[row] is part of x[example, slot columns].
+  std::vector<std::pair<int32_t, int32_t>> uses;
+  std::vector<int32_t> ids;  // the caller's id of each row (unused here)
+};
+struct FactoredInput {
+  std::vector<SharedSlot> slots;
+  // Every input column outside the shared slots, as runs [begin, end).
+  std::vector<std::pair<int, int>> rest;
+  std::vector<int32_t> scratch, counts;  // the builder's (unused here)
+};
+
 // Caller-owned per-batch state, reused across steps.
 struct ExpertCache {
   BatchView x;  // the Forward input (borrowed, see Forward)
@@ -35,6 +57,14 @@ struct ExpertCache {
   // dL/d(first layer pre-activation) [B x E*h0], set by Backward.
   Matrix dfirst;
   Matrix dx_e;  // scratch of Backward
+  // The factored form of x given to Forward, or nullptr (borrowed: see
+  // Forward).
+  const FactoredInput* factored = nullptr;
+  // Per shared slot: dL/d(its rows) [n x width] through the experts, set by
+  // Backward with a FactoredInput and a dx.
+  std::vector<Matrix> d_rows;
+  // Scratch of the factored first layer.
+  Matrix x_rest, w_rest, products, d_sum, dw_rest, dx_rest;
 };
 
 // One weight gradient left implicit by Backward(WeightGrad::kDeferred):
@@ -60,8 +90,11 @@ class ExpertStack {
   ExpertParams Zeros() const;
 
   // REQUIRES: x is caller-owned storage unchanged until Backward (the
-  // cache keeps a view of it).
-  void Forward(const ExpertParams& p, const ConstMatrixRef& x, ExpertCache* cache) const;
+  // cache keeps a view of it). `factored` (may be nullptr or have no
+  // slots) describes x (see FactoredInput) and must likewise outlive
+  // Backward.
+  void Forward(const ExpertParams& p, const ConstMatrixRef& x, ExpertCache* cache,
+               const FactoredInput* factored = nullptr) const;
   // The tail of Forward for a caller that wrote the first layer's
   // PRE-activation x*W^T + b into cache->first itself (the scorer's split
   // of request and candidate columns). Not for Backward.
@@ -72,7 +105,9 @@ class ExpertStack {
 
   // d_out[e] is dL/d(expert e's output) [B x out()]. ADDS parameter
   // gradients into *grad (every weight matrix as `w` says); writes dL/dx
-  // into *dx (may be nullptr).
+  // into *dx (may be nullptr). After a factored Forward, dx's columns of
+  // the shared slots are left 0: their gradient, per distinct row, is in
+  // cache->d_rows. REQUIRES: w == kAccumulate after a factored Forward.
   void Backward(const ExpertParams& p, ExpertCache* cache, const std::vector<Matrix>& d_out,
                 ExpertParams* grad, Matrix* dx, WeightGrad w = WeightGrad::kAccumulate) const;
   // After Backward(kDeferred): the gradient of every weight matrix, in
@@ -85,6 +120,9 @@ class ExpertStack {
   void FirstDelta(const ExpertParams& p, ExpertCache* cache, const std::vector<Matrix>& d_out,
                   ExpertParams* grad, WeightGrad w) const;
   void FirstInputGrad(const ExpertParams& p, const Matrix& dz, Matrix* dx) const;
+  void FactoredFirst(const ExpertParams& p, const ConstMatrixRef& x, ExpertCache* cache) const;
+  void FactoredBackward(const ExpertParams& p, ExpertCache* cache, ExpertParams* grad,
+                        Matrix* dx) const;
 
   const int in_;
   const int num_experts_;

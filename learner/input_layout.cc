@@ -151,11 +151,57 @@ void InputLayout::UpdateStats(std::span<const Example> batch, BatchInput* in) co
   }
 }
 
+// Training: the sightings of the batch; with admission on, drops the keys
+// the table does not admit (and their uses) into in->sightings.probation.
+void InputLayout::Admit(std::span<const Example> batch, const EmbeddingTable& table,
+                        BatchInput* in) const {
+  const size_t n = in->keys.size();
+  in->key_ts.assign(n, -1);
+  in->key_uses.assign(n, 0);
+  in->sightings.probation.clear();
+  in->sightings.newest_ts_ms = -1;
+  for (const Example& e : batch) {
+    in->sightings.newest_ts_ms = std::max(in->sightings.newest_ts_ms, e.ts_ms);
+  }
+  for (const BatchInput::Use& u : in->uses) {
+    ++in->key_uses[u.key];
+    in->key_ts[u.key] = std::max(in->key_ts[u.key], batch[u.example].ts_ms);
+  }
+  if (!table.admission()) return;
+  std::vector<uint32_t>& kept_as = in->key_uses;  // reused: old key -> new key
+  size_t kept = 0;
+  for (size_t k = 0; k < n; ++k) {
+    const uint64_t key = in->keys[k];
+    if (table.Find(key) == nullptr && !table.Admits(key, in->key_uses[k])) {
+      in->sightings.probation.emplace_back(key, in->key_uses[k]);
+      kept_as[k] = UINT32_MAX;
+      continue;
+    }
+    in->keys[kept] = key;
+    in->key_ts[kept] = in->key_ts[k];
+    kept_as[k] = static_cast<uint32_t>(kept++);
+  }
+  if (kept == n) return;
+  in->keys.resize(kept);
+  in->key_ts.resize(kept);
+  std::erase_if(in->uses, [&](const BatchInput::Use& u) { return kept_as[u.key] == UINT32_MAX; });
+  for (BatchInput::Use& u : in->uses) u.key = static_cast<int32_t>(kept_as[u.key]);
+}
+
 // Looks up the distinct keys once each and adds their rows into x.
-void InputLayout::Finish(const EmbeddingTable& table, BatchInput* in) const {
+// Training sees a row about to be created with its initial weights.
+void InputLayout::Finish(const EmbeddingTable& table, Mode mode, BatchInput* in) const {
   in->rows.resize(static_cast<Eigen::Index>(in->keys.size()), dim_);
   for (size_t k = 0; k < in->keys.size(); ++k) {
-    table.Lookup(in->keys[k], in->rows.row(static_cast<Eigen::Index>(k)).data());
+    Real* out = in->rows.row(static_cast<Eigen::Index>(k)).data();
+    const Real* row = table.Find(in->keys[k]);
+    if (row != nullptr) {
+      std::copy(row, row + dim_, out);
+    } else if (mode == Mode::kTrain) {
+      table.InitialWeights(in->keys[k], out);
+    } else {
+      table.Lookup(in->keys[k], out);
+    }
   }
   for (const BatchInput::Use& u : in->uses) {
     in->x.row(u.example).segment(u.slot * dim_, dim_) += in->rows.row(u.key);
@@ -173,7 +219,8 @@ void InputLayout::Build(std::span<const Example> batch, const EmbeddingTable& ta
     }
     for (const DenseFeature& f : batch[b].dense) AddDense(example, f, mode, in);
   }
-  Finish(table, in);
+  if (mode == Mode::kTrain) Admit(batch, table, in);
+  Finish(table, mode, in);
 }
 
 void InputLayout::BuildRow(std::span<const CategoricalFeature> categorical,
@@ -182,7 +229,7 @@ void InputLayout::BuildRow(std::span<const CategoricalFeature> categorical,
   Begin(1, in);
   for (const CategoricalFeature& f : categorical) AddCategorical(0, f, Mode::kServe, in);
   for (const DenseFeature& f : dense) AddDense(0, f, Mode::kServe, in);
-  Finish(table, in);
+  Finish(table, Mode::kServe, in);
 }
 
 void InputLayout::Commit(const BatchInput& in) {

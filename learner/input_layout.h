@@ -63,6 +63,11 @@ struct BatchInput {
     int32_t key;  // index into keys
   };
   std::vector<Use> uses;  // every categorical value of the batch
+  // Training only: per key, the newest Example::ts_ms of its uses (-1
+  // unknown), and the sightings for EmbeddingTable::EndStep. With
+  // admission on, values not admitted are left out of keys and uses.
+  std::vector<int64_t> key_ts;
+  StepSightings sightings;
   // Per input slot (categorical then dense): used by some example.
   std::vector<uint8_t> slot_used;
   // Tentative layout changes (training); applied by InputLayout::Commit.
@@ -70,6 +75,7 @@ struct BatchInput {
   std::vector<std::string> new_dense;
   std::unordered_map<std::string, DenseStat> stats;
   std::unordered_map<uint64_t, int32_t> key_index;  // scratch
+  std::vector<uint32_t> key_uses;                   // scratch
 };
 
 class InputLayout {
@@ -82,8 +88,10 @@ class InputLayout {
   int input_width() const { return cat_slots_ * dim_ + dense_slots_; }
   int embedding_dim() const { return dim_; }
 
-  // Fills *in from the batch (rows from `table`, unseen keys with their
-  // deterministic initial weights).
+  // Fills *in from the batch (rows from `table`; unseen keys with their
+  // deterministic initial weights, except that serving gives zeros and
+  // training leaves out values not admitted when the table's admission is
+  // on: see learner/embedding_table.h).
   void Build(std::span<const Example> batch, const EmbeddingTable& table, Mode mode,
              BatchInput* in) const;
   // One serving row from loose features (a request's shared user/context
@@ -109,7 +117,8 @@ class InputLayout {
   void AddCategorical(int example, const CategoricalFeature& f, Mode mode, BatchInput* in) const;
   void AddDense(int example, const DenseFeature& f, Mode mode, BatchInput* in) const;
   void UpdateStats(std::span<const Example> batch, BatchInput* in) const;
-  void Finish(const EmbeddingTable& table, BatchInput* in) const;
+  void Admit(std::span<const Example> batch, const EmbeddingTable& table, BatchInput* in) const;
+  void Finish(const EmbeddingTable& table, Mode mode, BatchInput* in) const;
   int CategoricalSlot(const std::string& field, Mode mode, BatchInput* in) const;
   int DenseSlot(const std::string& name, Mode mode, BatchInput* in) const;
 

@@ -10,6 +10,17 @@
 namespace ranker::learner {
 namespace {
 
+// Appends the columns [begin, end) to runs, merged with the last run when
+// adjacent.
+void AddRun(int begin, int end, std::vector<std::pair<int, int>>* runs) {
+  if (begin >= end) return;
+  if (!runs->empty() && runs->back().second == begin) {
+    runs->back().second = end;
+  } else {
+    runs->emplace_back(begin, end);
+  }
+}
+
 // Separates the position-dropout stream from the initialisation stream.
 constexpr uint64_t kDropoutSalt = 0x70d1d0b5a1e7ULL;
 
@@ -19,6 +30,68 @@ constexpr uint64_t kDropoutSalt = 0x70d1d0b5a1e7ULL;
 // update, not the arithmetic, is the cost, and the outer products let it
 // skip inactive units.
 constexpr size_t kMaxDeferredBatch = 4;
+
+// Batches of at least this size multiply a categorical slot's embedding
+// rows by the first expert layer once per distinct row of the batch
+// (ExpertStack's FactoredInput) when the slot has at most one distinct row
+// per kShareRatio examples (countries, devices, categories, ...): fewer
+// multiply-adds than once per example, the same result up to rounding.
+constexpr size_t kMinFactoredBatch = 64;
+constexpr int32_t kShareRatio = 2;
+
+// Describes in.x in factored form: the categorical slots with few distinct
+// rows become SharedSlots; the other used columns stay in f->rest (slots no
+// example uses are all zero and are left out).
+void FactorInput(const BatchInput& in, int cat_slots, int dim, FactoredInput* f) {
+  const size_t keys = in.keys.size();
+  const int32_t batch = static_cast<int32_t>(in.x.rows());
+  std::vector<int32_t>& local = f->scratch;  // [slot * keys + key]: row index
+  local.assign(static_cast<size_t>(cat_slots) * keys, -1);
+  std::vector<int32_t>& distinct = f->counts;  // per slot, then its index in f->slots
+  distinct.assign(cat_slots, 0);
+  for (const BatchInput::Use& u : in.uses) {
+    int32_t& l = local[static_cast<size_t>(u.slot) * keys + u.key];
+    if (l < 0) l = distinct[u.slot]++;
+  }
+  f->slots.resize(0);
+  f->rest.clear();
+  for (int s = 0; s < cat_slots; ++s) {
+    const int32_t n = distinct[s];
+    if (n > 0 && n * kShareRatio <= batch) {
+      SharedSlot& slot = f->slots.emplace_back();
+      slot.column = s * dim;
+      slot.rows.resize(n, dim);
+      slot.ids.resize(n);
+      slot.uses.clear();
+      distinct[s] = static_cast<int32_t>(f->slots.size()) - 1;
+      continue;
+    }
+    if (n > 0) AddRun(s * dim, (s + 1) * dim, &f->rest);
+    distinct[s] = -1;
+  }
+  AddRun(cat_slots * dim, static_cast<int>(in.x.cols()), &f->rest);
+  for (const BatchInput::Use& u : in.uses) {
+    if (distinct[u.slot] < 0) continue;
+    SharedSlot& slot = f->slots[distinct[u.slot]];
+    const int32_t l = local[static_cast<size_t>(u.slot) * keys + u.key];
+    slot.rows.row(l) = in.rows.row(u.key);
+    slot.ids[l] = u.key;
+    slot.uses.emplace_back(u.example, l);
+  }
+}
+
+// After a factored step, the experts' part of the shared slots' row
+// gradients (left out of dx) comes per distinct row: adds it into
+// *row_grads (rows indexed like BatchInput::keys).
+void AddSharedRowGradients(const ExpertCache& experts, Matrix* row_grads) {
+  if (experts.factored == nullptr) return;
+  for (size_t i = 0; i < experts.factored->slots.size(); ++i) {
+    const SharedSlot& slot = experts.factored->slots[i];
+    for (size_t r = 0; r < slot.ids.size(); ++r) {
+      row_grads->row(slot.ids[r]) += experts.d_rows[i].row(static_cast<Eigen::Index>(r));
+    }
+  }
+}
 
 // Whether G = left^T * right is finite: |G(r, c)| <= sum_b max|left(b, .)|
 // * max|right(b, .)| bounds every element and every partial sum of it.
@@ -54,7 +127,8 @@ Model::Model(const ModelOptions& model, const OptimizerOptions& optimizer)
       position_(model),
       pos_task_(model.position_tower ? FindTask(model, model.position_task) : -1),
       table_(model.embedding_dim, Optimizer(optimizer).RowStateWidth(model.embedding_dim),
-             Optimizer(optimizer).RowStateInit(), model.seed, model.embedding_init_scale),
+             Optimizer(optimizer).RowStateInit(), model.seed, model.embedding_init_scale,
+             RowPolicy::Of(model)),
       layout_(model),
       optimizer_(optimizer) {
   Rng rng(model.seed);
@@ -175,10 +249,15 @@ double Model::ComputeGradients(std::span<const Example> batch, StepResult* r, bo
 
   layout_.Build(batch, table_, InputLayout::Mode::kTrain, &input_);
   if (pos_task_ >= 0) ForwardPosition(batch);
-  network_.Forward(params_, input_.x, &cache_);
-  const double total = Losses(batch, r);
   deferred_ = allow_deferred && optimizer_options_.kind == OptimizerKind::kAdagrad &&
               batch.size() <= kMaxDeferredBatch;
+  const FactoredInput* factored = nullptr;
+  if (!deferred_ && batch.size() >= kMinFactoredBatch) {
+    FactorInput(input_, options_.categorical_slots, options_.embedding_dim, &cache_.input_factors);
+    factored = &cache_.input_factors;
+  }
+  network_.Forward(params_, input_.x, &cache_, factored);
+  const double total = Losses(batch, r);
   network_.Backward(params_, &cache_, d_outputs_, &grads_, &dx_,
                     deferred_ ? WeightGrad::kDeferred : WeightGrad::kAccumulate);
   outer_.clear();
@@ -198,6 +277,7 @@ double Model::ComputeGradients(std::span<const Example> batch, StepResult* r, bo
     position_.Backward(pos_params_, &pos_cache_, dy, &pos_grads_);
   }
   layout_.RowGradients(input_, dx_, &row_grads_);
+  AddSharedRowGradients(cache_.experts, &row_grads_);
   return total;
 }
 
@@ -229,9 +309,10 @@ void Model::Apply(size_t batch_size) {
   optimizer_.BeginStep();
   const int dim = options_.embedding_dim;
   for (size_t k = 0; k < input_.keys.size(); ++k) {
-    optimizer_.ApplyRow(table_.Mutable(input_.keys[k]),
+    optimizer_.ApplyRow(table_.Mutable(input_.keys[k], input_.key_ts[k]),
                         row_grads_.row(static_cast<Eigen::Index>(k)).data(), dim);
   }
+  table_.EndStep(input_.sightings);  // admission counts, clock, expiry
   for (size_t i = 0; i < param_views_.size(); ++i) {
     if (IsDeferred(i)) {
       const OuterGrad& g = outer_[i / 2];

@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -95,6 +96,19 @@ class Model {
   // A deep copy (to publish to scorers).
   std::unique_ptr<Model> Clone() const;
 
+  // Snapshots store the embedding rows one by one (only changed ones each
+  // time) and everything else as one blob. SerializeState() writes the
+  // blob: the image of Serialize() without the rows (same checks). The
+  // rows come from embeddings().ExportRow(). Restore() builds a model from
+  // the blob and every row (key, ExportRow bytes); the result's
+  // ParamChecksum equals the saved model's, and its rows are clean.
+  void SerializeState(std::string* out) const;
+  static StatusOr<std::unique_ptr<Model>> Restore(
+      std::string_view state, std::span<const std::pair<uint64_t, std::string>> rows,
+      const ModelOptions& model, const OptimizerOptions& optimizer);
+  // Starts a new dirty period (after a snapshot captured the changes).
+  void ClearDirtyRows() { table_.ClearDirty(); }
+
   // contract §3 position_bias; zeros without the position tower.
   PositionBiasReport PositionBias() const;
 
@@ -131,8 +145,12 @@ class Model {
   void Apply(size_t batch_size);
   bool DropPosition(uint64_t ordinal) const;
   uint64_t ShapeDigest() const;
-  void SerializeBody(std::string* out) const;
-  Status DeserializeBody(Decoder* in);
+  void SerializeBody(std::string* out, bool with_rows) const;
+  Status DeserializeBody(Decoder* in, bool with_rows);
+  void WriteImage(std::string* out, bool with_rows) const;
+  static StatusOr<std::unique_ptr<Model>> ReadImage(std::string_view data, bool with_rows,
+                                                    const ModelOptions& model,
+                                                    const OptimizerOptions& optimizer);
 
   ModelOptions options_;
   OptimizerOptions optimizer_options_;

@@ -6,9 +6,11 @@
 namespace ranker::learner {
 namespace {
 
-constexpr uint32_t kMagic = 0x4d4b4e52;  // "RNKM"
+constexpr uint32_t kMagic = 0x4d4b4e52;       // "RNKM"
+constexpr uint32_t kStateMagic = 0x534b4e52;  // "RNKS": the image without rows
 // 2: the fused first expert layer is stored unit-major ([units x in]).
-constexpr uint32_t kFormatVersion = 2;
+// 3: embedding rows carry their last-seen time; the table has meta state.
+constexpr uint32_t kFormatVersion = 3;
 
 uint64_t DigestBytes(std::string_view bytes) {
   Digest64 d;
@@ -55,33 +57,46 @@ std::string Model::ParamChecksumHex() const {
   return std::string(Digest64::Hex(ParamChecksum(), buf));
 }
 
-void Model::SerializeBody(std::string* out) const {
+void Model::SerializeBody(std::string* out, bool with_rows) const {
   PutFixed64(out, steps_);
   PutFixed64(out, dropout_ordinal_);
   for (const TensorView& v : param_views_) PutArray(out, v.data(), v.size());
   optimizer_.Serialize(out);
   position_.Serialize(out);
   layout_.Serialize(out);
-  table_.Serialize(out);
+  if (with_rows) {
+    table_.Serialize(out);
+  } else {
+    table_.SerializeMeta(out);
+  }
 }
 
-void Model::Serialize(std::string* out) const {
+void Model::WriteImage(std::string* out, bool with_rows) const {
   out->clear();
-  PutFixed32(out, kMagic);
+  PutFixed32(out, with_rows ? kMagic : kStateMagic);
   PutFixed32(out, kFormatVersion);
   PutFixed64(out, ShapeDigest());
-  SerializeBody(out);
+  SerializeBody(out, with_rows);
   PutFixed64(out, DigestBytes(*out));
 }
 
-Status Model::DeserializeBody(Decoder* in) {
+void Model::Serialize(std::string* out) const { WriteImage(out, /*with_rows=*/true); }
+
+void Model::SerializeState(std::string* out) const { WriteImage(out, /*with_rows=*/false); }
+
+Status Model::DeserializeBody(Decoder* in, bool with_rows) {
   RANKER_RETURN_IF_ERROR(in->GetFixed64(&steps_));
   RANKER_RETURN_IF_ERROR(in->GetFixed64(&dropout_ordinal_));
   for (const TensorView& v : param_views_) RANKER_RETURN_IF_ERROR(in->GetInto(v.data(), v.size()));
   RANKER_RETURN_IF_ERROR(optimizer_.Deserialize(in));
   RANKER_RETURN_IF_ERROR(position_.Deserialize(in));
   RANKER_RETURN_IF_ERROR(layout_.Deserialize(in));
-  RANKER_RETURN_IF_ERROR(table_.Deserialize(in));
+  if (with_rows) {
+    RANKER_RETURN_IF_ERROR(table_.Deserialize(in));
+  } else {
+    table_.Clear();
+    RANKER_RETURN_IF_ERROR(table_.DeserializeMeta(in));
+  }
   if (!in->done()) return Status::Corruption("model: trailing bytes");
   return Status::OK();
 }
@@ -89,6 +104,23 @@ Status Model::DeserializeBody(Decoder* in) {
 StatusOr<std::unique_ptr<Model>> Model::Deserialize(std::string_view data,
                                                     const ModelOptions& model,
                                                     const OptimizerOptions& optimizer) {
+  return ReadImage(data, /*with_rows=*/true, model, optimizer);
+}
+
+StatusOr<std::unique_ptr<Model>> Model::Restore(
+    std::string_view state, std::span<const std::pair<uint64_t, std::string>> rows,
+    const ModelOptions& model, const OptimizerOptions& optimizer) {
+  StatusOr<std::unique_ptr<Model>> m = ReadImage(state, /*with_rows=*/false, model, optimizer);
+  if (!m.ok()) return m.status();
+  for (const auto& [key, bytes] : rows) {
+    RANKER_RETURN_IF_ERROR((*m)->table_.ImportRow(key, bytes));
+  }
+  return m;
+}
+
+StatusOr<std::unique_ptr<Model>> Model::ReadImage(std::string_view data, bool with_rows,
+                                                  const ModelOptions& model,
+                                                  const OptimizerOptions& optimizer) {
   StatusOr<std::unique_ptr<Model>> m = Create(model, optimizer);
   if (!m.ok()) return m.status();
   if (data.size() < 24) return Status::Corruption("model: image too short");
@@ -100,7 +132,10 @@ StatusOr<std::unique_ptr<Model>> Model::Deserialize(std::string_view data,
   uint32_t magic = 0, version = 0;
   uint64_t shape = 0;
   RANKER_RETURN_IF_ERROR(in.GetFixed32(&magic));
-  if (magic != kMagic) return Status::Corruption("model: bad magic number (not a model image)");
+  if (magic != (with_rows ? kMagic : kStateMagic)) {
+    return Status::Corruption(with_rows ? "model: bad magic number (not a model image)"
+                                        : "model: bad magic number (not a model state blob)");
+  }
   RANKER_RETURN_IF_ERROR(in.GetFixed32(&version));
   if (version != kFormatVersion) {
     return Status::Corruption("model: unsupported format version " + std::to_string(version));
@@ -112,7 +147,7 @@ StatusOr<std::unique_ptr<Model>> Model::Deserialize(std::string_view data,
         "model: image was written with a different model shape (architecture, sizes, "
         "optimizer kind or float width) than model options");
   }
-  RANKER_RETURN_IF_ERROR((*m)->DeserializeBody(&in));
+  RANKER_RETURN_IF_ERROR((*m)->DeserializeBody(&in, with_rows));
   return m;
 }
 

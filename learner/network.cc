@@ -83,8 +83,9 @@ NetworkParams Network::Zeros() const {
   return p;
 }
 
-void Network::Forward(const NetworkParams& p, const ConstMatrixRef& x, NetworkCache* cache) const {
-  experts_.Forward(p.experts, x, &cache->experts);
+void Network::Forward(const NetworkParams& p, const ConstMatrixRef& x, NetworkCache* cache,
+                      const FactoredInput* factored) const {
+  experts_.Forward(p.experts, x, &cache->experts, factored);
   ForwardGatesAndTowers(p, x, cache);
 }
 

@@ -41,6 +41,9 @@ struct NetworkCache {
   std::vector<Matrix> d_probs;
   Matrix d_mixed;
   Matrix dx_gate;
+  // Storage for a caller's factored form of its input (the trainer's, see
+  // ExpertStack's FactoredInput); the network only reads it.
+  FactoredInput input_factors;
 };
 
 // Holds the shape only; stateless and thread-safe.
@@ -62,7 +65,10 @@ class Network {
   NetworkParams Init(Rng* rng) const;
   NetworkParams Zeros() const;
 
-  void Forward(const NetworkParams& p, const ConstMatrixRef& x, NetworkCache* cache) const;
+  // `factored`: x in factored form for the experts' first layer (see
+  // ExpertStack::Forward), or nullptr.
+  void Forward(const NetworkParams& p, const ConstMatrixRef& x, NetworkCache* cache,
+               const FactoredInput* factored = nullptr) const;
   // Forward for a caller that wrote the first expert layer's pre-activation
   // into cache->experts.first itself; x is still needed by the gates.
   void ForwardFromFirst(const NetworkParams& p, const ConstMatrixRef& x, NetworkCache* cache) const;
@@ -74,7 +80,9 @@ class Network {
   // d_outputs[t] is dL/d(output of task t) [B]. ADDS parameter gradients
   // into *grad (the experts' weight matrices as `expert_w` says, see
   // ExpertStack::DeferredGrads); writes dL/dx [B x input_width()] into *dx
-  // (may be nullptr). REQUIRES: Forward ran on this batch with `cache`.
+  // (may be nullptr; after a factored Forward, the shared slots' part of
+  // it is in cache->experts.d_rows instead, see ExpertStack::Backward).
+  // REQUIRES: Forward ran on this batch with `cache`.
   void Backward(const NetworkParams& p, NetworkCache* cache, const std::vector<Vector>& d_outputs,
                 NetworkParams* grad, Matrix* dx,
                 WeightGrad expert_w = WeightGrad::kAccumulate) const;

@@ -39,6 +39,13 @@ Status ModelOptions::Validate() const {
   if (!(embedding_init_scale >= 0)) {
     return Status::InvalidArgument("model.embedding_init_scale must be >= 0");
   }
+  if (embedding_admit_after < 0 || embedding_admit_after > 65535) {
+    return Status::InvalidArgument("model.embedding_admit_after must be in [0, 65535]");
+  }
+  if (embedding_admit_sketch_bytes < 64 || embedding_admit_sketch_bytes > (int64_t{1} << 30)) {
+    return Status::InvalidArgument("model.embedding_admit_sketch_bytes must be in [64, 2^30]");
+  }
+  if (embedding_ttl_ms < 0) return Status::InvalidArgument("model.embedding_ttl_ms must be >= 0");
   if (position_tower) {
     bool found = false;
     for (const TaskSpec& t : tasks) {

@@ -69,6 +69,21 @@ struct ModelOptions {
   uint64_t seed = 1;
   // Scale of the uniform initialisation of embedding rows: U(-s, s).
   double embedding_init_scale = 0.05;
+  // Frequency admission (0 or 1 = off: every value gets a row on first
+  // sight). With N > 1 a categorical value gets its own embedding row on its
+  // N-th sighting in training; until then training treats it as missing
+  // (zero vector, no update) and so does serving. Counted in a count-min
+  // sketch (learner/embedding_table.h): hash collisions can admit a value a
+  // few sightings early (rarely late), and old counts age out. <= 65535.
+  int embedding_admit_after = 0;
+  // Size of that sketch (4 rows of 16-bit counters; used only with
+  // admission on): more bytes, fewer values admitted early.
+  int64_t embedding_admit_sketch_bytes = 1 << 20;
+  // Expiry (0 = off): a row no training example has used for this long in
+  // event time (Example::ts_ms; the clock is the newest one trained on) is
+  // removed; the value starts over from its initial weights (and admission
+  // counting) when seen again. Bounds the rows on an endless stream.
+  int64_t embedding_ttl_ms = 0;
 
   int input_width() const { return categorical_slots * embedding_dim + dense_slots; }
   Status Validate() const;

@@ -65,8 +65,8 @@ class Scorer {
   static const Matrix& LastOutputs();
 
  private:
-  void Finish(const NetworkCache& cache, const std::vector<double>& weights, size_t n,
-              ScoreResult* result) const;
+  // Predictions and scores from the raw outputs [N x num_tasks].
+  void Finish(const Matrix& outputs, const std::vector<double>& weights, ScoreResult* result) const;
 
   const Model& model_;
 };

@@ -1,6 +1,19 @@
 #include "learner/trainer.h"
 
+#include "base/coding.h"
+#include "learner/example_codec.h"
+
 namespace ranker::learner {
+namespace {
+
+constexpr uint32_t kMagic = 0x52544b52;  // "RKTR"
+constexpr uint32_t kVersion = 1;
+
+std::vector<int64_t*> StatFields(TrainerStats* s) {
+  return {&s->examples_trained, &s->steps, &s->skipped_steps, &s->skipped_examples};
+}
+
+}  // namespace
 
 StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const ModelOptions& model,
                                                    const OptimizerOptions& optimizer,
@@ -47,6 +60,52 @@ void Trainer::TrainBatch() {
     }
   }
   batch_.clear();
+}
+
+void Trainer::SerializeState(std::string* out) const {
+  PutFixed32(out, kMagic);
+  PutFixed32(out, kVersion);
+  TrainerStats stats = stats_;
+  for (int64_t* f : StatFields(&stats)) PutFixed64(out, static_cast<uint64_t>(*f));
+  PutFixed64(out, batch_.size());
+  for (const Example& e : batch_) EncodeExample(e, out);
+  std::string metrics;
+  metrics_.Serialize(&metrics);
+  PutString(out, metrics);
+}
+
+Status Trainer::RestoreState(std::string_view state) {
+  Decoder in(state, "trainer state");
+  uint32_t magic = 0, version = 0;
+  RANKER_RETURN_IF_ERROR(in.GetFixed32(&magic));
+  if (magic != kMagic) return Status::Corruption("trainer state: bad magic number");
+  RANKER_RETURN_IF_ERROR(in.GetFixed32(&version));
+  if (version != kVersion) {
+    return Status::Corruption("trainer state: unsupported version " + std::to_string(version));
+  }
+  TrainerStats stats;
+  for (int64_t* f : StatFields(&stats)) {
+    uint64_t v = 0;
+    RANKER_RETURN_IF_ERROR(in.GetFixed64(&v));
+    *f = static_cast<int64_t>(v);
+  }
+  uint64_t n = 0;
+  RANKER_RETURN_IF_ERROR(in.GetFixed64(&n));
+  if (n >= static_cast<uint64_t>(options_.batch_size)) {
+    return Status::Corruption("trainer state: " + std::to_string(n) +
+                              " buffered examples, batch_size is " +
+                              std::to_string(options_.batch_size));
+  }
+  std::vector<Example> batch(n);
+  for (Example& e : batch) RANKER_RETURN_IF_ERROR(DecodeExample(&in, &e));
+  std::string metrics;
+  RANKER_RETURN_IF_ERROR(in.GetString(&metrics));
+  if (!in.done()) return Status::Corruption("trainer state: trailing bytes");
+  RANKER_RETURN_IF_ERROR(metrics_.Deserialize(metrics));
+  stats_ = stats;
+  batch_ = std::move(batch);
+  batch_.reserve(options_.batch_size);
+  return Status::OK();
 }
 
 }  // namespace ranker::learner

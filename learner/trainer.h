@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "learner/event.h"
@@ -45,6 +46,17 @@ class Trainer {
   const TrainerOptions& options() const { return options_; }
   // Examples buffered for the next step.
   size_t buffered() const { return batch_.size(); }
+
+  // Everything of the trainer but its model (the buffered examples, the
+  // progressive metrics, the stats), for snapshots: the model is saved
+  // apart (rows incrementally). Restore() on a trainer built from the
+  // restored model gives one that continues exactly as this one would.
+  void SerializeState(std::string* out) const;
+  Status RestoreState(std::string_view state);
+
+  // The model, for snapshots (marking rows clean) and restores. The
+  // trainer's metrics and buffer are not touched.
+  Model* mutable_model() { return model_.get(); }
 
  private:
   void TrainBatch();

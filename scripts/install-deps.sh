@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Installs every build and test dependency of the ranker from Debian 12 packages.
 # Idempotent: does nothing when all packages are already present.
-# Usage: scripts/install-deps.sh [--runtime]   (--runtime: only what the binary needs)
+# Usage: scripts/install-deps.sh [--runtime | --build]
+#   (none)     build + test/tool packages (what scripts/build.sh and test.sh need)
+#   --build    only what compiling the binary needs (the Dockerfile's build stage)
+#   --runtime  only what the binary needs to run (the Dockerfile's runtime stage)
+#   RANKER_DEPS=all|build|runtime chooses the same for callers that pass no
+#   flag (the Dockerfile runs scripts/build.sh with RANKER_DEPS=build).
 set -euo pipefail
 
 build_pkgs=(
@@ -12,15 +17,24 @@ build_pkgs=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libjs-chart.js zlib1g-dev
 )
-tool_pkgs=(kcat wrk prometheus chromium clang python3 curl)
+# docker-compose: tests/compose validates docker-compose.yml (no Docker engine needed).
+tool_pkgs=(kcat wrk prometheus chromium clang python3 python3-yaml curl docker-compose)
 runtime_pkgs=(librdkafka++1 librdkafka1 librocksdb7.8 libboost-json1.81.0
   libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libyaml-cpp0.7 ca-certificates)
 
-if [[ "${1:-}" == "--runtime" ]]; then
-  pkgs=("${runtime_pkgs[@]}")
-else
-  pkgs=("${build_pkgs[@]}" "${tool_pkgs[@]}")
-fi
+profile=${RANKER_DEPS:-all}
+case "${1:-}" in
+  --runtime) profile=runtime ;;
+  --build) profile=build ;;
+  "") ;;
+  *) echo "usage: $0 [--runtime | --build]" >&2; exit 2 ;;
+esac
+case "$profile" in
+  runtime) pkgs=("${runtime_pkgs[@]}") ;;
+  build) pkgs=("${build_pkgs[@]}") ;;
+  all) pkgs=("${build_pkgs[@]}" "${tool_pkgs[@]}") ;;
+  *) echo "install-deps: RANKER_DEPS must be all, build or runtime, got '$profile'" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -55,18 +55,18 @@ TEST(ModelHandler, StopPublishesAFinalVersionWithTheJoinerFlushed) {
   EXPECT_EQ(s->Handle(Post("/v1/events", impression, "application/x-ndjson")).status, 503);
 }
 
-TEST(ServiceRoutes, ProbesAndSnapshotPlaceholders) {
+TEST(ServiceRoutes, ProbesAndSnapshotRoutesWithoutASnapshotDir) {
   std::unique_ptr<Service> s = StartedService(TestConfig({"http.admin_token=secret"}));
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(s->Handle(Get("/healthz")).status, 200);
   EXPECT_EQ(s->Handle(Get("/readyz")).status, 200);
-  EXPECT_EQ(s->Handle(Get("/v1/snapshots")).status, 501);
-  EXPECT_EQ(s->Handle(Post("/v1/snapshots", "")).status, 401);
+  EXPECT_EQ(s->Handle(Get("/v1/snapshots")).status, 200);
+  EXPECT_EQ(s->Handle(Post("/v1/snapshots", "")).status, 401);  // admin: token required
   api::Request admin = Post("/v1/snapshots/3/restore", "");
   admin.authorization = "Bearer secret";
   api::Response r = s->Handle(admin);
-  EXPECT_EQ(r.status, 501);
-  EXPECT_NE(r.body.find("not_implemented"), std::string::npos);
+  EXPECT_EQ(r.status, 409);  // snapshots are off: says how to turn them on
+  EXPECT_NE(r.body.find("snapshot.dir"), std::string::npos) << r.body;
   EXPECT_EQ(s->Handle(Get("/")).status, 200);
   EXPECT_EQ(s->Handle(Get("/no/such/path")).status, 404);
 }

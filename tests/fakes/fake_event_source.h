@@ -155,6 +155,19 @@ class FakeEventSource final : public ingest::EventSource {
     SetPaused(partitions, false);
   }
 
+  Status Seek(const ingest::OffsetMap& next_offsets) override {
+    std::lock_guard<std::mutex> lock(log_->mu_);
+    for (const auto& [tp, offset] : next_offsets) {
+      if (!assigned_.contains(tp)) {
+        return Status::FailedPrecondition("seek: partition " + tp.topic + "[" +
+                                          std::to_string(tp.partition) +
+                                          "] is not assigned to this member");
+      }
+    }
+    for (const auto& [tp, offset] : next_offsets) assigned_[tp].next = std::max<int64_t>(offset, 0);
+    return Status::OK();
+  }
+
   std::vector<ingest::TopicPartition> Assignment() const override {
     std::lock_guard<std::mutex> lock(log_->mu_);
     std::vector<ingest::TopicPartition> tps;
@@ -241,7 +254,7 @@ class FakeEventSource final : public ingest::EventSource {
     for (const auto& tp : tps) {
       Position pos;
       if (auto s = start.find(tp); s != start.end()) {
-        pos.next = s->second;
+        pos.next = std::max<int64_t>(s->second, 0);  // kOffsetBeginning: 0
       } else if (auto c = committed.find(tp); c != committed.end()) {
         pos.next = c->second;
       }

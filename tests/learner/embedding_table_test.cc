@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unordered_map>
+#include <unordered_set>
+
+#include "base/random.h"
+
 namespace ranker::learner {
 namespace {
 
@@ -90,6 +95,122 @@ TEST(EmbeddingTable, CorruptImagesFailCleanly) {
   EmbeddingTable b(2, 2, 0, 1, 0.1);
   Decoder truncated(std::string_view(image).substr(0, image.size() - 3), "table");
   EXPECT_EQ(b.Deserialize(&truncated).code(), Status::Code::kCorruption);
+}
+
+// Expiry removes rows from the middle of probe runs (backward-shift
+// deletion) and moves the last row into each hole; a std::unordered_map
+// oracle of every live row checks that no row is lost, duplicated or
+// mixed up over many inserts and removals.
+TEST(EmbeddingTable, ExpiryKeepsEveryLiveRowAgainstAnOracle) {
+  constexpr int64_t kTtl = 40;
+  EmbeddingTable t(2, 2, 0, 1, 0.1, RowPolicy{.ttl_ms = kTtl});
+  struct Live {
+    Real value;
+    int64_t last_seen;
+  };
+  std::unordered_map<uint64_t, Live> oracle;
+  std::unordered_set<uint64_t> removed_since_clear;
+  Rng rng(11);
+  uint64_t removed_total = 0;
+  for (int64_t now = 0; now < 3000; ++now) {
+    for (int i = 0; i < 8; ++i) {
+      // Half the keys share their low 16 bits: long probe runs.
+      const uint64_t r = rng.Below(4000);
+      const uint64_t key = r % 2 ? Mix64(r) : (Mix64(r) << 16) | 0x2a;
+      const Real value = static_cast<Real>(rng.Below(1000000));
+      t.Mutable(key, now)[1] = value;
+      oracle[key] = {value, now};
+      removed_since_clear.erase(key);
+    }
+    t.EndStep({.probation = {}, .newest_ts_ms = now});
+    for (auto it = oracle.begin(); it != oracle.end();) {
+      const Real* row = t.Find(it->first);
+      if (row == nullptr) {
+        ASSERT_LT(it->second.last_seen, now - kTtl) << "a live row was lost";
+        removed_since_clear.insert(it->first);
+        ++removed_total;
+        it = oracle.erase(it);
+        continue;
+      }
+      ASSERT_EQ(row[1], it->second.value);
+      ASSERT_EQ(t.LastSeen(it->first), it->second.last_seen);
+      // Swept at least every ttl/4 of event time.
+      ASSERT_GE(it->second.last_seen, now - kTtl - kTtl / 4 - 1);
+      ++it;
+    }
+    ASSERT_EQ(t.size(), oracle.size());
+    if (now % 97 == 0) {
+      const std::vector<uint64_t>& removed = t.removed_keys();
+      ASSERT_EQ(std::unordered_set<uint64_t>(removed.begin(), removed.end()), removed_since_clear);
+      ASSERT_EQ(removed.size(), removed_since_clear.size());
+      for (uint64_t k : t.dirty_keys()) ASSERT_TRUE(oracle.contains(k));
+      t.ClearDirty();
+      removed_since_clear.clear();
+    }
+  }
+  EXPECT_EQ(t.evicted_rows(), removed_total);
+  EXPECT_GT(removed_total, 10000u);
+  EXPECT_EQ(t.Find(Mix64(123456789)), nullptr);
+}
+
+TEST(EmbeddingTable, ARemovedKeyCreatedAgainIsOnlyDirty) {
+  EmbeddingTable t(2, 2, 0, 1, 0.1, RowPolicy{.ttl_ms = 10});
+  t.Mutable(7, 0);
+  t.Mutable(8, 0);
+  t.ClearDirty();
+  t.EndStep({.probation = {}, .newest_ts_ms = 100});
+  EXPECT_EQ(t.size(), 0u);
+  EXPECT_EQ(t.removed_keys().size(), 2u);
+  t.Mutable(7, 100);
+  EXPECT_EQ(t.removed_keys(), (std::vector<uint64_t>{8}));
+  EXPECT_EQ(t.dirty_keys(), (std::vector<uint64_t>{7}));
+  Real initial[2];
+  t.InitialWeights(7, initial);
+  EXPECT_EQ(t.Find(7)[0], initial[0]);  // starts over
+}
+
+TEST(EmbeddingTable, ExportedRowsCarryTheirLastSeenTime) {
+  EmbeddingTable a(2, 2, 0, 1, 0.1, RowPolicy{.ttl_ms = 10});
+  a.Mutable(5, 1234)[0] = 9;
+  std::string bytes;
+  ASSERT_TRUE(a.ExportRow(5, &bytes));
+  EXPECT_FALSE(a.ExportRow(6, &bytes));
+  EmbeddingTable b(2, 2, 0, 1, 0.1, RowPolicy{.ttl_ms = 10});
+  ASSERT_TRUE(b.ImportRow(5, bytes).ok());
+  EXPECT_EQ(b.LastSeen(5), 1234);
+  EXPECT_EQ(b.Find(5)[0], 9);
+  EXPECT_TRUE(b.dirty_keys().empty());
+  EXPECT_EQ(b.ImportRow(5, std::string_view(bytes).substr(1)).code(), Status::Code::kCorruption);
+}
+
+TEST(EmbeddingTable, MetaStateRoundTripsAndEntersTheDigest) {
+  const RowPolicy policy{.admit_after = 3, .admit_sketch_bytes = 4096, .ttl_ms = 10};
+  EmbeddingTable a(2, 2, 0, 1, 0.1, policy);
+  a.Mutable(1, 0);
+  a.EndStep({.probation = {{2, 1}}, .newest_ts_ms = 50});  // expires key 1
+  std::string meta;
+  a.SerializeMeta(&meta);
+  EmbeddingTable b(2, 2, 0, 1, 0.1, policy);
+  Digest64 before;
+  b.Digest(&before);
+  Decoder in(meta, "meta");
+  ASSERT_TRUE(b.DeserializeMeta(&in).ok());
+  EXPECT_TRUE(in.done());
+  EXPECT_EQ(b.clock_ms(), 50);
+  EXPECT_EQ(b.evicted_rows(), 1u);
+  EXPECT_EQ(b.admitted_rows(), 1u);
+  EXPECT_EQ(b.rejected_sightings(), 1u);
+  EXPECT_TRUE(b.Admits(2, 2));
+  EXPECT_FALSE(b.Admits(2, 1));
+  Digest64 da, db;
+  a.Digest(&da);
+  b.Digest(&db);
+  EXPECT_EQ(da.value(), db.value());
+  EXPECT_NE(db.value(), before.value());
+  // A sketch of another size cannot be restored into this one.
+  EmbeddingTable other(2, 2, 0, 1, 0.1, RowPolicy{.admit_after = 3, .admit_sketch_bytes = 8192});
+  Decoder again(meta, "meta");
+  EXPECT_EQ(other.DeserializeMeta(&again).code(), Status::Code::kInvalidArgument);
 }
 
 }  // namespace

@@ -1,0 +1,117 @@
+// GET /v1/snapshots, POST /v1/snapshots, POST /v1/snapshots/{id}/restore.
+#include "app/handlers_snapshots.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <charconv>
+
+#include "app/handlers.h"
+#include "app/model_publisher.h"
+#include "app/service.h"
+
+namespace ranker::app {
+namespace {
+
+// The answer for a failed snapshot operation, by cause.
+api::Response SnapshotError(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kNotFound:
+      return api::JsonError(404, "not_found", s.message());
+    case Status::Code::kFailedPrecondition:
+      return api::JsonError(409, "snapshots_off", s.message());
+    case Status::Code::kCorruption:
+      return api::JsonError(422, "corrupt_snapshot", s.message());
+    case Status::Code::kUnavailable:
+      return api::JsonError(503, "unavailable", s.message());
+    default:
+      return api::JsonError(500, "snapshot_failed", s.message());
+  }
+}
+
+api::Response InfoResponse(const store::SnapshotInfo& info, int status) {
+  return api::JsonResponse(boost::json::serialize(SnapshotInfoJson(info)), status);
+}
+
+}  // namespace
+
+boost::json::object SnapshotInfoJson(const store::SnapshotInfo& info) {
+  boost::json::object o;
+  o["id"] = info.id;
+  if (!info.error.empty()) {
+    o["error"] = info.error;
+    return o;
+  }
+  o["base_id"] = info.base_id;
+  o["created_ms"] = info.created_ms;
+  o["model_version"] = info.model_version;
+  o["param_checksum"] = info.param_checksum;
+  o["bytes"] = info.bytes;
+  o["rows"] = info.rows;
+  o["changed_rows"] = info.changed_rows;
+  o["removed_rows"] = info.removed_rows;
+  boost::json::object offsets;
+  for (const auto& [tp, next] : info.offsets) {
+    offsets[tp.first + "/" + std::to_string(tp.second)] = next;
+  }
+  o["offsets"] = std::move(offsets);
+  return o;
+}
+
+std::string WithLastSnapshot(std::string_view report_json, const Service& service) {
+  if (service.snapshotter() == nullptr) return std::string(report_json);
+  const SnapshotStats stats = service.snapshotter()->stats();
+  if (stats.last.id == 0) return std::string(report_json);
+  boost::system::error_code ec;
+  boost::json::value report = boost::json::parse(report_json, ec);
+  if (ec || !report.is_object()) return std::string(report_json);
+  report.as_object()["last_snapshot"] = SnapshotInfoJson(stats.last);
+  return boost::json::serialize(report);
+}
+
+api::Handler SnapshotsHandler(const Service* service) {
+  return [service](const api::Request&) {
+    boost::json::array list;
+    if (service->snapshotter() != nullptr) {
+      for (const store::SnapshotInfo& info : service->snapshotter()->List()) {
+        list.push_back(SnapshotInfoJson(info));
+      }
+    }
+    boost::json::object body;
+    body["enabled"] = service->snapshotter() != nullptr;
+    body["snapshots"] = std::move(list);
+    return api::JsonResponse(boost::json::serialize(body));
+  };
+}
+
+api::Handler TakeSnapshotHandler(Service* service) {
+  return [service](const api::Request&) {
+    StatusOr<store::SnapshotInfo> info = service->TakeSnapshot();
+    if (!info.ok()) return SnapshotError(info.status());
+    return InfoResponse(*info, 201);
+  };
+}
+
+api::Handler RestoreSnapshotHandler(Service* service) {
+  return [service](const api::Request& request) {
+    std::string_view text;
+    for (const auto& [name, value] : request.path_params) {
+      if (name == "id") text = value;
+    }
+    uint64_t id = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+    if (ec != std::errc() || end != text.data() + text.size() || id == 0) {
+      return api::JsonError(
+          400, "invalid_id",
+          "snapshot id must be a positive integer, got '" + std::string(text) + "'");
+    }
+    StatusOr<LearnerLoop::Restored> restored = service->RestoreSnapshot(id);
+    if (!restored.ok()) return SnapshotError(restored.status());
+    boost::json::object body;
+    body["restored_snapshot"] = id;
+    body["model_version"] = restored->model_version;
+    body["param_checksum"] = restored->param_checksum;
+    return api::JsonResponse(boost::json::serialize(body));
+  };
+}
+
+}  // namespace ranker::app

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Crash test of contract §5 (exactly-once learning): SIGKILLs `ranker serve`
+# at random moments while it learns a single-partition topic on
+# `ranker broker`, restarts it on the same --data-dir each time, and at the
+# end compares its param_checksum with that of a run that never crashed
+# (a fresh data dir and consumer group over the same topic). Also checks
+# that every joined example is trained or waiting in the partial batch.
+#
+# Usage: scripts/crash_test.sh [RANKER_BIN] [KILLS] [EVENTS] [SEED]
+#   defaults: build/app/ranker 10 20000 $RANDOM. Exit 0 on success.
+set -euo pipefail
+
+bin=${1:-build/app/ranker}
+kills=${2:-10}
+events=${3:-20000}
+seed=${4:-$RANDOM}
+RANDOM=$seed
+echo "crash_test: $kills kills, $events events, seed $seed" >&2
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "crash_test: FAILED: $*" >&2
+  for f in "$work"/*.log; do echo "--- $f" >&2; tail -n 20 "$f" >&2; done
+  exit 1
+}
+
+# A JSON field of GET /v1/model (dotted path), via python3's json.
+model_field() {  # url field
+  curl -sf "$1/v1/model" | python3 -c \
+    'import json,sys; v=json.load(sys.stdin)
+for k in sys.argv[1].split("."): v=v[k]
+print(v)' "$2"
+}
+
+# Starts `ranker serve`; sets $serve_pid and $serve_url.
+start_serve() {  # data_dir group log
+  "$bin" serve --brokers "$bootstrap" --data-dir "$1" --http 127.0.0.1:0 \
+    --set ingest.group_id="$2" --set snapshot.interval_ms=400 --set snapshot.sync=true \
+    --set ingest.log_kafka_errors=false --set kafka.session.timeout.ms=6000 \
+    --set join.window_ms=2000 \
+    --set kafka.fetch.wait.max.ms=10 >"$3" 2>&1 &
+  serve_pid=$!
+  pids+=("$serve_pid")
+  serve_url=""
+  for _ in $(seq 1 200); do
+    serve_url=$(sed -n 's/^listening on \(http[^ ]*[^/ ]\).*/\1/p' "$3" 2>/dev/null | head -n1 || true)
+    [[ -n "$serve_url" ]] && curl -sf "$serve_url/healthz" >/dev/null && return 0
+    kill -0 "$serve_pid" 2>/dev/null || fail "serve exited at start (see $3)"
+    sleep 0.05
+  done
+  fail "serve did not start (see $3)"
+}
+
+wait_consumed() {  # url predicate-number timeout_s -> waits for events_consumed >= n
+  local deadline=$((SECONDS + $3)) n
+  while ((SECONDS < deadline)); do
+    n=$(model_field "$1" events_consumed 2>/dev/null || echo -1)
+    ((n >= $2)) && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+"$bin" broker --partitions 1 >"$work/broker.addr" 2>"$work/broker.log" &
+pids+=($!)
+for _ in $(seq 1 100); do
+  bootstrap=$(head -n1 "$work/broker.addr" 2>/dev/null || true)
+  [[ -n "$bootstrap" ]] && break
+  sleep 0.05
+done
+[[ -n "$bootstrap" ]] || fail "no broker address"
+
+"$bin" simulate --events "$events" --seed 7 --out "$work/events.ndjson"
+# A producer in the background trickles the events in (batches of 100),
+# spread over about 7 s per kill (a restart waits out the killed member's
+# session), so that the kills land while the learner is learning.
+split -l 100 -d -a 5 "$work/events.ndjson" "$work/chunk."
+pause=$(python3 -c "print(max(0.05, $kills * 7.0 / max(1, $events // 100)))")
+(
+  for f in "$work"/chunk.*; do
+    kcat -P -b "$bootstrap" -t ranker.events -l "$f" || exit 1
+    sleep "$pause"
+  done
+  touch "$work/produced"
+) >"$work/producer.log" 2>&1 &
+pids+=($!)
+
+data="$work/data"
+for ((k = 0; k < kills; k++)); do
+  start_serve "$data" crash "$work/serve.$k.log"
+  restored=$(model_field "$serve_url" events_consumed)
+  # Kill while learning: after it made progress (unless everything was
+  # produced and learned already), at a random moment.
+  if [[ ! -e "$work/produced" ]] || ((restored < events)); then
+    wait_consumed "$serve_url" $((restored + 1)) 60 || fail "restart $k made no progress"
+  fi
+  sleep "$((RANDOM % 2)).$(printf '%03d' $((RANDOM % 1000)))"
+  at=$(model_field "$serve_url" events_consumed 2>/dev/null || echo "?")
+  kill -9 "$serve_pid"
+  wait "$serve_pid" 2>/dev/null || true
+  echo "crash_test: kill $((k + 1)): started from a snapshot of $restored events," \
+    "killed at about $at" >&2
+done
+for _ in $(seq 1 1200); do
+  [[ -e "$work/produced" ]] && break
+  sleep 0.1
+done
+[[ -e "$work/produced" ]] || fail "the producer did not finish"
+
+start_serve "$data" crash "$work/serve.final.log"
+wait_consumed "$serve_url" "$events" 120 || fail "the crashed learner did not reach $events"
+crashed_url=$serve_url
+start_serve "$work/reference" reference "$work/serve.reference.log"
+wait_consumed "$serve_url" "$events" 120 || fail "the reference learner did not reach $events"
+
+for f in events_consumed param_checksum examples_trained examples_buffered join.examples_emitted; do
+  a=$(model_field "$crashed_url" "$f")
+  b=$(model_field "$serve_url" "$f")
+  [[ "$a" == "$b" ]] || fail "$f: crashed run $a, never-crashed run $b"
+  echo "crash_test: $f = $a (both runs)" >&2
+done
+[[ $(model_field "$crashed_url" events_consumed) == "$events" ]] || fail "events_consumed"
+trained=$(model_field "$crashed_url" examples_trained)
+buffered=$(model_field "$crashed_url" examples_buffered)
+joined=$(model_field "$crashed_url" join.examples_emitted)
+((trained + buffered == joined)) ||
+  fail "examples_trained $trained + buffered $buffered != joined examples $joined"
+echo "crash_test: OK after $kills SIGKILLs: param_checksum identical to the never-crashed run" >&2

@@ -1,0 +1,120 @@
+// The experts' factored first layer (ExpertStack with a FactoredInput:
+// shared slots multiplied once per distinct row) against the plain one,
+// which layers_gradient_test checks against central differences.
+#include <gtest/gtest.h>
+
+#include "learner/expert_stack.h"
+#include "tests/learner_f64/grad_check.h"
+
+namespace ranker::learner {
+namespace {
+
+constexpr int kWidth = 3;            // slot width
+constexpr int kIn = 3 * kWidth + 2;  // slots 0, 1 (shared), 2 (not), 2 dense
+constexpr int kBatch = 12;
+
+// x with slots 0 and 1 built from few distinct rows (example 5 pools two
+// rows in slot 0, example 7 has none in slot 1) and the rest random.
+struct Batch {
+  Matrix x = Matrix::Zero(kBatch, kIn);
+  FactoredInput f;
+};
+
+Batch MakeBatch(Rng* rng) {
+  Batch b;
+  b.x = testing::RandomMatrix(kBatch, kIn, rng);
+  for (int s = 0; s < 2; ++s) {
+    SharedSlot& slot = b.f.slots.emplace_back();
+    slot.column = s * kWidth;
+    slot.rows = testing::RandomMatrix(3, kWidth, rng);
+    b.x.middleCols(slot.column, kWidth).setZero();
+    for (int e = 0; e < kBatch; ++e) {
+      if (s == 1 && e == 7) continue;
+      slot.uses.emplace_back(e, (e + s) % 3);
+      if (s == 0 && e == 5) slot.uses.emplace_back(e, 2);
+    }
+    for (const auto& [e, r] : slot.uses)
+      b.x.row(e).segment(slot.column, kWidth) += slot.rows.row(r);
+  }
+  b.f.rest = {{2 * kWidth, kIn}};
+  return b;
+}
+
+class FactoredExperts : public ::testing::Test {
+ protected:
+  FactoredExperts() : rng_(5), batch_(MakeBatch(&rng_)) {
+    params_ = stack_.Init(&rng_);
+    for (int e = 0; e < stack_.num_experts(); ++e) {
+      d_out_.push_back(testing::RandomMatrix(kBatch, stack_.out(), &rng_));
+    }
+  }
+  ExpertStack stack_{kIn, 2, {5, 4}};
+  Rng rng_;
+  Batch batch_;
+  ExpertParams params_;
+  std::vector<Matrix> d_out_;
+};
+
+TEST_F(FactoredExperts, ForwardAndBackwardEqualThePlainLayer) {
+  ExpertCache plain, factored;
+  stack_.Forward(params_, batch_.x, &plain);
+  stack_.Forward(params_, batch_.x, &factored, &batch_.f);
+  for (int e = 0; e < stack_.num_experts(); ++e) {
+    EXPECT_TRUE(stack_.Output(plain, e).isApprox(stack_.Output(factored, e), 1e-12));
+  }
+  ExpertParams g_plain = stack_.Zeros(), g_factored = stack_.Zeros();
+  Matrix dx_plain, dx_factored;
+  stack_.Backward(params_, &plain, d_out_, &g_plain, &dx_plain);
+  stack_.Backward(params_, &factored, d_out_, &g_factored, &dx_factored);
+  std::vector<TensorView> a, b;
+  g_plain.AppendTensors(&a);
+  g_factored.AppendTensors(&b);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    for (size_t k = 0; k < a[i].size(); ++k) EXPECT_NEAR(a[i][k], b[i][k], 1e-12) << i << "," << k;
+  }
+  // Unshared columns as before; shared ones 0, their gradient per row.
+  EXPECT_TRUE(dx_factored.rightCols(kIn - 2 * kWidth)
+                  .isApprox(dx_plain.rightCols(kIn - 2 * kWidth), 1e-12));
+  EXPECT_TRUE(dx_factored.leftCols(2 * kWidth).isZero());
+  ASSERT_EQ(factored.d_rows.size(), 2u);
+  for (int s = 0; s < 2; ++s) {
+    const SharedSlot& slot = batch_.f.slots[s];
+    Matrix expected = Matrix::Zero(3, kWidth);
+    for (const auto& [e, r] : slot.uses) {
+      expected.row(r) += dx_plain.row(e).segment(slot.column, kWidth);
+    }
+    EXPECT_TRUE(factored.d_rows[s].isApprox(expected, 1e-12)) << s;
+  }
+}
+
+TEST_F(FactoredExperts, RowGradientsMatchCentralDifferences) {
+  ExpertCache cache;
+  const auto loss = [&] {
+    stack_.Forward(params_, batch_.x, &cache, &batch_.f);
+    double l = 0;
+    for (int e = 0; e < stack_.num_experts(); ++e) {
+      l += (stack_.Output(cache, e).array() * d_out_[e].array()).sum();
+    }
+    return l;
+  };
+  loss();
+  ExpertParams grad = stack_.Zeros();
+  Matrix dx;
+  stack_.Backward(params_, &cache, d_out_, &grad, &dx);
+  const std::vector<Matrix> d_rows = cache.d_rows;
+  for (int s = 0; s < 2; ++s) {
+    Matrix& rows = batch_.f.slots[s].rows;
+    EXPECT_EQ(testing::CheckGradient(
+                  "rows", View(rows),
+                  ConstTensorView(d_rows[s].data(), static_cast<size_t>(d_rows[s].size())), loss),
+              static_cast<int>(rows.size()));
+  }
+  std::vector<TensorView> p, g;
+  params_.AppendTensors(&p);
+  grad.AppendTensors(&g);
+  EXPECT_GT(testing::CheckGradient("first.w", p[0], g[0], loss), 0);
+}
+
+}  // namespace
+}  // namespace ranker::learner
