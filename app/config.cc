@@ -147,6 +147,18 @@ void AddServiceKeys(std::vector<KeyEntry>* t) {
                    "saved, not flushed)",
                    REF(service.snapshot.on_stop)));
   t->push_back(Key("snapshot.sync", "fsync every snapshot write", REF(service.snapshot.sync)));
+  t->push_back(Key("service.role",
+                   "leader (learn, publish to the model topic) or follower (serve the model "
+                   "topic, never learn)",
+                   REF(service.role)));
+  t->push_back(Key("model_topic.name", "topic of model updates (leader -> followers)",
+                   REF(service.model_topic.name)));
+  t->push_back(Key("model_topic.enabled", "the leader publishes to the model topic (with a broker)",
+                   REF(service.model_topic.enabled)));
+  t->push_back(Key("model_topic.interval_ms", "at most one model broadcast this often",
+                   REF(service.model_topic.interval_ms)));
+  t->push_back(Key("model_topic.checkpoint_every", "a full checkpoint every N broadcasts",
+                   REF(service.model_topic.checkpoint_every)));
   t->push_back(Key("http.enabled", "serve the HTTP API", REF(service.http_enabled)));
   t->push_back(Key("http.address", "HTTP listen address (serve --http ADDR:PORT)",
                    REF(service.http.address)));

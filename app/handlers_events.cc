@@ -85,6 +85,11 @@ api::Response Overloaded(const Status& s) {
 }
 
 api::Response HandleEvents(Service* service, const api::Request& request) {
+  if (service->config().service.follower()) {
+    return api::JsonError(409, "conflict",
+                          "service.role is follower: this replica serves the leader's model "
+                          "and takes no events; send them to the leader");
+  }
   const std::string type = MediaType(request.content_type);
   if (!type.empty() && type != "application/json" && !IsNdjsonType(type)) {
     return api::JsonError(415, "unsupported_media_type",

@@ -59,6 +59,7 @@ void LearnerLoop::Run() {
       std::lock_guard<std::mutex> lock(batch_mu_);
       n = PollOnce(stopping);
       MaybePublish(/*idle=*/n == 0);
+      if (n == 0 && !dirty_ && deps_.broadcaster) deps_.broadcaster->OnIdle(pipeline_.get());
       if (has_requests_.load()) ServeRequests();
       MaybeSnapshot();
     }
@@ -137,6 +138,7 @@ void LearnerLoop::Publish() {
   last_publish_ms_ = NowMonoMs();
   dirty_ = false;
   if (deps_.committer != nullptr && !offsets_.empty()) deps_.committer->Offer(offsets_);
+  if (deps_.broadcaster != nullptr) deps_.broadcaster->OnPublish(pipeline_.get(), stop_.load());
 }
 
 ingest::OffsetMap LearnerLoop::OnAssigned(const std::vector<ingest::TopicPartition>& partitions) {
@@ -296,6 +298,7 @@ StatusOr<LearnerLoop::Restored> LearnerLoop::Restore(uint64_t id) {
   offsets_ = target;
   deps_.snapshotter->Rebase(*s);
   learned_since_snapshot_ = false;
+  if (deps_.broadcaster != nullptr) deps_.broadcaster->RequestFull();  // followers replace all
   Publish();
   return Restored{deps_.publisher->Latest()->version,
                   pipeline_->trainer().model().ParamChecksumHex()};

@@ -44,6 +44,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/model_broadcaster.h"
 #include "app/model_publisher.h"
 #include "app/offset_committer.h"
 #include "app/pipeline.h"
@@ -71,7 +72,8 @@ struct LearnerLoopDeps {
   ingest::DeadLetterSink* dead_letters = nullptr;
   ModelPublisher* publisher = nullptr;
   const Clock* clock = nullptr;
-  Snapshotter* snapshotter = nullptr;  // null: no snapshots
+  Snapshotter* snapshotter = nullptr;       // null: no snapshots
+  ModelBroadcaster* broadcaster = nullptr;  // null: no model topic
   // Runs on the learner thread for each new version just before it becomes
   // visible to readers (metrics gauges), so a reader that sees a version
   // also sees its metrics.

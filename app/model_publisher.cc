@@ -43,4 +43,11 @@ std::shared_ptr<const PublishedModel> ModelPublisher::Publish(
   return published;
 }
 
+void ModelPublisher::Install(std::shared_ptr<PublishedModel> model,
+                             const std::function<void(const PublishedModel&)>& before_visible) {
+  std::shared_ptr<const PublishedModel> published = std::move(model);
+  if (before_visible) before_visible(*published);
+  latest_.store(published);
+}
+
 }  // namespace ranker::app

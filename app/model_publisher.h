@@ -54,6 +54,12 @@ class ModelPublisher {
       const LearningPipeline& pipeline, const ingest::OffsetMap& offsets, int64_t now_ms,
       const std::function<void(const PublishedModel&)>& before_visible = nullptr);
 
+  // Makes `model` (built elsewhere, e.g. by a follower from the model
+  // topic: its version is the leader's) the latest as is. Same writer as
+  // Publish(); `before_visible` as there.
+  void Install(std::shared_ptr<PublishedModel> model,
+               const std::function<void(const PublishedModel&)>& before_visible = nullptr);
+
   // The next Publish() makes version `version` + 1 (a learner restored from
   // a snapshot keeps counting up). REQUIRES: before the first Publish().
   void ContinueFrom(uint64_t version) { versions_ = version; }

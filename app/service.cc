@@ -26,6 +26,7 @@ std::string IdPrefix(const Clock* clock) {
 
 StatusOr<std::unique_ptr<Service>> Service::Create(const Config& config, const Clock* clock) {
   RANKER_RETURN_IF_ERROR(config.Validate());
+  if (config.service.follower()) return CreateFollower(config, clock);
   StatusOr<std::unique_ptr<LearningPipeline>> pipeline = LearningPipeline::Create(config);
   if (!pipeline.ok()) return pipeline.status();
   std::unique_ptr<Service> service(new Service(config, clock));
@@ -67,13 +68,31 @@ Status Service::OpenSnapshots(LearningPipeline* pipeline, ingest::OffsetMap* res
   return Status::OK();
 }
 
+StatusOr<std::unique_ptr<Service>> Service::CreateFollower(const Config& config,
+                                                           const Clock* clock) {
+  std::unique_ptr<Service> service(new Service(config, clock));
+  Service* s = service.get();
+  StatusOr<std::unique_ptr<ModelFollower>> follower = ModelFollower::Create(
+      config, &s->publisher_, clock, &s->metrics_->registry(), [s](const PublishedModel& m) {
+        static const ingest::RejectCounters kNoLogRejects;
+        s->service_metrics_->OnPublish(m, kNoLogRejects, s->http_rejects_);
+      });
+  if (!follower.ok()) return follower.status();
+  service->follower_ = std::move(follower).value();
+  return service;
+}
+
 StatusOr<store::SnapshotInfo> Service::TakeSnapshot() {
+  if (learner_ == nullptr)
+    return Status::FailedPrecondition("service.role is follower: no snapshots");
   StatusOr<uint64_t> id = learner_->RequestSnapshot(std::chrono::seconds(30));
   if (!id.ok()) return id.status();
   return snapshotter_->Wait(*id, std::chrono::minutes(2));
 }
 
 StatusOr<LearnerLoop::Restored> Service::RestoreSnapshot(uint64_t id) {
+  if (learner_ == nullptr)
+    return Status::FailedPrecondition("service.role is follower: no snapshots");
   return learner_->RequestRestore(id, std::chrono::minutes(2));
 }
 
@@ -99,6 +118,10 @@ Status Service::CreateKafka() {
   StatusOr<std::unique_ptr<ingest::KafkaProducer>> producer = ingest::KafkaProducer::Create(p);
   if (!producer.ok()) return producer.status();
   producer_ = std::move(producer).value();
+  if (o.model_topic.enabled) {
+    broadcaster_ = std::make_unique<ModelBroadcaster>(o.model_topic, producer_.get(), &publisher_,
+                                                      clock_, &metrics_->registry());
+  }
   if (!o.dead_letter_topic.empty()) {
     dead_letters_ = std::make_unique<ingest::DeadLetterSink>(producer_.get(), o.dead_letter_topic);
   }
@@ -124,6 +147,7 @@ void Service::CreateLearner(std::unique_ptr<LearningPipeline> pipeline) {
   deps.publisher = &publisher_;
   deps.clock = clock_;
   deps.snapshotter = snapshotter_.get();
+  deps.broadcaster = broadcaster_.get();
   deps.on_publish = [this](const PublishedModel& m) {
     service_metrics_->OnPublish(m, learner_->rejects(), http_rejects_);
   };
@@ -133,7 +157,8 @@ void Service::CreateLearner(std::unique_ptr<LearningPipeline> pipeline) {
 
 Status Service::Start() {
   started_ = true;
-  learner_->Start();
+  if (follower_ != nullptr) RANKER_RETURN_IF_ERROR(follower_->Start());
+  if (learner_ != nullptr) learner_->Start();
   if (source_ != nullptr) RANKER_RETURN_IF_ERROR(source_->Start(learner_.get()));
   if (config_.service.http_enabled) {
     RANKER_RETURN_IF_ERROR(http_->Start());
@@ -145,7 +170,8 @@ Status Service::Start() {
 void Service::Stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
-  learner_->Stop();  // drains and publishes the final version
+  if (follower_ != nullptr) follower_->Stop();
+  if (learner_ != nullptr) learner_->Stop();  // drains, publishes and broadcasts the final version
   if (committer_ != nullptr) {
     (void)committer_->CommitNow();
     committer_->Stop();
@@ -166,6 +192,7 @@ ingest::SourceCounters Service::source_counters() const {
 }
 
 Status Service::Submit(std::vector<AcceptedEvent>* events) {
+  if (learner_ == nullptr) return Status::FailedPrecondition("service.role is follower");
   if (producer_ == nullptr) {
     std::vector<ingest::DecodeResult> decoded;
     decoded.reserve(events->size());
@@ -199,13 +226,18 @@ Status Service::Ready() const {
   if (config_.service.http_enabled && !http_up_.load()) {
     return Status::Unavailable("HTTP is not serving");
   }
-  if (Latest() == nullptr) return Status::Unavailable("no model version published yet");
+  if (Latest() == nullptr) {
+    return Status::Unavailable(follower_ != nullptr ? "no model applied from the model topic yet"
+                                                    : "no model version published yet");
+  }
   return Status::OK();
 }
 
 std::string Service::RenderMetrics() const {
   const ingest::SourceCounters counters = source_counters();
   if (snapshotter_ != nullptr) service_metrics_->OnSnapshotScrape(snapshotter_->stats());
+  if (follower_ != nullptr) follower_->Scrape();
+  service_metrics_->OnRejects(learner_->rejects(), http_rejects_);
   service_metrics_->OnScrape(source_ != nullptr ? &counters : nullptr,
                              committer_ ? committer_->commits() : 0,
                              committer_ ? committer_->failures() : 0, clock_->NowMs());

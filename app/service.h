@@ -34,6 +34,8 @@
 #include "api/router.h"
 #include "app/config.h"
 #include "app/learner_loop.h"
+#include "app/model_broadcaster.h"
+#include "app/model_follower.h"
 #include "app/model_publisher.h"
 #include "app/offset_committer.h"
 #include "app/service_metrics.h"
@@ -80,9 +82,14 @@ class Service {
   // The consumer's counters (lag per partition...); empty without a broker.
   ingest::SourceCounters source_counters() const;
   const OffsetCommitter* committer() const { return committer_.get(); }
+  // service.role follower: the model-topic reader (null on a leader).
+  const ModelFollower* follower() const { return follower_.get(); }
+  // A leader's model-topic writer (null without a broker or model topic).
+  const ModelBroadcaster* broadcaster() const { return broadcaster_.get(); }
 
   // --- for the handlers (app/handlers*.cc) ---
   const Config& config() const { return config_; }
+  // REQUIRES: a leader (the events handler refuses on a follower first).
   ingest::DecodeResult Decode(std::string_view payload) const { return learner_->Decode(payload); }
   // Produces the events to the topic (with a broker) or hands them to the
   // learner. ResourceExhausted / Unavailable when the learner's queue is
@@ -115,6 +122,10 @@ class Service {
   // fills *resume with its offsets.
   Status OpenSnapshots(LearningPipeline* pipeline, ingest::OffsetMap* resume);
   void CreateLearner(std::unique_ptr<LearningPipeline> pipeline);
+  // service.role follower: no learner, no event consumer, no snapshots;
+  // the model comes from the model topic (app/model_follower.h).
+  static StatusOr<std::unique_ptr<Service>> CreateFollower(const Config& config,
+                                                           const Clock* clock);
 
   const Config config_;
   const Clock* const clock_;
@@ -130,7 +141,9 @@ class Service {
   std::unique_ptr<ingest::KafkaSource> source_;
   std::unique_ptr<OffsetCommitter> committer_;
   std::unique_ptr<Snapshotter> snapshotter_;
-  std::unique_ptr<LearnerLoop> learner_;
+  std::unique_ptr<ModelBroadcaster> broadcaster_;  // leader with a model topic
+  std::unique_ptr<LearnerLoop> learner_;           // null on a follower
+  std::unique_ptr<ModelFollower> follower_;        // follower only
   std::unique_ptr<api::Router> router_;
   std::unique_ptr<api::HttpServer> http_;
   std::atomic<bool> http_up_{false};

@@ -99,10 +99,7 @@ void ServiceMetrics::OnPublish(const PublishedModel& m, const ingest::RejectCoun
                                const ingest::RejectCounters& http_rejects) {
   SetCounter(consumed_, static_cast<double>(m.events_consumed));
   SetCounter(trained_, static_cast<double>(m.examples_trained));
-  log_rejects.ForEach([&](ingest::RejectReason reason, std::string_view name, uint64_t n) {
-    const double total = static_cast<double>(n + http_rejects.Get(reason));
-    SetCounter(&rejected_->Add({{"reason", std::string(name)}}), total);
-  });
+  OnRejects(log_rejects, http_rejects);
   const learner::JoinerStats& j = m.join;
   const std::vector<std::pair<const char*, int64_t>> join = {
       {"impressions", j.impressions},
@@ -147,6 +144,14 @@ void ServiceMetrics::OnPublish(const PublishedModel& m, const ingest::RejectCoun
   published_at_ms_ = m.published_at_ms;
 }
 
+void ServiceMetrics::OnRejects(const ingest::RejectCounters& log_rejects,
+                               const ingest::RejectCounters& http_rejects) {
+  log_rejects.ForEach([&](ingest::RejectReason reason, std::string_view name, uint64_t n) {
+    const double total = static_cast<double>(n + http_rejects.Get(reason));
+    SetCounter(&rejected_->Add({{"reason", std::string(name)}}), total);
+  });
+}
+
 void ServiceMetrics::OnScrape(const ingest::SourceCounters* source, uint64_t commits,
                               uint64_t commit_failures, int64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -164,6 +169,7 @@ void ServiceMetrics::OnScrape(const ingest::SourceCounters* source, uint64_t com
     }
   }
   for (const auto& [tp, state] : source->partitions) {
+    if (state.lag < 0) continue;  // no high watermark yet: unknown, not exported
     prometheus::Gauge*& g = lag_series_[tp];
     if (g == nullptr) {
       g = &lag_->Add({{"topic", tp.topic}, {"partition", std::to_string(tp.partition)}});

@@ -52,6 +52,10 @@ class ServiceMetrics {
   // source errors, commits, and the model's age at `now_ms`.
   void OnScrape(const ingest::SourceCounters* source, uint64_t commits, uint64_t commit_failures,
                 int64_t now_ms);
+  // Rejected events by reason (the log's and POST /v1/events'); also run at
+  // scrape time, so rejects that trigger no publication still show.
+  void OnRejects(const ingest::RejectCounters& log_rejects,
+                 const ingest::RejectCounters& http_rejects);
   // Snapshot families (only registered values move; all zero without snapshots).
   void OnSnapshotScrape(const SnapshotStats& stats);
 

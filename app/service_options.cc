@@ -8,7 +8,23 @@ Status SnapshotOptions::Validate() const {
   return Status::OK();
 }
 
+Status ModelTopicOptions::Validate() const {
+  if (name.empty()) return Status::InvalidArgument("model_topic.name: must not be empty");
+  if (interval_ms <= 0) return Status::InvalidArgument("model_topic.interval_ms: must be > 0");
+  if (checkpoint_every <= 0) {
+    return Status::InvalidArgument("model_topic.checkpoint_every: must be > 0");
+  }
+  return Status::OK();
+}
+
 Status ServiceOptions::Validate() const {
+  if (role != "leader" && role != "follower") {
+    return Status::InvalidArgument("service.role: must be leader or follower, got " + role);
+  }
+  if (follower() && (brokers.empty() || !model_topic.enabled)) {
+    return Status::InvalidArgument(
+        "service.role: a follower needs ingest.brokers and model_topic.enabled");
+  }
   if (topic.empty()) return Status::InvalidArgument("ingest.topic: must not be empty");
   if (group_id.empty()) return Status::InvalidArgument("ingest.group_id: must not be empty");
   if (dead_letter_topic == topic) {
@@ -25,6 +41,10 @@ Status ServiceOptions::Validate() const {
   }
   RANKER_RETURN_IF_ERROR(rank.Validate());
   RANKER_RETURN_IF_ERROR(snapshot.Validate());
+  RANKER_RETURN_IF_ERROR(model_topic.Validate());
+  if (model_topic.name == topic) {
+    return Status::InvalidArgument("model_topic.name: must differ from ingest.topic");
+  }
   return http.Validate();
 }
 

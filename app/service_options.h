@@ -33,7 +33,26 @@ struct SnapshotOptions {
   Status Validate() const;
 };
 
+// The model topic (app/model_broadcaster.h, app/model_follower.h): the
+// leader publishes its model there, followers serve from it.
+struct ModelTopicOptions {
+  std::string name = "ranker.model";
+  // The leader publishes when a broker is configured and this is on.
+  bool enabled = true;
+  // At most one broadcast this often (always one at shutdown).
+  int64_t interval_ms = 1000;
+  // Every this many broadcasts, a full checkpoint instead of a delta.
+  int64_t checkpoint_every = 50;
+
+  Status Validate() const;
+};
+
 struct ServiceOptions {
+  // "leader" learns and publishes to the model topic; "follower" serves
+  // what it reads from the model topic and never learns.
+  std::string role = "leader";
+  bool follower() const { return role == "follower"; }
+
   // bootstrap.servers of the event log; "" = no Kafka: only POST /v1/events
   // feeds the learner (through an in-process queue).
   std::string brokers;
@@ -64,6 +83,7 @@ struct ServiceOptions {
   std::string admin_token;
   api::RankRequestLimits rank;
   SnapshotOptions snapshot;
+  ModelTopicOptions model_topic;
 
   Status Validate() const;
 };

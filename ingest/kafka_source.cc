@@ -242,6 +242,7 @@ void KafkaSource::ApplyFetchChanges() {
 // need not be awaited long.
 void KafkaSource::WakeFetchers(const std::vector<RdKafka::TopicPartition*>& resumed) {
   for (const auto* p : resumed) {
+    if (stop_.load()) return;  // closing: with the brokers gone each query can block
     int64_t low = -1, high = -1;
     if (consumer_->query_watermark_offsets(p->topic(), p->partition(), &low, &high,
                                            /*timeout_ms=*/5) == RdKafka::ERR_NO_ERROR) {

@@ -183,7 +183,7 @@ size_t EmbeddingTable::AppendRow(uint64_t key) {
   if (row % kRowsPerChunk == 0) chunks_.emplace_back(kRowsPerChunk * stride());
   IndexInsert(key, static_cast<uint32_t>(row));
   keys_.push_back(key);
-  dirty_.push_back(0);
+  dirty_bits_.push_back(0);
   last_seen_.push_back(clock_ms_);
   Real* p = RowPtr(row);
   InitialWeights(key, p);
@@ -193,15 +193,24 @@ size_t EmbeddingTable::AppendRow(uint64_t key) {
 }
 
 void EmbeddingTable::ForgetRemoved(uint64_t key) {
-  const auto it = removed_index_.find(key);
-  if (it == removed_index_.end()) return;
-  const size_t i = it->second;
-  removed_index_.erase(it);
-  if (i + 1 != removed_keys_.size()) {
-    removed_keys_[i] = removed_keys_.back();
-    removed_index_[removed_keys_[i]] = i;
+  for (DirtySet& d : dirty_) {
+    const auto it = d.removed_index.find(key);
+    if (it == d.removed_index.end()) continue;
+    const size_t i = it->second;
+    d.removed_index.erase(it);
+    if (i + 1 != d.removed.size()) {
+      d.removed[i] = d.removed.back();
+      d.removed_index[d.removed[i]] = i;
+    }
+    d.removed.pop_back();
   }
-  removed_keys_.pop_back();
+}
+
+void EmbeddingTable::MarkRemoved(uint64_t key) {
+  for (DirtySet& d : dirty_) {
+    d.removed_index.emplace(key, d.removed.size());
+    d.removed.push_back(key);
+  }
 }
 
 std::span<Real> EmbeddingTable::Mutable(uint64_t key, int64_t ts_ms) {
@@ -216,9 +225,12 @@ std::span<Real> EmbeddingTable::Mutable(uint64_t key, int64_t ts_ms) {
     }
   }
   if (ts_ms >= 0) last_seen_[row] = std::max(last_seen_[row], ts_ms);
-  if (!dirty_[row]) {
-    dirty_[row] = 1;
-    dirty_keys_.push_back(key);
+  constexpr uint8_t kAll = (1u << kDirtyChannels) - 1;
+  if (dirty_bits_[row] != kAll) {
+    for (int c = 0; c < kDirtyChannels; ++c) {
+      if (!(dirty_bits_[row] & (1u << c))) dirty_[c].keys.push_back(key);
+    }
+    dirty_bits_[row] = kAll;
   }
   return {RowPtr(row), stride()};
 }
@@ -246,8 +258,10 @@ void EmbeddingTable::Expire() {
   if (expired.empty()) return;
   std::sort(expired.begin(), expired.end());
   for (uint64_t key : expired) RemoveRow(key);
-  std::erase_if(dirty_keys_,
-                [&](uint64_t k) { return std::binary_search(expired.begin(), expired.end(), k); });
+  for (DirtySet& d : dirty_) {
+    std::erase_if(
+        d.keys, [&](uint64_t k) { return std::binary_search(expired.begin(), expired.end(), k); });
+  }
   evicted_rows_ += expired.size();
   // Shrink the index once it is mostly empty (load < 1/8).
   if (slots_.size() > 64 && 8 * keys_.size() < slots_.size()) {
@@ -265,22 +279,23 @@ void EmbeddingTable::RemoveRow(uint64_t key) {
     std::memcpy(RowPtr(row), RowPtr(last), sizeof(Real) * stride());
     keys_[row] = keys_[last];
     last_seen_[row] = last_seen_[last];
-    dirty_[row] = dirty_[last];
+    dirty_bits_[row] = dirty_bits_[last];
     slots_[SlotOf(keys_[row])].row = row;
   }
   keys_.pop_back();
   last_seen_.pop_back();
-  dirty_.pop_back();
+  dirty_bits_.pop_back();
   if (keys_.size() % kRowsPerChunk == 0) chunks_.pop_back();
-  removed_index_.emplace(key, removed_keys_.size());
-  removed_keys_.push_back(key);
+  MarkRemoved(key);
 }
 
-void EmbeddingTable::ClearDirty() {
-  for (uint64_t key : dirty_keys_) dirty_[RowOf(key)] = 0;
-  dirty_keys_.clear();
-  removed_keys_.clear();
-  removed_index_.clear();
+void EmbeddingTable::ClearDirty(int channel) {
+  DirtySet& d = dirty_[channel];
+  const auto bit = static_cast<uint8_t>(1u << channel);
+  for (uint64_t key : d.keys) dirty_bits_[RowOf(key)] &= static_cast<uint8_t>(~bit);
+  d.keys.clear();
+  d.removed.clear();
+  d.removed_index.clear();
 }
 
 bool EmbeddingTable::ExportRow(uint64_t key, std::string* out) const {

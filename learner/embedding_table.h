@@ -45,6 +45,7 @@
 // exclusive access (one trainer writes; scorers read a published copy).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -142,13 +143,21 @@ class EmbeddingTable {
   // sightings, advances the clock and, when due, removes expired rows.
   void EndStep(const StepSightings& step);
 
-  // Keys of the rows created or changed since the last ClearDirty(), in
-  // the order they first became dirty (for incremental snapshots).
-  const std::vector<uint64_t>& dirty_keys() const { return dirty_keys_; }
-  // Keys of the rows removed since the last ClearDirty() and not created
-  // again since (disjoint from dirty_keys()), in no particular order.
-  const std::vector<uint64_t>& removed_keys() const { return removed_keys_; }
-  void ClearDirty();
+  // Dirty tracking has independent channels, each with its own dirty
+  // period: 0 = snapshots (the default), 1 = the model topic
+  // (app/model_broadcaster.h). A change marks a row dirty in every channel;
+  // ClearDirty(c) ends channel c's period only.
+  static constexpr int kDirtyChannels = 2;
+  // Keys of the rows created or changed since the last ClearDirty(channel),
+  // in the order they first became dirty (for incremental snapshots).
+  const std::vector<uint64_t>& dirty_keys(int channel = 0) const { return dirty_[channel].keys; }
+  // Keys of the rows removed since the last ClearDirty(channel) and not
+  // created again since (disjoint from dirty_keys(channel)), in no
+  // particular order.
+  const std::vector<uint64_t>& removed_keys(int channel = 0) const {
+    return dirty_[channel].removed;
+  }
+  void ClearDirty(int channel = 0);
 
   // One row as self-contained bytes (its weights, optimizer state and
   // last-seen time; the layout is this class's own): appends to `out`.
@@ -205,6 +214,7 @@ class EmbeddingTable {
   void RemoveRow(uint64_t key);
   void Expire();
   void ForgetRemoved(uint64_t key);
+  void MarkRemoved(uint64_t key);
 
   // The key -> row index: open addressing with linear probing over a
   // power-of-two array at most half full (a lookup touches one or two
@@ -228,10 +238,14 @@ class EmbeddingTable {
   std::vector<uint64_t> keys_;             // row -> key
   std::vector<std::vector<Real>> chunks_;  // kRowsPerChunk rows each
   std::vector<int64_t> last_seen_;         // row -> last-seen event time
-  std::vector<uint8_t> dirty_;             // row -> dirty since ClearDirty
-  std::vector<uint64_t> dirty_keys_;
-  std::vector<uint64_t> removed_keys_;
-  std::unordered_map<uint64_t, size_t> removed_index_;  // key -> removed_keys_ index
+  std::vector<uint8_t> dirty_bits_;        // row -> bit c: dirty since ClearDirty(c)
+  // One dirty channel's changed and removed keys.
+  struct DirtySet {
+    std::vector<uint64_t> keys;
+    std::vector<uint64_t> removed;
+    std::unordered_map<uint64_t, size_t> removed_index;  // key -> removed index
+  };
+  std::array<DirtySet, kDirtyChannels> dirty_;
   // Meta state.
   CountMinSketch sketch_;  // empty with admission off
   int64_t clock_ms_ = -1;

@@ -106,8 +106,9 @@ class Model {
   static StatusOr<std::unique_ptr<Model>> Restore(
       std::string_view state, std::span<const std::pair<uint64_t, std::string>> rows,
       const ModelOptions& model, const OptimizerOptions& optimizer);
-  // Starts a new dirty period (after a snapshot captured the changes).
-  void ClearDirtyRows() { table_.ClearDirty(); }
+  // Starts a new dirty period of `channel` (EmbeddingTable::kDirtyChannels:
+  // 0 after a snapshot captured the changes, 1 after a model-topic broadcast).
+  void ClearDirtyRows(int channel = 0) { table_.ClearDirty(channel); }
 
   // contract §3 position_bias; zeros without the position tower.
   PositionBiasReport PositionBias() const;

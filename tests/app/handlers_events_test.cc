@@ -50,6 +50,23 @@ TEST(EventsHandler, AcceptsNdjsonAndListsRejectsByIndex) {
   })) << metrics;
 }
 
+// A body whose every event is rejected reaches no learner and triggers no
+// publication; /metrics must count it all the same.
+TEST(EventsHandler, RejectsShowInMetricsAtOnceEvenWhenNothingIsLearned) {
+  std::unique_ptr<Service> s = StartedService(TestConfig());
+  ASSERT_NE(s, nullptr);
+  api::Response r =
+      s->Handle(Post("/v1/events", "not json\n{\"type\":\"click\"}\n", "application/x-ndjson"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r)["rejected"].as_int64(), 2);
+  const std::string metrics = s->Handle(Get("/metrics")).body;
+  EXPECT_NE(metrics.find(R"(ranker_events_rejected_total{reason="invalid_json"} 1)"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find(R"(ranker_events_rejected_total{reason="missing_field"} 1)"),
+            std::string::npos);
+}
+
 TEST(EventsHandler, AcceptsAJsonArrayByItsFirstCharacter) {
   std::unique_ptr<Service> s = StartedService(TestConfig());
   ASSERT_NE(s, nullptr);
