@@ -13,7 +13,7 @@ api::Handler ModelHandler(const Service* service) {
   return [service](const api::Request&) {
     const std::shared_ptr<const PublishedModel> published = service->Latest();
     if (published == nullptr) return api::JsonError(503, "unavailable", "no model published yet");
-    api::Response r = api::JsonResponse(WithLastSnapshot(published->report_json, *service));
+    api::Response r = api::JsonResponse(ModelBody(*published, *service));
     r.headers.emplace_back("Cache-Control", "no-store");
     return r;
   };

@@ -57,14 +57,16 @@ boost::json::object SnapshotInfoJson(const store::SnapshotInfo& info) {
   return o;
 }
 
-std::string WithLastSnapshot(std::string_view report_json, const Service& service) {
-  if (service.snapshotter() == nullptr) return std::string(report_json);
-  const SnapshotStats stats = service.snapshotter()->stats();
-  if (stats.last.id == 0) return std::string(report_json);
+std::string ModelBody(const PublishedModel& published, const Service& service) {
   boost::system::error_code ec;
-  boost::json::value report = boost::json::parse(report_json, ec);
-  if (ec || !report.is_object()) return std::string(report_json);
-  report.as_object()["last_snapshot"] = SnapshotInfoJson(stats.last);
+  boost::json::value report = boost::json::parse(published.report_json, ec);
+  if (ec || !report.is_object()) return published.report_json;
+  boost::json::object& o = report.as_object();
+  o["param_checksum"] = published.ParamChecksum();
+  if (service.snapshotter() != nullptr) {
+    const SnapshotStats stats = service.snapshotter()->stats();
+    if (stats.last.id != 0) o["last_snapshot"] = SnapshotInfoJson(stats.last);
+  }
   return boost::json::serialize(report);
 }
 

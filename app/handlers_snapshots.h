@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "app/model_publisher.h"
 #include "app/snapshotter.h"
 
 namespace ranker::app {
@@ -16,9 +17,10 @@ class Service;
 // plus "error" for a record that does not decode.
 boost::json::object SnapshotInfoJson(const store::SnapshotInfo& info);
 
-// The published report with "last_snapshot" set to the newest written
-// snapshot (null when none or snapshots are off): snapshots finish after
-// the version they belong to was published.
-std::string WithLastSnapshot(std::string_view report_json, const Service& service);
+// The GET /v1/model body of `published`: its report plus "param_checksum"
+// (computed here, on the HTTP thread, once per version) and "last_snapshot"
+// (the newest written or restored snapshot; null when none or snapshots are
+// off: a snapshot finishes after the version it belongs to was published).
+std::string ModelBody(const PublishedModel& published, const Service& service);
 
 }  // namespace ranker::app

@@ -214,6 +214,7 @@ void ModelFollower::Publish(const CommitHeader& h, std::unique_ptr<learner::Mode
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++counters_.commits_applied;
+    if (h.full) ++counters_.checkpoints_applied;
     counters_.applied_version = h.version;
     counters_.applied_epoch = h.epoch;
     counters_.last_delay_ms = now - h.published_at_ms;

@@ -43,14 +43,15 @@ class Registry;
 namespace ranker::app {
 
 struct FollowerCounters {
-  uint64_t messages = 0;          // model-topic messages read
-  uint64_t commits_applied = 0;   // versions published
-  uint64_t commits_rejected = 0;  // corrupt, incomplete or checksum mismatch
-  uint64_t newest_version = 0;    // version of the newest commit read
-  uint64_t applied_version = 0;   // version served (0: none yet)
-  uint64_t applied_epoch = 0;     // the leader's epoch of it
-  int64_t last_delay_ms = -1;     // leader publication -> applied here (wall clocks)
-  int64_t lag_messages = 0;       // model-topic messages not read yet
+  uint64_t messages = 0;             // model-topic messages read
+  uint64_t commits_applied = 0;      // versions published
+  uint64_t commits_rejected = 0;     // corrupt, incomplete or checksum mismatch
+  uint64_t checkpoints_applied = 0;  // of commits_applied, full checkpoints
+  uint64_t newest_version = 0;       // version of the newest commit read
+  uint64_t applied_version = 0;      // version served (0: none yet)
+  uint64_t applied_epoch = 0;        // the leader's epoch of it
+  int64_t last_delay_ms = -1;        // leader publication -> applied here (wall clocks)
+  int64_t lag_messages = 0;          // model-topic messages not read yet
   std::string last_error;
 };
 

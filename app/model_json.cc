@@ -74,13 +74,13 @@ boost::json::object JoinJson(const learner::JoinerStats& s) {
 
 }  // namespace
 
-boost::json::object ModelReportJson(const LearningPipeline& pipeline) {
+boost::json::object ModelReportJson(const LearningPipeline& pipeline, bool with_checksum) {
   const learner::Trainer& trainer = pipeline.trainer();
   const learner::Model& model = trainer.model();
   const learner::MetricsReport report = trainer.metrics().Report();
   boost::json::object out;
   out["model_version"] = model.steps();
-  out["param_checksum"] = model.ParamChecksumHex();
+  if (with_checksum) out["param_checksum"] = model.ParamChecksumHex();
   out["architecture"] = ArchitectureName(model.options().architecture);
   out["events_consumed"] = pipeline.events_consumed();
   out["events_rejected"] = pipeline.rejects().Total();

@@ -11,7 +11,9 @@
 
 namespace ranker::app {
 
-boost::json::object ModelReportJson(const LearningPipeline& pipeline);
+// `with_checksum` false leaves "param_checksum" out (a digest of every row:
+// the service computes it off the learner thread, on first request).
+boost::json::object ModelReportJson(const LearningPipeline& pipeline, bool with_checksum = true);
 
 // Human-readable progressive metrics, one line per task ("click auc=0.73 ...").
 std::string MetricsSummary(const learner::MetricsReport& report, bool window);

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "app/pipeline.h"
@@ -28,13 +29,26 @@ struct PublishedModel {
   int64_t published_at_ms = 0;  // wall clock
   // Per topic-partition, the next offset not reflected in this version.
   ingest::OffsetMap offsets;
-  std::string report_json;  // the GET /v1/model body
+  // The GET /v1/model body, without "param_checksum" (ParamChecksum() adds it).
+  std::string report_json;
   // Counters and metrics at publication, for /metrics and progress lines.
   learner::MetricsReport metrics;
   learner::JoinerStats join;
   int64_t events_consumed = 0;
   int64_t examples_trained = 0;
   double clone_ms = 0;  // how long the copy of the model took
+
+  // The model's param_checksum, computed on first use by whichever thread
+  // asks (it digests every embedding row: ~0.7 s at a million rows, so not
+  // on the learner thread at each publication), then cached.
+  const std::string& ParamChecksum() const {
+    std::call_once(checksum_once_, [this] { checksum_ = model->ParamChecksumHex(); });
+    return checksum_;
+  }
+
+ private:
+  mutable std::once_flag checksum_once_;
+  mutable std::string checksum_;
 };
 
 // "ranker.events/0" -> next offset, as rendered in GET /v1/model.

@@ -237,7 +237,7 @@ std::string Service::RenderMetrics() const {
   const ingest::SourceCounters counters = source_counters();
   if (snapshotter_ != nullptr) service_metrics_->OnSnapshotScrape(snapshotter_->stats());
   if (follower_ != nullptr) follower_->Scrape();
-  service_metrics_->OnRejects(learner_->rejects(), http_rejects_);
+  if (learner_ != nullptr) service_metrics_->OnRejects(learner_->rejects(), http_rejects_);
   service_metrics_->OnScrape(source_ != nullptr ? &counters : nullptr,
                              committer_ ? committer_->commits() : 0,
                              committer_ ? committer_->failures() : 0, clock_->NowMs());

@@ -126,7 +126,8 @@ bool Snapshotter::Due() const {
 }
 
 uint64_t Snapshotter::Capture(LearningPipeline* pipeline, const ingest::OffsetMap& offsets,
-                              uint64_t model_version) {
+                              uint64_t model_version,
+                              std::shared_ptr<const PublishedModel> published) {
   const auto start = std::chrono::steady_clock::now();
   bool full;
   {
@@ -140,7 +141,7 @@ uint64_t Snapshotter::Capture(LearningPipeline* pipeline, const ingest::OffsetMa
   s.base_id = full ? 0 : base_id_;
   s.created_ms = clock_->NowMs();
   s.model_version = model_version;
-  s.param_checksum = model.ParamChecksumHex();
+  if (published == nullptr) s.param_checksum = model.ParamChecksumHex();
   s.offsets = ToStoreOffsets(offsets);
   PutFixed32(&s.dense_state, kMagic);
   PutFixed32(&s.dense_state, kVersion);
@@ -158,7 +159,7 @@ uint64_t Snapshotter::Capture(LearningPipeline* pipeline, const ingest::OffsetMa
   {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.last_capture_ms = MsSince(start);
-    queue_.push_back(std::move(s));
+    queue_.push_back(Pending{std::move(s), std::move(published)});
   }
   cv_.notify_all();
   return id;
@@ -190,11 +191,11 @@ void Snapshotter::Run() {
   while (true) {
     cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, nothing left
-    store::Snapshot s = std::move(queue_.front());
+    Pending p = std::move(queue_.front());
     queue_.pop_front();
     writing_ = true;
     lock.unlock();
-    Write(std::move(s));
+    Write(std::move(p));
     lock.lock();
     writing_ = false;
     cv_.notify_all();
@@ -202,8 +203,10 @@ void Snapshotter::Run() {
 }
 
 // Writer thread: one Put (atomic, synced), then retention.
-void Snapshotter::Write(store::Snapshot s) {
+void Snapshotter::Write(Pending p) {
   const auto start = std::chrono::steady_clock::now();
+  store::Snapshot& s = p.snapshot;
+  if (p.published != nullptr) s.param_checksum = p.published->ParamChecksum();
   store::SnapshotInfo info = store::InfoOf(s);
   Status status = store_->Put(s);
   if (status.ok()) {

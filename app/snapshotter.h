@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/model_publisher.h"
 #include "app/pipeline.h"
 #include "app/service_options.h"
 #include "base/clock.h"
@@ -76,9 +77,13 @@ class Snapshotter {
   // write in flight.
   bool Due() const;
   // Captures the state now (the model's rows become clean) and queues the
-  // write; returns the new snapshot's id.
+  // write; returns the new snapshot's id. `published`, when given, must hold
+  // a copy of the pipeline's model in the same state: the param_checksum
+  // (a digest of every row) is then computed on the writer thread from it
+  // instead of pausing the learner.
   uint64_t Capture(LearningPipeline* pipeline, const ingest::OffsetMap& offsets,
-                   uint64_t model_version);
+                   uint64_t model_version,
+                   std::shared_ptr<const PublishedModel> published = nullptr);
   // Waits until snapshot `id` is written or failed; its info, or why not.
   StatusOr<store::SnapshotInfo> Wait(uint64_t id, std::chrono::milliseconds timeout);
 
@@ -95,8 +100,12 @@ class Snapshotter {
   static store::OffsetMap ToStoreOffsets(const ingest::OffsetMap& offsets);
 
  private:
+  struct Pending {
+    store::Snapshot snapshot;
+    std::shared_ptr<const PublishedModel> published;  // may be null
+  };
   void Run();
-  void Write(store::Snapshot s);
+  void Write(Pending p);
 
   const std::unique_ptr<store::SnapshotStore> store_;
   const SnapshotOptions options_;
@@ -110,7 +119,7 @@ class Snapshotter {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;           // queue changed, or a write ended
-  std::deque<store::Snapshot> queue_;    // GUARDED_BY(mu_)
+  std::deque<Pending> queue_;            // GUARDED_BY(mu_)
   bool writing_ = false;                 // GUARDED_BY(mu_)
   bool need_full_ = false;               // GUARDED_BY(mu_): a write failed
   std::map<uint64_t, Status> outcomes_;  // GUARDED_BY(mu_): recent ids

@@ -7,7 +7,10 @@
 #   EVENTS_TOPIC       events, keyed by request_id (ranker.events)
 #   EVENTS_PARTITIONS  partitions of the events topic (6)
 #   DEAD_TOPIC         dead letters of rejected events (ranker.dead)
-#   RETENTION_BYTES    per-partition size cap of both topics (268435456)
+#   MODEL_TOPIC        the leader's model updates, read by followers (ranker.model):
+#                      1 partition, compacted (row/dense/commit keys keep the
+#                      latest full state)
+#   RETENTION_BYTES    per-partition size cap of the events and dead topics (268435456)
 set -eu
 kafka_topics=/opt/kafka/bin/kafka-topics.sh
 bootstrap=${BOOTSTRAP:-kafka:9092}
@@ -21,5 +24,8 @@ create() {  # topic partitions
 
 create "${EVENTS_TOPIC:-ranker.events}" "${EVENTS_PARTITIONS:-6}"
 create "${DEAD_TOPIC:-ranker.dead}" 1
+"$kafka_topics" --bootstrap-server "$bootstrap" --create --if-not-exists \
+  --topic "${MODEL_TOPIC:-ranker.model}" --partitions 1 --replication-factor 1 \
+  --config cleanup.policy=compact --config min.compaction.lag.ms=60000
 "$kafka_topics" --bootstrap-server "$bootstrap" --describe \
   --topic "${EVENTS_TOPIC:-ranker.events}"

@@ -1,0 +1,172 @@
+// Serving replicas that follow the learner through the model topic, on
+// librdkafka's mock cluster: one leader learns simulated events, followers
+// (service.role=follower, in process) rebuild its model from the topic and
+// must end with the leader's param_checksum and rank exactly as it does; a
+// follower started after the stream catches up from the topic's beginning;
+// a leader rolled back to a snapshot is followed through its checkpoint.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "tests/integration/kafka_service_util.h"
+
+namespace ranker::app {
+namespace {
+
+using namespace ranker::app::testing;  // NOLINT
+
+constexpr char kModelTopic[] = "ranker.model";
+
+// A small model (the mock keeps only ~5 MB per partition) and a short join
+// window, so examples are trained within the test.
+std::vector<std::string> Small(std::vector<std::string> more = {}) {
+  std::vector<std::string> sets = {"model.expert_hidden=16,8", "model.num_experts=2",
+                                   "join.window_ms=2000", "model_topic.interval_ms=50"};
+  sets.insert(sets.end(), more.begin(), more.end());
+  return sets;
+}
+
+Config LeaderConfig(const std::string& bootstrap, std::vector<std::string> more = {}) {
+  return KafkaConfig(bootstrap, Small(std::move(more)));
+}
+
+Config FollowerConfig(const std::string& bootstrap) {
+  return KafkaConfig(bootstrap, Small({"service.role=follower"}));
+}
+
+std::string Checksum(const Service& s) {
+  const auto latest = s.Latest();
+  return latest == nullptr ? "" : latest->model->ParamChecksumHex();
+}
+
+// The follower serves the leader's latest version, bit for bit.
+bool Follows(const Service& follower, const Service& leader) {
+  const auto f = follower.Latest();
+  const auto l = leader.Latest();
+  return f != nullptr && l != nullptr && f->version == l->version &&
+         f->model->ParamChecksumHex() == l->model->ParamChecksumHex();
+}
+
+api::Request Request(api::Method method, const std::string& path, std::string body = "") {
+  api::Request r;
+  r.method = method;
+  r.SetTarget(path);
+  r.remote_is_loopback = true;
+  r.content_type = "application/json";
+  if (method == api::Method::kPost) r.content_length = body.size();
+  r.body = std::move(body);
+  return r;
+}
+
+const char kRankBody[] =
+    R"({"request_id":"same","user_id":"u1","context":{"device":"mobile"},)"
+    R"("candidates":[{"item_id":"i1"},{"item_id":"i2"},{"item_id":"i3"},{"item_id":"i4"}]})";
+
+#define T(x) fprintf(stderr, "T %s %lld\n", x, (long long)std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count())
+TEST(Follower, TwoFollowersAndALateOneServeTheLeadersModel) {
+T("start");
+  auto cluster = NewCluster(1, {kModelTopic});
+  const std::vector<Keyed> events = SimulatedEvents(3000, 7);
+  auto producer = NewProducer(cluster->bootstrap());
+  auto f1 = StartService(FollowerConfig(cluster->bootstrap()));
+  auto f2 = StartService(FollowerConfig(cluster->bootstrap()));
+  auto leader = StartService(LeaderConfig(cluster->bootstrap()));
+  ASSERT_TRUE(f1 && f2 && leader);
+  EXPECT_NE(f1->follower(), nullptr);
+  EXPECT_NE(leader->broadcaster(), nullptr);
+  Produce(producer.get(), events, 0, events.size());
+  ASSERT_TRUE(producer->Flush(kLongWait).ok());
+  ASSERT_TRUE(WaitFor([&] { return Consumed(*leader) == 3000; }));
+  ASSERT_GT(leader->Latest()->examples_trained, 0);T("consumed");
+
+  ASSERT_TRUE(WaitFor([&] { return Follows(*f1, *leader) && Follows(*f2, *leader); }))
+      << Checksum(*f1) << " " << Checksum(*f2) << " leader " << Checksum(*leader);
+T("follows");  EXPECT_EQ(f1->follower()->counters().commits_rejected, 0u);
+  EXPECT_EQ(f2->follower()->counters().commits_rejected, 0u);
+  EXPECT_GT(leader->broadcaster()->counters().bytes, 0u);
+
+  const api::Response want = leader->Handle(Request(api::Method::kPost, "/v1/rank", kRankBody));
+  ASSERT_EQ(want.status, 200) << want.body;
+  for (const Service* f : {f1.get(), f2.get()}) {
+    const api::Response got = f->Handle(Request(api::Method::kPost, "/v1/rank", kRankBody));
+    EXPECT_EQ(got.status, 200);
+    EXPECT_EQ(got.body, want.body);
+    const api::Response model = f->Handle(Request(api::Method::kGet, "/v1/model"));
+    EXPECT_NE(model.body.find(R"("role":"follower")"), std::string::npos) << model.body;
+    EXPECT_NE(model.body.find(Checksum(*leader)), std::string::npos);
+    EXPECT_EQ(f->Handle(Request(api::Method::kGet, "/readyz")).status, 200);
+  }
+  const api::Response events_on_follower =
+      f1->Handle(Request(api::Method::kPost, "/v1/events", events[0].payload));
+  EXPECT_EQ(events_on_follower.status, 409) << events_on_follower.body;
+  EXPECT_NE(events_on_follower.body.find("follower"), std::string::npos);
+  const std::string metrics = f1->RenderMetrics();
+  EXPECT_NE(metrics.find("ranker_follower_version_lag 0"), std::string::npos);
+  EXPECT_NE(leader->RenderMetrics().find("ranker_model_topic_bytes_total"), std::string::npos);
+
+  // A follower started after the stream ended catches up from the topic.
+T("late");  auto late = StartService(FollowerConfig(cluster->bootstrap()));
+  ASSERT_NE(late, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return Follows(*late, *leader); })) << Checksum(*late);
+  EXPECT_EQ(late->Handle(Request(api::Method::kPost, "/v1/rank", kRankBody)).body, want.body);
+
+  // The leader's final broadcast at shutdown is followed too.
+T("caught");  leader->Stop();T("stopped");
+  ASSERT_TRUE(WaitFor([&] { return Follows(*f1, *leader); }));T("end");
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    path_ = std::filesystem::temp_directory_path() /
+            ("ranker-follow-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
+    std::filesystem::remove_all(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string path() const { return path_.string(); }
+
+ private:
+  static inline int counter_ = 0;
+  std::filesystem::path path_;
+};
+
+TEST(Follower, ALeaderRolledBackToASnapshotIsFollowedThroughItsCheckpoint) {
+  auto cluster = NewCluster(1, {kModelTopic});
+  const std::vector<Keyed> events = SimulatedEvents(3000, 22);
+  auto producer = NewProducer(cluster->bootstrap());
+  TempDir dir;
+  auto follower = StartService(FollowerConfig(cluster->bootstrap()));
+  auto leader = StartService(LeaderConfig(
+      cluster->bootstrap(),
+      {"snapshot.dir=" + dir.path(), "snapshot.sync=false", "snapshot.interval_ms=100000"}));
+  ASSERT_TRUE(follower && leader);
+  Produce(producer.get(), events, 0, 1500);
+  ASSERT_TRUE(producer->Flush(kLongWait).ok());
+  ASSERT_TRUE(WaitFor([&] { return Consumed(*leader) == 1500; }));
+  StatusOr<store::SnapshotInfo> snap = leader->TakeSnapshot();
+  ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+
+  Produce(producer.get(), events, 1500, 3000);
+  ASSERT_TRUE(producer->Flush(kLongWait).ok());
+  ASSERT_TRUE(WaitFor([&] { return Consumed(*leader) == 3000; }));
+  ASSERT_TRUE(WaitFor([&] { return Follows(*follower, *leader); }));
+  const std::string at_end = Checksum(*leader);
+  const uint64_t checkpoints = follower->follower()->counters().checkpoints_applied;
+
+  StatusOr<LearnerLoop::Restored> restored = leader->RestoreSnapshot(snap->id);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(restored->param_checksum, snap->param_checksum);
+  // The rollback goes out as a full checkpoint (rows learned after the
+  // snapshot dropped), and the relearned events follow as deltas.
+  ASSERT_TRUE(WaitFor([&] {
+    return follower->follower()->counters().checkpoints_applied > checkpoints &&
+           Consumed(*leader) == 3000 && Follows(*follower, *leader);
+  })) << Checksum(*follower);
+  EXPECT_EQ(Checksum(*follower), at_end);
+  EXPECT_GE(follower->Latest()->version, restored->model_version);
+  EXPECT_EQ(follower->follower()->counters().commits_rejected, 0u);
+}
+
+}  // namespace
+}  // namespace ranker::app
