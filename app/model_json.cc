@@ -89,6 +89,12 @@ boost::json::object ModelReportJson(const LearningPipeline& pipeline, bool with_
   out["steps"] = trainer.stats().steps;
   out["skipped_steps"] = trainer.stats().skipped_steps;
   out["embedding_rows"] = model.embedding_rows();
+  // Admission and expiry (model.embedding_admit_after, model.embedding_ttl_ms).
+  const learner::EmbeddingTable& table = model.embeddings();
+  out["embedding"] = {{"rows", model.embedding_rows()},
+                      {"evicted_rows", table.evicted_rows()},
+                      {"admitted_rows", table.admitted_rows()},
+                      {"rejected_sightings", table.rejected_sightings()}};
   out["parameters"] = model.num_parameters();
   boost::json::object progressive, gates;
   for (size_t t = 0; t < report.tasks.size(); ++t) {

@@ -52,6 +52,12 @@ ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
                         .Add({});
   commits_ = &Register(BuildCounter(), "ranker_offset_commits_total",
                        "Offset commits to the consumer group, by result", r);
+  embedding_rows_ =
+      &Register(BuildGauge(), "ranker_embedding_rows", "Embedding rows of the served model", r)
+           .Add({});
+  embedding_evicted_ = &Register(BuildCounter(), "ranker_embedding_evicted_rows_total",
+                                 "Embedding rows removed by expiry (model.embedding_ttl_ms)", r)
+                            .Add({});
   snapshots_ = &Register(BuildCounter(), "ranker_snapshots_total",
                          "Snapshots written to the store, by result", r);
   snapshot_corrupt_ = &Register(BuildCounter(), "ranker_snapshot_corrupt_skipped_total",
@@ -136,6 +142,10 @@ void ServiceMetrics::OnPublish(const PublishedModel& m, const ingest::RejectCoun
     for (size_t e = 0; e < m.metrics.gates[t].size(); ++e) {
       gates_->Add({{"task", tm.name}, {"expert", std::to_string(e)}}).Set(m.metrics.gates[t][e]);
     }
+  }
+  if (m.model != nullptr) {
+    embedding_rows_->Set(static_cast<double>(m.model->embedding_rows()));
+    SetCounter(embedding_evicted_, static_cast<double>(m.model->embeddings().evicted_rows()));
   }
   version_->Set(static_cast<double>(m.version));
   published_at_->Set(static_cast<double>(m.published_at_ms) / 1000.0);

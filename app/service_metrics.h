@@ -15,6 +15,8 @@
 //   ranker_consumer_lag_messages{topic,partition}       gauge (at scrape)
 //   ranker_consumer_errors_total                        counter
 //   ranker_offset_commits_total{result}                 counter
+//   ranker_embedding_rows                               gauge
+//   ranker_embedding_evicted_rows_total                 counter (expiry)
 //   ranker_snapshots_total{result}                      counter (ok, failed)
 //   ranker_snapshot_corrupt_skipped_total               counter
 //   ranker_snapshot_write_seconds                       gauge (last write)
@@ -76,6 +78,8 @@ class ServiceMetrics {
   prometheus::Gauge* published_at_;
   prometheus::Gauge* age_;
   prometheus::Gauge* clone_seconds_;
+  prometheus::Gauge* embedding_rows_;
+  prometheus::Counter* embedding_evicted_;
   prometheus::Family<prometheus::Counter>* snapshots_;
   prometheus::Counter* snapshot_corrupt_;
   prometheus::Gauge* snapshot_write_;

@@ -1,5 +1,6 @@
-// GET /v1/model on the published version, the probes, the snapshot
-// placeholders and their admin rule, and the final publication of Stop().
+// GET /v1/model on the published version (expiry counts included), the
+// probes, the snapshot routes without a snapshot dir and their admin rule,
+// and the final publication of Stop().
 #include <gtest/gtest.h>
 
 #include <string>
@@ -37,6 +38,29 @@ TEST(ModelHandler, ServesThePublishedVersion) {
   EXPECT_TRUE(o["offsets"].is_object());
   EXPECT_GT(o["published_at_ms"].as_int64(), 0);
   EXPECT_TRUE(o["progressive"].as_object().contains("click"));
+}
+
+// Expiry on an endless stream of fresh values: rows are removed, counted in
+// /v1/model and /metrics.
+TEST(ModelHandler, ReportsRowsEvictedByExpiry) {
+  std::unique_ptr<Service> s =
+      StartedService(TestConfig({"train.batch_size=1", "model.embedding_ttl_ms=100"}));
+  ASSERT_NE(s, nullptr);
+  std::string body;
+  for (int i = 0; i < 200; ++i) {  // a new item every 10 ms of event time
+    body += R"({"type":"example","item_id":"fresh)" + std::to_string(i) + R"(","ts_ms":)" +
+            std::to_string(1000 + 10 * i) + R"(,"labels":{"click":1}})" + "\n";
+  }
+  ASSERT_EQ(s->Handle(Post("/v1/events", body, "application/x-ndjson")).status, 200);
+  ASSERT_TRUE(WaitConsumed(*s, 200));
+  boost::json::object o = Json(s->Handle(Get("/v1/model")));
+  const boost::json::object& e = o["embedding"].as_object();
+  EXPECT_GT(e.at("evicted_rows").to_number<uint64_t>(), 150u) << boost::json::serialize(e);
+  EXPECT_LT(e.at("rows").to_number<uint64_t>(), 50u);
+  EXPECT_TRUE(WaitFor([&] {
+    return s->Handle(Get("/metrics")).body.find("ranker_embedding_evicted_rows_total 0") ==
+           std::string::npos;
+  }));
 }
 
 TEST(ModelHandler, StopPublishesAFinalVersionWithTheJoinerFlushed) {

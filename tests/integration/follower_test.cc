@@ -63,9 +63,7 @@ const char kRankBody[] =
     R"({"request_id":"same","user_id":"u1","context":{"device":"mobile"},)"
     R"("candidates":[{"item_id":"i1"},{"item_id":"i2"},{"item_id":"i3"},{"item_id":"i4"}]})";
 
-#define T(x) fprintf(stderr, "T %s %lld\n", x, (long long)std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count())
 TEST(Follower, TwoFollowersAndALateOneServeTheLeadersModel) {
-T("start");
   auto cluster = NewCluster(1, {kModelTopic});
   const std::vector<Keyed> events = SimulatedEvents(3000, 7);
   auto producer = NewProducer(cluster->bootstrap());
@@ -78,11 +76,11 @@ T("start");
   Produce(producer.get(), events, 0, events.size());
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
   ASSERT_TRUE(WaitFor([&] { return Consumed(*leader) == 3000; }));
-  ASSERT_GT(leader->Latest()->examples_trained, 0);T("consumed");
+  ASSERT_GT(leader->Latest()->examples_trained, 0);
 
   ASSERT_TRUE(WaitFor([&] { return Follows(*f1, *leader) && Follows(*f2, *leader); }))
       << Checksum(*f1) << " " << Checksum(*f2) << " leader " << Checksum(*leader);
-T("follows");  EXPECT_EQ(f1->follower()->counters().commits_rejected, 0u);
+  EXPECT_EQ(f1->follower()->counters().commits_rejected, 0u);
   EXPECT_EQ(f2->follower()->counters().commits_rejected, 0u);
   EXPECT_GT(leader->broadcaster()->counters().bytes, 0u);
 
@@ -106,14 +104,14 @@ T("follows");  EXPECT_EQ(f1->follower()->counters().commits_rejected, 0u);
   EXPECT_NE(leader->RenderMetrics().find("ranker_model_topic_bytes_total"), std::string::npos);
 
   // A follower started after the stream ended catches up from the topic.
-T("late");  auto late = StartService(FollowerConfig(cluster->bootstrap()));
+  auto late = StartService(FollowerConfig(cluster->bootstrap()));
   ASSERT_NE(late, nullptr);
   ASSERT_TRUE(WaitFor([&] { return Follows(*late, *leader); })) << Checksum(*late);
   EXPECT_EQ(late->Handle(Request(api::Method::kPost, "/v1/rank", kRankBody)).body, want.body);
 
   // The leader's final broadcast at shutdown is followed too.
-T("caught");  leader->Stop();T("stopped");
-  ASSERT_TRUE(WaitFor([&] { return Follows(*f1, *leader); }));T("end");
+  leader->Stop();
+  ASSERT_TRUE(WaitFor([&] { return Follows(*f1, *leader); }));
 }
 
 class TempDir {
