@@ -138,7 +138,11 @@ void LearnerLoop::Publish() {
   last_publish_ms_ = NowMonoMs();
   dirty_ = false;
   if (deps_.committer != nullptr && !offsets_.empty()) deps_.committer->Offer(offsets_);
-  if (deps_.broadcaster != nullptr) deps_.broadcaster->OnPublish(pipeline_.get(), stop_.load());
+  if (deps_.broadcaster != nullptr) {
+    deps_.broadcaster->OnPublish(pipeline_.get(), stop_.load());
+  } else {  // nobody reads the model topic's dirty channel: keep it empty
+    pipeline_->mutable_trainer()->mutable_model()->ClearDirtyRows(ModelBroadcaster::kDirtyChannel);
+  }
 }
 
 ingest::OffsetMap LearnerLoop::OnAssigned(const std::vector<ingest::TopicPartition>& partitions) {

@@ -11,8 +11,7 @@
 namespace ranker::app {
 namespace {
 
-// EmbeddingTable dirty channel of the model topic (0 is the snapshots').
-constexpr int kTopicChannel = 1;
+constexpr int kTopicChannel = ModelBroadcaster::kDirtyChannel;
 constexpr int32_t kPartition = 0;
 
 }  // namespace

@@ -46,6 +46,9 @@ struct BroadcastCounters {
 
 class ModelBroadcaster {
  public:
+  // EmbeddingTable dirty channel of the model topic (0 is the snapshots').
+  static constexpr int kDirtyChannel = 1;
+
   // `registry` may be null (no Prometheus families).
   ModelBroadcaster(const ModelTopicOptions& options, ingest::KafkaProducer* producer,
                    const ModelPublisher* publisher, const Clock* clock,

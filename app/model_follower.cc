@@ -2,6 +2,7 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 #include <boost/json.hpp>
@@ -105,8 +106,18 @@ void ModelFollower::RegisterMetrics(prometheus::Registry* registry) {
       gauge("ranker_follower_version_lag", "Newest leader version read minus the version served");
   lag_messages_metric_ =
       gauge("ranker_follower_lag_messages", "Model-topic messages the follower has not read yet");
-  delay_metric_ = gauge("ranker_follower_apply_delay_seconds",
-                        "Leader publication to follower serving, of the last version applied");
+  // From the leader's publication (includes waiting for interval_ms) and
+  // from the leader's send of the commit (topic + rebuild), wall clocks.
+  auto& delay = prometheus::BuildHistogram()
+                    .Name("ranker_follower_apply_delay_seconds")
+                    .Help(
+                        "Leader publication (from=published) or commit send (from=sent) to "
+                        "the follower serving the version")
+                    .Register(*registry);
+  const prometheus::Histogram::BucketBoundaries bounds = {
+      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  published_delay_metric_ = &delay.Add({{"from", "published"}}, bounds);
+  sent_delay_metric_ = &delay.Add({{"from", "sent"}}, bounds);
 }
 
 Status ModelFollower::Start() {
@@ -220,7 +231,10 @@ void ModelFollower::Publish(const CommitHeader& h, std::unique_ptr<learner::Mode
     counters_.last_delay_ms = now - h.published_at_ms;
   }
   if (applied_metric_ != nullptr) applied_metric_->Increment();
-  if (delay_metric_ != nullptr) delay_metric_->Set((now - h.published_at_ms) / 1000.0);
+  if (published_delay_metric_ != nullptr) {
+    published_delay_metric_->Observe((now - h.published_at_ms) / 1000.0);
+    sent_delay_metric_->Observe((now - h.sent_at_ms) / 1000.0);
+  }
 }
 
 void ModelFollower::Reject(const std::string& why) {

@@ -37,6 +37,7 @@
 namespace prometheus {
 class Counter;
 class Gauge;
+class Histogram;
 class Registry;
 }  // namespace prometheus
 
@@ -110,7 +111,8 @@ class ModelFollower final : public ingest::RebalanceListener {
   prometheus::Counter* rejected_metric_ = nullptr;
   prometheus::Gauge* version_lag_metric_ = nullptr;
   prometheus::Gauge* lag_messages_metric_ = nullptr;
-  prometheus::Gauge* delay_metric_ = nullptr;
+  prometheus::Histogram* published_delay_metric_ = nullptr;
+  prometheus::Histogram* sent_delay_metric_ = nullptr;
 
   // Applying thread only.
   std::map<uint64_t, std::string> rows_;  // of the served model
