@@ -114,21 +114,6 @@ TEST(Follower, TwoFollowersAndALateOneServeTheLeadersModel) {
   ASSERT_TRUE(WaitFor([&] { return Follows(*f1, *leader); }));
 }
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = std::filesystem::temp_directory_path() /
-            ("ranker-follow-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
-    std::filesystem::remove_all(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string path() const { return path_.string(); }
-
- private:
-  static inline int counter_ = 0;
-  std::filesystem::path path_;
-};
-
 TEST(Follower, ALeaderRolledBackToASnapshotIsFollowedThroughItsCheckpoint) {
   auto cluster = NewCluster(1, {kModelTopic});
   const std::vector<Keyed> events = SimulatedEvents(3000, 22);

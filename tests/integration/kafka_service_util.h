@@ -5,8 +5,10 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -115,6 +117,25 @@ inline bool WaitFor(const std::function<bool()>& pred,
 }
 
 inline int64_t Consumed(const Service& s) { return s.Latest()->events_consumed; }
+
+// A directory path of its own under the system temp dir (e.g. snapshot.dir),
+// removed with its contents when destroyed.
+class TempDir {
+ public:
+  TempDir() {
+    path_ = std::filesystem::temp_directory_path() /
+            ("ranker-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
+    std::filesystem::remove_all(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string path() const { return path_.string(); }
+
+ private:
+  static inline int counter_ = 0;
+  std::filesystem::path path_;
+};
 
 // The same events through the replay path, in production order.
 inline std::unique_ptr<LearningPipeline> Replay(const Config& config,

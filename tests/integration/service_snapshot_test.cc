@@ -15,21 +15,6 @@ namespace {
 
 using namespace ranker::app::testing;  // NOLINT
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = std::filesystem::temp_directory_path() /
-            ("ranker-snap-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
-    std::filesystem::remove_all(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string path() const { return path_.string(); }
-
- private:
-  static inline int counter_ = 0;
-  std::filesystem::path path_;
-};
-
 // One partition: the order of events, hence the learned state, is fixed.
 Config SnapshotConfig(const std::string& bootstrap, const std::string& dir) {
   // A short join window, so that examples are trained within the test.
