@@ -81,7 +81,7 @@ void ModelBroadcaster::Broadcast(LearningPipeline* pipeline) {
   h.full = full;
   h.epoch = full ? ++epoch_ : epoch_;
   h.published_at_ms = latest->published_at_ms;
-  h.param_checksum = model.ParamChecksumHex();
+  h.param_checksum = latest->ParamChecksum();  // `latest` is this state; cached for /v1/model
   h.report_json = latest->report_json;
   // Rows carry the epoch, so a follower tells a checkpoint's rows from
   // those of an earlier broadcast that was cut short.

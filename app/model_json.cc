@@ -91,8 +91,7 @@ boost::json::object ModelReportJson(const LearningPipeline& pipeline, bool with_
   out["embedding_rows"] = model.embedding_rows();
   // Admission and expiry (model.embedding_admit_after, model.embedding_ttl_ms).
   const learner::EmbeddingTable& table = model.embeddings();
-  out["embedding"] = {{"rows", model.embedding_rows()},
-                      {"evicted_rows", table.evicted_rows()},
+  out["embedding"] = {{"evicted_rows", table.evicted_rows()},
                       {"admitted_rows", table.admitted_rows()},
                       {"rejected_sightings", table.rejected_sightings()}};
   out["parameters"] = model.num_parameters();

@@ -26,32 +26,12 @@ wrk_seconds=${WRK_SECONDS:-10}
 conns=${WRK_CONNECTIONS:-4}
 candidates=${RANK_CANDIDATES:-500}
 ranker="$build/app/ranker"
-for tool in wrk python3 curl; do
-  command -v "$tool" >/dev/null || { echo "follower_bench.sh: $tool is missing" >&2; exit 1; }
-done
-[[ -x $ranker ]] || { echo "follower_bench.sh: $ranker is missing (build it first)" >&2; exit 1; }
+source bench/lib.sh
+bench_require follower_bench.sh "$ranker" wrk python3 curl
 
 tmp=$(mktemp -d /tmp/ranker-follower-bench.XXXXXX)
-pids=()
-cleanup() {  # newest first, SIGTERM then SIGKILL after 15 s
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    kill "${pids[$i]}" 2>/dev/null || continue
-    for _ in $(seq 150); do kill -0 "${pids[$i]}" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "${pids[$i]}" 2>/dev/null || true
-    wait "${pids[$i]}" 2>/dev/null || true
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 
-first_line() {  # waits up to 15 s for the first line of file $1
-  for _ in $(seq 150); do
-    if [[ -s $1 ]]; then head -n1 "$1"; return 0; fi
-    sleep 0.1
-  done
-  echo "follower_bench.sh: nothing in $1" >&2
-  return 1
-}
 url_of() { first_line "$1" | sed 's/^listening on //; s#/$##'; }
 metric() {  # sum of every sample of metric $2 at $1/metrics
   curl -sf "$1/metrics" | awk -v m="$2" '$1 == m || index($1, m "{") == 1 {s += $2} END {printf "%.6f\n", s}'

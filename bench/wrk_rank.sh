@@ -24,36 +24,11 @@ connections=("$@")
 candidates=${RANK_CANDIDATES:-500}
 threads=${WRK_THREADS:-2}
 ranker="$build/app/ranker"
-for tool in wrk python3 curl; do
-  command -v "$tool" >/dev/null || { echo "wrk_rank.sh: $tool is missing" >&2; exit 1; }
-done
-[[ -x $ranker ]] || { echo "wrk_rank.sh: $ranker is missing (build it first)" >&2; exit 1; }
+source bench/lib.sh
+bench_require wrk_rank.sh "$ranker" wrk python3 curl
 
 tmp=$(mktemp -d /tmp/ranker-wrk-rank.XXXXXX)
-pids=()
-# Stops the processes newest first (producer, service, broker: the service
-# stops cleanly only while its broker is up), each with SIGTERM, then SIGKILL
-# after 15 s.
-cleanup() {
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    kill "${pids[$i]}" 2>/dev/null || continue
-    for _ in $(seq 150); do kill -0 "${pids[$i]}" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "${pids[$i]}" 2>/dev/null || true
-    wait "${pids[$i]}" 2>/dev/null || true
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# Waits up to 15 s for the first line of file $1; prints it.
-first_line() {
-  for _ in $(seq 150); do
-    if [[ -s $1 ]]; then head -n1 "$1"; return 0; fi
-    sleep 0.1
-  done
-  echo "wrk_rank.sh: nothing in $1" >&2
-  return 1
-}
+trap bench_cleanup EXIT
 
 # Evaluates the arithmetic expression $1 (numbers may use e notation).
 calc() { awk "BEGIN {print $1}"; }

@@ -35,28 +35,12 @@ Config FollowerConfig(const std::string& bootstrap) {
   return KafkaConfig(bootstrap, Small({"service.role=follower"}));
 }
 
-std::string Checksum(const Service& s) {
-  const auto latest = s.Latest();
-  return latest == nullptr ? "" : latest->model->ParamChecksumHex();
-}
-
 // The follower serves the leader's latest version, bit for bit.
 bool Follows(const Service& follower, const Service& leader) {
   const auto f = follower.Latest();
   const auto l = leader.Latest();
   return f != nullptr && l != nullptr && f->version == l->version &&
          f->model->ParamChecksumHex() == l->model->ParamChecksumHex();
-}
-
-api::Request Request(api::Method method, const std::string& path, std::string body = "") {
-  api::Request r;
-  r.method = method;
-  r.SetTarget(path);
-  r.remote_is_loopback = true;
-  r.content_type = "application/json";
-  if (method == api::Method::kPost) r.content_length = body.size();
-  r.body = std::move(body);
-  return r;
 }
 
 const char kRankBody[] =

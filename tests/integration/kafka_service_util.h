@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -117,6 +118,32 @@ inline bool WaitFor(const std::function<bool()>& pred,
 }
 
 inline int64_t Consumed(const Service& s) { return s.Latest()->events_consumed; }
+
+// The served version's param_checksum ("" before the first publication).
+inline std::string Checksum(const Service& s) {
+  const auto latest = s.Latest();
+  return latest == nullptr ? "" : latest->model->ParamChecksumHex();
+}
+
+// A request from a loopback peer (admin routes allowed without a token).
+inline api::Request Request(api::Method method, const std::string& path, std::string body = "") {
+  api::Request r;
+  r.method = method;
+  r.SetTarget(path);
+  r.remote_is_loopback = true;
+  r.content_type = "application/json";
+  if (method == api::Method::kPost) r.content_length = body.size();
+  r.body = std::move(body);
+  return r;
+}
+
+// The JSON object of a response body (a failure, and {}, if it is not one).
+inline boost::json::object Body(const api::Response& r) {
+  boost::json::error_code ec;
+  boost::json::value v = boost::json::parse(r.body, ec);
+  EXPECT_FALSE(ec) << r.body;
+  return v.is_object() ? v.as_object() : boost::json::object{};
+}
 
 // A directory path of its own under the system temp dir (e.g. snapshot.dir),
 // removed with its contents when destroyed.

@@ -22,8 +22,6 @@ Config SnapshotConfig(const std::string& bootstrap, const std::string& dir) {
                                  "snapshot.interval_ms=100000", "join.window_ms=2000"});
 }
 
-std::string Checksum(const Service& s) { return s.Latest()->model->ParamChecksumHex(); }
-
 // The same events learned in process, without the end-of-stream flush (a
 // running service has not flushed its joiner either).
 std::string ReplayChecksum(const Config& config, const std::vector<Keyed>& events) {
@@ -31,21 +29,6 @@ std::string ReplayChecksum(const Config& config, const std::vector<Keyed>& event
   EXPECT_TRUE(p.ok());
   for (const Keyed& e : events) (*p)->Ingest(e.payload);
   return (*p)->trainer().model().ParamChecksumHex();
-}
-
-api::Request Admin(api::Method method, const std::string& path) {
-  api::Request r;
-  r.method = method;
-  r.SetTarget(path);
-  r.remote_is_loopback = true;
-  return r;
-}
-
-boost::json::object Body(const api::Response& r) {
-  boost::json::error_code ec;
-  boost::json::value v = boost::json::parse(r.body, ec);
-  EXPECT_FALSE(ec) << r.body;
-  return v.is_object() ? v.as_object() : boost::json::object{};
 }
 
 TEST(ServiceSnapshots, ARestartResumesFromTheSnapshotAndLearnsEveryEventOnce) {
@@ -75,11 +58,10 @@ TEST(ServiceSnapshots, ARestartResumesFromTheSnapshotAndLearnsEveryEventOnce) {
   ASSERT_NE(second, nullptr);
   EXPECT_GT(second->Latest()->version, last_version) << "versions keep counting up";
   ASSERT_TRUE(WaitFor([&] { return Consumed(*second) == 4000; })) << Consumed(*second);
-  const std::vector<Keyed> all(events.begin(), events.end());
-  EXPECT_EQ(Checksum(*second), ReplayChecksum(config, all));
+  EXPECT_EQ(Checksum(*second), ReplayChecksum(config, events));
   // Nothing was read twice: the source started at the snapshot's offset.
   EXPECT_EQ(second->source_counters().consumed, 2000u);
-  const boost::json::object model = Body(second->Handle(Admin(api::Method::kGet, "/v1/model")));
+  const boost::json::object model = Body(second->Handle(Request(api::Method::kGet, "/v1/model")));
   ASSERT_TRUE(model.at("last_snapshot").is_object());
   EXPECT_EQ(model.at("last_snapshot").at("offsets").at("ranker.events/0").as_int64(), 2000);
 }
@@ -95,7 +77,7 @@ TEST(ServiceSnapshots, RestoreRollsBackAndRelearnsFromTheSnapshotOffsets) {
   ASSERT_NE(service, nullptr);
   ASSERT_TRUE(WaitFor([&] { return Consumed(*service) == 1500; }));
 
-  const api::Response taken = service->Handle(Admin(api::Method::kPost, "/v1/snapshots"));
+  const api::Response taken = service->Handle(Request(api::Method::kPost, "/v1/snapshots"));
   ASSERT_EQ(taken.status, 201) << taken.body;
   const boost::json::object snap = Body(taken);
   const uint64_t id = snap.at("id").to_number<uint64_t>();
@@ -109,7 +91,7 @@ TEST(ServiceSnapshots, RestoreRollsBackAndRelearnsFromTheSnapshotOffsets) {
   ASSERT_NE(at_end, at_snapshot);
 
   const api::Response restored = service->Handle(
-      Admin(api::Method::kPost, "/v1/snapshots/" + std::to_string(id) + "/restore"));
+      Request(api::Method::kPost, "/v1/snapshots/" + std::to_string(id) + "/restore"));
   ASSERT_EQ(restored.status, 200) << restored.body;
   EXPECT_EQ(std::string(Body(restored).at("param_checksum").as_string()), at_snapshot);
   // Kafka resumes from the snapshot's offsets: the last 1500 are read again
@@ -119,9 +101,10 @@ TEST(ServiceSnapshots, RestoreRollsBackAndRelearnsFromTheSnapshotOffsets) {
   ASSERT_TRUE(WaitFor([&] { return Consumed(*service) == 3000 && Checksum(*service) == at_end; }))
       << Consumed(*service);
 
-  EXPECT_EQ(service->Handle(Admin(api::Method::kPost, "/v1/snapshots/999/restore")).status, 404);
-  EXPECT_EQ(service->Handle(Admin(api::Method::kPost, "/v1/snapshots/x/restore")).status, 400);
-  const boost::json::object list = Body(service->Handle(Admin(api::Method::kGet, "/v1/snapshots")));
+  EXPECT_EQ(service->Handle(Request(api::Method::kPost, "/v1/snapshots/999/restore")).status, 404);
+  EXPECT_EQ(service->Handle(Request(api::Method::kPost, "/v1/snapshots/x/restore")).status, 400);
+  const boost::json::object list =
+      Body(service->Handle(Request(api::Method::kGet, "/v1/snapshots")));
   EXPECT_TRUE(list.at("enabled").as_bool());
   EXPECT_EQ(list.at("snapshots").as_array().size(), 1u);
 }
@@ -130,10 +113,11 @@ TEST(ServiceSnapshots, WithoutADataDirTheSnapshotRoutesSaySo) {
   auto cluster = NewCluster(1);
   auto service = StartService(KafkaConfig(cluster->bootstrap()));
   ASSERT_NE(service, nullptr);
-  const api::Response r = service->Handle(Admin(api::Method::kPost, "/v1/snapshots"));
+  const api::Response r = service->Handle(Request(api::Method::kPost, "/v1/snapshots"));
   EXPECT_EQ(r.status, 409) << r.body;
   EXPECT_NE(r.body.find("snapshot.dir"), std::string::npos) << r.body;
-  const boost::json::object list = Body(service->Handle(Admin(api::Method::kGet, "/v1/snapshots")));
+  const boost::json::object list =
+      Body(service->Handle(Request(api::Method::kGet, "/v1/snapshots")));
   EXPECT_FALSE(list.at("enabled").as_bool());
 }
 
