@@ -17,6 +17,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/thread.h"
+
 namespace ranker::api {
 namespace {
 
@@ -243,6 +245,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     net::post(server_->handler_pool(),
               [self = shared_from_this(), request = ToRequest(), keep_alive]() mutable {
+                // The pool's threads are Asio's: named on their first task.
+                thread_local const bool named = (SetThreadName("ranker-handler"), true);
+                (void)named;
                 Response response = self->Dispatch(&request);
                 net::post(self->stream_.get_executor(),
                           [self, response = std::move(response), keep_alive]() mutable {
@@ -365,6 +370,7 @@ Status ServerCore::Start() {
   net::dispatch(acceptor_.get_executor(), [this] { Accept(); });
   for (int i = 0; i < options_.threads; ++i) {
     threads_.emplace_back([this] {
+      SetThreadName("ranker-http");
       while (true) {
         try {
           ioc_.run();

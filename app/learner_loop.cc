@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <utility>
 
+#include "base/thread.h"
+
 namespace ranker::app {
 
 LearnerLoop::LearnerLoop(std::unique_ptr<LearningPipeline> pipeline,
@@ -50,6 +52,12 @@ Status LearnerLoop::Enqueue(std::vector<ingest::DecodeResult>* events) {
 }
 
 void LearnerLoop::Run() {
+  SetThreadName("ranker-learner");
+  if (options_.thread_nice > 0) {
+    const Status s = SetThreadNice(options_.thread_nice);
+    if (!s.ok())
+      std::fprintf(stderr, "ranker: learner thread priority: %s\n", s.ToString().c_str());
+  }
   int64_t drain_deadline = -1;
   while (true) {
     const bool stopping = stop_.load();

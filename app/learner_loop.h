@@ -62,6 +62,7 @@ struct LearnerLoopOptions {
   int64_t drain_timeout_ms = 5000;  // Stop() learns what is queued, at most this long
   bool flush_joiner_on_stop = true;
   size_t local_queue_max_events = 100000;
+  int thread_nice = 0;  // of the loop's thread (ServiceOptions::learner_nice)
 };
 
 // What the loop borrows. `source`, `committer` and `dead_letters` may be null

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/thread.h"
+
 namespace ranker::app {
 namespace {
 
@@ -123,7 +125,10 @@ void ModelFollower::RegisterMetrics(prometheus::Registry* registry) {
 Status ModelFollower::Start() {
   started_ = true;
   RANKER_RETURN_IF_ERROR(source_->Start(this));
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetThreadName("ranker-follow");
+    Run();
+  });
   return Status::OK();
 }
 

@@ -13,7 +13,14 @@ LearnerLoopOptions LoopOptions(const ServiceOptions& o) {
   l.publish_interval_ms = o.publish_interval_ms;
   l.flush_joiner_on_stop = o.flush_joiner_on_stop;
   l.local_queue_max_events = o.local_queue_max_events;
+  l.thread_nice = o.learner_nice;
   return l;
+}
+
+SnapshotOptions SnapshotterOptions(const ServiceOptions& o) {
+  SnapshotOptions s = o.snapshot;
+  s.thread_nice = o.learner_nice;
+  return s;
 }
 
 std::string IdPrefix(const Clock* clock) {
@@ -42,7 +49,7 @@ StatusOr<std::unique_ptr<Service>> Service::Create(const Config& config, const C
 
 Status Service::OpenSnapshots(LearningPipeline* pipeline, ingest::OffsetMap* resume) {
   StatusOr<std::unique_ptr<Snapshotter>> opened =
-      Snapshotter::Open(config_.service.snapshot, clock_);
+      Snapshotter::Open(SnapshotterOptions(config_.service), clock_);
   if (!opened.ok()) {
     return Status::IOError("snapshot.dir " + config_.service.snapshot.dir + ": " +
                            opened.status().message());

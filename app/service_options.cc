@@ -36,6 +36,9 @@ Status ServiceOptions::Validate() const {
   if (publish_interval_ms <= 0) {
     return Status::InvalidArgument("service.publish_interval_ms: must be > 0");
   }
+  if (learner_nice < 0 || learner_nice > 19) {
+    return Status::InvalidArgument("service.learner_nice: must be in [0, 19]");
+  }
   if (local_queue_max_events == 0) {
     return Status::InvalidArgument("service.local_queue_max_events: must be > 0");
   }

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "base/coding.h"
+#include "base/thread.h"
 #include "store/rocksdb_snapshot_store.h"
 
 namespace ranker::app {
@@ -187,6 +188,12 @@ SnapshotStats Snapshotter::stats() const {
 }
 
 void Snapshotter::Run() {
+  SetThreadName("ranker-snapshot");
+  if (options_.thread_nice > 0) {
+    const Status s = SetThreadNice(options_.thread_nice);
+    if (!s.ok())
+      std::fprintf(stderr, "ranker: snapshot thread priority: %s\n", s.ToString().c_str());
+  }
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <mutex>
 
+#include "base/thread.h"
 #include "ingest/kafka_config.h"
 #include "ingest/kafka_errors.h"
 
@@ -91,7 +92,10 @@ StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
   if (producer->producer_ == nullptr) {
     return Status::InvalidArgument("kafka producer configuration: " + errstr);
   }
-  producer->poller_ = std::thread([p = producer.get()] { p->PollLoop(); });
+  producer->poller_ = std::thread([p = producer.get()] {
+    SetThreadName("ranker-produce");
+    p->PollLoop();
+  });
   return producer;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "base/thread.h"
 #include "ingest/kafka_config.h"
 #include "ingest/kafka_errors.h"
 
@@ -183,6 +184,7 @@ Status KafkaSource::Start(RebalanceListener* listener) {
 }
 
 void KafkaSource::Run() {
+  SetThreadName("ranker-consume");
   auto next_refresh = std::chrono::steady_clock::now();
   while (!stop_.load()) {
     ApplySeeks();

@@ -39,6 +39,10 @@ enum class WeightGrad {
   kDeferred,
 };
 
+// A column-major matrix: scratch for products whose GEMM runs faster into a
+// column-major result (see DenseLayer::Backward).
+using ColMatrix = Eigen::Matrix<Real, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+
 // Per-batch state of one layer: caller-owned, reused across steps (sized on
 // first use and on batch-size changes only, so steady-state steps do not
 // allocate).
@@ -48,6 +52,7 @@ struct DenseCache {
   // dL/d(pre-activation), set by Backward for ReLU layers and for
   // WeightGrad::kDeferred (then dL/dW = x^T dz).
   mutable Matrix dz;
+  mutable ColMatrix dw;  // scratch of Backward: x^T dz of large batches
 };
 
 // Holds no tensors: parameters, gradients and activations are caller-owned,

@@ -11,6 +11,7 @@
 // skip without touching their memory.
 #pragma once
 
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -44,6 +45,9 @@ struct FactoredInput {
   std::vector<SharedSlot> slots;
   // Every input column outside the shared slots, as runs [begin, end).
   std::vector<std::pair<int, int>> rest;
+  // The input columns from this one on need no dL/dx (the dense features:
+  // no embedding row receives it); Backward leaves them 0 in dx.
+  int input_grad_columns = std::numeric_limits<int>::max();
   std::vector<int32_t> scratch, counts;  // the builder's (unused here)
 };
 
@@ -63,8 +67,18 @@ struct ExpertCache {
   // Per shared slot: dL/d(its rows) [n x width] through the experts, set by
   // Backward with a FactoredInput and a dx.
   std::vector<Matrix> d_rows;
-  // Scratch of the factored first layer.
-  Matrix x_rest, w_rest, products, d_sum, dw_rest, dx_rest;
+  // Scratch of the factored first layer: per shared slot, the products of
+  // its rows [n x units] and its next use to add (see FactoredFirst).
+  std::vector<Matrix> products;
+  std::vector<size_t> next_use;
+  Matrix x_rest, w_rest, d_sum, dx_rest;
+  ColMatrix dw_rest, dw_slot;  // [units + padding x K or width], see FactoredBackward
+  std::vector<std::pair<int, int>> grad_runs;
+  // The sum of the squares of the first layer's weights at Forward, for
+  // FirstInputGradBound: computed in the same pass as the product for
+  // small batches, +inf otherwise (and inf or NaN if a weight is not
+  // finite).
+  double first_w_norm2 = 0;
 };
 
 // One weight gradient left implicit by Backward(WeightGrad::kDeferred):
@@ -106,10 +120,24 @@ class ExpertStack {
   // d_out[e] is dL/d(expert e's output) [B x out()]. ADDS parameter
   // gradients into *grad (every weight matrix as `w` says); writes dL/dx
   // into *dx (may be nullptr). After a factored Forward, dx's columns of
-  // the shared slots are left 0: their gradient, per distinct row, is in
-  // cache->d_rows. REQUIRES: w == kAccumulate after a factored Forward.
+  // the shared slots are left 0 (their gradient, per distinct row, is in
+  // cache->d_rows), and so are the columns from
+  // FactoredInput::input_grad_columns on. REQUIRES: w == kAccumulate after
+  // a factored Forward.
+  // With kDeferred, dx is left 0: the first layer's input gradient
+  // cache->dfirst * first.w is deferred with its weight gradient, for the
+  // optimizer to compute in its pass over first.w
+  // (Optimizer::ApplyAdagradOuter's left_w) or for AddFirstInputGrad.
   void Backward(const ExpertParams& p, ExpertCache* cache, const std::vector<Matrix>& d_out,
                 ExpertParams* grad, Matrix* dx, WeightGrad w = WeightGrad::kAccumulate) const;
+  // After Backward(kDeferred): a bound on the absolute value of every
+  // element of the deferred input gradient dfirst * first.w and of every
+  // partial sum of it (over units in any order), from the norms of the
+  // deltas and of the weights (Cauchy-Schwarz); +inf when Forward did not
+  // compute the weights' norm or when it is not finite.
+  double FirstInputGradBound(const ExpertCache& cache) const;
+  // After Backward(kDeferred) of at most 4 examples: dx += dfirst * first.w.
+  void AddFirstInputGrad(const ExpertParams& p, const ExpertCache& cache, Matrix* dx) const;
   // After Backward(kDeferred): the gradient of every weight matrix, in
   // ExpertParams::AppendTensors order (where the weights are the tensors
   // at even positions: each is followed by its bias). Views into `cache`.
@@ -120,6 +148,7 @@ class ExpertStack {
   void FirstDelta(const ExpertParams& p, ExpertCache* cache, const std::vector<Matrix>& d_out,
                   ExpertParams* grad, WeightGrad w) const;
   void FirstInputGrad(const ExpertParams& p, const Matrix& dz, Matrix* dx) const;
+  static void AddSparseInputGrad(const Matrix& w, const Matrix& dz, Matrix* dx);
   void FactoredFirst(const ExpertParams& p, const ConstMatrixRef& x, ExpertCache* cache) const;
   void FactoredBackward(const ExpertParams& p, ExpertCache* cache, ExpertParams* grad,
                         Matrix* dx) const;

@@ -36,8 +36,12 @@ constexpr size_t kMaxDeferredBatch = 4;
 // (ExpertStack's FactoredInput) when the slot has at most one distinct row
 // per kShareRatio examples (countries, devices, categories, ...): fewer
 // multiply-adds than once per example, the same result up to rounding.
+// 4, not 2: a slot with about B/2 distinct rows saves few multiply-adds,
+// and its per-row products and sums, narrow GEMMs (inner size 16) and
+// row-by-row additions, cost more than its 16 columns in the batch GEMMs
+// (at batch 256 of the standard model: -90 us a step for a 129-row slot).
 constexpr size_t kMinFactoredBatch = 64;
-constexpr int32_t kShareRatio = 2;
+constexpr int32_t kShareRatio = 4;
 
 // Describes in.x in factored form: the categorical slots with few distinct
 // rows become SharedSlots; the other used columns stay in f->rest (slots no
@@ -70,6 +74,7 @@ void FactorInput(const BatchInput& in, int cat_slots, int dim, FactoredInput* f)
     distinct[s] = -1;
   }
   AddRun(cat_slots * dim, static_cast<int>(in.x.cols()), &f->rest);
+  f->input_grad_columns = cat_slots * dim;  // dense features have no rows to train
   for (const BatchInput::Use& u : in.uses) {
     if (distinct[u.slot] < 0) continue;
     SharedSlot& slot = f->slots[distinct[u.slot]];
@@ -258,6 +263,7 @@ double Model::ComputeGradients(std::span<const Example> batch, StepResult* r, bo
   }
   network_.Forward(params_, input_.x, &cache_, factored);
   const double total = Losses(batch, r);
+  const bool deferred_backward = deferred_;
   network_.Backward(params_, &cache_, d_outputs_, &grads_, &dx_,
                     deferred_ ? WeightGrad::kDeferred : WeightGrad::kAccumulate);
   outer_.clear();
@@ -272,6 +278,14 @@ double Model::ComputeGradients(std::span<const Example> batch, StepResult* r, bo
     deferred_ = false;
     outer_.clear();
   }
+  // The first expert layer's share of dx was deferred with its weight
+  // gradient: Apply computes it in its pass over that layer's weights when
+  // a bound proves the rows' gradients finite with it (so that the step is
+  // still checked before anything changes); otherwise it is added now.
+  deferred_input_grad_ = deferred_ && DeferredInputGradBounded();
+  if (deferred_backward && !deferred_input_grad_) {
+    network_.experts().AddFirstInputGrad(params_.experts, cache_.experts, &dx_);
+  }
   if (pos_task_ >= 0) {
     const Eigen::Map<const Matrix> dy(d_outputs_[pos_task_].data(), r->batch_size, 1);
     position_.Backward(pos_params_, &pos_cache_, dy, &pos_grads_);
@@ -279,6 +293,18 @@ double Model::ComputeGradients(std::span<const Example> batch, StepResult* r, bo
   layout_.RowGradients(input_, dx_, &row_grads_);
   AddSharedRowGradients(cache_.experts, &row_grads_);
   return total;
+}
+
+// Whether the embedding rows' gradients stay finite once the deferred
+// input gradient of the first expert layer is added to dx_ (which holds
+// the rest): each of them sums at most uses.size() elements of dx, and each
+// element is at most max|dx_| + the experts' bound; the factor 2 covers
+// the rounding of the sums.
+bool Model::DeferredInputGradBounded() const {
+  const double experts = network_.experts().FirstInputGradBound(cache_.experts);
+  const double rest = dx_.size() > 0 ? static_cast<double>(dx_.cwiseAbs().maxCoeff()) : 0.0;
+  const double uses = static_cast<double>(input_.uses.size());
+  return 2 * uses * (rest + experts) < static_cast<double>(std::numeric_limits<Real>::max());
 }
 
 bool Model::IsDeferred(size_t tensor) const {
@@ -307,20 +333,26 @@ void Model::Apply(size_t batch_size) {
     dropout_ordinal_ += batch_size;
   }
   optimizer_.BeginStep();
+  for (size_t i = 0; i < param_views_.size(); ++i) {
+    if (IsDeferred(i)) {
+      // Tensor 0 is the first expert layer's W (ExpertStack::DeferredGrads).
+      const OuterGrad& g = outer_[i / 2];
+      Matrix* input_grad = i == 0 && deferred_input_grad_ ? &first_dx_ : nullptr;
+      optimizer_.ApplyAdagradOuter(i, param_views_[i], g.left.get(), g.right.get(), input_grad);
+    } else {
+      optimizer_.ApplyDenseTensor(i, param_views_[i], grad_views_[i]);
+    }
+  }
+  if (deferred_input_grad_) {
+    dx_ += first_dx_;
+    layout_.RowGradients(input_, dx_, &row_grads_);
+  }
   const int dim = options_.embedding_dim;
   for (size_t k = 0; k < input_.keys.size(); ++k) {
     optimizer_.ApplyRow(table_.Mutable(input_.keys[k], input_.key_ts[k]),
                         row_grads_.row(static_cast<Eigen::Index>(k)).data(), dim);
   }
   table_.EndStep(input_.sightings);  // admission counts, clock, expiry
-  for (size_t i = 0; i < param_views_.size(); ++i) {
-    if (IsDeferred(i)) {
-      const OuterGrad& g = outer_[i / 2];
-      optimizer_.ApplyAdagradOuter(i, param_views_[i], g.left.get(), g.right.get());
-    } else {
-      optimizer_.ApplyDenseTensor(i, param_views_[i], grad_views_[i]);
-    }
-  }
   ++steps_;
 }
 

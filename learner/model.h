@@ -139,6 +139,7 @@ class Model {
   void BindViews();
   double ComputeGradients(std::span<const Example> batch, StepResult* r, bool allow_deferred);
   bool IsDeferred(size_t tensor) const;
+  bool DeferredInputGradBounded() const;
   void ForwardPosition(std::span<const Example> batch);
   double Losses(std::span<const Example> batch, StepResult* r);
   bool GradientsFinite() const;
@@ -177,6 +178,12 @@ class Model {
   // deltas and inputs. outer_[k] is the gradient of tensor 2k.
   bool deferred_ = false;
   std::vector<OuterGrad> outer_;
+  // The first expert layer's share of dx_ is deferred too (see
+  // ExpertStack::Backward): Apply has the optimizer compute it into
+  // first_dx_ while it updates that layer, then adds it to dx_ and derives
+  // the rows' gradients; until then row_grads_ lacks it.
+  bool deferred_input_grad_ = false;
+  Matrix first_dx_;
   // Per-step scratch, reused.
   BatchInput input_;
   NetworkCache cache_;

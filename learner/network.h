@@ -81,7 +81,9 @@ class Network {
   // into *grad (the experts' weight matrices as `expert_w` says, see
   // ExpertStack::DeferredGrads); writes dL/dx [B x input_width()] into *dx
   // (may be nullptr; after a factored Forward, the shared slots' part of
-  // it is in cache->experts.d_rows instead, see ExpertStack::Backward).
+  // it is in cache->experts.d_rows instead, and the experts' part of the
+  // columns from FactoredInput::input_grad_columns on is left out, see
+  // ExpertStack::Backward).
   // REQUIRES: Forward ran on this batch with `cache`.
   void Backward(const NetworkParams& p, NetworkCache* cache, const std::vector<Vector>& d_outputs,
                 NetworkParams* grad, Matrix* dx,

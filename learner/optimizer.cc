@@ -26,63 +26,223 @@ namespace ei = Eigen::internal;
 #pragma GCC diagnostic ignored "-Wignored-attributes"
 #endif
 
-// 1 / (sqrt(a) + eps) ~= r * (1 - eps * r), r = 1/sqrt(a) (see below).
+// The constants of the Adagrad step in packets of type P.
 template <typename P>
-P RsqrtPlusEps(const P& a, const P& eps, const P& one) {
+struct AdagradConstants {
+  AdagradConstants(Real lr, Real eps, Real fast_from)
+      : lr(ei::pset1<P>(lr)),
+        eps(ei::pset1<P>(eps)),
+        fast(ei::pset1<P>(fast_from)),
+        lr_eps(ei::pset1<P>(lr * eps)),
+        half_lr(ei::pset1<P>(lr / 2)),
+        three_half_lr(ei::pset1<P>(lr * 3 / 2)),
+        max(ei::pset1<P>(std::numeric_limits<Real>::max())) {}
+  P lr, eps, fast;
+  P lr_eps, half_lr, three_half_lr, max;  // for FastRate
+};
+
+// lr / (sqrt(a) + eps) for accumulators a >= fast_from (see FastFrom),
+// from Eigen's fast reciprocal square root r = 1/sqrt(a) instead of sqrt
+// and a division, the bottleneck of small batches:
+// lr / (sqrt(a) + eps) = lr * r / (1 + eps*r) = lr * r * (1 - eps*r) up to
+// (eps*r)^2 <= 2^-24 relative, so within a few ulp of the division.
+template <typename P>
+P FastRate(const P& a, const AdagradConstants<P>& c) {
   const P r = ei::prsqrt(a);
-  return ei::pmul(r, ei::psub(one, ei::pmul(eps, r)));
+  return ei::pmul(r, ei::psub(c.lr, ei::pmul(c.lr_eps, r)));
+}
+
+#if defined(EIGEN_VECTORIZE_AVX512) && !defined(RANKER_DOUBLE)
+// The same in fewer operations (small-batch updates are bound by them):
+// Eigen's prsqrt refines the 14-bit estimate r0 by one Newton step,
+// r = r0 * (1.5 - 0.5 * a * r0^2); folding that step, lr and eps into one
+// factor gives lr * r0 * (1.5 - 0.5 * a * r0^2 - eps * r0), which differs
+// from lr * r * (1 - eps*r) by eps*r * 2^-13 <= 2^-25 relative. prsqrt's
+// masks for 0, denormals and inf are not needed: a >= fast_from is normal,
+// and clamping to the largest float keeps the step of an accumulator that
+// overflowed finite (and negligible).
+template <>
+ei::Packet16f FastRate(const ei::Packet16f& a, const AdagradConstants<ei::Packet16f>& c) {
+  const __m512 finite = _mm512_min_ps(a, c.max);
+  const __m512 r0 = _mm512_rsqrt14_ps(finite);
+  const __m512 ar2 = _mm512_mul_ps(_mm512_mul_ps(finite, r0), r0);
+  const __m512 factor =
+      _mm512_fnmadd_ps(ar2, c.half_lr, _mm512_fnmadd_ps(c.lr_eps, r0, c.three_half_lr));
+  return _mm512_mul_ps(r0, factor);
+}
+#endif
+
+template <typename P>
+bool AllZero(const P& g) {
+  return !ei::predux_any(ei::pandnot(ei::ptrue(g), ei::pcmp_eq(g, ei::pzero(g))));
+}
+
+// How an Adagrad step computes 1 / (sqrt(acc) + eps).
+enum class Root {
+  kChoose,  // per packet: the fast form if all its accumulators allow it
+  kFast,    // the fast form: every accumulator is known to be >= fast_from
+};
+
+// The Adagrad step on the packet at w (whose value is `weights`), acc with
+// gradient `grad`: acc += g^2, w -= g * lr / (sqrt(acc) + eps), by FastRate
+// where the accumulators allow it.
+template <Root kRoot, typename P>
+void AdagradStep(Real* w, Real* acc, const P& weights, const P& grad,
+                 const AdagradConstants<P>& c) {
+  const P a = ei::padd(ei::ploadu<P>(acc), ei::pmul(grad, grad));
+  ei::pstoreu(acc, a);
+  const bool fast = kRoot == Root::kFast || !ei::predux_any(ei::pcmp_lt(a, c.fast));
+  const P rate = fast ? FastRate(a, c) : ei::pdiv(c.lr, ei::padd(ei::psqrt(a), c.eps));
+  ei::pstoreu(w, ei::psub(weights, ei::pmul(grad, rate)));
 }
 
 // The Adagrad step on the packets of type P from index i on; returns where
 // it stopped (the first index without a whole packet left).
 // Packets whose gradient is all zero are skipped: exact, since g = 0 leaves
 // acc and w unchanged, and whole zero rows are common (inactive ReLU
-// units, missing inputs). Packets whose accumulators are all >= fast_from
-// (see FastFrom) use Eigen's fast reciprocal square root r = 1/sqrt(acc)
-// instead of sqrt and a division, the bottleneck of small batches:
-// 1 / (sqrt(acc) + eps) = r / (1 + eps*r) = r * (1 - eps*r) up to
-// (eps*r)^2 <= 2^-24 relative, so the step is within a few ulp of the
-// division.
-template <typename P>
-size_t AdagradPackets(Real* w, Real* acc, Real* g, size_t i, size_t n, Real lr, Real eps,
-                      Real fast_from) {
+// units, missing inputs).
+template <Root kRoot, typename P>
+size_t AdagradPackets(Real* w, Real* acc, Real* g, size_t i, size_t n,
+                      const AdagradConstants<P>& c) {
   constexpr size_t kLanes = ei::unpacket_traits<P>::size;
-  const P vlr = ei::pset1<P>(lr), veps = ei::pset1<P>(eps), vfast = ei::pset1<P>(fast_from);
-  const P zero = ei::pzero(vlr), all = ei::ptrue(vlr), one = ei::pset1<P>(Real(1));
   for (; i + kLanes <= n; i += kLanes) {
     const P grad = ei::ploadu<P>(g + i);
-    if (!ei::predux_any(ei::pandnot(all, ei::pcmp_eq(grad, zero)))) continue;
-    const P a = ei::padd(ei::ploadu<P>(acc + i), ei::pmul(grad, grad));
-    ei::pstoreu(acc + i, a);
-    const P scaled = ei::pmul(vlr, grad);
-    const P step = ei::predux_any(ei::pcmp_lt(a, vfast))
-                       ? ei::pdiv(scaled, ei::padd(ei::psqrt(a), veps))
-                       : ei::pmul(scaled, RsqrtPlusEps(a, veps, one));
-    ei::pstoreu(w + i, ei::psub(ei::ploadu<P>(w + i), step));
-    ei::pstoreu(g + i, zero);
+    if (AllZero(grad)) continue;
+    AdagradStep<kRoot>(w + i, acc + i, ei::ploadu<P>(w + i), grad, c);
+    ei::pstoreu(g + i, ei::pzero(grad));
   }
   return i;
 }
 
+using Full = ei::packet_traits<Real>::type;
+using Half = ei::unpacket_traits<Full>::half;
+using Quarter = ei::unpacket_traits<Half>::half;
+
+// The constants of the Adagrad step in each packet size.
+struct AdagradParams {
+  AdagradParams(Real lr, Real eps, Real fast_from)
+      : lr(lr),
+        eps(eps),
+        full(lr, eps, fast_from),
+        half(lr, eps, fast_from),
+        quarter(lr, eps, fast_from) {}
+  Real lr, eps;
+  AdagradConstants<Full> full;
+  AdagradConstants<Half> half;
+  AdagradConstants<Quarter> quarter;
+};
+
 // One Adagrad step on n values in ONE pass: acc += g^2,
 // w -= lr * g / (sqrt(acc) + eps), g = 0; whole packets, then half and
 // quarter packets (rows of 136 leave 8), then scalars.
-void AdagradPass(Real* w, Real* acc, Real* g, size_t n, Real lr, Real eps, Real fast_from) {
-  using Full = ei::packet_traits<Real>::type;
-  using Half = ei::unpacket_traits<Full>::half;
-  using Quarter = ei::unpacket_traits<Half>::half;
-  size_t i = AdagradPackets<Full>(w, acc, g, 0, n, lr, eps, fast_from);
-  if constexpr (!std::is_same_v<Half, Full>) {
-    i = AdagradPackets<Half>(w, acc, g, i, n, lr, eps, fast_from);
-  }
+template <Root kRoot>
+void AdagradPass(Real* w, Real* acc, Real* g, size_t n, const AdagradParams& c) {
+  size_t i = AdagradPackets<kRoot>(w, acc, g, 0, n, c.full);
+  if constexpr (!std::is_same_v<Half, Full>) i = AdagradPackets<kRoot>(w, acc, g, i, n, c.half);
   if constexpr (!std::is_same_v<Quarter, Half>) {
-    i = AdagradPackets<Quarter>(w, acc, g, i, n, lr, eps, fast_from);
+    i = AdagradPackets<kRoot>(w, acc, g, i, n, c.quarter);
   }
   for (; i < n; ++i) {
     if (g[i] == 0) continue;
     acc[i] += g[i] * g[i];
-    w[i] -= lr * g[i] / (std::sqrt(acc[i]) + eps);
+    w[i] -= c.lr * g[i] / (std::sqrt(acc[i]) + c.eps);
     g[i] = 0;
+  }
+}
+
+// Row r of G = left^T * right (see Optimizer::ApplyAdagradOuter): the sum
+// over the batch rows b of left(b, r) * right.row(b), and where to add
+// left(b, r) * W.row(r) for the input gradient left * W, if wanted.
+struct OuterRow {
+  const Real* coef;  // left(0, r); left(b, r) is coef[b * coef_stride]
+  Eigen::Index coef_stride;
+  const Real* const* src;  // right.row(b)
+  Real* const* dst;        // (left * W).row(b)
+  Eigen::Index batch;
+
+  Real Coef(Eigen::Index b) const { return coef[b * coef_stride]; }
+};
+
+// The packets of type P at column j of a row of G (summed in batch order,
+// as a materialised row would be) and, with kInputGrad, of the input
+// gradient: dst[b] += left(b, r) * W's packet (whose value is `weights`).
+// Terms with left(b, r) == 0 add nothing (W is finite: see
+// ApplyAdagradOuter).
+template <bool kInputGrad, typename P>
+P OuterPacket(const OuterRow& row, size_t j, const P& weights) {
+  P g = ei::pzero(weights);
+  for (Eigen::Index b = 0; b < row.batch; ++b) {
+    const P coef = ei::pset1<P>(row.Coef(b));
+    g = ei::padd(g, ei::pmul(coef, ei::ploadu<P>(row.src[b] + j)));
+    if constexpr (kInputGrad) {
+      ei::pstoreu(row.dst[b] + j, ei::padd(ei::ploadu<P>(row.dst[b] + j), ei::pmul(coef, weights)));
+    }
+  }
+  return g;
+}
+
+// The Adagrad step (and input gradient) on the packet of type P at
+// column j of a row.
+template <Root kRoot, bool kInputGrad, typename P>
+void OuterStep(Real* w, Real* acc, const OuterRow& row, size_t j, const AdagradConstants<P>& c) {
+  const P weights = ei::ploadu<P>(w + j);
+  AdagradStep<kRoot>(w + j, acc + j, weights, OuterPacket<kInputGrad>(row, j, weights), c);
+}
+
+// OuterStep on the packets of type P of a row from column j on; returns
+// where it stopped. Zero gradients need no test: the step leaves their
+// weights and accumulators unchanged.
+template <Root kRoot, bool kInputGrad, typename P>
+size_t OuterPackets(Real* w, Real* acc, const OuterRow& row, size_t j, size_t n,
+                    const AdagradConstants<P>& c) {
+  constexpr size_t kLanes = ei::unpacket_traits<P>::size;
+  for (; j + kLanes <= n; j += kLanes) OuterStep<kRoot, kInputGrad>(w, acc, row, j, c);
+  return j;
+}
+
+// Adagrad on a row of n columns of G = left^T * right WITHOUT
+// materialising it: each packet is summed in registers and applied at
+// once, so a row costs one pass over its weights and accumulators (which
+// also serves the input gradient) and no other stores. Whole packets are
+// visited only at the columns `live` lists (elsewhere right, G and, for
+// the input gradient, the columns of ... ); the tail takes half and
+// quarter packets (rows of 136 leave 8), then scalars.
+template <Root kRoot, bool kInputGrad>
+void OuterAdagradRow(Real* w, Real* acc, const OuterRow& row, const std::vector<size_t>& live,
+                     size_t n, const AdagradParams& c) {
+  for (size_t j : live) OuterStep<kRoot, kInputGrad>(w, acc, row, j, c.full);
+  size_t j = n - n % ei::unpacket_traits<Full>::size;
+  if constexpr (!std::is_same_v<Half, Full>) {
+    j = OuterPackets<kRoot, kInputGrad>(w, acc, row, j, n, c.half);
+  }
+  if constexpr (!std::is_same_v<Quarter, Half>) {
+    j = OuterPackets<kRoot, kInputGrad>(w, acc, row, j, n, c.quarter);
+  }
+  for (; j < n; ++j) {
+    Real g = 0;
+    for (Eigen::Index b = 0; b < row.batch; ++b) {
+      g += row.Coef(b) * row.src[b][j];
+      if constexpr (kInputGrad) row.dst[b][j] += row.Coef(b) * w[j];
+    }
+    if (g == 0) continue;
+    acc[j] += g * g;
+    w[j] -= c.lr * g / (std::sqrt(acc[j]) + c.eps);
+  }
+}
+
+// The first columns of the whole packets of `right` with a nonzero in some
+// row, or of all of them.
+void LivePackets(const ConstMatrixRef& right, bool all, std::vector<size_t>* live) {
+  constexpr size_t kLanes = ei::unpacket_traits<Full>::size;
+  live->clear();
+  const size_t n = static_cast<size_t>(right.cols());
+  for (size_t j = 0; j + kLanes <= n; j += kLanes) {
+    for (Eigen::Index b = 0; b < right.rows(); ++b) {
+      if (all || !AllZero(ei::ploadu<Full>(right.row(b).data() + j))) {
+        live->push_back(j);
+        break;
+      }
+    }
   }
 }
 
@@ -91,7 +251,7 @@ void AdagradPass(Real* w, Real* acc, Real* g, size_t n, Real lr, Real eps, Real 
 #endif
 
 // The accumulator value from which eps * r <= 2^-12 (r = 1/sqrt(acc)), so
-// that dropping (eps*r)^2 in RsqrtPlusEps stays below float rounding:
+// that dropping (eps*r)^2 in FastRate stays below float rounding:
 // 1.7e-9 for eps = 1e-8, below any accumulator that starts at the default
 // 0.001. Infinite (never) in the double build, where Eigen's rsqrt is less
 // accurate than the division.
@@ -115,10 +275,24 @@ void Optimizer::InitDense(std::span<const TensorView> params) {
       state_.emplace_back(2 * p.size(), Real(0));
     }
   }
+  CheckFastRoot();
 }
 
-void Optimizer::Adagrad(Real* w, Real* acc, Real* g, size_t n, Real lr) const {
-  AdagradPass(w, acc, g, n, lr, static_cast<Real>(options_.epsilon), fast_from_);
+void Optimizer::CheckFastRoot() {
+  fast_root_.clear();
+  for (const std::vector<Real>& s : state_) {
+    fast_root_.push_back(options_.kind == OptimizerKind::kAdagrad &&
+                         std::all_of(s.begin(), s.end(), [&](Real a) { return a >= fast_from_; }));
+  }
+}
+
+void Optimizer::Adagrad(Real* w, Real* acc, Real* g, size_t n, Real lr, bool fast_root) const {
+  const AdagradParams c(lr, static_cast<Real>(options_.epsilon), fast_from_);
+  if (fast_root) {
+    AdagradPass<Root::kFast>(w, acc, g, n, c);
+  } else {
+    AdagradPass<Root::kChoose>(w, acc, g, n, c);
+  }
 }
 
 void Optimizer::Adam(Real* w, Real* m, Real* v, Real* g, size_t n, Real lr) const {
@@ -149,7 +323,7 @@ void Optimizer::ApplyDenseTensor(size_t i, TensorView param, TensorView grad) {
   const size_t n = param.size();
   Real* s = state_[i].data();
   if (options_.kind == OptimizerKind::kAdagrad) {
-    Adagrad(param.data(), s, grad.data(), n, lr);
+    Adagrad(param.data(), s, grad.data(), n, lr, fast_root_[i]);
   } else {
     Adam(param.data(), s, s + n, grad.data(), n, lr);
   }
@@ -157,43 +331,75 @@ void Optimizer::ApplyDenseTensor(size_t i, TensorView param, TensorView grad) {
 
 namespace {
 
-// Hints the cache to fetch n Reals at p (rows the next iteration updates:
+// Hints the cache to fetch n Reals at p (rows a later iteration updates:
 // active rows are scattered, which defeats the hardware prefetcher).
 void Prefetch(const Real* p, size_t n) {
   constexpr size_t kLine = 64 / sizeof(Real);
   for (size_t k = 0; k < n; k += kLine) __builtin_prefetch(p + k, 1);
 }
 
+// How many active rows ahead ApplyAdagradOuter prefetches.
+constexpr size_t kPrefetchRows = 2;
+
 }  // namespace
 
 void Optimizer::ApplyAdagradOuter(size_t i, TensorView w, const ConstMatrixRef& left,
-                                  const ConstMatrixRef& right) {
+                                  const ConstMatrixRef& right, Matrix* left_w) {
   assert(options_.kind == OptimizerKind::kAdagrad);
-  const Eigen::Index cols = right.cols();
-  assert(w.size() == static_cast<size_t>(left.cols() * cols));
-  const Real lr = static_cast<Real>(options_.learning_rate);
-  Real* acc = state_[i].data();
-  active_rows_.clear();
+  const Eigen::Index batch = left.rows();
+  const size_t n = static_cast<size_t>(right.cols());
+  assert(w.size() == static_cast<size_t>(left.cols()) * n);
+  ActiveRows(left);
+  LivePackets(right, /*all=*/left_w != nullptr, &live_packets_);
+  src_.resize(batch);
+  dst_.resize(batch);
+  if (left_w != nullptr) left_w->setZero(batch, static_cast<Eigen::Index>(n));
+  for (Eigen::Index b = 0; b < batch; ++b) {
+    src_[b] = right.row(b).data();
+    dst_[b] = left_w != nullptr ? left_w->row(b).data() : nullptr;
+  }
+  OuterRow row{nullptr, left.outerStride(), src_.data(), dst_.data(), batch};
+  const AdagradParams c(static_cast<Real>(options_.learning_rate),
+                        static_cast<Real>(options_.epsilon), fast_from_);
+  const auto apply = [&](auto kernel) {
+    for (size_t k = 0; k < active_rows_.size(); ++k) {
+      if (k + kPrefetchRows < active_rows_.size()) {
+        const size_t ahead = static_cast<size_t>(active_rows_[k + kPrefetchRows]) * n;
+        Prefetch(w.data() + ahead, n);
+        Prefetch(state_[i].data() + ahead, n);
+      }
+      const Eigen::Index r = active_rows_[k];
+      row.coef = left.data() + r;
+      const size_t off = static_cast<size_t>(r) * n;
+      kernel(w.data() + off, state_[i].data() + off, row, live_packets_, n, c);
+    }
+  };
+  if (fast_root_[i]) {
+    if (left_w != nullptr) {
+      apply(OuterAdagradRow<Root::kFast, true>);
+    } else {
+      apply(OuterAdagradRow<Root::kFast, false>);
+    }
+  } else if (left_w != nullptr) {
+    apply(OuterAdagradRow<Root::kChoose, true>);
+  } else {
+    apply(OuterAdagradRow<Root::kChoose, false>);
+  }
+}
+
+// The rows of G = left^T * right that are not all zero: the columns of
+// left with a nonzero (branch-free: whether a ReLU unit is active is
+// unpredictable).
+void Optimizer::ActiveRows(const ConstMatrixRef& left) {
+  active_rows_.resize(static_cast<size_t>(left.cols()));
+  size_t count = 0;
   for (Eigen::Index r = 0; r < left.cols(); ++r) {
-    Eigen::Index b = 0;
-    while (b < left.rows() && left(b, r) == 0) ++b;
-    if (b < left.rows()) active_rows_.push_back(r);
+    bool active = false;
+    for (Eigen::Index b = 0; b < left.rows(); ++b) active |= left(b, r) != 0;
+    active_rows_[count] = r;
+    count += active;
   }
-  const size_t n = static_cast<size_t>(cols);
-  for (size_t k = 0; k < active_rows_.size(); ++k) {
-    if (k + 1 < active_rows_.size()) {
-      const size_t next = static_cast<size_t>(active_rows_[k + 1]) * n;
-      Prefetch(w.data() + next, n);
-      Prefetch(acc + next, n);
-    }
-    const Eigen::Index r = active_rows_[k];
-    outer_row_.noalias() = left(0, r) * right.row(0);
-    for (Eigen::Index b = 1; b < left.rows(); ++b) {
-      if (left(b, r) != 0) outer_row_.noalias() += left(b, r) * right.row(b);
-    }
-    const size_t off = static_cast<size_t>(r) * n;
-    Adagrad(w.data() + off, acc + off, outer_row_.data(), n, lr);
-  }
+  active_rows_.resize(count);
 }
 
 int Optimizer::RowStateWidth(int dim) const {
@@ -215,7 +421,7 @@ void Optimizer::ApplyRow(std::span<Real> row, const Real* grad, int dim) const {
     Real* w = row.data() + off;
     Real* s = row.data() + dim + off;
     if (options_.kind == OptimizerKind::kAdagrad) {
-      Adagrad(w, s, g, n, lr);
+      Adagrad(w, s, g, n, lr, /*fast_root=*/false);
     } else {
       Adam(w, s, s + dim, g, n, lr);
     }
@@ -239,6 +445,7 @@ Status Optimizer::Deserialize(Decoder* in) {
   RANKER_RETURN_IF_ERROR(in->GetFixed64(&n));
   if (n != state_.size()) return Status::Corruption("optimizer state: tensor count mismatch");
   for (std::vector<Real>& s : state_) RANKER_RETURN_IF_ERROR(in->GetInto(s.data(), s.size()));
+  CheckFastRoot();
   return Status::OK();
 }
 

@@ -40,15 +40,19 @@ class Optimizer {
   void ApplyDenseTensor(size_t i, TensorView param, TensorView grad);
 
   // Adagrad on tensor i, a row-major [left.cols() x right.cols()] weight
-  // matrix whose gradient is a sum of outer products over a batch,
+  // matrix W whose gradient is a sum of outer products over a batch,
   // G = left^T * right (left [B x rows], right [B x cols]: a layer's deltas
   // and inputs, or inputs and deltas), WITHOUT materialising G: rows whose
   // column of `left` is zero (inactive ReLU units) are skipped, and so are
   // zero packets of a row (zero inputs). Equal to ApplyDenseTensor(i, w, G)
   // up to the rounding of G's sum over the batch; cheaper for small B.
-  // REQUIRES: Adagrad; w.size() == rows * cols; G finite.
+  // If left_w is given, also sets *left_w = left * W [B x cols] with W as
+  // it was BEFORE the update (the input gradient of a unit-major layer
+  // x * W^T, left being its deltas), in the same pass over W's rows.
+  // REQUIRES: Adagrad; w.size() == rows * cols; G finite; with left_w,
+  // left * W finite and W finite on the rows of active units.
   void ApplyAdagradOuter(size_t i, TensorView w, const ConstMatrixRef& left,
-                         const ConstMatrixRef& right);
+                         const ConstMatrixRef& right, Matrix* left_w = nullptr);
 
   // Optimizer values stored per embedding row of `dim` weights, and their
   // initial value.
@@ -63,7 +67,10 @@ class Optimizer {
   Status Deserialize(Decoder* in);
 
  private:
-  void Adagrad(Real* w, Real* acc, Real* g, size_t n, Real lr) const;
+  // fast_root: every accumulator of acc is >= fast_from_ (see fast_root_).
+  void Adagrad(Real* w, Real* acc, Real* g, size_t n, Real lr, bool fast_root) const;
+  void CheckFastRoot();
+  void ActiveRows(const ConstMatrixRef& left);
   void Adam(Real* w, Real* m, Real* v, Real* g, size_t n, Real lr) const;
 
   OptimizerOptions options_;
@@ -73,9 +80,16 @@ class Optimizer {
   uint64_t step_ = 0;
   // Per dense tensor: Adagrad accumulators, or Adam's m then v.
   std::vector<std::vector<Real>> state_;
+  // Per dense tensor: Adagrad whose accumulators are all >= fast_from_, so
+  // that every step takes the fast root without testing each packet. Set
+  // by InitDense and Deserialize; stays true since accumulators never
+  // decrease.
+  std::vector<uint8_t> fast_root_;
   // Scratch of ApplyAdagradOuter.
-  RowVector outer_row_;
   std::vector<Eigen::Index> active_rows_;
+  std::vector<size_t> live_packets_;
+  std::vector<const Real*> src_;
+  std::vector<Real*> dst_;
 };
 
 }  // namespace ranker::learner

@@ -17,16 +17,29 @@ namespace {
 // on every pass.
 constexpr Eigen::Index kBlock = 128;
 
+// A candidate-side embedding slot with at most one distinct row per this
+// many candidates (item categories, creators of a popular slate) is
+// multiplied by the first layer once per distinct row, not per candidate.
+constexpr size_t kShareRatio = 2;
+
 // Per-thread scratch: steady request sizes allocate nothing.
 struct Scratch {
   BatchInput shared;
   BatchInput candidates;
   NetworkCache cache;
   std::vector<std::pair<int, int>> ranges;  // input columns candidates touch
-  RowVector shared_pre;                     // x_request * W^T + b
-  Matrix cand_x;                            // candidates' touched columns [N x K]
-  Matrix cand_w;                            // W's touched columns [units x K]
-  Matrix outputs;                           // [N x num_tasks]
+  // Candidate slots with few distinct rows (see kShareRatio): per slot, its
+  // distinct rows, and per candidate use (candidate, row index), in
+  // candidate order; products[i] = slots[i].rows * W_slot^T [n x units].
+  std::vector<SharedSlot> slots;
+  std::vector<Matrix> products;
+  std::vector<int32_t> local;        // [slot * keys + key]: row index in its slot
+  std::vector<uint8_t> shared_slot;  // per categorical slot: in `slots`
+  std::vector<size_t> next_use;      // per shared slot: first use of the block
+  RowVector shared_pre;              // x_request * W^T + b
+  Matrix cand_x;                     // candidates' touched columns [N x K]
+  Matrix cand_w;                     // W's touched columns [units x K]
+  Matrix outputs;                    // [N x num_tasks]
 };
 
 Scratch& ThreadScratch() {
@@ -34,13 +47,47 @@ Scratch& ThreadScratch() {
   return scratch;
 }
 
-// The input columns of the slots marked in slot_used, as maximal runs
-// [begin, end).
-void UsedRanges(const BatchInput& in, int cat_slots, int dim,
+// Finds the categorical slots of the candidates that have few distinct rows
+// (kShareRatio) and describes them in *slots; marks them in *shared.
+void FindSharedSlots(const BatchInput& in, int cat_slots, int dim, size_t candidates,
+                     std::vector<int32_t>* local, std::vector<SharedSlot>* slots,
+                     std::vector<uint8_t>* shared) {
+  const size_t keys = in.keys.size();
+  local->assign(static_cast<size_t>(cat_slots) * keys, -1);
+  std::vector<int32_t> distinct(cat_slots, 0);
+  for (const BatchInput::Use& u : in.uses) {
+    int32_t& l = (*local)[static_cast<size_t>(u.slot) * keys + u.key];
+    if (l < 0) l = distinct[u.slot]++;
+  }
+  slots->resize(0);
+  shared->assign(cat_slots, 0);
+  std::vector<int32_t> index(cat_slots, -1);
+  for (int s = 0; s < cat_slots; ++s) {
+    const size_t n = static_cast<size_t>(distinct[s]);
+    if (n == 0 || n * kShareRatio > candidates) continue;
+    (*shared)[s] = 1;
+    index[s] = static_cast<int32_t>(slots->size());
+    SharedSlot& slot = slots->emplace_back();
+    slot.column = s * dim;
+    slot.rows.resize(static_cast<Eigen::Index>(n), dim);
+    slot.uses.clear();
+  }
+  for (const BatchInput::Use& u : in.uses) {
+    if (index[u.slot] < 0) continue;
+    SharedSlot& slot = (*slots)[index[u.slot]];
+    const int32_t l = (*local)[static_cast<size_t>(u.slot) * keys + u.key];
+    slot.rows.row(l) = in.rows.row(u.key);
+    slot.uses.emplace_back(u.example, l);
+  }
+}
+
+// The input columns of the slots marked in slot_used and not in `skip`
+// (categorical slots), as maximal runs [begin, end).
+void UsedRanges(const BatchInput& in, int cat_slots, int dim, const std::vector<uint8_t>& skip,
                 std::vector<std::pair<int, int>>* ranges) {
   ranges->clear();
   for (size_t s = 0; s < in.slot_used.size(); ++s) {
-    if (!in.slot_used[s]) continue;
+    if (!in.slot_used[s] || (s < skip.size() && skip[s])) continue;
     const int slot = static_cast<int>(s);
     const int begin = slot < cat_slots ? slot * dim : cat_slots * dim + (slot - cat_slots);
     const int end = slot < cat_slots ? begin + dim : begin + 1;
@@ -92,9 +139,18 @@ void Scorer::Score(const ScoreRequest& request, std::span<const Example> candida
   layout.BuildRow(request.shared, request.shared_dense, model_.embeddings(), &s.shared);
   layout.Build(candidates, model_.embeddings(), InputLayout::Mode::kServe, &s.candidates);
   // First expert layer: (x_request W^T + b) once, plus X_candidate W^T
-  // over the columns candidates touch only.
-  UsedRanges(s.candidates, o.categorical_slots, o.embedding_dim, &s.ranges);
+  // over the columns candidates touch only; the slots with few distinct
+  // rows once per distinct row.
+  FindSharedSlots(s.candidates, o.categorical_slots, o.embedding_dim, candidates.size(), &s.local,
+                  &s.slots, &s.shared_slot);
+  UsedRanges(s.candidates, o.categorical_slots, o.embedding_dim, s.shared_slot, &s.ranges);
   GatherColumns(s.ranges, s.candidates.x, w, &s.cand_x, &s.cand_w);
+  s.products.resize(s.slots.size());
+  s.next_use.assign(s.slots.size(), 0);
+  for (size_t i = 0; i < s.slots.size(); ++i) {
+    const SharedSlot& slot = s.slots[i];
+    s.products[i].noalias() = slot.rows * w.middleCols(slot.column, slot.rows.cols()).transpose();
+  }
   s.shared_pre.noalias() = s.shared.x * w.transpose();
   s.shared_pre += model_.params().experts.first.b;
   // The gates read the full input rows.
@@ -107,6 +163,13 @@ void Scorer::Score(const ScoreRequest& request, std::span<const Example> candida
     pre.resize(rows, w.rows());
     pre.rowwise() = s.shared_pre;
     pre.noalias() += s.cand_x.middleRows(row, rows) * s.cand_w.transpose();
+    for (size_t i = 0; i < s.slots.size(); ++i) {
+      const auto& uses = s.slots[i].uses;  // in candidate order
+      size_t& u = s.next_use[i];
+      for (; u < uses.size() && uses[u].first < row + rows; ++u) {
+        pre.row(uses[u].first - row) += s.products[i].row(uses[u].second);
+      }
+    }
     model_.network().ForwardFromFirst(model_.params(), s.candidates.x.middleRows(row, rows),
                                       &s.cache);
     CollectOutputs(model_.network(), s.cache, row, &s.outputs);
@@ -139,7 +202,11 @@ void Scorer::Finish(const Matrix& outputs, const std::vector<double>& weights,
       const double pred = ServePrediction(task, outputs(static_cast<Eigen::Index>(i), t));
       result->predictions[i * num_tasks + t] = pred;
       const double base = task.kind == TaskKind::kBinary ? pred : std::max(1 + pred, 0.0);
-      if (w != 0) result->scores[i] *= std::pow(base, w);
+      if (w == 1) {
+        result->scores[i] *= base;
+      } else if (w != 0) {
+        result->scores[i] *= std::pow(base, w);
+      }
     }
   }
 }

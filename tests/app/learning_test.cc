@@ -8,7 +8,10 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -17,6 +20,7 @@
 #include "sim/event_json.h"
 #include "sim/simulator.h"
 #include "sim/truth_eval.h"
+#include "tests/app/service_test_util.h"
 
 namespace ranker::app {
 namespace {
@@ -231,6 +235,56 @@ TEST(Learning, ReplaysAreDeterministicAndSeedsMatter) {
   EXPECT_GT(a->trainer().stats().examples_trained, 15000);
   EXPECT_EQ(a->trainer().model().ParamChecksumHex(), b->trainer().model().ParamChecksumHex());
   EXPECT_NE(a->trainer().model().ParamChecksumHex(), c->trainer().model().ParamChecksumHex());
+}
+
+}  // namespace
+}  // namespace ranker::app
+
+namespace ranker::app {
+namespace {
+
+// The nice value of this process's thread named `name` (from
+// /proc/self/task/<tid>/stat, field 19), or -100 if there is none.
+int NiceOfThread(const std::string& name) {
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string c;
+    std::getline(comm, c);
+    if (c != name) continue;
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    // Fields after the parenthesised comm: state is field 3, nice field 19.
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 19; ++i) rest >> field;
+    return std::stoi(field);
+  }
+  return -100;
+}
+
+TEST(LearnerThread, RunsAtTheConfiguredNiceBelowTheHandlers) {
+  {
+    std::unique_ptr<Service> s = testing::StartedService(testing::TestConfig({}));
+    ASSERT_NE(s, nullptr);
+    ASSERT_TRUE(testing::WaitFor([] { return NiceOfThread("ranker-learner") != -100; }));
+    EXPECT_EQ(NiceOfThread("ranker-learner"), 10);  // the default
+  }
+  std::unique_ptr<Service> s =
+      testing::StartedService(testing::TestConfig({"service.learner_nice=3"}));
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(testing::WaitFor([] { return NiceOfThread("ranker-learner") == 3; }));
+  EXPECT_EQ(NiceOfThread("ranker-learner"), 3);
+}
+
+TEST(LearnerThread, NiceOutsideTheRangeIsAConfigError) {
+  ConfigSources sources;
+  sources.use_environment = false;
+  sources.sets = {"service.learner_nice=25"};
+  StatusOr<Config> config = LoadConfig(sources);
+  Status s = config.ok() ? config->Validate() : config.status();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.ToString().find("service.learner_nice"), std::string::npos) << s.ToString();
 }
 
 }  // namespace

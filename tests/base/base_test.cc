@@ -110,3 +110,37 @@ TEST(BoundedQueue, DeliversEverythingInOrderUnderBackpressure) {
 
 }  // namespace
 }  // namespace ranker
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "base/thread.h"
+
+namespace ranker {
+namespace {
+
+int ThreadNice() {
+  errno = 0;
+  return ::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)));
+}
+
+TEST(SetThreadNice, ChangesTheCallingThreadOnly) {
+  const int before = ThreadNice();
+  int inside = -100;
+  std::thread t([&] {
+    ASSERT_TRUE(SetThreadNice(13).ok());
+    inside = ThreadNice();
+  });
+  t.join();
+  EXPECT_EQ(inside, 13);
+  EXPECT_EQ(ThreadNice(), before);  // the test's own thread is untouched
+}
+
+TEST(SetThreadNice, RefusesValuesOutsideTheRange) {
+  EXPECT_EQ(SetThreadNice(-1).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(SetThreadNice(20).code(), Status::Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace ranker

@@ -123,7 +123,8 @@ class FakeEventSource final : public ingest::EventSource {
       progress = false;
       for (auto& [tp, pos] : assigned_) {
         const auto& log = log_->topics_.at(tp.topic).at(tp.partition);
-        if (out.size() >= max || pos.paused || pos.next >= static_cast<int64_t>(log.size())) {
+        if (out.size() >= max || pos.paused || pos.revoking ||
+            pos.next >= static_cast<int64_t>(log.size())) {
           continue;
         }
         out.push_back(log[pos.next++]);
@@ -215,11 +216,12 @@ class FakeEventSource final : public ingest::EventSource {
   struct Position {
     int64_t next = 0;
     bool paused = false;
+    bool revoking = false;  // OnRevoked is running: deliver nothing more
   };
 
   bool ReadyLocked() const {
     for (const auto& [tp, pos] : assigned_) {
-      if (!pos.paused &&
+      if (!pos.paused && !pos.revoking &&
           pos.next < static_cast<int64_t>(log_->topics_.at(tp.topic).at(tp.partition).size())) {
         return true;
       }
@@ -236,8 +238,17 @@ class FakeEventSource final : public ingest::EventSource {
   }
 
   // REQUIRES: log_->rebalance_mu_ held, log_->mu_ not held.
+  // Delivery from the partitions stops before OnRevoked runs, as with a real
+  // consumer: the offsets the listener saves there are final.
   void RevokeAll() {
-    std::vector<ingest::TopicPartition> tps = Assignment();
+    std::vector<ingest::TopicPartition> tps;
+    {
+      std::lock_guard<std::mutex> lock(log_->mu_);
+      for (auto& [tp, pos] : assigned_) {
+        pos.revoking = true;
+        tps.push_back(tp);
+      }
+    }
     if (tps.empty()) return;
     listener_->OnRevoked(tps);
     std::lock_guard<std::mutex> lock(log_->mu_);

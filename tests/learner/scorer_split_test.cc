@@ -68,6 +68,26 @@ TEST_P(ScorerTest, SplitScoringEqualsTheFullForward) {
   }
 }
 
+// 300 candidates over 20 items and 4 categories: both item slots repeat
+// enough to be multiplied once per distinct row, and their uses cross the
+// scorer's blocks of 128 candidates.
+TEST_P(ScorerTest, RepeatedCandidateRowsScoreAsTheFullForward) {
+  std::vector<Example> full = MakeExamples(300, 23);
+  for (Example& e : full) {
+    for (int f : {0, 2, 4}) e.categorical[f] = full[0].categorical[f];
+  }
+  std::vector<Example> candidates;
+  for (const Example& e : full) candidates.push_back(CandidateOf(e));
+  const Scorer scorer(*model_);
+  ScoreResult split, reference;
+  scorer.Score(RequestOf(full[0]), candidates, &split);
+  scorer.ScoreExamples(full, &reference);
+  ASSERT_EQ(split.scores.size(), 300u);
+  for (size_t i = 0; i < 300; ++i) {
+    EXPECT_NEAR(split.scores[i], reference.scores[i], 1e-5 * std::abs(reference.scores[i])) << i;
+  }
+}
+
 TEST_P(ScorerTest, ServingPredictsWhatTheTrainerPredictsBeforeItsUpdate) {
   // Without dense features: training standardises them with statistics
   // that already include its own batch (input_layout.h), serving does not.

@@ -3,6 +3,8 @@
 // which layers_gradient_test checks against central differences.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "learner/expert_stack.h"
 #include "tests/learner_f64/grad_check.h"
 
@@ -86,6 +88,28 @@ TEST_F(FactoredExperts, ForwardAndBackwardEqualThePlainLayer) {
     }
     EXPECT_TRUE(factored.d_rows[s].isApprox(expected, 1e-12)) << s;
   }
+}
+
+// dx's columns from FactoredInput::input_grad_columns on are left 0, the
+// others are the plain layer's; a slot's uses may come in any order.
+TEST_F(FactoredExperts, InputGradColumnsAndUnorderedUses) {
+  batch_.f.input_grad_columns = 2 * kWidth + 2;  // the unshared slot's first 2 columns
+  std::reverse(batch_.f.slots[0].uses.begin(), batch_.f.slots[0].uses.end());
+  ExpertCache plain, factored;
+  stack_.Forward(params_, batch_.x, &plain);
+  stack_.Forward(params_, batch_.x, &factored, &batch_.f);
+  for (int e = 0; e < stack_.num_experts(); ++e) {
+    EXPECT_TRUE(stack_.Output(plain, e).isApprox(stack_.Output(factored, e), 1e-12));
+  }
+  ExpertParams g_plain = stack_.Zeros(), g_factored = stack_.Zeros();
+  Matrix dx_plain, dx_factored;
+  stack_.Backward(params_, &plain, d_out_, &g_plain, &dx_plain);
+  stack_.Backward(params_, &factored, d_out_, &g_factored, &dx_factored);
+  EXPECT_TRUE(g_factored.first.w.isApprox(g_plain.first.w, 1e-12));
+  EXPECT_TRUE(g_factored.first.b.isApprox(g_plain.first.b, 1e-12));
+  EXPECT_TRUE(
+      dx_factored.middleCols(2 * kWidth, 2).isApprox(dx_plain.middleCols(2 * kWidth, 2), 1e-12));
+  EXPECT_TRUE(dx_factored.rightCols(kIn - 2 * kWidth - 2).isZero());
 }
 
 TEST_F(FactoredExperts, RowGradientsMatchCentralDifferences) {

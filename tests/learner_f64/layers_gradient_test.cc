@@ -55,6 +55,35 @@ TEST_P(DenseLayerGradient, BackwardAddsIntoGradient) {
   EXPECT_TRUE(twice.b.isApprox(2 * once.b));
 }
 
+// From 64 rows on, narrowing layers compute dL/dW into a column-major
+// scratch (DenseLayer::Backward); here with the input a block of a wider
+// matrix, as the experts' second layers see theirs.
+TEST_P(DenseLayerGradient, LargeBatchOfABlockMatchesCentralDifferences) {
+  Rng rng(9);
+  const DenseLayer layer(GetParam());
+  DenseParams p = DenseParams::Init(6, 3, 1.0, &rng);
+  p.b = RandomMatrix(1, 3, &rng, 0.5);
+  Matrix wide = RandomMatrix(80, 10, &rng);
+  const Matrix r = RandomMatrix(80, 3, &rng);
+  DenseCache cache;
+  const auto loss = [&] { return Project(layer.Forward(p, wide.middleCols(2, 6), &cache), r); };
+  loss();
+  DenseParams grad = DenseParams::Zeros(6, 3);
+  Matrix dx;
+  layer.Backward(p, cache, r, &grad, &dx);
+  CheckGradient("w", View(p.w), View(grad.w), loss);
+  CheckGradient("b", View(p.b), View(grad.b), loss);
+  Matrix x = wide.middleCols(2, 6);
+  const auto loss_x = [&] { return Project(layer.Forward(p, x, &cache), r); };
+  CheckGradient("x", View(x), View(dx), loss_x);
+  // And it adds, like the small-batch path.
+  loss();
+  DenseParams twice = grad;
+  layer.Backward(p, cache, r, &twice, nullptr);
+  EXPECT_TRUE(twice.w.isApprox(2 * grad.w, 1e-12));
+  EXPECT_TRUE(twice.b.isApprox(2 * grad.b, 1e-12));
+}
+
 INSTANTIATE_TEST_SUITE_P(Activations, DenseLayerGradient,
                          ::testing::Values(Activation::kIdentity, Activation::kRelu));
 

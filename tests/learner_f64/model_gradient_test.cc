@@ -111,14 +111,36 @@ std::vector<Example> Batch() {
   return batch;
 }
 
-TEST_P(ModelGradient, EveryLearnedTensorMatchesCentralDifferences) {
-  ModelOptions o = SmallOptions(GetParam());
+// A batch large enough for the trainer's factored first expert layer (64+
+// examples) and for the column-major weight gradients of DenseLayer: user
+// ids all distinct (a plain slot), items, countries, devices and the pooled
+// tags from a few values each (shared slots).
+std::vector<Example> LargeBatch() {
+  std::vector<Example> batch;
+  const char* devices[] = {"mobile", "desktop", "tv"};
+  for (int i = 0; i < 96; ++i) {
+    Example e;
+    e.item_id = "item" + std::to_string(i % 7);
+    e.position = i % 4 + 1;
+    e.device = devices[i % 3];
+    e.categorical = {
+        {"user_id", "u" + std::to_string(i)},       {"item_id", e.item_id},
+        {"user.country", i % 5 == 0 ? "de" : "fr"}, {"item.tag", "t" + std::to_string(i % 4)},
+        {"item.tag", "t" + std::to_string(i % 3)},  {"context.device", e.device}};
+    e.dense = {{"price", 0.1 * (i % 11)}, {"age", 3.0 - 0.05 * i}};
+    e.labels = {i % 3 == 0 ? 1.0 : 0.0, 0.5 * (i % 5)};
+    batch.push_back(e);
+  }
+  return batch;
+}
+
+void CheckModelGradient(const Shape& shape, const std::vector<Example>& batch) {
+  ModelOptions o = SmallOptions(shape);
   OptimizerOptions opt;
   opt.learning_rate = 0.01;
   auto model = Model::Create(o, opt);
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   Model& m = **model;
-  const std::vector<Example> batch = Batch();
   ASSERT_FALSE(m.TrainStep(batch).skipped);  // creates the rows and bindings
   Rng rng(22);
   RandomiseBiases(m.mutable_params()->Tensors(), &rng);
@@ -145,6 +167,14 @@ TEST_P(ModelGradient, EveryLearnedTensorMatchesCentralDifferences) {
     Matrix gk = g.rows.row(static_cast<Eigen::Index>(k));
     CheckGradient(testing::Named("row ", k), row.first(3), View(gk), loss);
   }
+}
+
+TEST_P(ModelGradient, EveryLearnedTensorMatchesCentralDifferences) {
+  CheckModelGradient(GetParam(), Batch());
+}
+
+TEST_P(ModelGradient, LargeBatchMatchesCentralDifferences) {
+  CheckModelGradient(GetParam(), LargeBatch());
 }
 
 const Shape kShapes[] = {
