@@ -86,51 +86,70 @@ Real Sum(const F& full, const H& half) {
   }
 }
 
-// y += x * w^T for a batch of at most kSmallBatch rows and a unit-major w
-// [units x in], in ONE pass over w that also returns the sum of its squared
-// elements (see ExpertCache::first_w_norm2). Per unit, whole packets and
-// then a half packet (rows of 136 leave 8), then scalars.
-double SmallBatchProduct(const ConstMatrixRef& x, const Matrix& w, Matrix* y) {
+// y += x * w^T for a batch of kBatch rows and a unit-major w [units x in],
+// in ONE pass over w that also returns the sum of its squared elements (see
+// ExpertCache::first_w_norm2). Per unit, whole packets and then a half
+// packet (rows of 136 leave 8), then scalars. The batch size is a template
+// argument so that the accumulators stay in registers.
+template <int kBatch>
+double SmallBatchProductN(const ConstMatrixRef& x, const Matrix& w, Matrix* y) {
   constexpr Eigen::Index kLanes = ei::unpacket_traits<Full>::size;
   constexpr Eigen::Index kHalf = ei::unpacket_traits<Half>::size;
-  const Eigen::Index batch = x.rows(), in = w.cols();
-  assert(batch <= kSmallBatch);
+  const Eigen::Index in = w.cols();
+  assert(x.rows() == kBatch);
   const Eigen::Index full_end = in - in % kLanes;
   const Eigen::Index half_end =
       kHalf < kLanes && full_end + kHalf <= in ? full_end + kHalf : full_end;
+  const Real* xb[kBatch];
+  for (int b = 0; b < kBatch; ++b) xb[b] = x.row(b).data();
   Full norm2 = ei::pzero(Full());
   Half norm2_half = ei::pzero(Half());
   double norm2_tail = 0;
   for (Eigen::Index u = 0; u < w.rows(); ++u) {
     const Real* wu = w.row(u).data();
-    Full dot[kSmallBatch];
-    Half dot_half[kSmallBatch];
-    for (Eigen::Index b = 0; b < batch; ++b) {
+    Full dot[kBatch];
+    Half dot_half[kBatch];
+    for (int b = 0; b < kBatch; ++b) {
       dot[b] = ei::pzero(Full());
       dot_half[b] = ei::pzero(Half());
     }
     for (Eigen::Index j = 0; j < full_end; j += kLanes) {
       const Full wp = ei::ploadu<Full>(wu + j);
       norm2 = ei::pmadd(wp, wp, norm2);
-      for (Eigen::Index b = 0; b < batch; ++b) {
-        dot[b] = ei::pmadd(ei::ploadu<Full>(x.row(b).data() + j), wp, dot[b]);
+      for (int b = 0; b < kBatch; ++b) {
+        dot[b] = ei::pmadd(ei::ploadu<Full>(xb[b] + j), wp, dot[b]);
       }
     }
     if (half_end > full_end) {
       const Half wp = ei::ploadu<Half>(wu + full_end);
       norm2_half = ei::pmadd(wp, wp, norm2_half);
-      for (Eigen::Index b = 0; b < batch; ++b) {
-        dot_half[b] = ei::pmadd(ei::ploadu<Half>(x.row(b).data() + full_end), wp, dot_half[b]);
+      for (int b = 0; b < kBatch; ++b) {
+        dot_half[b] = ei::pmadd(ei::ploadu<Half>(xb[b] + full_end), wp, dot_half[b]);
       }
     }
-    for (Eigen::Index b = 0; b < batch; ++b) {
+    for (int b = 0; b < kBatch; ++b) {
       Real sum = Sum(dot[b], dot_half[b]);
-      for (Eigen::Index j = half_end; j < in; ++j) sum += x(b, j) * wu[j];
+      for (Eigen::Index j = half_end; j < in; ++j) sum += xb[b][j] * wu[j];
       (*y)(b, u) += sum;
     }
     for (Eigen::Index j = half_end; j < in; ++j) norm2_tail += double(wu[j]) * wu[j];
   }
   return static_cast<double>(Sum(norm2, norm2_half)) + norm2_tail;
+}
+
+// SmallBatchProductN for a batch of at most kSmallBatch rows.
+double SmallBatchProduct(const ConstMatrixRef& x, const Matrix& w, Matrix* y) {
+  static_assert(kSmallBatch == 4);
+  switch (x.rows()) {
+    case 1:
+      return SmallBatchProductN<1>(x, w, y);
+    case 2:
+      return SmallBatchProductN<2>(x, w, y);
+    case 3:
+      return SmallBatchProductN<3>(x, w, y);
+    default:
+      return SmallBatchProductN<4>(x, w, y);
+  }
 }
 
 #if defined(__GNUC__) && !defined(__clang__)

@@ -393,7 +393,30 @@ void Optimizer::ApplyAdagradOuter(size_t i, TensorView w, const ConstMatrixRef& 
 void Optimizer::ActiveRows(const ConstMatrixRef& left) {
   active_rows_.resize(static_cast<size_t>(left.cols()));
   size_t count = 0;
-  for (Eigen::Index r = 0; r < left.cols(); ++r) {
+  Eigen::Index r = 0;
+#if defined(EIGEN_VECTORIZE_AVX512) && !defined(RANKER_DOUBLE)
+  // Batch 1, one contiguous row: the indices of 16 values at a time,
+  // compressed to those of the nonzero ones (the scalar loop below took
+  // ~5% of a batch-1 training step).
+  static_assert(sizeof(Eigen::Index) == 8);
+  if (left.rows() == 1) {
+    const __m512i eight = _mm512_set1_epi64(8);
+    __m512i low = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+    for (; r + 16 <= left.cols(); r += 16) {
+      const __mmask16 active =
+          _mm512_cmp_ps_mask(_mm512_loadu_ps(left.data() + r), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+      const __m512i high = _mm512_add_epi64(low, eight);
+      _mm512_mask_compressstoreu_epi64(active_rows_.data() + count, static_cast<__mmask8>(active),
+                                       low);
+      count += static_cast<size_t>(__builtin_popcount(active & 0xff));
+      _mm512_mask_compressstoreu_epi64(active_rows_.data() + count,
+                                       static_cast<__mmask8>(active >> 8), high);
+      count += static_cast<size_t>(__builtin_popcount(active >> 8));
+      low = _mm512_add_epi64(high, eight);
+    }
+  }
+#endif
+  for (; r < left.cols(); ++r) {
     bool active = false;
     for (Eigen::Index b = 0; b < left.rows(); ++b) active |= left(b, r) != 0;
     active_rows_[count] = r;
