@@ -34,7 +34,7 @@ std::shared_ptr<const PublishedModel> ModelPublisher::Publish(
   boost::json::object json_offsets;
   for (const auto& [tp, next] : offsets) json_offsets[OffsetKey(tp)] = next;
   report["offsets"] = std::move(json_offsets);
-  report["last_snapshot"] = nullptr;  // snapshots are not wired yet
+  report["last_snapshot"] = nullptr;  // the /v1/model handler fills it in (handlers_snapshots.cc)
   p->report_json = boost::json::serialize(report);
 
   std::shared_ptr<const PublishedModel> published = std::move(p);
