@@ -46,46 +46,39 @@ class ScorerTest : public ::testing::TestWithParam<Architecture> {
   std::unique_ptr<Model> model_;
 };
 
-TEST_P(ScorerTest, SplitScoringEqualsTheFullForward) {
-  // One user, many candidates: the same user features in every example.
-  std::vector<Example> full = MakeExamples(30, 22);
+// One user, many candidates: full[0]'s user features in every example.
+// Scoring them as one request (user part once) and as whole examples must
+// give the same scores and predictions.
+void ExpectSplitEqualsFull(const Model& model, std::vector<Example> full) {
   for (Example& e : full) {
     for (int f : {0, 2, 4}) e.categorical[f] = full[0].categorical[f];
   }
   std::vector<Example> candidates;
   for (const Example& e : full) candidates.push_back(CandidateOf(e));
-  const Scorer scorer(*model_);
+  const Scorer scorer(model);
   ScoreResult split, reference;
   scorer.Score(RequestOf(full[0]), candidates, &split);
   scorer.ScoreExamples(full, &reference);
-  ASSERT_EQ(split.scores.size(), 30u);
-  for (size_t i = 0; i < 30; ++i) {
-    EXPECT_NEAR(split.scores[i], reference.scores[i], 1e-5 * std::abs(reference.scores[i]));
+  ASSERT_EQ(split.scores.size(), full.size());
+  for (size_t i = 0; i < full.size(); ++i) {
+    EXPECT_NEAR(split.scores[i], reference.scores[i], 1e-5 * std::abs(reference.scores[i])) << i;
     for (int t = 0; t < 2; ++t) {
       EXPECT_NEAR(split.prediction(i, t), reference.prediction(i, t),
-                  1e-4 * (1 + std::abs(reference.prediction(i, t))));
+                  1e-4 * (1 + std::abs(reference.prediction(i, t))))
+          << i;
     }
   }
+}
+
+TEST_P(ScorerTest, SplitScoringEqualsTheFullForward) {
+  ExpectSplitEqualsFull(*model_, MakeExamples(30, 22));
 }
 
 // 300 candidates over 20 items and 4 categories: both item slots repeat
 // enough to be multiplied once per distinct row, and their uses cross the
 // scorer's blocks of 128 candidates.
 TEST_P(ScorerTest, RepeatedCandidateRowsScoreAsTheFullForward) {
-  std::vector<Example> full = MakeExamples(300, 23);
-  for (Example& e : full) {
-    for (int f : {0, 2, 4}) e.categorical[f] = full[0].categorical[f];
-  }
-  std::vector<Example> candidates;
-  for (const Example& e : full) candidates.push_back(CandidateOf(e));
-  const Scorer scorer(*model_);
-  ScoreResult split, reference;
-  scorer.Score(RequestOf(full[0]), candidates, &split);
-  scorer.ScoreExamples(full, &reference);
-  ASSERT_EQ(split.scores.size(), 300u);
-  for (size_t i = 0; i < 300; ++i) {
-    EXPECT_NEAR(split.scores[i], reference.scores[i], 1e-5 * std::abs(reference.scores[i])) << i;
-  }
+  ExpectSplitEqualsFull(*model_, MakeExamples(300, 23));
 }
 
 TEST_P(ScorerTest, ServingPredictsWhatTheTrainerPredictsBeforeItsUpdate) {

@@ -50,6 +50,27 @@ class FactoredExperts : public ::testing::Test {
       d_out_.push_back(testing::RandomMatrix(kBatch, stack_.out(), &rng_));
     }
   }
+  // Forward and Backward through the plain and the factored first layer,
+  // checking that their outputs agree.
+  struct Runs {
+    ExpertCache plain, factored;
+    ExpertParams g_plain, g_factored;
+    Matrix dx_plain, dx_factored;
+  };
+  Runs RunPlainAndFactored() {
+    Runs r;
+    stack_.Forward(params_, batch_.x, &r.plain);
+    stack_.Forward(params_, batch_.x, &r.factored, &batch_.f);
+    for (int e = 0; e < stack_.num_experts(); ++e) {
+      EXPECT_TRUE(stack_.Output(r.plain, e).isApprox(stack_.Output(r.factored, e), 1e-12));
+    }
+    r.g_plain = stack_.Zeros();
+    r.g_factored = stack_.Zeros();
+    stack_.Backward(params_, &r.plain, d_out_, &r.g_plain, &r.dx_plain);
+    stack_.Backward(params_, &r.factored, d_out_, &r.g_factored, &r.dx_factored);
+    return r;
+  }
+
   ExpertStack stack_{kIn, 2, {5, 4}};
   Rng rng_;
   Batch batch_;
@@ -58,16 +79,10 @@ class FactoredExperts : public ::testing::Test {
 };
 
 TEST_F(FactoredExperts, ForwardAndBackwardEqualThePlainLayer) {
-  ExpertCache plain, factored;
-  stack_.Forward(params_, batch_.x, &plain);
-  stack_.Forward(params_, batch_.x, &factored, &batch_.f);
-  for (int e = 0; e < stack_.num_experts(); ++e) {
-    EXPECT_TRUE(stack_.Output(plain, e).isApprox(stack_.Output(factored, e), 1e-12));
-  }
-  ExpertParams g_plain = stack_.Zeros(), g_factored = stack_.Zeros();
-  Matrix dx_plain, dx_factored;
-  stack_.Backward(params_, &plain, d_out_, &g_plain, &dx_plain);
-  stack_.Backward(params_, &factored, d_out_, &g_factored, &dx_factored);
+  Runs r = RunPlainAndFactored();
+  const ExpertCache& factored = r.factored;
+  ExpertParams &g_plain = r.g_plain, &g_factored = r.g_factored;
+  const Matrix &dx_plain = r.dx_plain, &dx_factored = r.dx_factored;
   std::vector<TensorView> a, b;
   g_plain.AppendTensors(&a);
   g_factored.AppendTensors(&b);
@@ -95,16 +110,9 @@ TEST_F(FactoredExperts, ForwardAndBackwardEqualThePlainLayer) {
 TEST_F(FactoredExperts, InputGradColumnsAndUnorderedUses) {
   batch_.f.input_grad_columns = 2 * kWidth + 2;  // the unshared slot's first 2 columns
   std::reverse(batch_.f.slots[0].uses.begin(), batch_.f.slots[0].uses.end());
-  ExpertCache plain, factored;
-  stack_.Forward(params_, batch_.x, &plain);
-  stack_.Forward(params_, batch_.x, &factored, &batch_.f);
-  for (int e = 0; e < stack_.num_experts(); ++e) {
-    EXPECT_TRUE(stack_.Output(plain, e).isApprox(stack_.Output(factored, e), 1e-12));
-  }
-  ExpertParams g_plain = stack_.Zeros(), g_factored = stack_.Zeros();
-  Matrix dx_plain, dx_factored;
-  stack_.Backward(params_, &plain, d_out_, &g_plain, &dx_plain);
-  stack_.Backward(params_, &factored, d_out_, &g_factored, &dx_factored);
+  Runs r = RunPlainAndFactored();
+  ExpertParams &g_plain = r.g_plain, &g_factored = r.g_factored;
+  const Matrix &dx_plain = r.dx_plain, &dx_factored = r.dx_factored;
   EXPECT_TRUE(g_factored.first.w.isApprox(g_plain.first.w, 1e-12));
   EXPECT_TRUE(g_factored.first.b.isApprox(g_plain.first.b, 1e-12));
   EXPECT_TRUE(
