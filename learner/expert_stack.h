@@ -48,7 +48,7 @@ struct FactoredInput {
   // The input columns from this one on need no dL/dx (the dense features:
   // no embedding row receives it); Backward leaves them 0 in dx.
   int input_grad_columns = std::numeric_limits<int>::max();
-  std::vector<int32_t> scratch, counts;  // the builder's (unused here)
+  std::vector<int32_t> scratch, counts, index;  // the builder's (unused here)
 };
 
 // Caller-owned per-batch state, reused across steps.

@@ -307,4 +307,37 @@ Status InputLayout::Deserialize(Decoder* in) {
   return Status::OK();
 }
 
+void FindSharedSlots(const BatchInput& in, int cat_slots, int dim, int32_t share_ratio,
+                     std::vector<SharedSlot>* slots, std::vector<int32_t>* count,
+                     std::vector<int32_t>* index, std::vector<int32_t>* local) {
+  const size_t keys = in.keys.size();
+  const int32_t batch = static_cast<int32_t>(in.x.rows());
+  local->assign(static_cast<size_t>(cat_slots) * keys, -1);  // [slot * keys + key]: row index
+  count->assign(cat_slots, 0);
+  for (const BatchInput::Use& u : in.uses) {
+    int32_t& l = (*local)[static_cast<size_t>(u.slot) * keys + u.key];
+    if (l < 0) l = (*count)[u.slot]++;
+  }
+  slots->resize(0);
+  index->assign(cat_slots, -1);
+  for (int s = 0; s < cat_slots; ++s) {
+    const int32_t n = (*count)[s];
+    if (n == 0 || n * share_ratio > batch) continue;
+    (*index)[s] = static_cast<int32_t>(slots->size());
+    SharedSlot& slot = slots->emplace_back();
+    slot.column = s * dim;
+    slot.rows.resize(n, dim);
+    slot.ids.resize(n);
+    slot.uses.clear();
+  }
+  for (const BatchInput::Use& u : in.uses) {
+    if ((*index)[u.slot] < 0) continue;
+    SharedSlot& slot = (*slots)[(*index)[u.slot]];
+    const int32_t l = (*local)[static_cast<size_t>(u.slot) * keys + u.key];
+    slot.rows.row(l) = in.rows.row(u.key);
+    slot.ids[l] = u.key;
+    slot.uses.emplace_back(u.example, l);
+  }
+}
+
 }  // namespace ranker::learner

@@ -37,6 +37,7 @@
 #include "base/hash.h"
 #include "learner/embedding_table.h"
 #include "learner/event.h"
+#include "learner/expert_stack.h"
 #include "learner/options.h"
 #include "learner/tensor.h"
 
@@ -130,5 +131,15 @@ class InputLayout {
   std::vector<std::string> dense_names_;              // dense slot -> name
   std::unordered_map<std::string, DenseStat> stats_;  // every dense feature seen
 };
+
+// The categorical slots of `in` with at most one distinct row per
+// `share_ratio` examples (a country, a device, an item category), as
+// SharedSlots in *slots: their distinct rows, ids (indices into in.keys)
+// and uses in example order. On return, (*count)[s] is the number of
+// distinct rows of slot s and (*index)[s] its position in *slots, or -1
+// when it is not shared. *local is scratch.
+void FindSharedSlots(const BatchInput& in, int cat_slots, int dim, int32_t share_ratio,
+                     std::vector<SharedSlot>* slots, std::vector<int32_t>* count,
+                     std::vector<int32_t>* index, std::vector<int32_t>* local);
 
 }  // namespace ranker::learner

@@ -47,42 +47,13 @@ constexpr int32_t kShareRatio = 4;
 // rows become SharedSlots; the other used columns stay in f->rest (slots no
 // example uses are all zero and are left out).
 void FactorInput(const BatchInput& in, int cat_slots, int dim, FactoredInput* f) {
-  const size_t keys = in.keys.size();
-  const int32_t batch = static_cast<int32_t>(in.x.rows());
-  std::vector<int32_t>& local = f->scratch;  // [slot * keys + key]: row index
-  local.assign(static_cast<size_t>(cat_slots) * keys, -1);
-  std::vector<int32_t>& distinct = f->counts;  // per slot, then its index in f->slots
-  distinct.assign(cat_slots, 0);
-  for (const BatchInput::Use& u : in.uses) {
-    int32_t& l = local[static_cast<size_t>(u.slot) * keys + u.key];
-    if (l < 0) l = distinct[u.slot]++;
-  }
-  f->slots.resize(0);
+  FindSharedSlots(in, cat_slots, dim, kShareRatio, &f->slots, &f->counts, &f->index, &f->scratch);
   f->rest.clear();
   for (int s = 0; s < cat_slots; ++s) {
-    const int32_t n = distinct[s];
-    if (n > 0 && n * kShareRatio <= batch) {
-      SharedSlot& slot = f->slots.emplace_back();
-      slot.column = s * dim;
-      slot.rows.resize(n, dim);
-      slot.ids.resize(n);
-      slot.uses.clear();
-      distinct[s] = static_cast<int32_t>(f->slots.size()) - 1;
-      continue;
-    }
-    if (n > 0) AddRun(s * dim, (s + 1) * dim, &f->rest);
-    distinct[s] = -1;
+    if (f->counts[s] > 0 && f->index[s] < 0) AddRun(s * dim, (s + 1) * dim, &f->rest);
   }
   AddRun(cat_slots * dim, static_cast<int>(in.x.cols()), &f->rest);
   f->input_grad_columns = cat_slots * dim;  // dense features have no rows to train
-  for (const BatchInput::Use& u : in.uses) {
-    if (distinct[u.slot] < 0) continue;
-    SharedSlot& slot = f->slots[distinct[u.slot]];
-    const int32_t l = local[static_cast<size_t>(u.slot) * keys + u.key];
-    slot.rows.row(l) = in.rows.row(u.key);
-    slot.ids[l] = u.key;
-    slot.uses.emplace_back(u.example, l);
-  }
 }
 
 // After a factored step, the experts' part of the shared slots' row

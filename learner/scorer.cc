@@ -20,7 +20,7 @@ constexpr Eigen::Index kBlock = 128;
 // A candidate-side embedding slot with at most one distinct row per this
 // many candidates (item categories, creators of a popular slate) is
 // multiplied by the first layer once per distinct row, not per candidate.
-constexpr size_t kShareRatio = 2;
+constexpr int32_t kShareRatio = 2;
 
 // Per-thread scratch: steady request sizes allocate nothing.
 struct Scratch {
@@ -33,13 +33,13 @@ struct Scratch {
   // candidate order; products[i] = slots[i].rows * W_slot^T [n x units].
   std::vector<SharedSlot> slots;
   std::vector<Matrix> products;
-  std::vector<int32_t> local;        // [slot * keys + key]: row index in its slot
-  std::vector<uint8_t> shared_slot;  // per categorical slot: in `slots`
-  std::vector<size_t> next_use;      // per shared slot: first use of the block
-  RowVector shared_pre;              // x_request * W^T + b
-  Matrix cand_x;                     // candidates' touched columns [N x K]
-  Matrix cand_w;                     // W's touched columns [units x K]
-  Matrix outputs;                    // [N x num_tasks]
+  std::vector<int32_t> local, count;  // scratch of FindSharedSlots
+  std::vector<int32_t> shared_index;  // per categorical slot: its index in `slots`, or -1
+  std::vector<size_t> next_use;       // per shared slot: first use of the block
+  RowVector shared_pre;               // x_request * W^T + b
+  Matrix cand_x;                      // candidates' touched columns [N x K]
+  Matrix cand_w;                      // W's touched columns [units x K]
+  Matrix outputs;                     // [N x num_tasks]
 };
 
 Scratch& ThreadScratch() {
@@ -47,47 +47,14 @@ Scratch& ThreadScratch() {
   return scratch;
 }
 
-// Finds the categorical slots of the candidates that have few distinct rows
-// (kShareRatio) and describes them in *slots; marks them in *shared.
-void FindSharedSlots(const BatchInput& in, int cat_slots, int dim, size_t candidates,
-                     std::vector<int32_t>* local, std::vector<SharedSlot>* slots,
-                     std::vector<uint8_t>* shared) {
-  const size_t keys = in.keys.size();
-  local->assign(static_cast<size_t>(cat_slots) * keys, -1);
-  std::vector<int32_t> distinct(cat_slots, 0);
-  for (const BatchInput::Use& u : in.uses) {
-    int32_t& l = (*local)[static_cast<size_t>(u.slot) * keys + u.key];
-    if (l < 0) l = distinct[u.slot]++;
-  }
-  slots->resize(0);
-  shared->assign(cat_slots, 0);
-  std::vector<int32_t> index(cat_slots, -1);
-  for (int s = 0; s < cat_slots; ++s) {
-    const size_t n = static_cast<size_t>(distinct[s]);
-    if (n == 0 || n * kShareRatio > candidates) continue;
-    (*shared)[s] = 1;
-    index[s] = static_cast<int32_t>(slots->size());
-    SharedSlot& slot = slots->emplace_back();
-    slot.column = s * dim;
-    slot.rows.resize(static_cast<Eigen::Index>(n), dim);
-    slot.uses.clear();
-  }
-  for (const BatchInput::Use& u : in.uses) {
-    if (index[u.slot] < 0) continue;
-    SharedSlot& slot = (*slots)[index[u.slot]];
-    const int32_t l = (*local)[static_cast<size_t>(u.slot) * keys + u.key];
-    slot.rows.row(l) = in.rows.row(u.key);
-    slot.uses.emplace_back(u.example, l);
-  }
-}
-
-// The input columns of the slots marked in slot_used and not in `skip`
-// (categorical slots), as maximal runs [begin, end).
-void UsedRanges(const BatchInput& in, int cat_slots, int dim, const std::vector<uint8_t>& skip,
+// The input columns of the slots marked in slot_used and not shared
+// (shared_index[s] >= 0 for categorical slots), as maximal runs [begin, end).
+void UsedRanges(const BatchInput& in, int cat_slots, int dim,
+                const std::vector<int32_t>& shared_index,
                 std::vector<std::pair<int, int>>* ranges) {
   ranges->clear();
   for (size_t s = 0; s < in.slot_used.size(); ++s) {
-    if (!in.slot_used[s] || (s < skip.size() && skip[s])) continue;
+    if (!in.slot_used[s] || (s < shared_index.size() && shared_index[s] >= 0)) continue;
     const int slot = static_cast<int>(s);
     const int begin = slot < cat_slots ? slot * dim : cat_slots * dim + (slot - cat_slots);
     const int end = slot < cat_slots ? begin + dim : begin + 1;
@@ -141,9 +108,9 @@ void Scorer::Score(const ScoreRequest& request, std::span<const Example> candida
   // First expert layer: (x_request W^T + b) once, plus X_candidate W^T
   // over the columns candidates touch only; the slots with few distinct
   // rows once per distinct row.
-  FindSharedSlots(s.candidates, o.categorical_slots, o.embedding_dim, candidates.size(), &s.local,
-                  &s.slots, &s.shared_slot);
-  UsedRanges(s.candidates, o.categorical_slots, o.embedding_dim, s.shared_slot, &s.ranges);
+  FindSharedSlots(s.candidates, o.categorical_slots, o.embedding_dim, kShareRatio, &s.slots,
+                  &s.count, &s.shared_index, &s.local);
+  UsedRanges(s.candidates, o.categorical_slots, o.embedding_dim, s.shared_index, &s.ranges);
   GatherColumns(s.ranges, s.candidates.x, w, &s.cand_x, &s.cand_w);
   s.products.resize(s.slots.size());
   s.next_use.assign(s.slots.size(), 0);
