@@ -52,12 +52,7 @@ Status LearnerLoop::Enqueue(std::vector<ingest::DecodeResult>* events) {
 }
 
 void LearnerLoop::Run() {
-  SetThreadName("ranker-learner");
-  if (options_.thread_nice > 0) {
-    const Status s = SetThreadNice(options_.thread_nice);
-    if (!s.ok())
-      std::fprintf(stderr, "ranker: learner thread priority: %s\n", s.ToString().c_str());
-  }
+  SetUpBackgroundThread("ranker-learner", options_.thread_nice);
   int64_t drain_deadline = -1;
   while (true) {
     const bool stopping = stop_.load();

@@ -188,12 +188,7 @@ SnapshotStats Snapshotter::stats() const {
 }
 
 void Snapshotter::Run() {
-  SetThreadName("ranker-snapshot");
-  if (options_.thread_nice > 0) {
-    const Status s = SetThreadNice(options_.thread_nice);
-    if (!s.ok())
-      std::fprintf(stderr, "ranker: snapshot thread priority: %s\n", s.ToString().c_str());
-  }
+  SetUpBackgroundThread("ranker-snapshot", options_.thread_nice);
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });

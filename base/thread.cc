@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -37,6 +38,13 @@ void SetThreadName(const char* name) {
 #else
   (void)name;
 #endif
+}
+
+void SetUpBackgroundThread(const char* name, int nice) {
+  SetThreadName(name);
+  if (nice <= 0) return;
+  const Status s = SetThreadNice(nice);
+  if (!s.ok()) std::fprintf(stderr, "ranker: %s thread priority: %s\n", name, s.ToString().c_str());
 }
 
 }  // namespace ranker

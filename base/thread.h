@@ -18,4 +18,9 @@ Status SetThreadNice(int nice);
 // /proc/<pid>/task/<tid>/comm and debuggers show it. Best effort.
 void SetThreadName(const char* name);
 
+// Names the calling thread and, when nice > 0, lowers it to `nice`. A
+// refused nice is reported on stderr under the thread's name, not fatal:
+// the thread then runs at the normal priority.
+void SetUpBackgroundThread(const char* name, int nice);
+
 }  // namespace ranker
