@@ -91,6 +91,7 @@ int RunDemo(int argc, char** argv) {
   if (!service.ok()) return Fail(service.status(), 2);
   ingest::KafkaProducerOptions po;
   po.brokers = bootstrap;
+  po.kafka["compression.type"] = "lz4";  // as `ranker simulate --brokers` (see there)
   StatusOr<std::unique_ptr<ingest::KafkaProducer>> producer = ingest::KafkaProducer::Create(po);
   if (!producer.ok()) return Fail(producer.status(), 1);
   if (Status s = (*service)->Start(); !s.ok()) return Fail(s, 1);

@@ -50,6 +50,10 @@ ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
   source_errors_ = &Register(BuildCounter(), "ranker_consumer_errors_total",
                              "Broker and client errors seen by the consumer (never fatal)", r)
                         .Add({});
+  source_offset_resets_ =
+      &Register(BuildCounter(), "ranker_consumer_offset_resets_total",
+                "Fetch positions reset because retention had deleted them (events lost)", r)
+           .Add({});
   commits_ = &Register(BuildCounter(), "ranker_offset_commits_total",
                        "Offset commits to the consumer group, by result", r);
   embedding_rows_ =
@@ -170,6 +174,7 @@ void ServiceMetrics::OnScrape(const ingest::SourceCounters* source, uint64_t com
   SetCounter(&commits_->Add({{"result", "failed"}}), static_cast<double>(commit_failures));
   if (source == nullptr) return;
   SetCounter(source_errors_, static_cast<double>(source->errors));
+  SetCounter(source_offset_resets_, static_cast<double>(source->offset_resets));
   for (auto it = lag_series_.begin(); it != lag_series_.end();) {
     if (source->partitions.count(it->first) == 0) {
       lag_->Remove(it->second);

@@ -14,6 +14,7 @@
 //   ranker_model_publish_clone_seconds                  gauge (last copy)
 //   ranker_consumer_lag_messages{topic,partition}       gauge (at scrape)
 //   ranker_consumer_errors_total                        counter
+//   ranker_consumer_offset_resets_total                 counter (events lost to retention)
 //   ranker_offset_commits_total{result}                 counter
 //   ranker_embedding_rows                               gauge
 //   ranker_embedding_evicted_rows_total                 counter (expiry)
@@ -73,6 +74,7 @@ class ServiceMetrics {
   prometheus::Counter* consumed_;
   prometheus::Counter* trained_;
   prometheus::Counter* source_errors_;
+  prometheus::Counter* source_offset_resets_;
   prometheus::Gauge* pending_;
   prometheus::Gauge* version_;
   prometheus::Gauge* published_at_;

@@ -84,9 +84,14 @@ struct SourceCounters {
   uint64_t pauses = 0;              // backpressure pauses (queue full)
   uint64_t resumes = 0;             // backpressure resumes (below low watermark)
   uint64_t duplicates_dropped = 0;  // re-fetched offsets filtered out
-  uint64_t queued_messages = 0;     // gauge
-  uint64_t queued_bytes = 0;        // gauge
-  std::string last_error;           // "" if none
+  // Fetch positions that had left the log (retention deleted them before
+  // they were consumed: those events are lost) and were reset by the
+  // client's auto.offset.reset. A partition whose log start overtakes the
+  // reset again counts again.
+  uint64_t offset_resets = 0;
+  uint64_t queued_messages = 0;  // gauge
+  uint64_t queued_bytes = 0;     // gauge
+  std::string last_error;        // "" if none
   struct PartitionState {
     int64_t next_offset = -1;     // next offset Pop() will hand out; -1 unknown
     int64_t high_watermark = -1;  // log end offset; -1 unknown

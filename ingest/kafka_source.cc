@@ -101,6 +101,10 @@ class KafkaSource::Callbacks final : public RdKafka::RebalanceCb, public RdKafka
                        true);
     } else if (event.type() == RdKafka::Event::EVENT_LOG &&
                event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING) {
+      // librdkafka reports a reset by auto.offset.reset only in this log.
+      if (event.fac() == "OFFSET" && event.str().find("Offset out of range") != std::string::npos) {
+        source_->OnOffsetReset();
+      }
       source_->OnError("kafka consumer log: " + event.fac() + ": " + event.str(), false);
     }
   }
@@ -314,6 +318,11 @@ void KafkaSource::OnError(const std::string& what, bool count) {
   last_error_ = what;
 }
 
+void KafkaSource::OnOffsetReset() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++offset_resets_;
+}
+
 std::vector<SourceMessage> KafkaSource::Pop(size_t max, std::chrono::milliseconds timeout) {
   return queue_.Pop(max, timeout);
 }
@@ -398,6 +407,7 @@ SourceCounters KafkaSource::Counters() const {
   std::lock_guard<std::mutex> lock(mu_);
   c.errors = errors_;
   c.rebalances = rebalances_;
+  c.offset_resets = offset_resets_;
   c.last_error = last_error_;
   return c;
 }

@@ -117,6 +117,7 @@ class KafkaSource final : public EventSource {
   void OnAssign(std::vector<RdKafka::TopicPartition*>& partitions, bool cooperative);
   void OnRevoke(std::vector<RdKafka::TopicPartition*>& partitions, bool cooperative);
   void OnError(const std::string& what, bool count);
+  void OnOffsetReset();
 
   const KafkaSourceOptions options_;
   std::unique_ptr<Callbacks> callbacks_;  // outlives consumer_
@@ -130,10 +131,11 @@ class KafkaSource final : public EventSource {
   bool closed_ = false;   // GUARDED_BY(close_mu_)
 
   mutable std::mutex mu_;
-  uint64_t errors_ = 0;      // GUARDED_BY(mu_)
-  uint64_t rebalances_ = 0;  // GUARDED_BY(mu_)
-  std::string last_error_;   // GUARDED_BY(mu_)
-  Status close_status_;      // GUARDED_BY(mu_); of librdkafka's close()
+  uint64_t errors_ = 0;         // GUARDED_BY(mu_)
+  uint64_t rebalances_ = 0;     // GUARDED_BY(mu_)
+  uint64_t offset_resets_ = 0;  // GUARDED_BY(mu_)
+  std::string last_error_;      // GUARDED_BY(mu_)
+  Status close_status_;         // GUARDED_BY(mu_); of librdkafka's close()
   // Seek() requests for the consumer thread; `seek_done_` counts applied ones.
   OffsetMap seeks_;             // GUARDED_BY(mu_)
   uint64_t seek_requests_ = 0;  // GUARDED_BY(mu_)

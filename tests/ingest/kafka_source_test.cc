@@ -143,6 +143,45 @@ TEST(KafkaSourceBackpressure, SlowReaderGetsEveryMessageOnce) {
   }
 }
 
+// A consumer that starts below the log start (retention deleted those
+// events: the mock cluster keeps 5 MB per partition) is reset to the log
+// start by auto.offset.reset=earliest; the source counts the reset and goes
+// on consuming from there.
+TEST(KafkaSourceRetention, APositionBelowTheLogStartIsResetAndCounted) {
+  const std::string topic = "retention";
+  auto cluster = NewCluster(1, topic);
+  auto producer = NewProducer(cluster->bootstrap());
+  constexpr int kN = 90;  // ~7.5 MB of 256 KB messages over 3 partitions
+  ProduceKeyed(producer.get(), topic, 0, kN, /*payload_bytes=*/256 << 10);
+  ASSERT_TRUE(producer->Flush(milliseconds(10000)).ok());
+  KafkaSourceOptions o = MockSourceOptions(cluster->bootstrap(), topic, "g-retention");
+  RecordingListener listener;
+  OffsetMap start;
+  for (int p = 0; p < 3; ++p) start[{topic, p}] = 0;
+  listener.SetStart(start);
+  auto source = StartSource(o, &listener);
+  ASSERT_TRUE(WaitFor([&] { return source->Counters().offset_resets > 0; }, kJoin))
+      << "no reset counted";
+  std::vector<SourceMessage> got;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (SourceMessage& m : source->Pop(100, milliseconds(50))) got.push_back(std::move(m));
+        SourceCounters c = source->Counters();
+        for (const auto& [tp, p] : c.partitions) {
+          if (p.lag != 0) return false;
+        }
+        return c.partitions.size() == 3;
+      },
+      milliseconds(15000)))
+      << got.size() << " messages";
+  ASSERT_FALSE(got.empty());
+  ASSERT_LT(got.size(), static_cast<size_t>(kN)) << "nothing was deleted: produce more";
+  bool skipped = false;
+  for (const auto& [tp, offsets] : OffsetsByPartition(got)) skipped |= offsets.front() > 0;
+  EXPECT_TRUE(skipped) << "every partition started at offset 0";
+  EXPECT_TRUE(source->Close().ok());
+}
+
 // Every broker goes away for a while; the source counts errors, never gives
 // up, and after the brokers return every message arrives exactly once.
 TEST(KafkaSourceOutage, ResumesAfterAllBrokersReturn) {
