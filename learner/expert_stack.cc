@@ -152,99 +152,6 @@ double SmallBatchProduct(const ConstMatrixRef& x, const Matrix& w, Matrix* y) {
   }
 }
 
-// The columns [j, j + kWidth packets) of y = x * w for a batch of kBatch
-// rows and a row-major w [in x out], in one pass down those columns of w;
-// adds the squares of the weights read into norm2[0..kWidth).
-template <int kBatch, int kWidth>
-void RowProductColumns(const Real* const* xb, const Matrix& w, const int32_t* rows, int count,
-                       Eigen::Index j, Full* norm2, Matrix* y) {
-  constexpr Eigen::Index kLanes = ei::unpacket_traits<Full>::size;
-  Full acc[kBatch][kWidth];
-  for (auto& row : acc) {
-    for (Full& a : row) a = ei::pset1<Full>(Real(0));
-  }
-  for (int i = 0; i < count; ++i) {
-    const Eigen::Index r = rows[i];
-    const Real* wr = w.row(r).data() + j;
-    Full wp[kWidth];
-    for (int k = 0; k < kWidth; ++k) {
-      wp[k] = ei::ploadu<Full>(wr + k * kLanes);
-      norm2[k] = ei::pmadd(wp[k], wp[k], norm2[k]);
-    }
-    for (int b = 0; b < kBatch; ++b) {
-      const Full xv = ei::pset1<Full>(xb[b][r]);
-      for (int k = 0; k < kWidth; ++k) acc[b][k] = ei::pmadd(xv, wp[k], acc[b][k]);
-    }
-  }
-  for (int b = 0; b < kBatch; ++b) {
-    for (int k = 0; k < kWidth; ++k) ei::pstoreu(&(*y)(b, j + k * kLanes), acc[b][k]);
-  }
-}
-
-// y = x * w for a batch of kBatch rows and a row-major w [in x out] (a
-// tail layer of the experts), in ONE pass over w that also returns the sum
-// of its squared elements (see ExpertCache::tail_w_norm2): blocks of 4
-// packets of columns with the sums in registers (Eigen's gemv of a 128x64
-// layer at batch 1 is no faster and cannot return the norm), then single
-// packets, then scalars.
-template <int kBatch>
-double SmallBatchRowProductN(const ConstMatrixRef& x, const Matrix& w, Matrix* y,
-                             std::vector<int32_t>* rows) {
-  constexpr Eigen::Index kLanes = ei::unpacket_traits<Full>::size;
-  constexpr int kBlock = 4;
-  assert(x.rows() == kBatch && x.cols() == w.rows());
-  y->resize(kBatch, w.cols());
-  const Real* xb[kBatch];
-  for (int b = 0; b < kBatch; ++b) xb[b] = x.row(b).data();
-  // The rows of w whose input is 0 in every example add nothing.
-  rows->resize(static_cast<size_t>(w.rows()));
-  int count = 0;
-  for (Eigen::Index r = 0; r < w.rows(); ++r) {
-    bool active = false;
-    for (int b = 0; b < kBatch; ++b) active |= xb[b][r] != 0;
-    (*rows)[count] = static_cast<int32_t>(r);
-    count += active;
-  }
-  Full norm2[kBlock];
-  for (Full& n : norm2) n = ei::pset1<Full>(Real(0));
-  Eigen::Index j = 0;
-  for (; j + kBlock * kLanes <= w.cols(); j += kBlock * kLanes) {
-    RowProductColumns<kBatch, kBlock>(xb, w, rows->data(), count, j, norm2, y);
-  }
-  for (; j + kLanes <= w.cols(); j += kLanes) {
-    RowProductColumns<kBatch, 1>(xb, w, rows->data(), count, j, norm2, y);
-  }
-  double norm2_tail = 0;
-  for (; j < w.cols(); ++j) {
-    for (int b = 0; b < kBatch; ++b) (*y)(b, j) = 0;
-    for (int i = 0; i < count; ++i) {
-      const Eigen::Index r = (*rows)[i];
-      const Real v = w(r, j);
-      norm2_tail += double(v) * v;
-      for (int b = 0; b < kBatch; ++b) (*y)(b, j) += xb[b][r] * v;
-    }
-  }
-  Full sum = norm2[0];
-  for (int k = 1; k < kBlock; ++k) sum = ei::padd(sum, norm2[k]);
-  return static_cast<double>(ei::predux(sum)) + norm2_tail;
-}
-
-// SmallBatchRowProductN for a batch of at most kSmallBatch rows.
-double SmallBatchRowProduct(const ConstMatrixRef& x, const Matrix& w, Matrix* y,
-                            std::vector<int32_t>* rows) {
-  static_assert(kSmallBatch == 4);
-  switch (x.rows()) {
-    case 1:
-      return SmallBatchRowProductN<1>(x, w, y, rows);
-    case 2:
-      return SmallBatchRowProductN<2>(x, w, y, rows);
-    case 3:
-      return SmallBatchRowProductN<3>(x, w, y, rows);
-    default:
-      return SmallBatchRowProductN<4>(x, w, y, rows);
-  }
-}
-
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -359,22 +266,8 @@ void ExpertStack::ForwardFromFirst(const ExpertParams& p, ExpertCache* cache) co
 void ExpertStack::ForwardTail(const ExpertParams& p, ExpertCache* cache) const {
   cache->rest.resize(num_experts_);
   const int h0 = first_width();
-  // Small batches of two-layer experts: the one tail layer by hand, for its
-  // weights' norm (see DeferredFirstDeltaBounded); the tail ends in a ReLU.
-  const bool small = hidden_.size() == 2 && cache->first.rows() <= kSmallBatch;
-  cache->tail_w_norm2.clear();
   for (int e = 0; e < num_experts_; ++e) {
-    const auto x = cache->first.middleCols(e * h0, h0);
-    if (!small) {
-      rest_.Forward(p.rest[e], x, &cache->rest[e]);
-      continue;
-    }
-    std::vector<DenseCache>& layers = cache->rest[e].layers;
-    layers.resize(1);
-    layers[0].x = BatchView(x);
-    cache->tail_w_norm2.push_back(
-        SmallBatchRowProduct(x, p.rest[e][0].w, &layers[0].y, &cache->tail_rows));
-    DenseLayer(Activation::kRelu).Activate(&layers[0], &p.rest[e][0].b);
+    rest_.Forward(p.rest[e], cache->first.middleCols(e * h0, h0), &cache->rest[e]);
   }
 }
 
@@ -402,10 +295,6 @@ void ExpertStack::Backward(const ExpertParams& p, ExpertCache* cache,
 }
 
 double ExpertStack::FirstInputGradBound(const ExpertCache& cache) const {
-  if (cache.first_delta_deferred) {
-    const double bound = std::sqrt(cache.dfirst_norm2_bound) * std::sqrt(cache.first_w_norm2);
-    return std::isnan(bound) ? std::numeric_limits<double>::infinity() : bound;
-  }
   // In float, vectorised (in double it took 2.5% of a batch-1 step): a sum
   // that overflows gives an infinite bound, which only means the slower
   // path, and its relative rounding (< 1e-4 for 1024 units) is covered by
@@ -427,87 +316,27 @@ void ExpertStack::AddFirstInputGrad(const ExpertParams& p, const ExpertCache& ca
 // back-propagated, through the ReLU; and the first layer's bias gradient,
 // its column sums, added in the same pass (a separate column sum of the
 // row-major [B x units] dfirst would walk its columns with a 4 KB stride).
-// With the tails' input gradients deferred (see Backward), only their
-// deltas and bias gradients are computed here.
 void ExpertStack::FirstDelta(const ExpertParams& p, ExpertCache* cache,
                              const std::vector<Matrix>& d_out, ExpertParams* grad,
                              WeightGrad w) const {
   const int h0 = first_width();
   const Eigen::Index batch = d_out[0].rows();
   cache->dfirst.resize(batch, num_experts_ * h0);
-  cache->first_delta_deferred = w == WeightGrad::kDeferred && !cache->tail_w_norm2.empty();
-  if (cache->first_delta_deferred) cache->tail_dx.resize(num_experts_);
   for (int e = 0; e < num_experts_; ++e) {
-    if (hidden_.size() == 1) {
-      MaskFirstDelta(e, d_out[e], cache, grad);
-      continue;
+    const Matrix* d = &d_out[e];
+    if (hidden_.size() > 1) {
+      rest_.Backward(p.rest[e], &cache->rest[e], d_out[e], &grad->rest[e], &cache->dx_e, w);
+      d = &cache->dx_e;
     }
-    Matrix* dx = cache->first_delta_deferred ? nullptr : &cache->dx_e;
-    rest_.Backward(p.rest[e], &cache->rest[e], d_out[e], &grad->rest[e], dx, w);
-    if (dx != nullptr) MaskFirstDelta(e, *dx, cache, grad);
-  }
-}
-
-// Expert e's block of dfirst from d = dL/d(its first-layer outputs)
-// [B x h0]: d where the unit is active, else 0; adds the block's column
-// sums into the first layer's bias gradient.
-void ExpertStack::MaskFirstDelta(int e, const Matrix& d, ExpertCache* cache,
-                                 ExpertParams* grad) const {
-  const int h0 = first_width();
-  const Eigen::Index col = e * h0;
-  auto db = grad->first.b.segment(col, h0);
-  for (Eigen::Index b = 0; b < d.rows(); ++b) {
-    const auto active = cache->first.row(b).segment(col, h0).array() > Real(0);
-    auto dz = cache->dfirst.row(b).segment(col, h0);
-    dz = active.select(d.row(b).array(), Real(0)).matrix();
-    db += dz;
-  }
-}
-
-// |dfirst(b, u)| <= |dx_e(b, u)| = |dz_e.row(b) . W_e.row(u)|
-// <= ||dz_e.row(b)|| * ||W_e.row(u)||, so ||dfirst.row(b)||^2 <=
-// sum_e ||dz_e.row(b)||^2 * ||W_e||^2 =: n_b, and sqrt(n_b) bounds every
-// element of the row; the bias gradient sums them over b, the weight
-// gradient's elements are at most sum_b sqrt(n_b) * max|x.row(b)| (and so
-// are their partial sums). The factor 2 covers the rounding of the dot
-// products and of these sums; the squared norms are taken in float (an
-// overflow only fails the check).
-bool ExpertStack::DeferredFirstDeltaBounded(ExpertCache* cache) const {
-  assert(cache->first_delta_deferred);
-  const double limit = static_cast<double>(std::numeric_limits<Real>::max()) / 2;
-  const BatchView::Map x = cache->x.get();
-  double bias = 0, outer = 0, max_norm2 = 0;
-  for (Eigen::Index b = 0; b < cache->dfirst.rows(); ++b) {
-    double norm2 = 0;
-    for (int e = 0; e < num_experts_; ++e) {
-      const Matrix& dz = cache->rest[e].layers[0].dz;
-      norm2 += static_cast<double>(dz.row(b).squaredNorm()) * cache->tail_w_norm2[e];
+    const Eigen::Index col = e * h0;
+    auto db = grad->first.b.segment(col, h0);
+    for (Eigen::Index b = 0; b < batch; ++b) {
+      const auto active = cache->first.row(b).segment(col, h0).array() > Real(0);
+      auto dz = cache->dfirst.row(b).segment(col, h0);
+      dz = active.select(d->row(b).array(), Real(0)).matrix();
+      db += dz;
     }
-    const double bound = std::sqrt(norm2);
-    bias += bound;
-    outer += bound * static_cast<double>(x.row(b).cwiseAbs().maxCoeff());
-    max_norm2 = std::max(max_norm2, norm2);
   }
-  cache->dfirst_norm2_bound = max_norm2;
-  return bias < limit && outer < limit;  // false for NaN
-}
-
-void ExpertStack::CompleteFirstDelta(const ExpertParams& p, ExpertCache* cache,
-                                     ExpertParams* grad) const {
-  assert(cache->first_delta_deferred);
-  for (int e = 0; e < num_experts_; ++e) {
-    const Matrix& dz = cache->rest[e].layers[0].dz;
-    cache->dx_e.resize(dz.rows(), first_width());
-    cache->dx_e.noalias() = dz * p.rest[e][0].w.transpose();
-    MaskFirstDelta(e, cache->dx_e, cache, grad);
-  }
-  cache->first_delta_deferred = false;
-}
-
-void ExpertStack::FinishFirstDelta(ExpertCache* cache, ExpertParams* grad) const {
-  assert(cache->first_delta_deferred);
-  for (int e = 0; e < num_experts_; ++e) MaskFirstDelta(e, cache->tail_dx[e], cache, grad);
-  cache->first_delta_deferred = false;
 }
 
 // The first layer's dW and dx after a factored Forward: the GEMMs over the
@@ -549,15 +378,12 @@ void ExpertStack::FactoredBackward(const ExpertParams& p, ExpertCache* cache, Ex
   AddRuns(cache->grad_runs, cache->dx_rest, dx);
 }
 
-void ExpertStack::DeferredGrads(ExpertCache* cache, std::vector<OuterGrad>* out) const {
+void ExpertStack::DeferredGrads(const ExpertCache& cache, std::vector<OuterGrad>* out) const {
   out->clear();
-  const bool delta = cache->first_delta_deferred;
-  out->push_back({BatchView(cache->dfirst), cache->x, nullptr, delta});
+  out->push_back({BatchView(cache.dfirst), cache.x});
   if (hidden_.size() < 2) return;
-  for (int e = 0; e < num_experts_; ++e) {
-    for (const DenseCache& layer : cache->rest[e].layers) {
-      out->push_back({layer.x, BatchView(layer.dz), delta ? &cache->tail_dx[e] : nullptr});
-    }
+  for (const MlpCache& m : cache.rest) {
+    for (const DenseCache& layer : m.layers) out->push_back({layer.x, BatchView(layer.dz)});
   }
 }
 

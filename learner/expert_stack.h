@@ -79,20 +79,6 @@ struct ExpertCache {
   // small batches, +inf otherwise (and inf or NaN if a weight is not
   // finite).
   double first_w_norm2 = 0;
-  // Per expert, the same for the weights of the expert's second and last
-  // layer (ExpertStack::DeferredFirstDeltaBounded), from small-batch
-  // Forwards of two-layer experts; empty otherwise.
-  std::vector<double> tail_w_norm2;
-  std::vector<int32_t> tail_rows;  // scratch of the small-batch Forward
-  // Set by Backward(kDeferred) when it left dfirst (and the first layer's
-  // bias gradient) to be finished after the optimizer's pass over the
-  // second layers, which computes their input gradients into tail_dx (see
-  // ExpertStack::Backward). Cleared when dfirst is complete.
-  bool first_delta_deferred = false;
-  std::vector<Matrix> tail_dx;  // per expert: dL/d(its first-layer units) [B x h0]
-  // With first_delta_deferred: a bound on max_b ||dfirst.row(b)||^2, set by
-  // DeferredFirstDeltaBounded.
-  double dfirst_norm2_bound = std::numeric_limits<double>::infinity();
 };
 
 // One weight gradient left implicit by Backward(WeightGrad::kDeferred):
@@ -100,12 +86,6 @@ struct ExpertCache {
 struct OuterGrad {
   BatchView left;   // [B x W.rows()]
   BatchView right;  // [B x W.cols()]
-  // Where the optimizer writes right * W^T (the layer's input gradient, W
-  // as before the update), or nullptr.
-  Matrix* right_wt = nullptr;
-  // Known finite without looking at `left` (which is not computed yet:
-  // ExpertCache::first_delta_deferred).
-  bool bounded = false;
 };
 
 // Stateless; thread-safe.
@@ -148,12 +128,6 @@ class ExpertStack {
   // cache->dfirst * first.w is deferred with its weight gradient, for the
   // optimizer to compute in its pass over first.w
   // (Optimizer::ApplyAdagradOuter's left_w) or for AddFirstInputGrad.
-  // With kDeferred after a small-batch Forward of two-layer experts, dfirst
-  // itself is deferred too (cache->first_delta_deferred): the second
-  // layers' input gradients come from the optimizer's pass over their
-  // weights (DeferredGrads' right_wt), then FinishFirstDelta completes it;
-  // the caller checks DeferredFirstDeltaBounded before any update, and
-  // calls CompleteFirstDelta if it fails or if it needs dfirst sooner.
   void Backward(const ExpertParams& p, ExpertCache* cache, const std::vector<Matrix>& d_out,
                 ExpertParams* grad, Matrix* dx, WeightGrad w = WeightGrad::kAccumulate) const;
   // After Backward(kDeferred): a bound on the absolute value of every
@@ -162,34 +136,17 @@ class ExpertStack {
   // deltas and of the weights (Cauchy-Schwarz); +inf when Forward did not
   // compute the weights' norm or when it is not finite.
   double FirstInputGradBound(const ExpertCache& cache) const;
-  // With cache->first_delta_deferred: whether bounds from the norms of the
-  // second layers' deltas and weights (Cauchy-Schwarz) prove dfirst, the
-  // first layer's bias gradient and its weight gradient dfirst^T x finite;
-  // sets the bound that FirstInputGradBound uses. False (no proof) when
-  // the weights' norms were not computed or a delta is not finite.
-  bool DeferredFirstDeltaBounded(ExpertCache* cache) const;
-  // With cache->first_delta_deferred: computes the second layers' input
-  // gradients (from the current weights) and finishes dfirst now.
-  void CompleteFirstDelta(const ExpertParams& p, ExpertCache* cache, ExpertParams* grad) const;
-  // With cache->first_delta_deferred, once the optimizer has written
-  // cache->tail_dx: finishes dfirst and adds the first layer's bias
-  // gradient into *grad.
-  void FinishFirstDelta(ExpertCache* cache, ExpertParams* grad) const;
   // After Backward(kDeferred) of at most 4 examples: dx += dfirst * first.w.
   void AddFirstInputGrad(const ExpertParams& p, const ExpertCache& cache, Matrix* dx) const;
   // After Backward(kDeferred): the gradient of every weight matrix, in
   // ExpertParams::AppendTensors order (where the weights are the tensors
   // at even positions: each is followed by its bias). Views into `cache`.
-  // With cache->first_delta_deferred, the first entry is marked bounded
-  // and the tail layers' entries carry their input gradients' destination
-  // (cache->tail_dx), for FinishFirstDelta.
-  void DeferredGrads(ExpertCache* cache, std::vector<OuterGrad>* out) const;
+  void DeferredGrads(const ExpertCache& cache, std::vector<OuterGrad>* out) const;
 
  private:
   void ForwardTail(const ExpertParams& p, ExpertCache* cache) const;
   void FirstDelta(const ExpertParams& p, ExpertCache* cache, const std::vector<Matrix>& d_out,
                   ExpertParams* grad, WeightGrad w) const;
-  void MaskFirstDelta(int e, const Matrix& d, ExpertCache* cache, ExpertParams* grad) const;
   void FirstInputGrad(const ExpertParams& p, const Matrix& dz, Matrix* dx) const;
   static void AddSparseInputGrad(const Matrix& w, const Matrix& dz, Matrix* dx);
   void FactoredFirst(const ExpertParams& p, const ConstMatrixRef& x, ExpertCache* cache) const;

@@ -237,19 +237,10 @@ double Model::ComputeGradients(std::span<const Example> batch, StepResult* r, bo
   const bool deferred_backward = deferred_;
   network_.Backward(params_, &cache_, d_outputs_, &grads_, &dx_,
                     deferred_ ? WeightGrad::kDeferred : WeightGrad::kAccumulate);
-  // The first expert layer's deltas wait for the second layers' input
-  // gradients, which Apply computes in its pass over their weights, when a
-  // bound proves the first layer's gradients finite without them.
-  const ExpertStack& experts = network_.experts();
-  if (cache_.experts.first_delta_deferred && !experts.DeferredFirstDeltaBounded(&cache_.experts)) {
-    CompleteFirstDelta();
-  }
   outer_.clear();
-  if (deferred_) experts.DeferredGrads(&cache_.experts, &outer_);
-  if (!std::all_of(outer_.begin(), outer_.end(),
-                   [](const OuterGrad& g) { return g.bounded || OuterGradientBounded(g); })) {
+  if (deferred_) network_.experts().DeferredGrads(cache_.experts, &outer_);
+  if (!std::all_of(outer_.begin(), outer_.end(), OuterGradientBounded)) {
     // Materialise them, so the finiteness check sees every value.
-    if (cache_.experts.first_delta_deferred) CompleteFirstDelta();
     for (size_t k = 0; k < outer_.size(); ++k) {
       const BatchView::Map left = outer_[k].left.get(), right = outer_[k].right.get();
       Eigen::Map<Matrix>(grad_views_[2 * k].data(), left.cols(), right.cols()).noalias() +=
@@ -264,8 +255,7 @@ double Model::ComputeGradients(std::span<const Example> batch, StepResult* r, bo
   // still checked before anything changes); otherwise it is added now.
   deferred_input_grad_ = deferred_ && DeferredInputGradBounded();
   if (deferred_backward && !deferred_input_grad_) {
-    if (cache_.experts.first_delta_deferred) CompleteFirstDelta();
-    experts.AddFirstInputGrad(params_.experts, cache_.experts, &dx_);
+    network_.experts().AddFirstInputGrad(params_.experts, cache_.experts, &dx_);
   }
   if (pos_task_ >= 0) {
     const Eigen::Map<const Matrix> dy(d_outputs_[pos_task_].data(), r->batch_size, 1);
@@ -286,17 +276,6 @@ bool Model::DeferredInputGradBounded() const {
   const double rest = dx_.size() > 0 ? static_cast<double>(dx_.cwiseAbs().maxCoeff()) : 0.0;
   const double uses = static_cast<double>(input_.uses.size());
   return 2 * uses * (rest + experts) < static_cast<double>(std::numeric_limits<Real>::max());
-}
-
-// Computes the first expert layer's deltas now (the second layers' input
-// gradients from their weights), and drops the tails' destinations for
-// them from outer_.
-void Model::CompleteFirstDelta() {
-  network_.experts().CompleteFirstDelta(params_.experts, &cache_.experts, &grads_.experts);
-  for (OuterGrad& g : outer_) {
-    g.right_wt = nullptr;
-    g.bounded = false;
-  }
 }
 
 bool Model::IsDeferred(size_t tensor) const {
@@ -325,30 +304,16 @@ void Model::Apply(size_t batch_size) {
     dropout_ordinal_ += batch_size;
   }
   optimizer_.BeginStep();
-  const auto apply = [&](size_t i) {
+  for (size_t i = 0; i < param_views_.size(); ++i) {
     if (IsDeferred(i)) {
       // Tensor 0 is the first expert layer's W (ExpertStack::DeferredGrads).
       const OuterGrad& g = outer_[i / 2];
       Matrix* input_grad = i == 0 && deferred_input_grad_ ? &first_dx_ : nullptr;
-      optimizer_.ApplyAdagradOuter(i, param_views_[i], g.left.get(), g.right.get(), input_grad,
-                                   g.right_wt);
+      optimizer_.ApplyAdagradOuter(i, param_views_[i], g.left.get(), g.right.get(), input_grad);
     } else {
       optimizer_.ApplyDenseTensor(i, param_views_[i], grad_views_[i]);
     }
-  };
-  // The experts' tensors come first in param_views_: the first layer's W
-  // and b (tensors 0 and 1), then the tails' (up to 2 * outer_.size()).
-  // With the first layer's deltas deferred, the tails go first: their pass
-  // computes what the first layer's deltas (and bias gradient) need.
-  size_t next = 0;
-  if (cache_.experts.first_delta_deferred) {
-    for (size_t i = 2; i < 2 * outer_.size(); ++i) apply(i);
-    network_.experts().FinishFirstDelta(&cache_.experts, &grads_.experts);
-    apply(0);
-    apply(1);
-    next = 2 * outer_.size();
   }
-  for (size_t i = next; i < param_views_.size(); ++i) apply(i);
   if (deferred_input_grad_) {
     dx_ += first_dx_;
     layout_.RowGradients(input_, dx_, &row_grads_);

@@ -139,7 +139,6 @@ class Model {
   void BindViews();
   double ComputeGradients(std::span<const Example> batch, StepResult* r, bool allow_deferred);
   bool IsDeferred(size_t tensor) const;
-  void CompleteFirstDelta();
   bool DeferredInputGradBounded() const;
   void ForwardPosition(std::span<const Example> batch);
   double Losses(std::span<const Example> batch, StepResult* r);

@@ -150,89 +150,60 @@ void AdagradPass(Real* w, Real* acc, Real* g, size_t n, const AdagradParams& c) 
   }
 }
 
-// What ApplyAdagradOuter computes in its pass besides the update.
-enum class Extra {
-  kNone,
-  kLeftW,    // left * W: dst[b] += left(b, r) * W.row(r)
-  kRightWt,  // right * W^T: element (b, r) is the dot product of W.row(r) and right.row(b)
-};
-
-// The largest batch for Extra::kRightWt (its dot products stay in
-// registers).
-constexpr Eigen::Index kMaxDotBatch = 4;
-
 // Row r of G = left^T * right (see Optimizer::ApplyAdagradOuter): the sum
-// over the batch rows b of left(b, r) * right.row(b), where to add
-// left(b, r) * W.row(r) for Extra::kLeftW, and where to write the dot
-// products of Extra::kRightWt.
+// over the batch rows b of left(b, r) * right.row(b), and where to add
+// left(b, r) * W.row(r) for the input gradient left * W, if wanted.
 struct OuterRow {
   const Real* coef;  // left(0, r); left(b, r) is coef[b * coef_stride]
   Eigen::Index coef_stride;
   const Real* const* src;  // right.row(b)
   Real* const* dst;        // (left * W).row(b)
   Eigen::Index batch;
-  Real* dot;  // (right * W^T)(0, r); (b, r) is dot[b * dot_stride]
-  Eigen::Index dot_stride;
 
   Real Coef(Eigen::Index b) const { return coef[b * coef_stride]; }
 };
 
 // The batch size of a row: kBatch when it is a compile-time constant (> 0:
-// the loops over the batch unroll, which batch 1 spends ~10% less in),
-// else row.batch.
+// the loops over the batch unroll), else row.batch.
 template <int kBatch>
 Eigen::Index BatchOf(const OuterRow& row) {
   return kBatch > 0 ? kBatch : row.batch;
 }
 
 // The packets of type P at column j of a row of G (summed in batch order,
-// as a materialised row would be) and the extra of kExtra: with kLeftW,
-// dst[b] += left(b, r) * W's packet (whose value is `weights`); with
-// kRightWt, dots[b] += right(b, j..) * W's packet. Terms with
-// left(b, r) == 0 add nothing (W is finite: see ApplyAdagradOuter).
-template <Extra kExtra, int kBatch, typename P>
-P OuterPacket(const OuterRow& row, size_t j, const P& weights, P* dots) {
+// as a materialised row would be) and, with kInputGrad, of the input
+// gradient: dst[b] += left(b, r) * W's packet (whose value is `weights`).
+// Terms with left(b, r) == 0 add nothing (W is finite: see
+// ApplyAdagradOuter).
+template <bool kInputGrad, int kBatch, typename P>
+P OuterPacket(const OuterRow& row, size_t j, const P& weights) {
   P g = ei::pzero(weights);
   for (Eigen::Index b = 0; b < BatchOf<kBatch>(row); ++b) {
     const P coef = ei::pset1<P>(row.Coef(b));
-    const P src = ei::ploadu<P>(row.src[b] + j);
-    g = ei::padd(g, ei::pmul(coef, src));
-    if constexpr (kExtra == Extra::kLeftW) {
+    g = ei::padd(g, ei::pmul(coef, ei::ploadu<P>(row.src[b] + j)));
+    if constexpr (kInputGrad) {
       ei::pstoreu(row.dst[b] + j, ei::padd(ei::ploadu<P>(row.dst[b] + j), ei::pmul(coef, weights)));
-    } else if constexpr (kExtra == Extra::kRightWt) {
-      dots[b] = ei::pmadd(src, weights, dots[b]);
     }
   }
   return g;
 }
 
-// The Adagrad step (and extra) on the packet of type P at column j of a
-// row.
-template <Root kRoot, Extra kExtra, int kBatch, typename P>
-void OuterStep(Real* w, Real* acc, const OuterRow& row, size_t j, const AdagradConstants<P>& c,
-               P* dots) {
+// The Adagrad step (and input gradient) on the packet of type P at
+// column j of a row.
+template <Root kRoot, bool kInputGrad, int kBatch, typename P>
+void OuterStep(Real* w, Real* acc, const OuterRow& row, size_t j, const AdagradConstants<P>& c) {
   const P weights = ei::ploadu<P>(w + j);
-  AdagradStep<kRoot>(w + j, acc + j, weights, OuterPacket<kExtra, kBatch>(row, j, weights, dots),
-                     c);
+  AdagradStep<kRoot>(w + j, acc + j, weights, OuterPacket<kInputGrad, kBatch>(row, j, weights), c);
 }
 
 // OuterStep on the packets of type P of a row from column j on; returns
-// where it stopped, and adds the lanes of their dot products (kRightWt)
-// into dot_sums[b]. Zero gradients need no test: the step leaves their
+// where it stopped. Zero gradients need no test: the step leaves their
 // weights and accumulators unchanged.
-template <Root kRoot, Extra kExtra, int kBatch, typename P>
+template <Root kRoot, bool kInputGrad, int kBatch, typename P>
 size_t OuterPackets(Real* w, Real* acc, const OuterRow& row, size_t j, size_t n,
-                    const AdagradConstants<P>& c, Real* dot_sums) {
+                    const AdagradConstants<P>& c) {
   constexpr size_t kLanes = ei::unpacket_traits<P>::size;
-  P dots[kMaxDotBatch];
-  for (P& d : dots) d = ei::pset1<P>(Real(0));
-  const size_t start = j;
-  for (; j + kLanes <= n; j += kLanes) OuterStep<kRoot, kExtra, kBatch>(w, acc, row, j, c, dots);
-  if constexpr (kExtra == Extra::kRightWt) {
-    if (j > start) {
-      for (Eigen::Index b = 0; b < BatchOf<kBatch>(row); ++b) dot_sums[b] += ei::predux(dots[b]);
-    }
-  }
+  for (; j + kLanes <= n; j += kLanes) OuterStep<kRoot, kInputGrad, kBatch>(w, acc, row, j, c);
   return j;
 }
 
@@ -243,35 +214,26 @@ size_t OuterPackets(Real* w, Real* acc, const OuterRow& row, size_t j, size_t n,
 // visited only at the columns `live` lists (elsewhere right, G and, for
 // the input gradient, the columns of ... ); the tail takes half and
 // quarter packets (rows of 136 leave 8), then scalars.
-template <Root kRoot, Extra kExtra, int kBatch>
+template <Root kRoot, bool kInputGrad, int kBatch>
 void OuterAdagradRow(Real* w, Real* acc, const OuterRow& row, const std::vector<size_t>& live,
                      size_t n, const AdagradParams& c) {
-  Full dots[kMaxDotBatch];
-  for (Full& d : dots) d = ei::pset1<Full>(Real(0));
-  for (size_t j : live) OuterStep<kRoot, kExtra, kBatch>(w, acc, row, j, c.full, dots);
-  Real dot_sums[kMaxDotBatch] = {};
+  for (size_t j : live) OuterStep<kRoot, kInputGrad, kBatch>(w, acc, row, j, c.full);
   size_t j = n - n % ei::unpacket_traits<Full>::size;
   if constexpr (!std::is_same_v<Half, Full>) {
-    j = OuterPackets<kRoot, kExtra, kBatch>(w, acc, row, j, n, c.half, dot_sums);
+    j = OuterPackets<kRoot, kInputGrad, kBatch>(w, acc, row, j, n, c.half);
   }
   if constexpr (!std::is_same_v<Quarter, Half>) {
-    j = OuterPackets<kRoot, kExtra, kBatch>(w, acc, row, j, n, c.quarter, dot_sums);
+    j = OuterPackets<kRoot, kInputGrad, kBatch>(w, acc, row, j, n, c.quarter);
   }
   for (; j < n; ++j) {
     Real g = 0;
     for (Eigen::Index b = 0; b < BatchOf<kBatch>(row); ++b) {
       g += row.Coef(b) * row.src[b][j];
-      if constexpr (kExtra == Extra::kLeftW) row.dst[b][j] += row.Coef(b) * w[j];
-      if constexpr (kExtra == Extra::kRightWt) dot_sums[b] += row.src[b][j] * w[j];
+      if constexpr (kInputGrad) row.dst[b][j] += row.Coef(b) * w[j];
     }
     if (g == 0) continue;
     acc[j] += g * g;
     w[j] -= c.lr * g / (std::sqrt(acc[j]) + c.eps);
-  }
-  if constexpr (kExtra == Extra::kRightWt) {
-    for (Eigen::Index b = 0; b < BatchOf<kBatch>(row); ++b) {
-      row.dot[b * row.dot_stride] = ei::predux(dots[b]) + dot_sums[b];
-    }
   }
 }
 
@@ -389,25 +351,21 @@ constexpr size_t kPrefetchRows = 2;
 }  // namespace
 
 void Optimizer::ApplyAdagradOuter(size_t i, TensorView w, const ConstMatrixRef& left,
-                                  const ConstMatrixRef& right, Matrix* left_w, Matrix* right_wt) {
+                                  const ConstMatrixRef& right, Matrix* left_w) {
   assert(options_.kind == OptimizerKind::kAdagrad);
-  assert(left_w == nullptr || right_wt == nullptr);
   const Eigen::Index batch = left.rows();
   const size_t n = static_cast<size_t>(right.cols());
   assert(w.size() == static_cast<size_t>(left.cols()) * n);
-  assert(right_wt == nullptr || batch <= kMaxDotBatch);
   ActiveRows(left);
-  // Zero packets of `right` add nothing to G nor to right * W^T.
   LivePackets(right, /*all=*/left_w != nullptr, &live_packets_);
   src_.resize(batch);
   dst_.resize(batch);
   if (left_w != nullptr) left_w->setZero(batch, static_cast<Eigen::Index>(n));
-  if (right_wt != nullptr) right_wt->setZero(batch, left.cols());
   for (Eigen::Index b = 0; b < batch; ++b) {
     src_[b] = right.row(b).data();
     dst_[b] = left_w != nullptr ? left_w->row(b).data() : nullptr;
   }
-  OuterRow row{nullptr, left.outerStride(), src_.data(), dst_.data(), batch, nullptr, left.cols()};
+  OuterRow row{nullptr, left.outerStride(), src_.data(), dst_.data(), batch};
   const AdagradParams c(static_cast<Real>(options_.learning_rate),
                         static_cast<Real>(options_.epsilon), fast_from_);
   const auto apply = [&](auto kernel) {
@@ -419,28 +377,29 @@ void Optimizer::ApplyAdagradOuter(size_t i, TensorView w, const ConstMatrixRef& 
       }
       const Eigen::Index r = active_rows_[k];
       row.coef = left.data() + r;
-      if (right_wt != nullptr) row.dot = right_wt->data() + r;
       const size_t off = static_cast<size_t>(r) * n;
       kernel(w.data() + off, state_[i].data() + off, row, live_packets_, n, c);
     }
   };
-  const auto apply_extra = [&](auto fast, auto batch) {
+  const auto apply_batch = [&](auto fast, auto input_grad) {
     constexpr Root kRoot = decltype(fast)::value ? Root::kFast : Root::kChoose;
-    constexpr int kBatch = decltype(batch)::value;
-    if (left_w != nullptr) {
-      apply(OuterAdagradRow<kRoot, Extra::kLeftW, kBatch>);
-    } else if (right_wt != nullptr) {
-      apply(OuterAdagradRow<kRoot, Extra::kRightWt, kBatch>);
+    constexpr bool kInputGrad = decltype(input_grad)::value;
+    if (batch == 1) {
+      apply(OuterAdagradRow<kRoot, kInputGrad, 1>);
     } else {
-      apply(OuterAdagradRow<kRoot, Extra::kNone, kBatch>);
+      apply(OuterAdagradRow<kRoot, kInputGrad, 0>);
     }
   };
-  using One = std::integral_constant<int, 1>;
-  using Any = std::integral_constant<int, 0>;
   if (fast_root_[i]) {
-    batch == 1 ? apply_extra(std::true_type(), One()) : apply_extra(std::true_type(), Any());
+    if (left_w != nullptr) {
+      apply_batch(std::true_type(), std::true_type());
+    } else {
+      apply_batch(std::true_type(), std::false_type());
+    }
+  } else if (left_w != nullptr) {
+    apply_batch(std::false_type(), std::true_type());
   } else {
-    batch == 1 ? apply_extra(std::false_type(), One()) : apply_extra(std::false_type(), Any());
+    apply_batch(std::false_type(), std::false_type());
   }
 }
 

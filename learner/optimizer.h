@@ -49,17 +49,10 @@ class Optimizer {
   // If left_w is given, also sets *left_w = left * W [B x cols] with W as
   // it was BEFORE the update (the input gradient of a unit-major layer
   // x * W^T, left being its deltas), in the same pass over W's rows.
-  // If right_wt is given, likewise sets *right_wt = right * W^T [B x rows]
-  // on the rows of active units and 0 elsewhere (the input gradient of a
-  // layer x * W, right being its deltas and left its inputs x: a unit whose
-  // input is 0 in every example is inactive below, so its gradient is
-  // not needed).
   // REQUIRES: Adagrad; w.size() == rows * cols; G finite; with left_w,
-  // left * W finite and W finite on the rows of active units; with
-  // right_wt, B <= 4 and right * W^T finite; not both.
+  // left * W finite and W finite on the rows of active units.
   void ApplyAdagradOuter(size_t i, TensorView w, const ConstMatrixRef& left,
-                         const ConstMatrixRef& right, Matrix* left_w = nullptr,
-                         Matrix* right_wt = nullptr);
+                         const ConstMatrixRef& right, Matrix* left_w = nullptr);
 
   // Optimizer values stored per embedding row of `dim` weights, and their
   // initial value.

@@ -151,54 +151,6 @@ void ExpectOuterMatchesMaterialised(int rows, int cols, int batch) {
   }
 }
 
-// The dot products right * W^T that the update computes in its pass
-// (Optimizer::ApplyAdagradOuter's right_wt, the input gradient of a layer
-// x * W) use W as it was before the update, are 0 on inactive rows, and
-// leave the update itself unchanged.
-void ExpectRightWtIsTheInputGradient(int rows, int cols, int batch) {
-  SCOPED_TRACE(testing::Message() << rows << " rows, " << cols << " cols, batch " << batch);
-  Rng rng(5);
-  Matrix left(batch, rows), right(batch, cols);
-  for (Eigen::Index i = 0; i < left.size(); ++i) left.data()[i] = static_cast<Real>(rng.Normal());
-  for (Eigen::Index i = 0; i < right.size(); ++i) {
-    right.data()[i] = static_cast<Real>(rng.Normal());
-  }
-  for (int r = 3; r < rows; r += 4) left.col(r).setZero();  // inactive rows
-  right.col(1).setZero();
-  std::vector<Real> w_dot(rows * cols), w_plain;
-  for (Real& v : w_dot) v = static_cast<Real>(rng.Normal());
-  w_plain = w_dot;
-  const Eigen::Map<const Matrix> w0_view(w_plain.data(), rows, cols);
-  const Matrix w0 = w0_view;
-  Optimizer with_dot((OptimizerOptions())), plain((OptimizerOptions()));
-  const std::vector<TensorView> pd = {TensorView(w_dot)}, pp = {TensorView(w_plain)};
-  with_dot.InitDense(pd);
-  plain.InitDense(pp);
-  Matrix right_wt;
-  with_dot.ApplyAdagradOuter(0, pd[0], left, right, nullptr, &right_wt);
-  plain.ApplyAdagradOuter(0, pp[0], left, right);
-  EXPECT_EQ(w_dot, w_plain);
-  ASSERT_EQ(right_wt.rows(), batch);
-  ASSERT_EQ(right_wt.cols(), rows);
-  for (int b = 0; b < batch; ++b) {
-    for (int r = 0; r < rows; ++r) {
-      if (r >= 3 && r % 4 == 3) {
-        EXPECT_EQ(right_wt(b, r), 0) << b << ", " << r;
-        continue;
-      }
-      double dot = 0;
-      for (int c = 0; c < cols; ++c) dot += static_cast<double>(right(b, c)) * w0(r, c);
-      EXPECT_NEAR(right_wt(b, r), dot, 1e-5 * (1 + std::abs(dot))) << b << ", " << r;
-    }
-  }
-}
-
-// Whole packets only, and a tail of half and quarter packets and scalars.
-TEST(Optimizer, AdagradOuterComputesTheInputGradientOfAnInputMajorLayer) {
-  ExpectRightWtIsTheInputGradient(/*rows=*/40, /*cols=*/64, /*batch=*/1);
-  ExpectRightWtIsTheInputGradient(/*rows=*/21, /*cols=*/64 + 12 + 3, /*batch=*/3);
-}
-
 // cols: not a multiple of a packet. Batch 1 over 40 units also takes the
 // vectorised search for active units (16 at a time, then the tail).
 TEST(Optimizer, AdagradOuterMatchesTheMaterialisedGradient) {
