@@ -151,7 +151,7 @@ TEST(KafkaSourceRetention, APositionBelowTheLogStartIsResetAndCounted) {
   const std::string topic = "retention";
   auto cluster = NewCluster(1, topic);
   auto producer = NewProducer(cluster->bootstrap());
-  constexpr int kN = 90;  // ~7.5 MB of 256 KB messages over 3 partitions
+  constexpr int kN = 90;  // 256 KB messages: ~7.5 MB in each of the 3 partitions
   ProduceKeyed(producer.get(), topic, 0, kN, /*payload_bytes=*/256 << 10);
   ASSERT_TRUE(producer->Flush(milliseconds(10000)).ok());
   KafkaSourceOptions o = MockSourceOptions(cluster->bootstrap(), topic, "g-retention");
