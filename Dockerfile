@@ -19,7 +19,7 @@ COPY . .
 RUN RANKER_DEPS=build scripts/build.sh /build -DRANKER_NATIVE=OFF \
       -DRANKER_PORTABLE_ARCH="$RANKER_ARCH" \
       -DRANKER_BUILD_TESTS=OFF -DRANKER_BUILD_BENCH=OFF \
- && strip --strip-debug -o /ranker /build/app/ranker
+ && strip --strip-debug -o /ranker /build/cli/ranker
 
 FROM debian:bookworm-slim AS runtime
 COPY scripts/install-deps.sh /tmp/install-deps.sh

@@ -31,11 +31,12 @@
 #include <thread>
 #include <vector>
 
-#include "app/flags.h"
-#include "app/pipeline.h"
-#include "app/snapshotter.h"
 #include "bench/synthetic.h"
+#include "cli/flags.h"
 #include "learner/scorer.h"
+#include "service/pipeline.h"
+#include "service/snapshotter.h"
+#include "settings/config.h"
 
 namespace ranker::bench {
 namespace {
@@ -345,7 +346,8 @@ void MeasureRestore(app::Snapshotter* snap, const app::Config& config, uint64_t 
   Steady::time_point t0 = Steady::now();
   StatusOr<store::Snapshot> s = snap->Load(id);
   const double load_ms = MsBetween(t0, Steady::now());
-  StatusOr<std::unique_ptr<app::LearningPipeline>> fresh = app::LearningPipeline::Create(config);
+  StatusOr<std::unique_ptr<app::LearningPipeline>> fresh =
+      app::LearningPipeline::Create(config.pipeline());
   if (!s.ok() || !fresh.ok()) {
     std::fprintf(stderr, "restore: %s\n",
                  (s.ok() ? fresh.status() : s.status()).ToString().c_str());
@@ -430,7 +432,7 @@ int Main(int argc, char** argv) {
     return 1;
   }
   StatusOr<std::unique_ptr<app::LearningPipeline>> pipeline =
-      app::LearningPipeline::Create(*config);
+      app::LearningPipeline::Create(config->pipeline());
   if (!pipeline.ok()) {
     std::fprintf(stderr, "pipeline: %s\n", pipeline.status().ToString().c_str());
     return 1;

@@ -25,7 +25,7 @@ seconds=${3:-30}
 wrk_seconds=${WRK_SECONDS:-10}
 conns=${WRK_CONNECTIONS:-4}
 candidates=${RANK_CANDIDATES:-500}
-ranker="$build/app/ranker"
+ranker="$build/cli/ranker"
 source bench/lib.sh
 bench_require follower_bench.sh "$ranker" wrk python3 curl
 

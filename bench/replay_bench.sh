@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 events=${2:-300000}
 runs=${3:-3}
-ranker="$build/app/ranker"
+ranker="$build/cli/ranker"
 file=$(mktemp /tmp/ranker-replay-bench.XXXXXX.ndjson)
 trap 'rm -f "$file"' EXIT
 "$ranker" simulate --events "$events" --seed 1 --out "$file"

@@ -23,7 +23,7 @@ connections=("$@")
 [[ ${#connections[@]} -gt 0 ]] || connections=(1 4 16)
 candidates=${RANK_CANDIDATES:-500}
 threads=${WRK_THREADS:-2}
-ranker="$build/app/ranker"
+ranker="$build/cli/ranker"
 source bench/lib.sh
 bench_require wrk_rank.sh "$ranker" wrk python3 curl
 

@@ -7,10 +7,10 @@
 # that every joined example is trained or waiting in the partial batch.
 #
 # Usage: scripts/crash_test.sh [RANKER_BIN] [KILLS] [EVENTS] [SEED]
-#   defaults: build/app/ranker 10 20000 $RANDOM. Exit 0 on success.
+#   defaults: build/cli/ranker 10 20000 $RANDOM. Exit 0 on success.
 set -euo pipefail
 
-bin=${1:-build/app/ranker}
+bin=${1:-build/cli/ranker}
 kills=${2:-10}
 events=${3:-20000}
 seed=${4:-$RANDOM}

@@ -8,4 +8,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh build >/dev/null
-exec ./build/app/ranker demo "$@"
+exec ./build/cli/ranker demo "$@"

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 shared=${2:-../shared}
-ranker="$build/app/ranker"
+ranker="$build/cli/ranker"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$ranker" convert census --in "$shared/data/census_income_kdd/census-income.test.gz" --out "$tmp/census.ndjson"

@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh build >/dev/null
 events=${1:-300000}
-./build/app/ranker simulate --events "$events" --seed 1 | ./build/app/ranker replay -
+./build/cli/ranker simulate --events "$events" --seed 1 | ./build/cli/ranker replay -

@@ -55,8 +55,8 @@ TEST(Follower, TwoFollowersAndALateOneServeTheLeadersModel) {
   auto f2 = StartService(FollowerConfig(cluster->bootstrap()));
   auto leader = StartService(LeaderConfig(cluster->bootstrap()));
   ASSERT_TRUE(f1 && f2 && leader);
-  EXPECT_NE(f1->follower(), nullptr);
-  EXPECT_NE(leader->broadcaster(), nullptr);
+  EXPECT_NE(FollowerOf(*f1), nullptr);
+  EXPECT_NE(BroadcasterOf(*leader), nullptr);
   Produce(producer.get(), events, 0, events.size());
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
   ASSERT_TRUE(WaitFor([&] { return Consumed(*leader) == 3000; }));
@@ -64,9 +64,9 @@ TEST(Follower, TwoFollowersAndALateOneServeTheLeadersModel) {
 
   ASSERT_TRUE(WaitFor([&] { return Follows(*f1, *leader) && Follows(*f2, *leader); }))
       << Checksum(*f1) << " " << Checksum(*f2) << " leader " << Checksum(*leader);
-  EXPECT_EQ(f1->follower()->counters().commits_rejected, 0u);
-  EXPECT_EQ(f2->follower()->counters().commits_rejected, 0u);
-  EXPECT_GT(leader->broadcaster()->counters().bytes, 0u);
+  EXPECT_EQ(FollowerOf(*f1)->counters().commits_rejected, 0u);
+  EXPECT_EQ(FollowerOf(*f2)->counters().commits_rejected, 0u);
+  EXPECT_GT(BroadcasterOf(*leader)->counters().bytes, 0u);
 
   const api::Response want = leader->Handle(Request(api::Method::kPost, "/v1/rank", kRankBody));
   ASSERT_EQ(want.status, 200) << want.body;
@@ -119,20 +119,20 @@ TEST(Follower, ALeaderRolledBackToASnapshotIsFollowedThroughItsCheckpoint) {
   ASSERT_TRUE(WaitFor([&] { return Consumed(*leader) == 3000; }));
   ASSERT_TRUE(WaitFor([&] { return Follows(*follower, *leader); }));
   const std::string at_end = Checksum(*leader);
-  const uint64_t checkpoints = follower->follower()->counters().checkpoints_applied;
+  const uint64_t checkpoints = FollowerOf(*follower)->counters().checkpoints_applied;
 
-  StatusOr<LearnerLoop::Restored> restored = leader->RestoreSnapshot(snap->id);
+  StatusOr<RestoredSnapshot> restored = leader->RestoreSnapshot(snap->id);
   ASSERT_TRUE(restored.ok()) << restored.status().ToString();
   EXPECT_EQ(restored->param_checksum, snap->param_checksum);
   // The rollback goes out as a full checkpoint (rows learned after the
   // snapshot dropped), and the relearned events follow as deltas.
   ASSERT_TRUE(WaitFor([&] {
-    return follower->follower()->counters().checkpoints_applied > checkpoints &&
+    return FollowerOf(*follower)->counters().checkpoints_applied > checkpoints &&
            Consumed(*leader) == 3000 && Follows(*follower, *leader);
   })) << Checksum(*follower);
   EXPECT_EQ(Checksum(*follower), at_end);
   EXPECT_GE(follower->Latest()->version, restored->model_version);
-  EXPECT_EQ(follower->follower()->counters().commits_rejected, 0u);
+  EXPECT_EQ(FollowerOf(*follower)->counters().commits_rejected, 0u);
 }
 
 }  // namespace

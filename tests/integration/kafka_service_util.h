@@ -16,11 +16,12 @@
 #include <thread>
 #include <vector>
 
-#include "app/config.h"
-#include "app/pipeline.h"
-#include "app/service.h"
 #include "ingest/kafka_mock_cluster.h"
 #include "ingest/kafka_producer.h"
+#include "replication/service_replication.h"
+#include "service/pipeline.h"
+#include "service/service.h"
+#include "settings/config.h"
 #include "sim/event_json.h"
 #include "sim/simulator.h"
 
@@ -99,7 +100,7 @@ inline Config KafkaConfig(const std::string& bootstrap, const std::vector<std::s
 }
 
 inline std::unique_ptr<Service> StartService(const Config& config) {
-  auto s = Service::Create(config);
+  auto s = Service::Create(config, SystemClock(), ModelTopicReplication());
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   if (!s.ok()) return nullptr;
   EXPECT_TRUE((*s)->Start().ok());
@@ -167,7 +168,7 @@ class TempDir {
 // The same events through the replay path, in production order.
 inline std::unique_ptr<LearningPipeline> Replay(const Config& config,
                                                 const std::vector<Keyed>& events) {
-  auto p = LearningPipeline::Create(config);
+  auto p = LearningPipeline::Create(config.pipeline());
   EXPECT_TRUE(p.ok());
   for (const Keyed& e : events) (*p)->Ingest(e.payload);
   (*p)->Finish();

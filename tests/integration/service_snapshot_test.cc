@@ -25,7 +25,7 @@ Config SnapshotConfig(const std::string& bootstrap, const std::string& dir) {
 // The same events learned in process, without the end-of-stream flush (a
 // running service has not flushed its joiner either).
 std::string ReplayChecksum(const Config& config, const std::vector<Keyed>& events) {
-  auto p = LearningPipeline::Create(config);
+  auto p = LearningPipeline::Create(config.pipeline());
   EXPECT_TRUE(p.ok());
   for (const Keyed& e : events) (*p)->Ingest(e.payload);
   return (*p)->trainer().model().ParamChecksumHex();

@@ -1,0 +1,129 @@
+// `ranker replay`: trains through the same joiner and learner as the service
+// from NDJSON files (contract §4), as fast as the machine allows. A reader
+// thread reads and decodes; the calling thread joins and trains.
+#include <boost/json/serialize.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "base/bounded_queue.h"
+#include "base/clock.h"
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "service/model_json.h"
+#include "service/pipeline.h"
+
+namespace ranker::app {
+namespace {
+
+const char kUsage[] = "ranker replay [--config F] [--set k=v]... [--json] FILE...   (- = stdin)";
+constexpr size_t kDecodeBatch = 512;
+using Batch = std::vector<ingest::DecodeResult>;
+
+// Reads every file line by line, decodes in batches, pushes to `queue`.
+// Returns the first IO error (files are read in order).
+Status ReadAll(const std::vector<std::string>& files, const LearningPipeline& pipeline,
+               BoundedQueue<Batch>* queue) {
+  Batch batch;
+  batch.reserve(kDecodeBatch);
+  std::string line;
+  for (const std::string& path : files) {
+    std::ifstream file;
+    if (path != "-") {
+      file.open(path, std::ios::binary);
+      if (!file) return Status::IOError(path + ": cannot open");
+    }
+    std::istream& in = path == "-" ? std::cin : file;
+    while (std::getline(in, line)) {
+      if (line.empty() || line == "\r") continue;
+      batch.push_back(pipeline.Decode(line));
+      if (batch.size() == kDecodeBatch) {
+        if (!queue->Push(std::move(batch))) return Status::OK();
+        batch = Batch();
+        batch.reserve(kDecodeBatch);
+      }
+    }
+    if (in.bad()) return Status::IOError(path + ": read error");
+  }
+  if (!batch.empty()) queue->Push(std::move(batch));
+  return Status::OK();
+}
+
+void PrintProgress(const LearningPipeline& p, double seconds) {
+  const int64_t examples = p.trainer().stats().examples_trained;
+  std::fprintf(stderr, "[%6.1fs] events %lld  examples %lld  (%.0f/s)  rejected %llu  | %s\n",
+               seconds, static_cast<long long>(p.events_consumed()),
+               static_cast<long long>(examples), examples / std::max(seconds, 1e-9),
+               static_cast<unsigned long long>(p.rejects().Total()),
+               MetricsSummary(p.trainer().metrics().Report(), /*window=*/true).c_str());
+}
+
+}  // namespace
+
+int RunReplay(int argc, char** argv) {
+  std::vector<FlagSpec> specs = ConfigFlagSpecs();
+  specs.push_back({"json", false, "print one JSON object at the end (the GET /v1/model shape)"});
+  specs.push_back(
+      {"progress-seconds", true, "seconds between progress lines on stderr (0 = off; default 2)"});
+  Flags flags;
+  int code = 0;
+  if (!ParseCommandFlags(argc, argv, kUsage, specs, &flags, &code)) return code;
+  if (flags.positional().empty()) {
+    std::fprintf(stderr, "ranker replay: no input (give FILE... or - for stdin)\nusage: %s\n",
+                 kUsage);
+    return 2;
+  }
+  Config config;
+  if (!LoadConfigFromFlags(flags, &config)) return 2;
+  StatusOr<std::unique_ptr<LearningPipeline>> created = LearningPipeline::Create(config.pipeline());
+  if (!created.ok()) {
+    std::fprintf(stderr, "ranker replay: %s\n", created.status().message().c_str());
+    return 2;
+  }
+  LearningPipeline& pipeline = **created;
+  StatusOr<double> progress = flags.GetDouble("progress-seconds", 2.0);
+  if (!progress.ok()) {
+    std::fprintf(stderr, "ranker replay: %s\n", progress.status().message().c_str());
+    return 2;
+  }
+  const double progress_s = *progress;
+
+  const int64_t start_ns = SystemClock()->MonotonicNs();
+  auto elapsed = [&] { return (SystemClock()->MonotonicNs() - start_ns) * 1e-9; };
+  BoundedQueue<Batch> queue(64);
+  Status read_status;
+  std::thread reader([&] {
+    read_status = ReadAll(flags.positional(), pipeline, &queue);
+    queue.Close();
+  });
+  double next_progress = progress_s;
+  while (std::optional<Batch> batch = queue.Pop()) {
+    for (ingest::DecodeResult& r : *batch) pipeline.Consume(std::move(r));
+    if (progress_s > 0 && elapsed() >= next_progress) {
+      PrintProgress(pipeline, elapsed());
+      next_progress += progress_s;
+    }
+  }
+  reader.join();
+  pipeline.Finish();
+  const double wall = elapsed();
+  if (!read_status.ok()) {
+    std::fprintf(stderr, "ranker replay: %s\n", read_status.message().c_str());
+    return 1;
+  }
+  const int64_t examples = pipeline.trainer().stats().examples_trained;
+  if (flags.Has("json")) {
+    boost::json::object out = ModelReportJson(pipeline);
+    out["examples_per_second"] = examples / std::max(wall, 1e-9);
+    out["wall_seconds"] = wall;
+    std::cout << boost::json::serialize(out) << "\n";
+  } else {
+    PrintProgress(pipeline, wall);
+    std::printf("%s", MetricsSummary(pipeline.trainer().metrics().Report(), false).c_str());
+  }
+  return 0;
+}
+
+}  // namespace ranker::app

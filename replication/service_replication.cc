@@ -1,0 +1,35 @@
+#include "replication/service_replication.h"
+
+#include <memory>
+#include <utility>
+
+namespace ranker::app {
+
+ReplicationFactories ModelTopicReplication() {
+  ReplicationFactories f;
+  f.broadcaster = [](const ModelTopicOptions& options, ingest::KafkaProducer* producer,
+                     const ModelPublisher* publisher, const Clock* clock,
+                     prometheus::Registry* registry) -> std::unique_ptr<PublicationListener> {
+    return std::make_unique<ModelBroadcaster>(options, producer, publisher, clock, registry);
+  };
+  f.follower = [](const Config& config, ModelPublisher* publisher, const Clock* clock,
+                  prometheus::Registry* registry,
+                  std::function<void(const PublishedModel&)> on_install)
+      -> StatusOr<std::unique_ptr<ModelFeed>> {
+    StatusOr<std::unique_ptr<ModelFollower>> follower =
+        ModelFollower::Create(config, publisher, clock, registry, std::move(on_install));
+    if (!follower.ok()) return follower.status();
+    return std::unique_ptr<ModelFeed>(std::move(follower).value());
+  };
+  return f;
+}
+
+const ModelFollower* FollowerOf(const Service& service) {
+  return dynamic_cast<const ModelFollower*>(service.follower());
+}
+
+const ModelBroadcaster* BroadcasterOf(const Service& service) {
+  return dynamic_cast<const ModelBroadcaster*>(service.broadcaster());
+}
+
+}  // namespace ranker::app

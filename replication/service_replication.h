@@ -1,0 +1,21 @@
+// Wires replication/ into a Service: the factories of the model topic's two
+// ends (ModelBroadcaster on a leader, ModelFollower on a follower) for
+// Service::Create, and typed access to them for tests and the CLI.
+#pragma once
+
+#include "replication/model_broadcaster.h"
+#include "replication/model_follower.h"
+#include "service/replication_hooks.h"
+#include "service/service.h"
+
+namespace ranker::app {
+
+// Factories making a ModelBroadcaster / ModelFollower.
+ReplicationFactories ModelTopicReplication();
+
+// The service's follower / broadcaster as made by ModelTopicReplication();
+// null when it has none (or another implementation).
+const ModelFollower* FollowerOf(const Service& service);
+const ModelBroadcaster* BroadcasterOf(const Service& service);
+
+}  // namespace ranker::app

@@ -1,0 +1,53 @@
+#include "service/model_publisher.h"
+
+#include <boost/json/serialize.hpp>
+#include <chrono>
+
+#include "service/model_json.h"
+
+namespace ranker::app {
+
+std::string OffsetKey(const ingest::TopicPartition& tp) {
+  return tp.topic + "/" + std::to_string(tp.partition);
+}
+
+std::shared_ptr<const PublishedModel> ModelPublisher::Publish(
+    const LearningPipeline& pipeline, const ingest::OffsetMap& offsets, int64_t now_ms,
+    const std::function<void(const PublishedModel&)>& before_visible) {
+  auto p = std::make_shared<PublishedModel>();
+  const auto start = std::chrono::steady_clock::now();
+  p->model = pipeline.trainer().model().Clone();
+  p->clone_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  p->version = ++versions_;
+  p->published_at_ms = now_ms;
+  p->offsets = offsets;
+  p->metrics = pipeline.trainer().metrics().Report();
+  p->join = pipeline.joiner().stats();
+  p->events_consumed = pipeline.events_consumed();
+  p->examples_trained = pipeline.trainer().stats().examples_trained;
+
+  boost::json::object report = ModelReportJson(pipeline, /*with_checksum=*/false);
+  report["model_version"] = p->version;
+  report["model_steps"] = p->model->steps();
+  report["published_at_ms"] = now_ms;
+  boost::json::object json_offsets;
+  for (const auto& [tp, next] : offsets) json_offsets[OffsetKey(tp)] = next;
+  report["offsets"] = std::move(json_offsets);
+  report["last_snapshot"] = nullptr;  // the /v1/model handler fills it in (handlers_snapshots.cc)
+  p->report_json = boost::json::serialize(report);
+
+  std::shared_ptr<const PublishedModel> published = std::move(p);
+  if (before_visible) before_visible(*published);
+  latest_.store(published);
+  return published;
+}
+
+void ModelPublisher::Install(std::shared_ptr<PublishedModel> model,
+                             const std::function<void(const PublishedModel&)>& before_visible) {
+  std::shared_ptr<const PublishedModel> published = std::move(model);
+  if (before_visible) before_visible(*published);
+  latest_.store(published);
+}
+
+}  // namespace ranker::app

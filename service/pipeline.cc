@@ -1,0 +1,119 @@
+#include "service/pipeline.h"
+
+#include "base/coding.h"
+
+namespace ranker::app {
+namespace {
+
+constexpr uint32_t kMagic = 0x50504b52;  // "RKPP"
+constexpr uint32_t kVersion = 1;
+
+std::vector<std::string> TaskNames(const PipelineOptions& config) {
+  std::vector<std::string> names;
+  for (const learner::TaskSpec& t : config.model.tasks) names.push_back(t.name);
+  return names;
+}
+
+}  // namespace
+
+Status PipelineOptions::Validate() const {
+  RANKER_RETURN_IF_ERROR(model.Validate());
+  RANKER_RETURN_IF_ERROR(optimizer.Validate());
+  RANKER_RETURN_IF_ERROR(train.Validate());
+  RANKER_RETURN_IF_ERROR(join.Validate());
+  RANKER_RETURN_IF_ERROR(ingest.Validate());
+  return Status::OK();
+}
+
+StatusOr<std::unique_ptr<LearningPipeline>> LearningPipeline::Create(
+    const PipelineOptions& config) {
+  RANKER_RETURN_IF_ERROR(config.Validate());
+  StatusOr<std::unique_ptr<learner::Trainer>> trainer =
+      learner::Trainer::Create(config.model, config.optimizer, config.train);
+  if (!trainer.ok()) return trainer.status();
+  return std::unique_ptr<LearningPipeline>(
+      new LearningPipeline(config, std::move(trainer).value()));
+}
+
+LearningPipeline::LearningPipeline(const PipelineOptions& config,
+                                   std::unique_ptr<learner::Trainer> trainer)
+    : options_(config),
+      decoder_(config.ingest),
+      joiner_(std::make_unique<learner::Joiner>(config.join, TaskNames(config))),
+      trainer_(std::move(trainer)) {}
+
+void LearningPipeline::Consume(ingest::DecodeResult&& result) {
+  ++events_consumed_;
+  if (!result.ok()) {
+    rejects_.Add(result.error().reason);
+    return;
+  }
+  joiner_->Add(std::move(result).event(), &ready_);
+  Train(&ready_);
+}
+
+void LearningPipeline::Finish() {
+  joiner_->Flush(&ready_);
+  Train(&ready_);
+  trainer_->Flush();
+}
+
+void LearningPipeline::Train(std::vector<learner::Example>* ready) {
+  for (learner::Example& ex : *ready) trainer_->Add(std::move(ex));
+  ready->clear();
+}
+
+void LearningPipeline::SerializeState(std::string* out) const {
+  PutFixed32(out, kMagic);
+  PutFixed32(out, kVersion);
+  PutFixed64(out, static_cast<uint64_t>(events_consumed_));
+  PutFixed64(out, ingest::kRejectReasonCount);
+  rejects_.ForEach([&](ingest::RejectReason, std::string_view, uint64_t n) { PutFixed64(out, n); });
+  std::string part;
+  joiner_->Serialize(&part);
+  PutString(out, part);
+  part.clear();
+  trainer_->SerializeState(&part);
+  PutString(out, part);
+}
+
+Status LearningPipeline::Restore(std::unique_ptr<learner::Model> model, std::string_view state) {
+  Decoder in(state, "pipeline state");
+  uint32_t magic = 0, version = 0;
+  RANKER_RETURN_IF_ERROR(in.GetFixed32(&magic));
+  if (magic != kMagic) return Status::Corruption("pipeline state: bad magic number");
+  RANKER_RETURN_IF_ERROR(in.GetFixed32(&version));
+  if (version != kVersion) {
+    return Status::Corruption("pipeline state: unsupported version " + std::to_string(version));
+  }
+  uint64_t consumed = 0, reasons = 0;
+  RANKER_RETURN_IF_ERROR(in.GetFixed64(&consumed));
+  RANKER_RETURN_IF_ERROR(in.GetFixed64(&reasons));
+  if (reasons != ingest::kRejectReasonCount) {
+    return Status::Corruption("pipeline state: " + std::to_string(reasons) +
+                              " reject reasons, this build has " +
+                              std::to_string(ingest::kRejectReasonCount));
+  }
+  std::vector<uint64_t> rejects(reasons);
+  for (uint64_t& n : rejects) RANKER_RETURN_IF_ERROR(in.GetFixed64(&n));
+  std::string joiner_state, trainer_state;
+  RANKER_RETURN_IF_ERROR(in.GetString(&joiner_state));
+  RANKER_RETURN_IF_ERROR(in.GetString(&trainer_state));
+  if (!in.done()) return Status::Corruption("pipeline state: trailing bytes");
+
+  auto joiner = std::make_unique<learner::Joiner>(options_.join, TaskNames(options_));
+  RANKER_RETURN_IF_ERROR(joiner->Deserialize(joiner_state));
+  auto trainer = std::make_unique<learner::Trainer>(std::move(model), options_.train);
+  RANKER_RETURN_IF_ERROR(trainer->RestoreState(trainer_state));
+
+  joiner_ = std::move(joiner);
+  trainer_ = std::move(trainer);
+  events_consumed_ = static_cast<int64_t>(consumed);
+  for (size_t i = 0; i < rejects.size(); ++i) {
+    rejects_.Set(static_cast<ingest::RejectReason>(i), rejects[i]);
+  }
+  ready_.clear();
+  return Status::OK();
+}
+
+}  // namespace ranker::app

@@ -1,0 +1,67 @@
+// The learning pipeline shared by `replay` and `serve`: decoded events go
+// through the joiner into the trainer. Decoding is separate (Decode is
+// thread-safe, so a reader thread may decode while the learner thread runs
+// Consume); everything else is single-writer.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ingest/event_decoder.h"
+#include "ingest/reject.h"
+#include "learner/joiner.h"
+#include "learner/trainer.h"
+#include "service/pipeline_options.h"
+
+namespace ranker::app {
+
+class LearningPipeline {
+ public:
+  static StatusOr<std::unique_ptr<LearningPipeline>> Create(const PipelineOptions& options);
+
+  // Thread-safe.
+  ingest::DecodeResult Decode(std::string_view payload) const { return decoder_.Decode(payload); }
+
+  // Feeds one decoded payload: a rejected one is counted (and its error
+  // returned for logging); an event goes through the joiner, and every
+  // example that becomes ready is trained on. Learner thread only.
+  void Consume(ingest::DecodeResult&& result);
+  // Decode + Consume.
+  void Ingest(std::string_view payload) { Consume(Decode(payload)); }
+
+  // End of input: closes every pending impression and trains on the rest.
+  void Finish();
+
+  // Snapshots. SerializeState() writes everything of the pipeline but its
+  // model (saved apart, rows incrementally): the joiner's pending
+  // impressions, the trainer's partial batch, metrics and stats, the event
+  // and reject counts. Restore() replaces the model and that state at once
+  // (nothing changes unless OK). Learner thread only; Decode() may run
+  // concurrently (the decoder is not part of the state).
+  void SerializeState(std::string* out) const;
+  Status Restore(std::unique_ptr<learner::Model> model, std::string_view state);
+
+  int64_t events_consumed() const { return events_consumed_; }
+  const ingest::RejectCounters& rejects() const { return rejects_; }
+  const learner::Joiner& joiner() const { return *joiner_; }
+  const learner::Trainer& trainer() const { return *trainer_; }
+  learner::Trainer* mutable_trainer() { return trainer_.get(); }
+  const PipelineOptions& options() const { return options_; }
+
+ private:
+  LearningPipeline(const PipelineOptions& options, std::unique_ptr<learner::Trainer> trainer);
+  void Train(std::vector<learner::Example>* ready);
+
+  const PipelineOptions options_;
+  const ingest::EventDecoder decoder_;
+  ingest::RejectCounters rejects_;
+  std::unique_ptr<learner::Joiner> joiner_;
+  std::unique_ptr<learner::Trainer> trainer_;
+  std::vector<learner::Example> ready_;  // reused buffer
+  int64_t events_consumed_ = 0;
+};
+
+}  // namespace ranker::app

@@ -1,0 +1,68 @@
+// The service's two ends of the model topic, as interfaces the service
+// declares and replication/ implements (ModelBroadcaster, ModelFollower), so
+// the arrow points from replication to service. cli passes the factories
+// (replication/service_replication.h) into Service::Create; without them a
+// leader does not broadcast and a follower cannot be created.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "ingest/kafka_producer.h"
+#include "service/model_publisher.h"
+#include "service/pipeline.h"
+#include "service/service_config.h"
+
+namespace prometheus {
+class Registry;
+}  // namespace prometheus
+
+namespace ranker::app {
+
+// EmbeddingTable dirty channel of the model topic (0 is the snapshots'): the
+// learner clears it after each publication when nobody broadcasts.
+inline constexpr int kModelTopicDirtyChannel = 1;
+
+// The leader's end: told about each publication on the learner thread.
+// Thread-safety: learner thread only.
+class PublicationListener {
+ public:
+  virtual ~PublicationListener() = default;
+  // Right after `pipeline` was published; `force` at shutdown.
+  virtual void OnPublish(LearningPipeline* pipeline, bool force) = 0;
+  // The learner is idle and its model is the latest published version.
+  virtual void OnIdle(LearningPipeline* pipeline) = 0;
+  // The model was replaced (rollback): the next broadcast is a full one.
+  virtual void RequestFull() = 0;
+};
+
+// The follower's end: installs the leader's versions into the publisher
+// from a thread of its own. Start()/Stop() from the owner thread, Scrape()
+// (refresh gauges at /metrics time) from any thread.
+class ModelFeed {
+ public:
+  virtual ~ModelFeed() = default;
+  virtual Status Start() = 0;
+  virtual void Stop() = 0;  // idempotent
+  virtual void Scrape() const = 0;
+};
+
+// How a Service makes them. Each may be empty (no model topic).
+struct ReplicationFactories {
+  // A leader with a broker and model_topic.enabled. All pointers are
+  // borrowed for the listener's lifetime; `registry` may be null.
+  std::function<std::unique_ptr<PublicationListener>(
+      const ModelTopicOptions& options, ingest::KafkaProducer* producer,
+      const ModelPublisher* publisher, const Clock* clock, prometheus::Registry* registry)>
+      broadcaster;
+  // service.role follower. `on_install` runs on each version before
+  // readers see it.
+  std::function<StatusOr<std::unique_ptr<ModelFeed>>(
+      const Config& config, ModelPublisher* publisher, const Clock* clock,
+      prometheus::Registry* registry, std::function<void(const PublishedModel&)> on_install)>
+      follower;
+};
+
+}  // namespace ranker::app

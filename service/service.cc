@@ -1,0 +1,289 @@
+#include "service/service.h"
+
+#include <cstdio>
+#include <utility>
+
+namespace ranker::app {
+namespace {
+
+LearnerLoopOptions LoopOptions(const ServiceOptions& o) {
+  LearnerLoopOptions l;
+  l.publish_interval_ms = o.publish_interval_ms;
+  l.flush_joiner_on_stop = o.flush_joiner_on_stop;
+  l.local_queue_max_events = o.local_queue_max_events;
+  l.thread_nice = o.learner_nice;
+  return l;
+}
+
+SnapshotOptions SnapshotterOptions(const ServiceOptions& o) {
+  SnapshotOptions s = o.snapshot;
+  s.thread_nice = o.learner_nice;
+  return s;
+}
+
+std::string IdPrefix(const Clock* clock) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "rq-%llx-", static_cast<unsigned long long>(clock->NowMs()));
+  return buf;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Service>> Service::Create(const Config& config, const Clock* clock,
+                                                   ReplicationFactories replication) {
+  RANKER_RETURN_IF_ERROR(config.Validate());
+  if (config.service.follower()) return CreateFollower(config, clock, std::move(replication));
+  StatusOr<std::unique_ptr<LearningPipeline>> pipeline =
+      LearningPipeline::Create(config.pipeline());
+  if (!pipeline.ok()) return pipeline.status();
+  std::unique_ptr<Service> service(new Service(config, clock, std::move(replication)));
+  ingest::OffsetMap resume;
+  if (config.service.snapshot.enabled()) {
+    RANKER_RETURN_IF_ERROR(service->OpenSnapshots(pipeline->get(), &resume));
+  }
+  if (!config.service.brokers.empty()) RANKER_RETURN_IF_ERROR(service->CreateKafka());
+  service->CreateLearner(std::move(pipeline).value());
+  if (!resume.empty()) service->learner_->ResumeFrom(resume);
+  return service;
+}
+
+Status Service::OpenSnapshots(LearningPipeline* pipeline, ingest::OffsetMap* resume) {
+  StatusOr<std::unique_ptr<Snapshotter>> opened =
+      Snapshotter::Open(SnapshotterOptions(config_.service), clock_);
+  if (!opened.ok()) {
+    return Status::IOError("snapshot.dir " + config_.service.snapshot.dir + ": " +
+                           opened.status().message());
+  }
+  snapshotter_ = std::move(opened).value();
+  StatusOr<store::Snapshot> latest = snapshotter_->LoadLatest();
+  if (!latest.ok() && latest.status().code() == Status::Code::kNotFound) return Status::OK();
+  if (!latest.ok()) {
+    // Starting empty would silently drop the model: refuse, and say why.
+    return Status::Corruption("snapshot.dir " + config_.service.snapshot.dir +
+                              ": no snapshot can be restored (" + latest.status().message() +
+                              "); move the directory away to start from an empty model");
+  }
+  RANKER_RETURN_IF_ERROR(Snapshotter::RestoreInto(*latest, pipeline));
+  snapshotter_->Rebase(*latest);
+  publisher_.ContinueFrom(latest->model_version);
+  *resume = Snapshotter::ToSourceOffsets(latest->offsets);
+  std::fprintf(stderr,
+               "ranker: restored snapshot %llu (model version %llu, %zu rows, %lld events)\n",
+               static_cast<unsigned long long>(latest->id),
+               static_cast<unsigned long long>(latest->model_version), latest->changed_rows.size(),
+               static_cast<long long>(pipeline->events_consumed()));
+  return Status::OK();
+}
+
+StatusOr<std::unique_ptr<Service>> Service::CreateFollower(const Config& config, const Clock* clock,
+                                                           ReplicationFactories replication) {
+  if (!replication.follower) {
+    return Status::FailedPrecondition(
+        "service.role follower: this build has no model-topic reader");
+  }
+  std::unique_ptr<Service> service(new Service(config, clock, std::move(replication)));
+  Service* s = service.get();
+  StatusOr<std::unique_ptr<ModelFeed>> follower = s->replication_.follower(
+      config, &s->publisher_, clock, &s->metrics_->registry(), [s](const PublishedModel& m) {
+        static const ingest::RejectCounters kNoLogRejects;
+        s->service_metrics_->OnPublish(m, kNoLogRejects, s->http_rejects_);
+      });
+  if (!follower.ok()) return follower.status();
+  service->follower_ = std::move(follower).value();
+  return service;
+}
+
+StatusOr<store::SnapshotInfo> Service::TakeSnapshot() {
+  if (learner_ == nullptr)
+    return Status::FailedPrecondition("service.role is follower: no snapshots");
+  StatusOr<uint64_t> id = learner_->RequestSnapshot(std::chrono::seconds(30));
+  if (!id.ok()) return id.status();
+  return snapshotter_->Wait(*id, std::chrono::minutes(2));
+}
+
+StatusOr<RestoredSnapshot> Service::RestoreSnapshot(uint64_t id) {
+  if (learner_ == nullptr)
+    return Status::FailedPrecondition("service.role is follower: no snapshots");
+  StatusOr<LearnerLoop::Restored> restored = learner_->RequestRestore(id, std::chrono::minutes(2));
+  if (!restored.ok()) return restored.status();
+  return RestoredSnapshot{restored->model_version, restored->param_checksum};
+}
+
+std::vector<store::SnapshotInfo> Service::ListSnapshots() const {
+  if (snapshotter_ == nullptr) return {};
+  return snapshotter_->List();
+}
+
+std::optional<store::SnapshotInfo> Service::LastSnapshot() const {
+  if (snapshotter_ == nullptr) return std::nullopt;
+  const SnapshotStats stats = snapshotter_->stats();
+  if (stats.last.id == 0) return std::nullopt;
+  return stats.last;
+}
+
+ServingDeps Service::Routes() {
+  ServingDeps deps;
+  deps.models = this;
+  deps.events = config_.service.follower() ? nullptr : this;
+  deps.snapshots = this;
+  deps.rank = config_.service.rank;
+  deps.new_request_id = [this] { return NewRequestId(); };
+  deps.render_metrics = [this] { return RenderMetrics(); };
+  deps.ready = [this] { return Ready(); };
+  return deps;
+}
+
+Service::Service(const Config& config, const Clock* clock, ReplicationFactories replication)
+    : config_(config),
+      clock_(clock),
+      id_prefix_(IdPrefix(clock)),
+      replication_(std::move(replication)),
+      metrics_(std::make_unique<api::Metrics>()),
+      service_metrics_(std::make_unique<ServiceMetrics>(metrics_.get())) {
+  router_ = std::make_unique<api::Router>(api::RouterOptions{config.service.admin_token});
+  AddServiceRoutes(Routes(), router_.get());
+  http_ = std::make_unique<api::HttpServer>(config.service.http, router_.get(), metrics_.get());
+}
+
+Service::~Service() { Stop(); }
+
+Status Service::CreateKafka() {
+  const ServiceOptions& o = config_.service;
+  ingest::KafkaProducerOptions p;
+  p.brokers = o.brokers;
+  p.kafka = config_.kafka;
+  p.log_to_stderr = o.log_kafka_errors;
+  StatusOr<std::unique_ptr<ingest::KafkaProducer>> producer = ingest::KafkaProducer::Create(p);
+  if (!producer.ok()) return producer.status();
+  producer_ = std::move(producer).value();
+  if (o.model_topic.enabled && replication_.broadcaster) {
+    broadcaster_ = replication_.broadcaster(o.model_topic, producer_.get(), &publisher_, clock_,
+                                            &metrics_->registry());
+  }
+  if (!o.dead_letter_topic.empty()) {
+    dead_letters_ = std::make_unique<ingest::DeadLetterSink>(producer_.get(), o.dead_letter_topic);
+  }
+  ingest::KafkaSourceOptions s;
+  s.brokers = o.brokers;
+  s.topics = {o.topic};
+  s.group_id = o.group_id;
+  s.kafka = config_.kafka;
+  s.queue_max_messages = o.queue_max_messages;
+  s.log_to_stderr = o.log_kafka_errors;
+  StatusOr<std::unique_ptr<ingest::KafkaSource>> source = ingest::KafkaSource::Create(s);
+  if (!source.ok()) return source.status();
+  source_ = std::move(source).value();
+  committer_ = std::make_unique<OffsetCommitter>(source_.get());
+  return Status::OK();
+}
+
+void Service::CreateLearner(std::unique_ptr<LearningPipeline> pipeline) {
+  LearnerLoopDeps deps;
+  deps.source = source_.get();
+  deps.committer = committer_.get();
+  deps.dead_letters = dead_letters_.get();
+  deps.publisher = &publisher_;
+  deps.clock = clock_;
+  deps.snapshotter = snapshotter_.get();
+  deps.broadcaster = broadcaster_.get();
+  deps.on_publish = [this](const PublishedModel& m) {
+    service_metrics_->OnPublish(m, learner_->rejects(), http_rejects_);
+  };
+  learner_ = std::make_unique<LearnerLoop>(std::move(pipeline), LoopOptions(config_.service),
+                                           std::move(deps));
+}
+
+Status Service::Start() {
+  started_ = true;
+  if (follower_ != nullptr) RANKER_RETURN_IF_ERROR(follower_->Start());
+  if (learner_ != nullptr) learner_->Start();
+  if (source_ != nullptr) RANKER_RETURN_IF_ERROR(source_->Start(learner_.get()));
+  if (config_.service.http_enabled) {
+    RANKER_RETURN_IF_ERROR(http_->Start());
+    http_up_.store(true);
+  }
+  return Status::OK();
+}
+
+void Service::Stop() {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  if (follower_ != nullptr) follower_->Stop();
+  if (learner_ != nullptr) learner_->Stop();  // drains, publishes and broadcasts the final version
+  if (committer_ != nullptr) {
+    (void)committer_->CommitNow();
+    committer_->Stop();
+  }
+  if (source_ != nullptr) (void)source_->Close();  // revoke commits again, then leaves
+  if (producer_ != nullptr) (void)producer_->Flush(std::chrono::milliseconds(5000));
+  http_up_.store(false);
+  http_->Stop();
+}
+
+api::Response Service::Handle(api::Request request) const {
+  std::string_view route;
+  return router_->Dispatch(&request, &route);
+}
+
+ingest::SourceCounters Service::source_counters() const {
+  return source_ != nullptr ? source_->Counters() : ingest::SourceCounters{};
+}
+
+Status Service::Submit(std::vector<AcceptedEvent>* events) {
+  if (learner_ == nullptr) return Status::FailedPrecondition("service.role is follower");
+  if (producer_ == nullptr) {
+    std::vector<ingest::DecodeResult> decoded;
+    decoded.reserve(events->size());
+    for (AcceptedEvent& e : *events) decoded.push_back(std::move(e.decoded));
+    return learner_->Enqueue(&decoded);
+  }
+  for (size_t i = 0; i < events->size(); ++i) {
+    const AcceptedEvent& e = (*events)[i];
+    Status s = producer_->Produce(config_.service.topic, e.key, e.payload);
+    if (!s.ok()) {
+      return Status::Unavailable(std::to_string(i) + " of " + std::to_string(events->size()) +
+                                 " events were produced, then: " + s.message());
+    }
+  }
+  return Status::OK();
+}
+
+void Service::RecordRejected(std::string_view key, std::string_view payload,
+                             const ingest::DecodeError& error) {
+  http_rejects_.Add(error.reason);
+  if (dead_letters_ == nullptr) return;
+  ingest::SourceMessage original;
+  original.partition = -1;
+  original.offset = -1;
+  original.key = std::string(key);
+  original.payload = std::string(payload);
+  (void)dead_letters_->Send(original, ingest::RejectReasonName(error.reason), error.message);
+}
+
+Status Service::Ready() const {
+  if (config_.service.http_enabled && !http_up_.load()) {
+    return Status::Unavailable("HTTP is not serving");
+  }
+  if (Latest() == nullptr) {
+    return Status::Unavailable(follower_ != nullptr ? "no model applied from the model topic yet"
+                                                    : "no model version published yet");
+  }
+  return Status::OK();
+}
+
+std::string Service::RenderMetrics() const {
+  const ingest::SourceCounters counters = source_counters();
+  if (snapshotter_ != nullptr) service_metrics_->OnSnapshotScrape(snapshotter_->stats());
+  if (follower_ != nullptr) follower_->Scrape();
+  if (learner_ != nullptr) service_metrics_->OnRejects(learner_->rejects(), http_rejects_);
+  service_metrics_->OnScrape(source_ != nullptr ? &counters : nullptr,
+                             committer_ ? committer_->commits() : 0,
+                             committer_ ? committer_->failures() : 0, clock_->NowMs());
+  return metrics_->Render();
+}
+
+std::string Service::NewRequestId() const {
+  return id_prefix_ + std::to_string(request_seq_.fetch_add(1) + 1);
+}
+
+}  // namespace ranker::app

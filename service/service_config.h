@@ -1,0 +1,38 @@
+// The configuration of a service (`ranker serve`, `ranker demo`) and of a
+// replay: every module's Options struct in one place. Plain data with
+// in-class defaults; settings/config.h fills it from YAML, RANKER_*
+// variables and --set flags, and documents every key.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "base/status.h"
+#include "ingest/event_decoder.h"
+#include "learner/joiner.h"
+#include "learner/options.h"
+#include "service/pipeline_options.h"
+#include "service/service_options.h"
+
+namespace ranker::app {
+
+struct Config {
+  learner::ModelOptions model;
+  learner::OptimizerOptions optimizer;
+  learner::TrainerOptions train;
+  learner::JoinerOptions join;
+  ingest::DecoderOptions ingest;
+  // kafka.* keys, passed to librdkafka as they are ("kafka.bootstrap.servers"
+  // becomes "bootstrap.servers").
+  std::map<std::string, std::string> kafka;
+  // The service (serve/demo): ingest.brokers/topic/group_id/..., service.*,
+  // http.*, rank.*.
+  ServiceOptions service;
+
+  // Cross-module checks (e.g. the joiner's tasks exist) plus each Validate().
+  Status Validate() const;
+  // The learning pipeline's share (a copy).
+  PipelineOptions pipeline() const { return {model, optimizer, train, join, ingest}; }
+};
+
+}  // namespace ranker::app

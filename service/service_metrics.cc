@@ -1,0 +1,196 @@
+#include "service/service_metrics.h"
+
+#include <vector>
+
+namespace ranker::app {
+namespace {
+
+template <typename Builder>
+auto& Register(Builder builder, const char* name, const char* help, prometheus::Registry& r) {
+  return builder.Name(name).Help(help).Register(r);
+}
+
+}  // namespace
+
+ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
+  prometheus::Registry& r = metrics->registry();
+  using prometheus::BuildCounter;
+  using prometheus::BuildGauge;
+  consumed_ = &Register(BuildCounter(), "ranker_events_consumed_total",
+                        "Events taken by the learner (accepted and rejected)", r)
+                   .Add({});
+  rejected_ = &Register(BuildCounter(), "ranker_events_rejected_total",
+                        "Events rejected, by reason (from the log and POST /v1/events)", r);
+  join_ = &Register(BuildCounter(), "ranker_join_events_total",
+                    "Joiner outcomes (impressions, clicks, joined_clicks, late_engagements...)", r);
+  pending_ =
+      &Register(BuildGauge(), "ranker_join_pending", "Impressions waiting for their join window", r)
+           .Add({});
+  trained_ = &Register(BuildCounter(), "ranker_examples_trained_total",
+                       "Examples whose training step was applied", r)
+                  .Add({});
+  progressive_ = &Register(BuildGauge(), "ranker_progressive_metric",
+                           "Prequential metrics per task (auc, logloss, rmse, window_*, count)", r);
+  gates_ = &Register(BuildGauge(), "ranker_gate_weight",
+                     "Mean gate weight per task and expert over the recent window", r);
+  version_ = &Register(BuildGauge(), "ranker_model_version",
+                       "Version of the model served (+1 per publication)", r)
+                  .Add({});
+  published_at_ = &Register(BuildGauge(), "ranker_model_published_timestamp_seconds",
+                            "Wall-clock time the served version was published", r)
+                       .Add({});
+  age_ = &Register(BuildGauge(), "ranker_model_age_seconds",
+                   "Age of the served version when scraped", r)
+              .Add({});
+  clone_seconds_ = &Register(BuildGauge(), "ranker_model_publish_clone_seconds",
+                             "Time the last publication took to copy the model", r)
+                        .Add({});
+  lag_ = &Register(BuildGauge(), "ranker_consumer_lag_messages",
+                   "Messages of a partition not yet consumed (high watermark - next offset)", r);
+  source_errors_ = &Register(BuildCounter(), "ranker_consumer_errors_total",
+                             "Broker and client errors seen by the consumer (never fatal)", r)
+                        .Add({});
+  source_offset_resets_ =
+      &Register(BuildCounter(), "ranker_consumer_offset_resets_total",
+                "Fetch positions reset because retention had deleted them (events lost)", r)
+           .Add({});
+  commits_ = &Register(BuildCounter(), "ranker_offset_commits_total",
+                       "Offset commits to the consumer group, by result", r);
+  embedding_rows_ =
+      &Register(BuildGauge(), "ranker_embedding_rows", "Embedding rows of the served model", r)
+           .Add({});
+  embedding_evicted_ = &Register(BuildCounter(), "ranker_embedding_evicted_rows_total",
+                                 "Embedding rows removed by expiry (model.embedding_ttl_ms)", r)
+                            .Add({});
+  snapshots_ = &Register(BuildCounter(), "ranker_snapshots_total",
+                         "Snapshots written to the store, by result", r);
+  snapshot_corrupt_ = &Register(BuildCounter(), "ranker_snapshot_corrupt_skipped_total",
+                                "Corrupt snapshots passed over when loading", r)
+                           .Add({});
+  snapshot_write_ = &Register(BuildGauge(), "ranker_snapshot_write_seconds",
+                              "Time the last snapshot took to write (and apply retention)", r)
+                         .Add({});
+  snapshot_capture_ = &Register(BuildGauge(), "ranker_snapshot_capture_seconds",
+                                "Time the learner paused to capture the last snapshot", r)
+                           .Add({});
+  snapshot_bytes_ = &Register(BuildGauge(), "ranker_snapshot_bytes",
+                              "Payload bytes of the last snapshot (dense state + changed rows)", r)
+                         .Add({});
+  snapshot_rows_ = &Register(BuildGauge(), "ranker_snapshot_rows",
+                             "Embedding rows the last snapshot wrote or removed", r)
+                        .Add({});
+  snapshot_id_ =
+      &Register(BuildGauge(), "ranker_snapshot_last_id", "Id of the last snapshot written", r)
+           .Add({});
+  snapshot_time_ = &Register(BuildGauge(), "ranker_snapshot_last_timestamp_seconds",
+                             "Creation time of the last snapshot written", r)
+                        .Add({});
+}
+
+void ServiceMetrics::OnSnapshotScrape(const SnapshotStats& stats) {
+  std::lock_guard<std::mutex> lock(mu_);
+  SetCounter(&snapshots_->Add({{"result", "ok"}}), static_cast<double>(stats.written));
+  SetCounter(&snapshots_->Add({{"result", "failed"}}), static_cast<double>(stats.failed));
+  SetCounter(snapshot_corrupt_, static_cast<double>(stats.corrupt_skipped));
+  snapshot_write_->Set(stats.last_write_ms / 1000.0);
+  snapshot_capture_->Set(stats.last_capture_ms / 1000.0);
+  snapshot_bytes_->Set(static_cast<double>(stats.last_bytes));
+  snapshot_rows_->Set(static_cast<double>(stats.last_rows));
+  snapshot_id_->Set(static_cast<double>(stats.last.id));
+  snapshot_time_->Set(static_cast<double>(stats.last.created_ms) / 1000.0);
+}
+
+void ServiceMetrics::SetCounter(prometheus::Counter* counter, double value) {
+  const double delta = value - counter->Value();
+  if (delta > 0) counter->Increment(delta);
+}
+
+void ServiceMetrics::OnPublish(const PublishedModel& m, const ingest::RejectCounters& log_rejects,
+                               const ingest::RejectCounters& http_rejects) {
+  SetCounter(consumed_, static_cast<double>(m.events_consumed));
+  SetCounter(trained_, static_cast<double>(m.examples_trained));
+  OnRejects(log_rejects, http_rejects);
+  const learner::JoinerStats& j = m.join;
+  const std::vector<std::pair<const char*, int64_t>> join = {
+      {"impressions", j.impressions},
+      {"clicks", j.clicks},
+      {"watches", j.watches},
+      {"joined_clicks", j.joined_clicks},
+      {"joined_watches", j.joined_watches},
+      {"examples_emitted", j.examples_emitted},
+      {"passthrough", j.passthrough},
+      {"duplicate_impressions", j.duplicate_impressions},
+      {"late_engagements", j.late_engagements},
+      {"orphan_engagements", j.orphan_engagements},
+      {"evicted", j.evicted}};
+  for (const auto& [outcome, n] : join) {
+    SetCounter(&join_->Add({{"outcome", outcome}}), static_cast<double>(n));
+  }
+  pending_->Set(static_cast<double>(j.pending));
+  for (size_t t = 0; t < m.metrics.tasks.size(); ++t) {
+    const learner::TaskMetrics& tm = m.metrics.tasks[t];
+    auto set = [&](const char* metric, double v) {
+      progressive_->Add({{"task", tm.name}, {"metric", metric}}).Set(v);
+    };
+    if (tm.kind == learner::TaskKind::kBinary) {
+      set("auc", tm.auc);
+      set("logloss", tm.logloss);
+      set("window_auc", tm.window_auc);
+      set("window_logloss", tm.window_logloss);
+    } else {
+      set("rmse", tm.rmse);
+      set("window_rmse", tm.window_rmse);
+    }
+    set("count", static_cast<double>(tm.count));
+    if (t >= m.metrics.gates.size()) continue;
+    for (size_t e = 0; e < m.metrics.gates[t].size(); ++e) {
+      gates_->Add({{"task", tm.name}, {"expert", std::to_string(e)}}).Set(m.metrics.gates[t][e]);
+    }
+  }
+  if (m.model != nullptr) {
+    embedding_rows_->Set(static_cast<double>(m.model->embedding_rows()));
+    SetCounter(embedding_evicted_, static_cast<double>(m.model->embeddings().evicted_rows()));
+  }
+  version_->Set(static_cast<double>(m.version));
+  published_at_->Set(static_cast<double>(m.published_at_ms) / 1000.0);
+  clone_seconds_->Set(m.clone_ms / 1000.0);
+  std::lock_guard<std::mutex> lock(mu_);
+  published_at_ms_ = m.published_at_ms;
+}
+
+void ServiceMetrics::OnRejects(const ingest::RejectCounters& log_rejects,
+                               const ingest::RejectCounters& http_rejects) {
+  log_rejects.ForEach([&](ingest::RejectReason reason, std::string_view name, uint64_t n) {
+    const double total = static_cast<double>(n + http_rejects.Get(reason));
+    SetCounter(&rejected_->Add({{"reason", std::string(name)}}), total);
+  });
+}
+
+void ServiceMetrics::OnScrape(const ingest::SourceCounters* source, uint64_t commits,
+                              uint64_t commit_failures, int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (published_at_ms_ > 0) age_->Set(static_cast<double>(now_ms - published_at_ms_) / 1000.0);
+  SetCounter(&commits_->Add({{"result", "ok"}}), static_cast<double>(commits));
+  SetCounter(&commits_->Add({{"result", "failed"}}), static_cast<double>(commit_failures));
+  if (source == nullptr) return;
+  SetCounter(source_errors_, static_cast<double>(source->errors));
+  SetCounter(source_offset_resets_, static_cast<double>(source->offset_resets));
+  for (auto it = lag_series_.begin(); it != lag_series_.end();) {
+    if (source->partitions.count(it->first) == 0) {
+      lag_->Remove(it->second);
+      it = lag_series_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& [tp, state] : source->partitions) {
+    if (state.lag < 0) continue;  // no high watermark yet: unknown, not exported
+    prometheus::Gauge*& g = lag_series_[tp];
+    if (g == nullptr) {
+      g = &lag_->Add({{"topic", tp.topic}, {"partition", std::to_string(tp.partition)}});
+    }
+    g->Set(static_cast<double>(state.lag));
+  }
+}
+
+}  // namespace ranker::app

@@ -1,0 +1,131 @@
+// Durable snapshots of the learner (contract §4, §5): captures the whole
+// learning state at a consistent point on the learner thread, writes it to a
+// SnapshotStore (RocksDB) on a thread of its own, keeps the newest N, and
+// loads snapshots back for startup and rollback.
+//
+// A snapshot = the model without its embedding rows, the pipeline's state
+// (joiner pending impressions, trainer partial batch, progressive metrics,
+// counts), the next offset per topic-partition, plus the rows: all of them
+// the first time (and after a failed write), afterwards only those changed
+// or removed since the previous capture (a delta the store resolves).
+// Everything consumed up to the offsets is reflected in the snapshot, and
+// nothing after them: restoring it and reading on from the offsets learns
+// every event exactly once.
+//
+// Thread-safety: Capture(), Due() and Rebase() from the learner thread;
+// everything else from any thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/clock.h"
+#include "ingest/event_source.h"
+#include "service/model_publisher.h"
+#include "service/pipeline.h"
+#include "service/service_options.h"
+#include "store/snapshot_store.h"
+
+namespace ranker::app {
+
+// Counters for /metrics and /v1/model.
+struct SnapshotStats {
+  uint64_t written = 0;
+  uint64_t failed = 0;
+  uint64_t corrupt_skipped = 0;  // corrupt snapshots passed over when loading
+  double last_capture_ms = 0;    // learner-thread pause of the last capture
+  double last_write_ms = 0;      // store write (+ retention) of the last snapshot
+  uint64_t last_bytes = 0;       // payload bytes of the last written snapshot
+  uint64_t last_rows = 0;        // changed + removed rows it carried
+  store::SnapshotInfo last;      // the last written or restored (id 0: none)
+  std::string last_error;
+};
+
+class Snapshotter {
+ public:
+  // Opens (creating) the RocksDB store in options.dir.
+  static StatusOr<std::unique_ptr<Snapshotter>> Open(const SnapshotOptions& options,
+                                                     const Clock* clock);
+  // Over any store (tests use the in-memory one). `clock` is borrowed.
+  Snapshotter(std::unique_ptr<store::SnapshotStore> store, const SnapshotOptions& options,
+              const Clock* clock);
+  ~Snapshotter();  // writes what is queued, then stops
+  Snapshotter(const Snapshotter&) = delete;
+  Snapshotter& operator=(const Snapshotter&) = delete;
+
+  // The newest snapshot that verifies (NotFound: none stored). Corrupt newer
+  // ones are skipped, logged to stderr and counted.
+  StatusOr<store::Snapshot> LoadLatest();
+  StatusOr<store::Snapshot> Load(uint64_t id) const;
+  std::vector<store::SnapshotInfo> List() const;
+
+  // Rebuilds `pipeline` (model and state) from `s`. Nothing changes unless OK.
+  static Status RestoreInto(const store::Snapshot& s, LearningPipeline* pipeline);
+  // After RestoreInto(s): the next capture is a delta against s.
+  void Rebase(const store::Snapshot& s);
+
+  // A periodic snapshot is due: interval_ms since the last capture and no
+  // write in flight.
+  bool Due() const;
+  // Captures the state now (the model's rows become clean) and queues the
+  // write; returns the new snapshot's id. `published`, when given, must hold
+  // a copy of the pipeline's model in the same state: the param_checksum
+  // (a digest of every row) is then computed on the writer thread from it
+  // instead of pausing the learner.
+  uint64_t Capture(LearningPipeline* pipeline, const ingest::OffsetMap& offsets,
+                   uint64_t model_version,
+                   std::shared_ptr<const PublishedModel> published = nullptr);
+  // Waits until snapshot `id` is written or failed; its info, or why not.
+  StatusOr<store::SnapshotInfo> Wait(uint64_t id, std::chrono::milliseconds timeout);
+
+  // Called on the writer thread with the offsets of each durable snapshot.
+  void set_on_durable(std::function<void(const ingest::OffsetMap&)> fn) {
+    on_durable_ = std::move(fn);
+  }
+
+  SnapshotStats stats() const;
+  const SnapshotOptions& options() const { return options_; }
+
+  // The snapshot's offsets in the source's terms, and back.
+  static ingest::OffsetMap ToSourceOffsets(const store::OffsetMap& offsets);
+  static store::OffsetMap ToStoreOffsets(const ingest::OffsetMap& offsets);
+
+ private:
+  struct Pending {
+    store::Snapshot snapshot;
+    std::shared_ptr<const PublishedModel> published;  // may be null
+  };
+  void Run();
+  void Write(Pending p);
+
+  const std::unique_ptr<store::SnapshotStore> store_;
+  const SnapshotOptions options_;
+  const Clock* const clock_;
+  std::function<void(const ingest::OffsetMap&)> on_durable_;
+
+  // Learner thread only.
+  uint64_t next_id_ = 1;
+  uint64_t base_id_ = 0;  // 0: the next capture carries every row
+  int64_t last_capture_mono_ms_ = 0;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;           // queue changed, or a write ended
+  std::deque<Pending> queue_;            // GUARDED_BY(mu_)
+  bool writing_ = false;                 // GUARDED_BY(mu_)
+  bool need_full_ = false;               // GUARDED_BY(mu_): a write failed
+  std::map<uint64_t, Status> outcomes_;  // GUARDED_BY(mu_): recent ids
+  SnapshotStats stats_;                  // GUARDED_BY(mu_)
+  bool stop_ = false;                    // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+}  // namespace ranker::app

@@ -1,0 +1,60 @@
+// The model-backed HTTP handlers of contract §3. Each is a pure function
+// Request -> Response (tests call them without a socket) and thread-safe.
+// They see the service only through the narrow interfaces serving declares:
+// the model to score with (ModelSource), where events go (EventSink), and
+// snapshot admin (SnapshotAdmin). app::Service implements all three.
+//
+//   POST /v1/rank            RankHandler
+//   POST /v1/events          EventsHandler
+//   GET  /v1/model           ModelHandler (the published version's report)
+//   GET  /metrics            MetricsTextHandler
+//   GET  /healthz, /readyz   api/handlers.h, readiness from ServingDeps::ready
+//   GET  /, /assets/{name}   the dashboard (api/dashboard_handler.h)
+//   GET  /v1/snapshots       SnapshotsHandler (retained snapshots, newest first)
+//   POST /v1/snapshots       TakeSnapshotHandler (admin)
+//   POST /v1/snapshots/{id}/restore  RestoreSnapshotHandler (admin)
+//
+// Lifetimes: every borrowed pointer must outlive the handlers.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "api/http_types.h"
+#include "api/rank_request.h"
+#include "api/router.h"
+#include "base/status.h"
+#include "serving/event_sink.h"
+#include "serving/model_source.h"
+#include "serving/snapshot_admin.h"
+
+namespace ranker::app {
+
+// What the routes borrow. `models` and `snapshots` may not be null.
+struct ServingDeps {
+  const ModelSource* models = nullptr;
+  // null: this replica takes no events (a follower): POST /v1/events is 409.
+  EventSink* events = nullptr;
+  SnapshotAdmin* snapshots = nullptr;
+  api::RankRequestLimits rank;
+  // A new request id for /v1/rank calls that bring none.
+  std::function<std::string()> new_request_id;
+  // The Prometheus text of GET /metrics.
+  std::function<std::string()> render_metrics;
+  // GET /readyz: OK when ready to serve.
+  std::function<Status()> ready;
+};
+
+api::Handler RankHandler(const ModelSource* models, const api::RankRequestLimits& limits,
+                         std::function<std::string()> new_request_id);
+api::Handler EventsHandler(EventSink* sink);
+api::Handler ModelHandler(const ModelSource* models, const SnapshotAdmin* snapshots);
+api::Handler MetricsTextHandler(std::function<std::string()> render);
+api::Handler SnapshotsHandler(const SnapshotAdmin* snapshots);
+api::Handler TakeSnapshotHandler(SnapshotAdmin* snapshots);
+api::Handler RestoreSnapshotHandler(SnapshotAdmin* snapshots);
+
+// Registers every route above on `router`.
+void AddServiceRoutes(const ServingDeps& deps, api::Router* router);
+
+}  // namespace ranker::app

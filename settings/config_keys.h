@@ -1,0 +1,33 @@
+// Internal to settings/: parsing of config values and the key table entry type.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "settings/config.h"
+
+namespace ranker::app::internal {
+
+struct KeyEntry {
+  std::string key;
+  std::string help;
+  std::function<Status(Config*, std::string_view)> set;
+  std::function<std::string(const Config&)> get;
+};
+
+// The table, built once.
+const std::vector<KeyEntry>& KeyTable();
+
+// Text -> value parsers; each error names `key`.
+Status ParseBool(std::string_view key, std::string_view text, bool* out);
+Status ParseInt64(std::string_view key, std::string_view text, int64_t* out);
+Status ParseDouble(std::string_view key, std::string_view text, double* out);
+Status ParseIntList(std::string_view key, std::string_view text, std::vector<int>* out);
+// "click:binary:1:1,watch:regression:1:1:log1p"
+// (name:kind[:score_weight[:loss_weight[:transform]]]).
+Status ParseTasks(std::string_view key, std::string_view text, std::vector<learner::TaskSpec>* out);
+std::string FormatTasks(const std::vector<learner::TaskSpec>& tasks);
+
+}  // namespace ranker::app::internal

@@ -1,0 +1,83 @@
+// Helpers of the handler tests: an in-process Service (no broker, no
+// socket) answering requests through Service::Handle(), and deadline-bound
+// waits for the learner thread.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "service/service.h"
+#include "settings/config.h"
+
+namespace ranker::app::testing {
+
+// Config of a socket-less, broker-less service; `sets` are "key=value".
+inline Config TestConfig(const std::vector<std::string>& sets = {}) {
+  ConfigSources sources;
+  sources.use_environment = false;
+  sources.sets = {"http.enabled=false", "service.publish_interval_ms=10"};
+  sources.sets.insert(sources.sets.end(), sets.begin(), sets.end());
+  StatusOr<Config> config = LoadConfig(sources);
+  EXPECT_TRUE(config.ok()) << config.status().ToString();
+  return config.ok() ? *config : Config{};
+}
+
+inline std::unique_ptr<Service> StartedService(const Config& config) {
+  StatusOr<std::unique_ptr<Service>> s = Service::Create(config);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  if (!s.ok()) return nullptr;
+  EXPECT_TRUE((*s)->Start().ok());
+  return std::move(s).value();
+}
+
+inline api::Request Post(const std::string& path, std::string body,
+                         std::string content_type = "application/json") {
+  api::Request r;
+  r.method = api::Method::kPost;
+  r.SetTarget(path);
+  r.content_type = std::move(content_type);
+  r.content_length = body.size();
+  r.body = std::move(body);
+  r.remote_is_loopback = true;
+  return r;
+}
+
+inline api::Request Get(const std::string& path) {
+  api::Request r;
+  r.method = api::Method::kGet;
+  r.SetTarget(path);
+  r.remote_is_loopback = true;
+  return r;
+}
+
+inline boost::json::object Json(const api::Response& r) {
+  boost::json::error_code ec;
+  boost::json::value v = boost::json::parse(r.body, ec);
+  EXPECT_FALSE(ec) << r.body;
+  return v.is_object() ? v.get_object() : boost::json::object{};
+}
+
+// Polls `pred` every millisecond until it holds or `timeout` passes.
+inline bool WaitFor(const std::function<bool()>& pred,
+                    std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+// Waits until the published model has consumed `n` events.
+inline bool WaitConsumed(const Service& s, int64_t n) {
+  return WaitFor([&] { return s.Latest() && s.Latest()->events_consumed >= n; });
+}
+
+}  // namespace ranker::app::testing

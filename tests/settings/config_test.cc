@@ -1,0 +1,84 @@
+#include "settings/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+namespace ranker::app {
+namespace {
+
+TEST(Config, DefaultsAreTheStandardModelAndValid) {
+  StatusOr<Config> c = LoadConfig({});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->model.input_width(), 136);
+  EXPECT_EQ(c->model.num_experts, 8);
+  ASSERT_EQ(c->model.tasks.size(), 2u);
+  EXPECT_EQ(c->model.tasks[0].name, "click");
+  EXPECT_EQ(c->ingest.tasks, (std::vector<std::string>{"click", "watch"}));
+}
+
+TEST(Config, PrecedenceIsYamlThenEnvThenSet) {
+  ConfigSources s;
+  s.file = std::string(RANKER_SOURCE_DIR) + "/config/bench.yaml";
+  ::setenv("RANKER_TRAIN_BATCH_SIZE", "7", 1);
+  ::setenv("RANKER_OPTIMIZER_LEARNING_RATE", "0.2", 1);
+  s.sets = {"optimizer.learning_rate=0.3", "model.architecture=omoe"};
+  StatusOr<Config> c = LoadConfig(s);
+  ::unsetenv("RANKER_TRAIN_BATCH_SIZE");
+  ::unsetenv("RANKER_OPTIMIZER_LEARNING_RATE");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->train.batch_size, 7);
+  EXPECT_DOUBLE_EQ(c->optimizer.learning_rate, 0.3);
+  EXPECT_EQ(c->model.architecture, learner::Architecture::kOmoe);
+}
+
+TEST(Config, YamlTasksListAndKafkaPassThrough) {
+  Config c;
+  Status s = ApplyYaml(&c, R"(
+tasks:
+  - {name: income, kind: binary, weight: 2}
+  - {name: spend, kind: regression, transform: none, loss_weight: 0.5}
+kafka:
+  security.protocol: SASL_SSL
+  sasl.mechanism: PLAIN
+model:
+  expert_hidden: [32, 16]
+)",
+                       "test.yaml");
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(c.model.tasks.size(), 2u);
+  EXPECT_EQ(c.model.tasks[0].name, "income");
+  EXPECT_DOUBLE_EQ(c.model.tasks[0].score_weight, 2);
+  EXPECT_EQ(c.model.tasks[1].kind, learner::TaskKind::kRegression);
+  EXPECT_EQ(c.model.tasks[1].transform, learner::LabelTransform::kNone);
+  EXPECT_DOUBLE_EQ(c.model.tasks[1].loss_weight, 0.5);
+  EXPECT_EQ(c.kafka.at("security.protocol"), "SASL_SSL");
+  EXPECT_EQ(c.model.expert_hidden, (std::vector<int>{32, 16}));
+}
+
+TEST(Config, ErrorsNameTheKey) {
+  Config c;
+  Status s = SetConfigValue(&c, "model.no_such_key", "1");
+  EXPECT_NE(s.message().find("model.no_such_key"), std::string::npos) << s.ToString();
+  s = SetConfigValue(&c, "train.batch_size", "many");
+  EXPECT_NE(s.message().find("train.batch_size"), std::string::npos) << s.ToString();
+  s = SetConfigValue(&c, "model.architecture", "transformer");
+  EXPECT_NE(s.message().find("mmoe"), std::string::npos) << s.ToString();
+  s = ApplyYaml(&c, "model:\n  embedding_dim: [1\n", "bad.yaml");
+  EXPECT_NE(s.message().find("bad.yaml"), std::string::npos) << s.ToString();
+  StatusOr<Config> invalid = LoadConfig({"", {"train.batch_size=0"}, false});
+  EXPECT_FALSE(invalid.ok());
+  EXPECT_NE(invalid.status().message().find("batch_size"), std::string::npos);
+}
+
+TEST(Config, EveryListedKeyRoundTripsItsDefault) {
+  Config c;
+  for (const ConfigKeyInfo& k : ListConfigKeys()) {
+    Status s = SetConfigValue(&c, k.key, k.default_value);
+    EXPECT_TRUE(s.ok()) << k.key << ": " << s.ToString();
+    EXPECT_EQ(*GetConfigValue(c, k.key), k.default_value) << k.key;
+  }
+}
+
+}  // namespace
+}  // namespace ranker::app
