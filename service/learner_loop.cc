@@ -59,11 +59,11 @@ void LearnerLoop::Run() {
     if (stopping && drain_deadline < 0) drain_deadline = NowMonoMs() + options_.drain_timeout_ms;
     size_t n;
     {
-      std::lock_guard<std::mutex> lock(batch_mu_);
+      std::unique_lock<std::mutex> lock(batch_mu_);
       n = PollOnce(stopping);
       MaybePublish(/*idle=*/n == 0);
       if (n == 0 && !dirty_ && deps_.broadcaster) deps_.broadcaster->OnIdle(pipeline_.get());
-      if (has_requests_.load()) ServeRequests();
+      if (has_requests_.load()) ServeRequests(&lock);
       MaybeSnapshot();
     }
     if (stopping && (n == 0 || NowMonoMs() >= drain_deadline)) break;
@@ -72,9 +72,9 @@ void LearnerLoop::Run() {
     std::lock_guard<std::mutex> lock(local_mu_);
     local_closed_ = true;
   }
-  std::lock_guard<std::mutex> lock(batch_mu_);
+  std::unique_lock<std::mutex> lock(batch_mu_);
   DrainLocal(std::chrono::milliseconds(0));  // what was enqueued before closing
-  ServeRequests();
+  ServeRequests(&lock);
   Snapshotter* snapshots = deps_.snapshotter;
   const bool snapshot = snapshots != nullptr && snapshots->options().on_stop;
   // A final snapshot keeps the pending impressions; without one, flushing
@@ -156,9 +156,11 @@ ingest::OffsetMap LearnerLoop::OnAssigned(const std::vector<ingest::TopicPartiti
   std::lock_guard<std::mutex> lock(batch_mu_);
   ingest::OffsetMap start;
   if (deps_.snapshotter != nullptr) {  // where the model stands, or the beginning
+    // (while a restore seeks: where the restored model will stand)
+    const ingest::OffsetMap& stands = seek_target_ != nullptr ? *seek_target_ : offsets_;
     for (const ingest::TopicPartition& tp : partitions) {
-      auto it = offsets_.find(tp);
-      start[tp] = it != offsets_.end() ? it->second : ingest::kOffsetBeginning;
+      auto it = stands.find(tp);
+      start[tp] = it != stands.end() ? it->second : ingest::kOffsetBeginning;
     }
     return start;
   }
@@ -234,7 +236,7 @@ Status LearnerLoop::Enqueue(const std::shared_ptr<PendingRequest>& request) {
   return Status::OK();
 }
 
-void LearnerLoop::ServeRequests() {
+void LearnerLoop::ServeRequests(std::unique_lock<std::mutex>* lock) {
   std::deque<std::shared_ptr<PendingRequest>> requests;
   {
     std::lock_guard<std::mutex> lock(request_mu_);
@@ -243,7 +245,7 @@ void LearnerLoop::ServeRequests() {
   }
   for (const auto& r : requests) {
     if (r->restore) {
-      r->restored.set_value(Restore(r->id));
+      r->restored.set_value(Restore(r->id, lock));
     } else {
       r->snapshot.set_value(Snapshot());
     }
@@ -286,23 +288,23 @@ uint64_t LearnerLoop::Snapshot() {
 
 // Moves the partitions first (so nothing of the old position is learned
 // after the rollback), then swaps the state in; a failed restore moves them
-// back to where the unchanged learner stands.
-StatusOr<LearnerLoop::Restored> LearnerLoop::Restore(uint64_t id) {
+// back to where the unchanged learner stands, and says so if that fails too.
+StatusOr<LearnerLoop::Restored> LearnerLoop::Restore(uint64_t id,
+                                                     std::unique_lock<std::mutex>* lock) {
   StatusOr<store::Snapshot> s = deps_.snapshotter->Load(id);
   if (!s.ok()) return s.status();
   const ingest::OffsetMap target = Snapshotter::ToSourceOffsets(s->offsets);
-  auto positions = [&](const ingest::OffsetMap& where) {
-    ingest::OffsetMap seek;
-    for (const ingest::TopicPartition& tp : deps_.source->Assignment()) {
-      auto it = where.find(tp);
-      seek[tp] = it != where.end() ? it->second : ingest::kOffsetBeginning;
-    }
-    return seek;
-  };
-  if (deps_.source != nullptr) RANKER_RETURN_IF_ERROR(deps_.source->Seek(positions(target)));
+  RANKER_RETURN_IF_ERROR(MoveSource(target, lock));  // a failed seek moves nothing
   Status restored = Snapshotter::RestoreInto(*s, pipeline_.get());
   if (!restored.ok()) {
-    if (deps_.source != nullptr) (void)deps_.source->Seek(positions(offsets_));
+    const ingest::OffsetMap stands = offsets_;
+    Status back = MoveSource(stands, lock);
+    if (!back.ok()) {
+      return Status::Internal("restore of snapshot " + std::to_string(id) + " failed (" +
+                              restored.ToString() +
+                              ") and moving the partitions back failed too (" + back.ToString() +
+                              "): the learner may re-learn or skip events until it restarts");
+    }
     return restored;
   }
   offsets_ = target;
@@ -312,6 +314,21 @@ StatusOr<LearnerLoop::Restored> LearnerLoop::Restore(uint64_t id) {
   Publish();
   return Restored{deps_.publisher->Latest()->version,
                   pipeline_->trainer().model().ParamChecksumHex()};
+}
+
+Status LearnerLoop::MoveSource(const ingest::OffsetMap& where, std::unique_lock<std::mutex>* lock) {
+  if (deps_.source == nullptr) return Status::OK();
+  seek_target_ = &where;
+  lock->unlock();
+  ingest::OffsetMap seek;
+  for (const ingest::TopicPartition& tp : deps_.source->Assignment()) {
+    auto it = where.find(tp);
+    seek[tp] = it != where.end() ? it->second : ingest::kOffsetBeginning;
+  }
+  Status s = deps_.source->Seek(seek);
+  lock->lock();
+  seek_target_ = nullptr;
+  return s;
 }
 
 }  // namespace ranker::app

@@ -138,11 +138,18 @@ class LearnerLoop final : public ingest::RebalanceListener {
   void MaybePublish(bool idle);
   void Publish();
   // Snapshot and restore requests, and periodic snapshots.
-  // REQUIRES: batch_mu_ held.
-  void ServeRequests();
+  // REQUIRES: batch_mu_ held through `lock` (a restore releases it while it
+  // seeks: see MoveSource()).
+  void ServeRequests(std::unique_lock<std::mutex>* lock);
   void MaybeSnapshot();
   uint64_t Snapshot();
-  StatusOr<Restored> Restore(uint64_t id);
+  StatusOr<Restored> Restore(uint64_t id, std::unique_lock<std::mutex>* lock);
+  // Seeks the assigned partitions to `where` (kOffsetBeginning where it has
+  // none) with batch_mu_ RELEASED: the source applies a seek on its own
+  // thread, which may first have to finish a rebalance callback, and those
+  // take batch_mu_. A partition assigned meanwhile starts at `where` too.
+  // REQUIRES: batch_mu_ held through `lock`; `where` outlives the call.
+  Status MoveSource(const ingest::OffsetMap& where, std::unique_lock<std::mutex>* lock);
   void FailRequests();
   int64_t NowMonoMs() const { return deps_.clock->MonotonicNs() / 1000000; }
 
@@ -156,7 +163,9 @@ class LearnerLoop final : public ingest::RebalanceListener {
   // Revoked partitions whose commit failed, until the next assignment.
   ingest::OffsetMap uncommitted_;  // GUARDED_BY(batch_mu_)
   bool dirty_ = false;             // GUARDED_BY(batch_mu_): learned since last publish
-  int64_t last_publish_ms_ = 0;    // GUARDED_BY(batch_mu_); monotonic
+  // While MoveSource() seeks: where OnAssigned() starts partitions.
+  const ingest::OffsetMap* seek_target_ = nullptr;  // GUARDED_BY(batch_mu_)
+  int64_t last_publish_ms_ = 0;                     // GUARDED_BY(batch_mu_); monotonic
 
   std::mutex local_mu_;
   std::condition_variable local_cv_;

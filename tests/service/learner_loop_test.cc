@@ -1,0 +1,289 @@
+// LearnerLoop on its seams alone: FakeEventSource (tests/fakes) for Kafka and
+// an InMemorySnapshotStore under the Snapshotter, so rebalance, restore and
+// their failure paths run without a broker or a disk.
+#include "service/learner_loop.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "service/model_publisher.h"
+#include "service/pipeline.h"
+#include "service/snapshotter.h"
+#include "store/in_memory_snapshot_store.h"
+#include "tests/fakes/fake_event_source.h"
+
+namespace ranker::app {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr char kTopic[] = "events";
+
+// Polls `pred` every millisecond until it holds or `timeout` passes.
+bool WaitFor(const std::function<bool()>& pred, milliseconds timeout = milliseconds(20000)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  return true;
+}
+
+// A pre-joined example: trained at once, no join window.
+std::string Example(int i) {
+  return R"({"type":"example","request_id":"r)" + std::to_string(i) + R"(","item_id":"i)" +
+         std::to_string(i % 7) + R"(","labels":{"click":)" + std::to_string(i % 2) +
+         R"(,"watch":)" + std::to_string(i % 4) + "}}";
+}
+
+// An EventSource over a FakeEventSource whose Seek() first runs `before_seek`
+// (returning its Status instead of seeking when that fails), as KafkaSource
+// applies a seek only on its consumer thread, after whatever callback that
+// thread is running.
+class HookedSource final : public ingest::EventSource {
+ public:
+  explicit HookedSource(std::unique_ptr<fakes::FakeEventSource> inner) : inner_(std::move(inner)) {}
+  std::function<Status(const ingest::OffsetMap&)> before_seek;
+
+  Status Start(ingest::RebalanceListener* l) override { return inner_->Start(l); }
+  std::vector<ingest::SourceMessage> Pop(size_t max, milliseconds timeout) override {
+    return inner_->Pop(max, timeout);
+  }
+  Status CommitOffsets(const ingest::OffsetMap& o) override { return inner_->CommitOffsets(o); }
+  void Pause(const std::vector<ingest::TopicPartition>& p) override { inner_->Pause(p); }
+  void Resume(const std::vector<ingest::TopicPartition>& p) override { inner_->Resume(p); }
+  Status Seek(const ingest::OffsetMap& next) override {
+    if (before_seek) RANKER_RETURN_IF_ERROR(before_seek(next));
+    return inner_->Seek(next);
+  }
+  std::vector<ingest::TopicPartition> Assignment() const override { return inner_->Assignment(); }
+  ingest::SourceCounters Counters() const override { return inner_->Counters(); }
+  Status Close() override { return inner_->Close(); }
+
+ private:
+  const std::unique_ptr<fakes::FakeEventSource> inner_;
+};
+
+class LearnerLoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log_.CreateTopic(kTopic, partitions_);
+    auto store = std::make_unique<store::InMemorySnapshotStore>();
+    store_ = store.get();
+    SnapshotOptions so;
+    so.interval_ms = 1000 * 1000;  // only on request
+    so.on_stop = false;
+    snapshotter_ = std::make_unique<Snapshotter>(std::move(store), so, SystemClock());
+    source_ = std::make_unique<HookedSource>(log_.NewSource({kTopic}, "learners"));
+  }
+
+  void TearDown() override {
+    if (loop_ != nullptr) {
+      EXPECT_TRUE(source_->Close().ok());
+      loop_->Stop();
+    }
+  }
+
+  void StartLoop() {
+    StatusOr<std::unique_ptr<LearningPipeline>> p = LearningPipeline::Create(PipelineOptions{});
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    LearnerLoopDeps deps;
+    deps.source = source_.get();
+    deps.publisher = &publisher_;
+    deps.clock = SystemClock();
+    deps.snapshotter = snapshotter_.get();
+    loop_ = std::make_unique<LearnerLoop>(std::move(p).value(), Options(), std::move(deps));
+    loop_->Start();
+    ASSERT_TRUE(source_->Start(loop_.get()).ok());
+  }
+
+  static LearnerLoopOptions Options() {
+    LearnerLoopOptions o;
+    o.publish_interval_ms = 1;
+    return o;
+  }
+
+  void Produce(int from, int to) {
+    for (int i = from; i < to; ++i) log_.Produce(kTopic, "r" + std::to_string(i), Example(i));
+  }
+
+  int64_t Consumed() const {
+    const auto latest = publisher_.Latest();
+    return latest != nullptr ? latest->events_consumed : -1;
+  }
+  bool WaitConsumed(int64_t n) {
+    return WaitFor([&] { return Consumed() == n; });
+  }
+  // A snapshot of the learner now, written.
+  uint64_t TakeSnapshot() {
+    StatusOr<uint64_t> id = loop_->RequestSnapshot(milliseconds(20000));
+    EXPECT_TRUE(id.ok()) << id.status().ToString();
+    if (!id.ok()) return 0;
+    EXPECT_TRUE(snapshotter_->Wait(*id, milliseconds(20000)).ok());
+    return *id;
+  }
+
+  int partitions_ = 2;
+  fakes::FakeLog log_;
+  store::InMemorySnapshotStore* store_ = nullptr;  // owned by snapshotter_
+  std::unique_ptr<Snapshotter> snapshotter_;
+  std::unique_ptr<HookedSource> source_;
+  ModelPublisher publisher_;
+  std::unique_ptr<LearnerLoop> loop_;
+};
+
+// KafkaSource applies a seek on its consumer thread, which may be inside a
+// rebalance callback at that moment; those callbacks take the learner's
+// batch lock. A restore that seeks while holding that lock waits for a
+// thread that waits for it: the seek times out and the restore fails.
+TEST_F(LearnerLoopTest, RestoreSeeksWithoutHoldingTheLockTheRebalanceCallbacksTake) {
+  Produce(0, 40);
+  ASSERT_NO_FATAL_FAILURE(StartLoop());
+  ASSERT_TRUE(WaitConsumed(40));
+  const uint64_t id = TakeSnapshot();
+  ASSERT_NE(id, 0u);
+  Produce(40, 60);
+  ASSERT_TRUE(WaitConsumed(60));
+
+  std::vector<std::thread> consumer_threads;  // joined before any ASSERT below
+  source_->before_seek = [&](const ingest::OffsetMap&) {
+    const std::vector<ingest::TopicPartition> tps = source_->Assignment();
+    std::packaged_task<void()> rebalance([&, tps] {
+      loop_->OnRevoked(tps);
+      (void)loop_->OnAssigned(tps);
+    });
+    std::future<void> done = rebalance.get_future();
+    consumer_threads.emplace_back(std::move(rebalance));
+    if (done.wait_for(milliseconds(3000)) != std::future_status::ready) {
+      return Status::Unavailable("the consumer thread is stuck in a rebalance callback");
+    }
+    return Status::OK();
+  };
+  StatusOr<LearnerLoop::Restored> restored = loop_->RequestRestore(id, milliseconds(30000));
+  for (std::thread& t : consumer_threads) t.join();
+  source_->before_seek = nullptr;
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(consumer_threads.size(), 1u);
+  // Rolled back to 40 events, then the 20 after the snapshot are learned again.
+  EXPECT_TRUE(WaitConsumed(60)) << Consumed();
+}
+
+// A restore whose state does not load moves the partitions back; when that
+// seek fails too, the learner's positions are wrong and the caller must hear
+// it, not just the first error.
+TEST_F(LearnerLoopTest, AFailedRestoreMovesThePartitionsBackOrSaysItCouldNot) {
+  Produce(0, 30);
+  ASSERT_NO_FATAL_FAILURE(StartLoop());
+  ASSERT_TRUE(WaitConsumed(30));
+  store::Snapshot bad;  // stores fine, does not restore: its state is garbage
+  bad.id = 77;          // and it covers no offsets: every partition from its start
+  bad.dense_state = "not a pipeline state";
+  ASSERT_TRUE(store_->Put(bad).ok());
+
+  // The restore's own error comes back, and the learner goes on from where
+  // it stood: nothing is learned twice.
+  StatusOr<LearnerLoop::Restored> failed = loop_->RequestRestore(77, milliseconds(30000));
+  EXPECT_EQ(failed.status().code(), Status::Code::kCorruption) << failed.status().ToString();
+  Produce(30, 35);
+  EXPECT_TRUE(WaitConsumed(35)) << Consumed();
+
+  // When the seek back fails too, the partitions stay at the snapshot's
+  // offsets under the unchanged model: the caller must hear that.
+  int seeks = 0;
+  source_->before_seek = [&](const ingest::OffsetMap&) {
+    return ++seeks == 2 ? Status::Unavailable("injected: the seek back") : Status::OK();
+  };
+  failed = loop_->RequestRestore(77, milliseconds(30000));
+  EXPECT_EQ(seeks, 2);
+  EXPECT_EQ(failed.status().code(), Status::Code::kInternal) << failed.status().ToString();
+  EXPECT_NE(failed.status().message().find("injected: the seek back"), std::string::npos)
+      << failed.status().ToString();
+}
+
+// With snapshots, partitions that leave and come back resume where the model
+// stands (the group's commits play no part): every event is learned once.
+TEST_F(LearnerLoopTest, PartitionsThatComeBackResumeWhereTheModelStands) {
+  Produce(0, 50);
+  ASSERT_NO_FATAL_FAILURE(StartLoop());
+  ASSERT_TRUE(WaitConsumed(50));
+  {
+    // A second member takes a partition (and reads nothing), then leaves.
+    struct Idle final : ingest::RebalanceListener {
+      ingest::OffsetMap OnAssigned(const std::vector<ingest::TopicPartition>&) override {
+        return {};
+      }
+      void OnRevoked(const std::vector<ingest::TopicPartition>&) override {}
+    } idle;
+    std::unique_ptr<fakes::FakeEventSource> other = log_.NewSource({kTopic}, "learners");
+    ASSERT_TRUE(other->Start(&idle).ok());
+    EXPECT_EQ(source_->Assignment().size(), 1u);
+    Produce(50, 80);
+    EXPECT_TRUE(other->Close().ok());
+  }
+  EXPECT_EQ(source_->Assignment().size(), 2u);
+  EXPECT_TRUE(WaitConsumed(80)) << Consumed();
+  loop_->Stop();  // learns whatever is still readable
+  EXPECT_EQ(Consumed(), 80) << "a partition was read twice";
+}
+
+// One partition: one order of events, so one result (contract §5).
+class OnePartitionLearnerLoopTest : public LearnerLoopTest {
+ protected:
+  OnePartitionLearnerLoopTest() { partitions_ = 1; }
+};
+
+// A crash loses what the learner did after its last snapshot; a learner
+// restored from that snapshot resumes from its offsets and ends where a
+// learner that never crashed ends, bit for bit.
+TEST_F(OnePartitionLearnerLoopTest, ALearnerResumedFromASnapshotEndsWhereOneThatNeverCrashedEnds) {
+  Produce(0, 60);
+  ASSERT_NO_FATAL_FAILURE(StartLoop());
+  ASSERT_TRUE(WaitConsumed(60));
+  const uint64_t id = TakeSnapshot();
+  ASSERT_NE(id, 0u);
+  Produce(60, 100);
+  ASSERT_TRUE(WaitConsumed(100));
+  const std::string never_crashed = publisher_.Latest()->ParamChecksum();
+  // "Crash": leave the group without a word, drop the learner.
+  ASSERT_TRUE(source_->Close().ok());
+  loop_->Stop();
+  loop_.reset();
+
+  StatusOr<store::Snapshot> snapshot = snapshotter_->Load(id);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
+  StatusOr<std::unique_ptr<LearningPipeline>> p = LearningPipeline::Create(PipelineOptions{});
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE(Snapshotter::RestoreInto(*snapshot, p->get()).ok());
+  ModelPublisher publisher;
+  publisher.ContinueFrom(snapshot->model_version);
+  LearnerLoopDeps deps;
+  auto source = log_.NewSource({kTopic}, "learners");
+  deps.source = source.get();
+  deps.publisher = &publisher;
+  deps.clock = SystemClock();
+  deps.snapshotter = snapshotter_.get();
+  LearnerLoop resumed(std::move(p).value(), Options(), std::move(deps));
+  resumed.ResumeFrom(Snapshotter::ToSourceOffsets(snapshot->offsets));
+  resumed.Start();
+  ASSERT_TRUE(source->Start(&resumed).ok());
+  const bool caught_up = WaitFor([&] { return publisher.Latest()->events_consumed == 100; });
+  // The version that reflects the 100 events (Stop() then flushes the joiner
+  // and the partial batch, as the never-crashed learner has not).
+  const std::shared_ptr<const PublishedModel> at_100 = publisher.Latest();
+  resumed.Stop();
+  EXPECT_TRUE(source->Close().ok());
+  ASSERT_TRUE(caught_up) << at_100->events_consumed;
+  EXPECT_EQ(at_100->ParamChecksum(), never_crashed);
+}
+
+}  // namespace
+}  // namespace ranker::app
