@@ -132,8 +132,9 @@ class EventSource {
   // Moves assigned partitions: once Seek() returns OK, Pop() hands out each
   // of them from the given next offset (kOffsetBeginning: the earliest) and
   // nothing queued from before. FailedPrecondition naming the partition if
-  // one is not assigned (then nothing moved); DeadlineExceeded if the
-  // consumer did not apply it in time. Owner thread (the one that Pop()s).
+  // one is not assigned (then nothing moved); Unavailable if the consumer
+  // did not take it in time or the source is closing (then nothing moved,
+  // and nothing will). Owner thread (the one that Pop()s).
   [[nodiscard]] virtual Status Seek(const OffsetMap& next_offsets) = 0;
 
   // The partitions currently assigned to this member.

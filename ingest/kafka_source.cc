@@ -361,12 +361,20 @@ Status KafkaSource::Seek(const OffsetMap& next_offsets) {
   std::unique_lock<std::mutex> lock(mu_);
   for (const auto& [tp, offset] : next_offsets) seeks_[tp] = offset;
   const uint64_t ticket = ++seek_requests_;
-  if (!seek_cv_.wait_for(lock, std::chrono::milliseconds(options_.seek_timeout_ms),
-                         [&] { return seek_done_ >= ticket || stop_.load(); })) {
-    return Status::Unavailable("seek: the consumer thread did not apply it within " +
-                               std::to_string(options_.seek_timeout_ms) + " ms");
+  const bool applied = seek_cv_.wait_for(lock, std::chrono::milliseconds(options_.seek_timeout_ms),
+                                         [&] { return seek_done_ >= ticket || stop_.load(); });
+  if (!applied && seek_taken_ < ticket) {
+    // Not taken yet: withdraw it, so that nothing moves after this returns.
+    // (Only the owner thread seeks: every pending entry is this call's.)
+    seeks_.clear();
+    seek_taken_ = seek_done_ = ticket;
+    return Status::Unavailable(stop_.load() ? "seek: the source is closing"
+                                            : "seek: the consumer thread did not take it within " +
+                                                  std::to_string(options_.seek_timeout_ms) +
+                                                  " ms; nothing moved");
   }
-  if (seek_done_ < ticket) return Status::Unavailable("seek: the source is closing");
+  // Taken: the consumer thread is applying it; its outcome is the answer.
+  seek_cv_.wait(lock, [&] { return seek_done_ >= ticket; });
   return seek_status_;
 }
 
@@ -380,7 +388,7 @@ void KafkaSource::ApplySeeks() {
     std::lock_guard<std::mutex> lock(mu_);
     if (seek_done_ == seek_requests_) return;
     seeks.swap(seeks_);
-    ticket = seek_requests_;
+    ticket = seek_taken_ = seek_requests_;
   }
   Status status;
   for (const auto& [tp, offset] : seeks) {

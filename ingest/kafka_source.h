@@ -96,9 +96,11 @@ class KafkaSource final : public EventSource {
   Status CommitOffsets(const OffsetMap& next_offsets) override;
   void Pause(const std::vector<TopicPartition>& partitions) override;
   void Resume(const std::vector<TopicPartition>& partitions) override;
-  // Applied by the consumer thread between two consume() calls (waits for
-  // it up to seek_timeout_ms): librdkafka then drops what it fetched from
-  // the old position, and the queue drops what it holds.
+  // Applied by the consumer thread between two consume() calls: librdkafka
+  // then drops what it fetched from the old position, and the queue drops
+  // what it holds. Waits up to seek_timeout_ms for that thread to take it
+  // (it may be inside a rebalance callback); one not taken by then is
+  // withdrawn (Unavailable, nothing moves), one taken is waited for.
   Status Seek(const OffsetMap& next_offsets) override;
   std::vector<TopicPartition> Assignment() const override;
   SourceCounters Counters() const override;
@@ -136,9 +138,12 @@ class KafkaSource final : public EventSource {
   uint64_t offset_resets_ = 0;  // GUARDED_BY(mu_)
   std::string last_error_;      // GUARDED_BY(mu_)
   Status close_status_;         // GUARDED_BY(mu_); of librdkafka's close()
-  // Seek() requests for the consumer thread; `seek_done_` counts applied ones.
+  // Seek() requests for the consumer thread: `seek_taken_` is the last
+  // request it took to apply, `seek_done_` the last it applied (or that its
+  // caller withdrew before it was taken).
   OffsetMap seeks_;             // GUARDED_BY(mu_)
   uint64_t seek_requests_ = 0;  // GUARDED_BY(mu_)
+  uint64_t seek_taken_ = 0;     // GUARDED_BY(mu_)
   uint64_t seek_done_ = 0;      // GUARDED_BY(mu_)
   Status seek_status_;          // GUARDED_BY(mu_); of the last applied batch
   std::condition_variable seek_cv_;

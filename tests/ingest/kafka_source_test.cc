@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <string>
 
@@ -180,6 +182,79 @@ TEST(KafkaSourceRetention, APositionBelowTheLogStartIsResetAndCounted) {
   for (const auto& [tp, offsets] : OffsetsByPartition(got)) skipped |= offsets.front() > 0;
   EXPECT_TRUE(skipped) << "every partition started at offset 0";
   EXPECT_TRUE(source->Close().ok());
+}
+
+// A seek the consumer thread cannot take in time (it is inside a rebalance
+// callback) fails, and is withdrawn: the thread must not apply it later and
+// move partitions behind the owner's back. Cooperative rebalancing, so that
+// the member keeps the partitions it seeks while it gives one away.
+TEST(KafkaSourceSeek, ASeekThatTimedOutIsNeverAppliedLater) {
+  const std::string topic = "seek";
+  auto cluster = NewCluster(1, topic);
+  auto producer = NewProducer(cluster->bootstrap());
+  constexpr int kN = 90, kMore = 30;
+  ProduceKeyed(producer.get(), topic, 0, kN);
+  ASSERT_TRUE(producer->Flush(milliseconds(10000)).ok());
+  KafkaSourceOptions o = MockSourceOptions(cluster->bootstrap(), topic, "g-seek");
+  o.seek_timeout_ms = 300;
+  o.kafka["partition.assignment.strategy"] = "cooperative-sticky";
+  RecordingListener la, lb;
+  auto a = StartSource(o, &la);
+  std::vector<SourceMessage> first = Drain(a.get(), kN, kJoin);
+  ASSERT_EQ(first.size(), static_cast<size_t>(kN));
+  OffsetMap next;  // both members resume where a stands
+  for (const auto& [tp, offsets] : OffsetsByPartition(first)) next[tp] = offsets.back() + 1;
+  la.SetStart(next);
+  lb.SetStart(next);
+
+  // a's consumer thread stays in OnRevoked until released.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool revoking = false, release = false;
+  std::vector<TopicPartition> given_away;
+  la.SetOnRevoke([&](const std::vector<TopicPartition>& tps) {
+    if (tps.empty()) return;
+    std::unique_lock<std::mutex> lock(mu);
+    given_away = tps;
+    revoking = true;
+    cv.notify_all();
+    cv.wait_for(lock, milliseconds(20000), [&] { return release; });
+  });
+  auto b = StartSource(o, &lb);  // joining makes a revoke
+  Status seek;
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    const bool entered = cv.wait_for(lock, kJoin, [&] { return revoking; });
+    lock.unlock();
+    OffsetMap rewind;  // a's partitions it keeps, to their start
+    for (const auto& [tp, offset] : next) rewind[tp] = 0;
+    for (const TopicPartition& tp : given_away) rewind.erase(tp);
+    seek = entered ? a->Seek(rewind) : Status::Internal("no revoke");
+    EXPECT_FALSE(rewind.empty());
+    lock.lock();
+    release = true;
+    cv.notify_all();
+  }
+  la.SetOnRevoke(nullptr);
+  EXPECT_EQ(seek.code(), Status::Code::kUnavailable) << seek.ToString();
+  ASSERT_TRUE(WaitFor([&] { return a->Assignment().size() + b->Assignment().size() == 3; }, kJoin));
+
+  ProduceKeyed(producer.get(), topic, kN, kN + kMore);
+  ASSERT_TRUE(producer->Flush(milliseconds(10000)).ok());
+  std::vector<SourceMessage> from_a, from_b;
+  WaitFor(
+      [&] {
+        for (SourceMessage& m : a->Pop(64, milliseconds(10))) from_a.push_back(std::move(m));
+        for (SourceMessage& m : b->Pop(64, milliseconds(10))) from_b.push_back(std::move(m));
+        return from_a.size() + from_b.size() >= static_cast<size_t>(kMore);
+      },
+      milliseconds(15000));
+  for (const SourceMessage& m : from_a) {
+    EXPECT_GE(m.offset, next[m.tp()]) << "the withdrawn seek moved " << m.tp().partition;
+  }
+  EXPECT_EQ(from_a.size() + from_b.size(), static_cast<size_t>(kMore));
+  EXPECT_TRUE(b->Close().ok());
+  EXPECT_TRUE(a->Close().ok());
 }
 
 // Every broker goes away for a while; the source counts errors, never gives
