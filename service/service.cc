@@ -3,6 +3,9 @@
 #include <cstdio>
 #include <utility>
 
+#include "ingest/kafka_source.h"
+#include "store/rocksdb_snapshot_store.h"
+
 namespace ranker::app {
 namespace {
 
@@ -33,28 +36,68 @@ StatusOr<std::unique_ptr<Service>> Service::Create(const Config& config, const C
                                                    ReplicationFactories replication) {
   RANKER_RETURN_IF_ERROR(config.Validate());
   if (config.service.follower()) return CreateFollower(config, clock, std::move(replication));
+  StatusOr<ServiceSeams> seams = RealSeams(config, std::move(replication));
+  if (!seams.ok()) return seams.status();
+  return Create(config, clock, std::move(seams).value());
+}
+
+StatusOr<std::unique_ptr<Service>> Service::Create(const Config& config, const Clock* clock,
+                                                   ServiceSeams seams) {
+  RANKER_RETURN_IF_ERROR(config.Validate());
+  if (config.service.follower()) return CreateFollower(config, clock, std::move(seams.replication));
   StatusOr<std::unique_ptr<LearningPipeline>> pipeline =
       LearningPipeline::Create(config.pipeline());
   if (!pipeline.ok()) return pipeline.status();
-  std::unique_ptr<Service> service(new Service(config, clock, std::move(replication)));
+  std::unique_ptr<Service> service(new Service(config, clock, std::move(seams.replication)));
   ingest::OffsetMap resume;
-  if (config.service.snapshot.enabled()) {
-    RANKER_RETURN_IF_ERROR(service->OpenSnapshots(pipeline->get(), &resume));
+  if (seams.snapshots != nullptr) {
+    RANKER_RETURN_IF_ERROR(
+        service->OpenSnapshots(std::move(seams.snapshots), pipeline->get(), &resume));
   }
-  if (!config.service.brokers.empty()) RANKER_RETURN_IF_ERROR(service->CreateKafka());
+  if (!config.service.brokers.empty()) RANKER_RETURN_IF_ERROR(service->CreateProducer());
+  if (seams.source != nullptr) {
+    service->source_ = std::move(seams.source);
+    service->committer_ = std::make_unique<OffsetCommitter>(service->source_.get());
+  }
   service->CreateLearner(std::move(pipeline).value());
   if (!resume.empty()) service->learner_->ResumeFrom(resume);
   return service;
 }
 
-Status Service::OpenSnapshots(LearningPipeline* pipeline, ingest::OffsetMap* resume) {
-  StatusOr<std::unique_ptr<Snapshotter>> opened =
-      Snapshotter::Open(SnapshotterOptions(config_.service), clock_);
-  if (!opened.ok()) {
-    return Status::IOError("snapshot.dir " + config_.service.snapshot.dir + ": " +
-                           opened.status().message());
+StatusOr<ServiceSeams> Service::RealSeams(const Config& config, ReplicationFactories replication) {
+  const ServiceOptions& o = config.service;
+  ServiceSeams seams;
+  seams.replication = std::move(replication);
+  if (o.snapshot.enabled()) {
+    store::RocksDbStoreOptions so;
+    so.sync = o.snapshot.sync;
+    StatusOr<std::unique_ptr<store::RocksDbSnapshotStore>> db =
+        store::RocksDbSnapshotStore::Open(o.snapshot.dir, so);
+    if (!db.ok()) {
+      return Status::IOError("snapshot.dir " + o.snapshot.dir + ": " + db.status().message());
+    }
+    seams.snapshots = std::move(db).value();
   }
-  snapshotter_ = std::move(opened).value();
+  if (!o.brokers.empty()) {
+    ingest::KafkaSourceOptions s;
+    s.brokers = o.brokers;
+    s.topics = {o.topic};
+    s.group_id = o.group_id;
+    s.kafka = config.kafka;
+    s.queue_max_messages = o.queue_max_messages;
+    s.log_to_stderr = o.log_kafka_errors;
+    StatusOr<std::unique_ptr<ingest::KafkaSource>> source = ingest::KafkaSource::Create(s);
+    if (!source.ok()) return source.status();
+    seams.source = std::move(source).value();
+  }
+  return seams;
+}
+
+Status Service::OpenSnapshots(std::unique_ptr<store::SnapshotStore> store,
+                              LearningPipeline* pipeline, ingest::OffsetMap* resume) {
+  RANKER_RETURN_IF_ERROR(config_.service.snapshot.Validate());
+  snapshotter_ =
+      std::make_unique<Snapshotter>(std::move(store), SnapshotterOptions(config_.service), clock_);
   StatusOr<store::Snapshot> latest = snapshotter_->LoadLatest();
   if (!latest.ok() && latest.status().code() == Status::Code::kNotFound) return Status::OK();
   if (!latest.ok()) {
@@ -147,7 +190,7 @@ Service::Service(const Config& config, const Clock* clock, ReplicationFactories 
 
 Service::~Service() { Stop(); }
 
-Status Service::CreateKafka() {
+Status Service::CreateProducer() {
   const ServiceOptions& o = config_.service;
   ingest::KafkaProducerOptions p;
   p.brokers = o.brokers;
@@ -163,17 +206,6 @@ Status Service::CreateKafka() {
   if (!o.dead_letter_topic.empty()) {
     dead_letters_ = std::make_unique<ingest::DeadLetterSink>(producer_.get(), o.dead_letter_topic);
   }
-  ingest::KafkaSourceOptions s;
-  s.brokers = o.brokers;
-  s.topics = {o.topic};
-  s.group_id = o.group_id;
-  s.kafka = config_.kafka;
-  s.queue_max_messages = o.queue_max_messages;
-  s.log_to_stderr = o.log_kafka_errors;
-  StatusOr<std::unique_ptr<ingest::KafkaSource>> source = ingest::KafkaSource::Create(s);
-  if (!source.ok()) return source.status();
-  source_ = std::move(source).value();
-  committer_ = std::make_unique<OffsetCommitter>(source_.get());
   return Status::OK();
 }
 

@@ -34,9 +34,9 @@
 #include "api/metrics.h"
 #include "api/router.h"
 #include "base/clock.h"
+#include "ingest/event_source.h"
 #include "ingest/kafka_dead_letter.h"
 #include "ingest/kafka_producer.h"
-#include "ingest/kafka_source.h"
 #include "service/learner_loop.h"
 #include "service/model_publisher.h"
 #include "service/offset_committer.h"
@@ -48,8 +48,24 @@
 #include "serving/handlers.h"
 #include "serving/model_source.h"
 #include "serving/snapshot_admin.h"
+#include "store/snapshot_store.h"
 
 namespace ranker::app {
+
+// The service's outside systems, injected. Service::Create(config, clock,
+// replication) makes the real ones from the config (KafkaSource on
+// ingest.brokers, RocksDbSnapshotStore in snapshot.dir); tests pass
+// fakes::FakeEventSource and store::InMemorySnapshotStore.
+struct ServiceSeams {
+  // A member of the events topic's group; null: no event log (POST
+  // /v1/events feeds the learner through an in-process queue when there is
+  // no broker either).
+  std::unique_ptr<ingest::EventSource> source;
+  // Where snapshots go; null: no snapshots. Its options come from
+  // Config::service.snapshot (the dir aside).
+  std::unique_ptr<store::SnapshotStore> snapshots;
+  ReplicationFactories replication;
+};
 
 // The serving/ interfaces (ModelSource, EventSink, SnapshotAdmin) are
 // implemented here and wired to the HTTP routes (serving/handlers.h).
@@ -63,6 +79,12 @@ class Service final : public ModelSource, public EventSink, public SnapshotAdmin
   static StatusOr<std::unique_ptr<Service>> Create(const Config& config,
                                                    const Clock* clock = SystemClock(),
                                                    ReplicationFactories replication = {});
+  // Over the given seams: the newest valid snapshot of `seams.snapshots` is
+  // restored and `seams.source` resumes from its offsets. A producer (POST
+  // /v1/events to the topic, dead letters, the model topic) is made only
+  // when ingest.brokers is set.
+  static StatusOr<std::unique_ptr<Service>> Create(const Config& config, const Clock* clock,
+                                                   ServiceSeams seams);
   ~Service() override;
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
@@ -126,10 +148,14 @@ class Service final : public ModelSource, public EventSink, public SnapshotAdmin
 
  private:
   Service(const Config& config, const Clock* clock, ReplicationFactories replication);
-  Status CreateKafka();
-  // Opens the store and restores the newest valid snapshot into `pipeline`;
-  // fills *resume with its offsets.
-  Status OpenSnapshots(LearningPipeline* pipeline, ingest::OffsetMap* resume);
+  // The real seams of `config`.
+  static StatusOr<ServiceSeams> RealSeams(const Config& config, ReplicationFactories replication);
+  // The producer and what rides on it: the broadcaster, the dead letters.
+  Status CreateProducer();
+  // Restores the newest valid snapshot of `store` into `pipeline`; fills
+  // *resume with its offsets.
+  Status OpenSnapshots(std::unique_ptr<store::SnapshotStore> store, LearningPipeline* pipeline,
+                       ingest::OffsetMap* resume);
   void CreateLearner(std::unique_ptr<LearningPipeline> pipeline);
   // service.role follower: no learner, no event consumer, no snapshots;
   // the model comes from the model topic (replication/model_follower.h, through
@@ -150,7 +176,7 @@ class Service final : public ModelSource, public EventSink, public SnapshotAdmin
   // /v1/events and the dead letters.
   std::unique_ptr<ingest::KafkaProducer> producer_;
   std::unique_ptr<ingest::DeadLetterSink> dead_letters_;
-  std::unique_ptr<ingest::KafkaSource> source_;
+  std::unique_ptr<ingest::EventSource> source_;
   std::unique_ptr<OffsetCommitter> committer_;
   std::unique_ptr<Snapshotter> snapshotter_;
   std::unique_ptr<PublicationListener> broadcaster_;  // leader with a model topic
