@@ -251,6 +251,12 @@ class Member : public RebalanceListener {
   Member(Harness* h, const std::string& topic, std::map<TopicPartition, int64_t>* snapshot,
          std::mutex* snapshot_mu)
       : snapshot_(snapshot), snapshot_mu_(snapshot_mu), source_(h->NewSource(topic, "g-rb")) {}
+  // A test that fails an ASSERT returns while the popping thread runs: stop
+  // it here, so the failure is reported instead of std::terminate.
+  ~Member() override {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
 
   void Start() {
     ASSERT_TRUE(source_->Start(this).ok());

@@ -55,8 +55,9 @@ TEST(Follower, TwoFollowersAndALateOneServeTheLeadersModel) {
   auto f2 = StartService(FollowerConfig(cluster->bootstrap()));
   auto leader = StartService(LeaderConfig(cluster->bootstrap()));
   ASSERT_TRUE(f1 && f2 && leader);
-  EXPECT_NE(FollowerOf(*f1), nullptr);
-  EXPECT_NE(BroadcasterOf(*leader), nullptr);
+  ASSERT_NE(FollowerOf(*f1), nullptr);
+  ASSERT_NE(FollowerOf(*f2), nullptr);
+  ASSERT_NE(BroadcasterOf(*leader), nullptr);
   Produce(producer.get(), events, 0, events.size());
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
   ASSERT_TRUE(WaitFor([&] { return Consumed(*leader) == 3000; }));
@@ -108,6 +109,7 @@ TEST(Follower, ALeaderRolledBackToASnapshotIsFollowedThroughItsCheckpoint) {
       cluster->bootstrap(),
       {"snapshot.dir=" + dir.path(), "snapshot.sync=false", "snapshot.interval_ms=100000"}));
   ASSERT_TRUE(follower && leader);
+  ASSERT_NE(FollowerOf(*follower), nullptr);
   Produce(producer.get(), events, 0, 1500);
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
   ASSERT_TRUE(WaitFor([&] { return Consumed(*leader) == 1500; }));
