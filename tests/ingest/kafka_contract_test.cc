@@ -243,6 +243,33 @@ TEST_P(EventSourceContract, NewMemberResumesAtCommittedOrOwnerOffsets) {
   }
 }
 
+// Seek() moves assigned partitions: Pop() then hands each out from the given
+// offset (kOffsetBeginning: the first) and nothing from before; a seek
+// naming an unassigned partition is FailedPrecondition and moves nothing.
+TEST_P(EventSourceContract, SeekMovesAssignedPartitionsOnly) {
+  ProduceRange(0, 60);
+  RecordingListener listener;
+  auto source = StartMember("g-seek", &listener);
+  const std::vector<SourceMessage> got = Drain(source.get(), 60, milliseconds(10000));
+  ASSERT_EQ(got.size(), 60u);
+  const TopicPartition p0{topic_, 0}, p1{topic_, 1};
+  auto by = OffsetsByPartition(got);
+  ASSERT_GE(by[p0].size(), 2u);
+  ASSERT_GE(by[p1].size(), 1u);
+
+  const Status bad = source->Seek({{p0, 0}, {TopicPartition{topic_, 9}, 0}});
+  EXPECT_EQ(bad.code(), Status::Code::kFailedPrecondition) << bad.ToString();
+  EXPECT_TRUE(source->Pop(10, milliseconds(200)).empty()) << "a refused seek moved something";
+
+  ASSERT_TRUE(source->Seek({{p0, 1}, {p1, kOffsetBeginning}}).ok());
+  const size_t expect = by[p0].size() - 1 + by[p1].size();
+  const std::vector<SourceMessage> again = Drain(source.get(), expect, milliseconds(10000));
+  EXPECT_EQ(again.size(), expect);
+  ExpectContiguous(again, {{p0, 1}, {p1, 0}});
+  EXPECT_TRUE(source->Pop(10, milliseconds(200)).empty()) << "a message came twice";
+  EXPECT_TRUE(source->Close().ok());
+}
+
 // A member of a two-member group that records what it learned and keeps the
 // offsets in a shared "snapshot" (as the service does): saved on revoke,
 // supplied on assign. Its own thread pops while messages flow.
