@@ -4,10 +4,7 @@
 // scrape interval. Events are POSTed to /v1/events; once the model is idle,
 // what Prometheus stores must equal what GET /v1/model reports. A missing
 // prometheus binary fails the test: it is a declared dependency.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/asio.hpp>
@@ -15,6 +12,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -89,20 +87,16 @@ bool Eventually(Pred pred) {
   return true;
 }
 
-// A port free at the time of the call (bind 0, read it, release it).
-uint16_t FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
+// The port Prometheus bound for 127.0.0.1:0, from its log line
+// `msg="Listening on" address=127.0.0.1:P`; 0 when not seen in time.
+uint16_t ListeningPort(Subprocess* prometheus) {
+  while (std::optional<std::string> line = prometheus->ReadLine(milliseconds(20000))) {
+    if (line->find("msg=\"Listening on\"") == std::string::npos) continue;
+    const size_t colon = line->rfind(':');
+    if (colon == std::string::npos) return 0;
+    return static_cast<uint16_t>(std::atoi(line->c_str() + colon + 1));
   }
-  ::close(fd);
-  return port;
+  return 0;
 }
 
 // A directory removed (with what Prometheus left in it) when the test ends.
@@ -207,14 +201,16 @@ TEST(PrometheusScrape, PrometheusStoresWhatTheModelEndpointReports) {
 
   TempDir dir;
   std::ofstream(dir.path / "prometheus.yml") << PrometheusConfig(ranker_port);
-  const uint16_t prometheus_port = FreePort();
-  ASSERT_NE(prometheus_port, 0);
-  Subprocess prometheus(
-      {kPrometheus, "--config.file=" + (dir.path / "prometheus.yml").string(),
-       "--storage.tsdb.path=" + (dir.path / "tsdb").string(),
-       "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port), "--log.level=error"},
-      "", /*quiet_stderr=*/false);
+  // Prometheus binds port 0 itself and logs the port it got (to stderr:
+  // through a shell onto the piped stdout).
+  Subprocess prometheus({"/bin/sh", "-c",
+                         std::string("exec ") + kPrometheus +
+                             " --config.file=" + (dir.path / "prometheus.yml").string() +
+                             " --storage.tsdb.path=" + (dir.path / "tsdb").string() +
+                             " --web.listen-address=127.0.0.1:0 --log.level=info 2>&1"});
   ASSERT_TRUE(prometheus.started());
+  const uint16_t prometheus_port = ListeningPort(&prometheus);
+  ASSERT_NE(prometheus_port, 0) << "Prometheus did not log the port it listens on";
 
   // Up, and at least one scrape with the service's families stored.
   ASSERT_TRUE(Eventually([&] {
