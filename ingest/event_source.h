@@ -89,6 +89,16 @@ struct SourceCounters {
   // client's auto.offset.reset. A partition whose log start overtakes the
   // reset again counts again.
   uint64_t offset_resets = 0;
+  // The messages those resets skipped: the offset gap between where a
+  // partition's consumer stood and the first message it got next. (Offsets
+  // a compacted or transactional topic leaves out count too; the events
+  // topic is neither.) Exactly-once cannot cover these events.
+  uint64_t offsets_lost = 0;
+  // A fatal consumer error (librdkafka stops consuming for good), e.g.
+  // "fenced: ..." when another consumer joined with the same
+  // group.instance.id; "" if none. The owner should stop or restart.
+  std::string fatal_error;
+  bool fenced = false;  // fatal_error is a static-membership fence
   uint64_t queued_messages = 0;  // gauge
   uint64_t queued_bytes = 0;     // gauge
   std::string last_error;        // "" if none

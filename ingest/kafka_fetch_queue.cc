@@ -79,6 +79,13 @@ void FetchQueue::Push(SourceMessage message) {
     ++counters_.duplicates_dropped;
     return;
   }
+  // The offset this partition should deliver next, if known: a message
+  // beyond it means the log lost what lay between (retention deleted it
+  // before it was read, and the client reset its position).
+  const int64_t expected = part.last_queued >= 0 ? part.last_queued + 1 : part.next_offset;
+  if (expected >= 0 && message.offset > expected) {
+    counters_.offsets_lost += static_cast<uint64_t>(message.offset - expected);
+  }
   part.last_queued = message.offset;
   queued_messages_ += 1;
   queued_bytes_ += message.key.size() + message.payload.size();
@@ -160,6 +167,7 @@ void FetchQueue::FillCounters(SourceCounters* c) const {
   c->pauses = counters_.pauses;
   c->resumes = counters_.resumes;
   c->duplicates_dropped = counters_.duplicates_dropped;
+  c->offsets_lost = counters_.offsets_lost;
   c->queued_messages = queued_messages_;
   c->queued_bytes = queued_bytes_;
   c->partitions.clear();

@@ -41,7 +41,9 @@ class FetchQueue {
 
   // Queues a fetched message. Messages of unassigned partitions and offsets
   // at or below one already queued (librdkafka re-fetches after a resume)
-  // are dropped. May overshoot the bounds; fetching then pauses.
+  // are dropped. An offset beyond the next one expected (the start offset
+  // or the last queued + 1) counts the offsets between as lost. May
+  // overshoot the bounds; fetching then pauses.
   void Push(SourceMessage message);
   // As EventSource::Pop().
   std::vector<SourceMessage> Pop(size_t max, std::chrono::milliseconds timeout);
@@ -57,7 +59,7 @@ class FetchQueue {
   void SetPositionIfIdle(const TopicPartition& tp, int64_t position);
 
   // Fills consumed, consumed_bytes, pauses, resumes, duplicates_dropped,
-  // queued_* and partitions.
+  // offsets_lost, queued_* and partitions.
   void FillCounters(SourceCounters* counters) const;
 
   // Pop() returns empty from now on and wakes any waiter; drops everything.

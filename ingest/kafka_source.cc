@@ -96,7 +96,9 @@ class KafkaSource::Callbacks final : public RdKafka::RebalanceCb, public RdKafka
   }
 
   void event_cb(RdKafka::Event& event) override {
-    if (event.type() == RdKafka::Event::EVENT_ERROR) {
+    if (event.type() == RdKafka::Event::EVENT_ERROR && event.fatal()) {
+      source_->OnFatal();
+    } else if (event.type() == RdKafka::Event::EVENT_ERROR) {
       source_->OnError(KafkaStatus(event.err(), "kafka consumer").ToString() + ": " + event.str(),
                        true);
     } else if (event.type() == RdKafka::Event::EVENT_LOG &&
@@ -214,6 +216,7 @@ void KafkaSource::Handle(RdKafka::Message& message) {
       return;
     case RdKafka::ERR__TIMED_OUT:
     case RdKafka::ERR__PARTITION_EOF:
+    case RdKafka::ERR__FATAL:  // reported once by OnFatal()
       return;
     default:
       OnError(KafkaStatus(message.err(), "consume").ToString(), true);
@@ -318,6 +321,27 @@ void KafkaSource::OnError(const std::string& what, bool count) {
   last_error_ = what;
 }
 
+void KafkaSource::OnFatal() {
+  std::string reason;
+  const RdKafka::ErrorCode code = consumer_->fatal_error(reason);
+  const bool fenced = code == RdKafka::ERR_FENCED_INSTANCE_ID;
+  std::string what;
+  if (fenced) {
+    auto id = options_.kafka.find("group.instance.id");
+    what = "fenced: another consumer joined the group with this one's group.instance.id (" +
+           (id == options_.kafka.end() ? std::string("?") : id->second) +
+           "); this one no longer consumes: " + reason;
+  } else {
+    what = "fatal: " + KafkaStatus(code, "kafka consumer").ToString() + ": " + reason;
+  }
+  std::fprintf(stderr, "ranker ingest: %s\n", what.c_str());  // always: consuming stopped
+  std::lock_guard<std::mutex> lock(mu_);
+  ++errors_;
+  last_error_ = what;
+  fatal_error_ = what;
+  fenced_ = fenced;
+}
+
 void KafkaSource::OnOffsetReset() {
   std::lock_guard<std::mutex> lock(mu_);
   ++offset_resets_;
@@ -417,6 +441,8 @@ SourceCounters KafkaSource::Counters() const {
   c.rebalances = rebalances_;
   c.offset_resets = offset_resets_;
   c.last_error = last_error_;
+  c.fatal_error = fatal_error_;
+  c.fenced = fenced_;
   return c;
 }
 

@@ -18,7 +18,10 @@
 // kafka["partition.assignment.strategy"].
 //
 // Broker and network errors are counted (Counters().errors), optionally
-// logged, and never fatal: librdkafka reconnects by itself.
+// logged, and never fatal: librdkafka reconnects by itself. The exception is
+// a fatal client error, notably a static member (kafka["group.instance.id"])
+// fenced by a newer consumer with the same id: it is always logged, shows in
+// Counters().fatal_error / fenced, and the source consumes nothing more.
 #pragma once
 
 #include <atomic>
@@ -119,6 +122,7 @@ class KafkaSource final : public EventSource {
   void OnAssign(std::vector<RdKafka::TopicPartition*>& partitions, bool cooperative);
   void OnRevoke(std::vector<RdKafka::TopicPartition*>& partitions, bool cooperative);
   void OnError(const std::string& what, bool count);
+  void OnFatal();
   void OnOffsetReset();
 
   const KafkaSourceOptions options_;
@@ -137,6 +141,8 @@ class KafkaSource final : public EventSource {
   uint64_t rebalances_ = 0;     // GUARDED_BY(mu_)
   uint64_t offset_resets_ = 0;  // GUARDED_BY(mu_)
   std::string last_error_;      // GUARDED_BY(mu_)
+  std::string fatal_error_;     // GUARDED_BY(mu_)
+  bool fenced_ = false;         // GUARDED_BY(mu_)
   Status close_status_;         // GUARDED_BY(mu_); of librdkafka's close()
   // Seek() requests for the consumer thread: `seek_taken_` is the last
   // request it took to apply, `seek_done_` the last it applied (or that its

@@ -84,6 +84,7 @@ StatusOr<ServiceSeams> Service::RealSeams(const Config& config, ReplicationFacto
     s.topics = {o.topic};
     s.group_id = o.group_id;
     s.kafka = config.kafka;
+    if (!o.group_instance_id.empty()) s.kafka.try_emplace("group.instance.id", o.group_instance_id);
     s.queue_max_messages = o.queue_max_messages;
     s.log_to_stderr = o.log_kafka_errors;
     StatusOr<std::unique_ptr<ingest::KafkaSource>> source = ingest::KafkaSource::Create(s);
@@ -295,6 +296,10 @@ void Service::RecordRejected(std::string_view key, std::string_view payload,
 Status Service::Ready() const {
   if (config_.service.http_enabled && !http_up_.load()) {
     return Status::Unavailable("HTTP is not serving");
+  }
+  if (source_ != nullptr) {
+    const ingest::SourceCounters c = source_->Counters();
+    if (!c.fatal_error.empty()) return Status::Unavailable("kafka consumer " + c.fatal_error);
   }
   if (Latest() == nullptr) {
     return Status::Unavailable(follower_ != nullptr ? "no model applied from the model topic yet"

@@ -54,6 +54,15 @@ ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
       &Register(BuildCounter(), "ranker_consumer_offset_resets_total",
                 "Fetch positions reset because retention had deleted them (events lost)", r)
            .Add({});
+  source_offsets_lost_ =
+      &Register(BuildCounter(), "ranker_consumer_offsets_lost_total",
+                "Messages skipped by those resets (the offset gap): events never learned", r)
+           .Add({});
+  source_fenced_ = &Register(BuildGauge(), "ranker_consumer_fenced",
+                             "1 once another consumer with this group.instance.id fenced this one "
+                             "(it consumes no more)",
+                             r)
+                       .Add({});
   commits_ = &Register(BuildCounter(), "ranker_offset_commits_total",
                        "Offset commits to the consumer group, by result", r);
   embedding_rows_ =
@@ -175,6 +184,8 @@ void ServiceMetrics::OnScrape(const ingest::SourceCounters* source, uint64_t com
   if (source == nullptr) return;
   SetCounter(source_errors_, static_cast<double>(source->errors));
   SetCounter(source_offset_resets_, static_cast<double>(source->offset_resets));
+  SetCounter(source_offsets_lost_, static_cast<double>(source->offsets_lost));
+  source_fenced_->Set(source->fenced ? 1.0 : 0.0);
   for (auto it = lag_series_.begin(); it != lag_series_.end();) {
     if (source->partitions.count(it->first) == 0) {
       lag_->Remove(it->second);

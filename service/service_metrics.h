@@ -15,6 +15,8 @@
 //   ranker_consumer_lag_messages{topic,partition}       gauge (at scrape)
 //   ranker_consumer_errors_total                        counter
 //   ranker_consumer_offset_resets_total                 counter (events lost to retention)
+//   ranker_consumer_offsets_lost_total                  counter (the offsets those skipped)
+//   ranker_consumer_fenced                              gauge (1: static member fenced)
 //   ranker_offset_commits_total{result}                 counter
 //   ranker_embedding_rows                               gauge
 //   ranker_embedding_evicted_rows_total                 counter (expiry)
@@ -75,6 +77,8 @@ class ServiceMetrics {
   prometheus::Counter* trained_;
   prometheus::Counter* source_errors_;
   prometheus::Counter* source_offset_resets_;
+  prometheus::Counter* source_offsets_lost_;
+  prometheus::Gauge* source_fenced_;
   prometheus::Gauge* pending_;
   prometheus::Gauge* version_;
   prometheus::Gauge* published_at_;

@@ -63,6 +63,11 @@ struct ServiceOptions {
   std::string topic = "ranker.events";
   // Consumer group of the learners.
   std::string group_id = "ranker";
+  // Static group membership (librdkafka group.instance.id): a learner
+  // restarted with the same id gets its partitions back at once instead of
+  // after the dead member's session timeout; a second live process with the
+  // same id fences the first. "" = dynamic membership. Unique per process.
+  std::string group_instance_id;
   // Rejected events are copied here with their reason; "" = off.
   std::string dead_letter_topic;
   // Write librdkafka's errors and warnings to stderr (they are counted

@@ -118,6 +118,10 @@ void AddServiceKeys(std::vector<KeyEntry>* t) {
           REF(service.brokers)));
   t->push_back(Key("ingest.topic", "topic of the events, keyed by request_id", REF(service.topic)));
   t->push_back(Key("ingest.group_id", "consumer group of the learners", REF(service.group_id)));
+  t->push_back(Key("ingest.group_instance_id",
+                   "static group member id (group.instance.id), one per learner: restarts get "
+                   "their partitions back at once; empty = dynamic membership",
+                   REF(service.group_instance_id)));
   t->push_back(Key("ingest.dead_letter_topic",
                    "rejected events are copied here with their reason; empty = off",
                    REF(service.dead_letter_topic)));

@@ -2,6 +2,7 @@
 // KafkaSource on librdkafka's mock cluster (loopback TCP), so the fake cannot
 // drift from the real thing.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "ingest/kafka_source.h"
 #include "tests/fakes/fake_event_source.h"
 #include "tests/ingest/kafka_test_util.h"
+#include "tests/ingest/test_broker.h"
 
 namespace ranker::ingest {
 namespace {
@@ -53,14 +55,11 @@ class FakeHarness : public Harness {
   fakes::FakeLog log_;
 };
 
-// One mock cluster for the whole suite (tests use distinct topics and
-// groups): creating and destroying one costs ~1 s.
-KafkaMockCluster* SharedCluster() {
-  static KafkaMockCluster* cluster = [] {
-    auto created = KafkaMockCluster::Create();
-    EXPECT_TRUE(created.ok()) << created.status().ToString();
-    return std::move(created).value().release();
-  }();
+// One broker for the whole suite (tests use distinct topics and groups):
+// creating and destroying a mock cluster costs ~1 s. The mock, or the real
+// broker with RANKER_TEST_BROKER=real (tests/ingest/test_broker.h).
+testing::TestBroker* SharedCluster() {
+  static testing::TestBroker* cluster = new testing::TestBroker();
   return cluster;
 }
 
@@ -76,7 +75,7 @@ class KafkaHarness : public Harness {
     producer_ = std::move(producer).value();
   }
   void CreateTopic(const std::string& topic, int partitions) override {
-    ASSERT_TRUE(cluster_->CreateTopic(topic, partitions).ok());
+    cluster_->CreateExactTopic(topic, partitions);
   }
   void Produce(const std::string& topic, const std::string& key,
                const std::string& payload) override {
@@ -88,13 +87,14 @@ class KafkaHarness : public Harness {
   }
   std::unique_ptr<EventSource> NewSource(const std::string& topic,
                                          const std::string& group) override {
-    auto source = KafkaSource::Create(MockSourceOptions(cluster_->bootstrap(), topic, group));
+    auto source = KafkaSource::Create(
+        MockSourceOptions(cluster_->bootstrap(), topic, cluster_->Group(group)));
     EXPECT_TRUE(source.ok()) << source.status().ToString();
     return std::move(source).value();
   }
 
  private:
-  KafkaMockCluster* const cluster_;  // lives for the whole process
+  testing::TestBroker* const cluster_;  // lives for the whole process
   std::unique_ptr<KafkaProducer> producer_;
 };
 
@@ -139,7 +139,9 @@ class EventSourceContract : public ::testing::TestWithParam<HarnessFactory> {
  private:
   static std::string NextTopic() {
     static int n = 0;
-    return "ranker.events." + std::to_string(n++);
+    // Unique across processes too (ctest runs tests in parallel processes
+    // that share the real broker).
+    return "ranker.events." + std::to_string(::getpid()) + "." + std::to_string(n++);
   }
 };
 

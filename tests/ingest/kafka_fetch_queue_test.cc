@@ -114,3 +114,32 @@ TEST(FetchQueue, OwnerPauseHoldsMessagesBackAndPurgeKeepsAssignment) {
 
 }  // namespace
 }  // namespace ranker::ingest
+
+namespace ranker::ingest {
+namespace {
+
+// Retention deleted offsets below the consumer's position: the client
+// resets and the next message lies beyond the one expected. The gap is
+// counted as lost, from a known start and after messages alike; an unknown
+// start counts nothing.
+TEST(FetchQueue, CountsTheOffsetGapAfterAResetAsLost) {
+  FetchQueue q(100, 1 << 20, 0.5);
+  q.Assign(kP0, 10);  // the owner's start offset
+  q.Assign(kP1, -1);  // unknown: the committed offset, say
+  q.Push(Msg(kP0, 25));
+  q.Push(Msg(kP0, 26));
+  q.Push(Msg(kP0, 40));
+  q.Push(Msg(kP1, 7));
+  q.Push(Msg(kP1, 8));
+  SourceCounters c;
+  q.FillCounters(&c);
+  EXPECT_EQ(c.offsets_lost, 15u + 13u);
+  EXPECT_EQ(q.Pop(10, milliseconds(0)).size(), 5u);
+  q.Push(Msg(kP1, 8));  // a re-fetched duplicate is not a gap
+  q.FillCounters(&c);
+  EXPECT_EQ(c.offsets_lost, 28u);
+  EXPECT_EQ(c.duplicates_dropped, 1u);
+}
+
+}  // namespace
+}  // namespace ranker::ingest

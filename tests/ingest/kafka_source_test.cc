@@ -1,6 +1,7 @@
 // KafkaSource behaviour beyond the EventSource contract: configuration
-// errors, backpressure, broker outages, and an external client (kcat)
-// producing to the in-process mock cluster.
+// errors, backpressure, retention, broker outages, and an external client
+// (kcat) producing. On the mock cluster, or on the real broker with
+// RANKER_TEST_BROKER=real (tests/ingest/test_broker.h).
 #include "ingest/kafka_source.h"
 
 #include <gtest/gtest.h>
@@ -17,6 +18,7 @@
 #include "ingest/kafka_mock_cluster.h"
 #include "ingest/kafka_producer.h"
 #include "tests/ingest/kafka_test_util.h"
+#include "tests/ingest/test_broker.h"
 
 namespace ranker::ingest {
 namespace {
@@ -25,13 +27,12 @@ using namespace ranker::ingest::testing;  // NOLINT
 
 constexpr milliseconds kJoin{15000};
 
-std::unique_ptr<KafkaMockCluster> NewCluster(int brokers, const std::string& topic) {
-  KafkaMockClusterOptions o;
-  o.num_brokers = brokers;
-  auto cluster = KafkaMockCluster::Create(o);
-  EXPECT_TRUE(cluster.ok()) << cluster.status().ToString();
-  EXPECT_TRUE((*cluster)->CreateTopic(topic, 3).ok());
-  return std::move(cluster).value();
+// A broker with `topic` (3 partitions) created; `exclusive` as TestBroker's.
+std::unique_ptr<TestBroker> NewCluster(const std::string& topic, bool exclusive = false,
+                                       const std::map<std::string, std::string>& configs = {}) {
+  auto broker = std::make_unique<TestBroker>(exclusive);
+  broker->CreateTopic(topic, 3, configs);
+  return broker;
 }
 
 std::unique_ptr<KafkaProducer> NewProducer(const std::string& bootstrap) {
@@ -104,15 +105,17 @@ TEST(KafkaSourceConfig, PassesSettingsThroughWithoutContactingBrokers) {
 // joining in parallel).
 TEST(KafkaSourceBackpressure, SlowReaderGetsEveryMessageOnce) {
   constexpr int kN = 150;
-  const std::string topic = "bp";
-  auto cluster = NewCluster(1, topic);
+  auto cluster = NewCluster("bp");
+  const std::string topic = cluster->Topic("bp");
   auto producer = NewProducer(cluster->bootstrap());
   ProduceKeyed(producer.get(), topic, 0, kN, /*payload_bytes=*/100);
   ASSERT_TRUE(producer->Flush(milliseconds(10000)).ok());
 
-  KafkaSourceOptions by_count = MockSourceOptions(cluster->bootstrap(), topic, "g-count");
+  KafkaSourceOptions by_count =
+      MockSourceOptions(cluster->bootstrap(), topic, cluster->Group("g-count"));
   by_count.queue_max_messages = 6;
-  KafkaSourceOptions by_bytes = MockSourceOptions(cluster->bootstrap(), topic, "g-bytes");
+  KafkaSourceOptions by_bytes =
+      MockSourceOptions(cluster->bootstrap(), topic, cluster->Group("g-bytes"));
   by_bytes.queue_max_bytes = 1000;  // ~9 messages of 107 bytes
   RecordingListener l1, l2;
   auto count_source = StartSource(by_count, &l1);
@@ -146,17 +149,33 @@ TEST(KafkaSourceBackpressure, SlowReaderGetsEveryMessageOnce) {
 }
 
 // A consumer that starts below the log start (retention deleted those
-// events: the mock cluster keeps 5 MB per partition) is reset to the log
-// start by auto.offset.reset=earliest; the source counts the reset and goes
-// on consuming from there.
+// events: the mock cluster keeps 5 MB per partition; the real broker's topic
+// keeps 128 KB in 32 KB segments) is reset to the log start by
+// auto.offset.reset=earliest; the source counts the reset and the offsets
+// lost, and goes on consuming from there.
 TEST(KafkaSourceRetention, APositionBelowTheLogStartIsResetAndCounted) {
-  const std::string topic = "retention";
-  auto cluster = NewCluster(1, topic);
+  const bool real = RealBrokerSelected();
+  auto cluster = NewCluster("retention", false,
+                            {{"retention.bytes", "131072"}, {"segment.bytes", "32768"}});
+  const std::string topic = cluster->Topic("retention");
   auto producer = NewProducer(cluster->bootstrap());
-  constexpr int kN = 90;  // 256 KB messages: ~7.5 MB in each of the 3 partitions
-  ProduceKeyed(producer.get(), topic, 0, kN, /*payload_bytes=*/256 << 10);
+  // Mock: 256 KB messages, ~7.5 MB in each partition. Real: 8 KB, ~240 KB.
+  constexpr int kN = 90;
+  ProduceKeyed(producer.get(), topic, 0, kN, /*payload_bytes=*/real ? 8 << 10 : 256 << 10);
   ASSERT_TRUE(producer->Flush(milliseconds(10000)).ok());
-  KafkaSourceOptions o = MockSourceOptions(cluster->bootstrap(), topic, "g-retention");
+  if (real) {  // retention runs every second (scripts/kafka.sh)
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          for (int p = 0; p < 3; ++p) {
+            auto b = cluster->admin()->Bounds({topic, p});
+            if (!b.ok() || b->start == 0) return false;
+          }
+          return true;
+        },
+        milliseconds(30000)))
+        << "retention deleted nothing";
+  }
+  KafkaSourceOptions o = MockSourceOptions(cluster->bootstrap(), topic, cluster->Group("g-ret"));
   RecordingListener listener;
   OffsetMap start;
   for (int p = 0; p < 3; ++p) start[{topic, p}] = 0;
@@ -179,8 +198,14 @@ TEST(KafkaSourceRetention, APositionBelowTheLogStartIsResetAndCounted) {
   ASSERT_FALSE(got.empty());
   ASSERT_LT(got.size(), static_cast<size_t>(kN)) << "nothing was deleted: produce more";
   bool skipped = false;
-  for (const auto& [tp, offsets] : OffsetsByPartition(got)) skipped |= offsets.front() > 0;
+  uint64_t gap = 0;
+  for (const auto& [tp, offsets] : OffsetsByPartition(got)) {
+    skipped |= offsets.front() > 0;
+    gap += static_cast<uint64_t>(offsets.front());
+  }
   EXPECT_TRUE(skipped) << "every partition started at offset 0";
+  EXPECT_EQ(source->Counters().offsets_lost, gap);
+  EXPECT_EQ(source->Counters().offsets_lost + got.size(), static_cast<size_t>(kN));
   EXPECT_TRUE(source->Close().ok());
 }
 
@@ -189,13 +214,13 @@ TEST(KafkaSourceRetention, APositionBelowTheLogStartIsResetAndCounted) {
 // move partitions behind the owner's back. Cooperative rebalancing, so that
 // the member keeps the partitions it seeks while it gives one away.
 TEST(KafkaSourceSeek, ASeekThatTimedOutIsNeverAppliedLater) {
-  const std::string topic = "seek";
-  auto cluster = NewCluster(1, topic);
+  auto cluster = NewCluster("seek");
+  const std::string topic = cluster->Topic("seek");
   auto producer = NewProducer(cluster->bootstrap());
   constexpr int kN = 90, kMore = 30;
   ProduceKeyed(producer.get(), topic, 0, kN);
   ASSERT_TRUE(producer->Flush(milliseconds(10000)).ok());
-  KafkaSourceOptions o = MockSourceOptions(cluster->bootstrap(), topic, "g-seek");
+  KafkaSourceOptions o = MockSourceOptions(cluster->bootstrap(), topic, cluster->Group("g-seek"));
   o.seek_timeout_ms = 300;
   o.kafka["partition.assignment.strategy"] = "cooperative-sticky";
   RecordingListener la, lb;
@@ -257,15 +282,16 @@ TEST(KafkaSourceSeek, ASeekThatTimedOutIsNeverAppliedLater) {
   EXPECT_TRUE(a->Close().ok());
 }
 
-// Every broker goes away for a while; the source counts errors, never gives
-// up, and after the brokers return every message arrives exactly once.
+// Every broker goes away for a while (the mock's are set down; the real one
+// is SIGKILLed and restarted with its data); the source counts errors, never
+// gives up, and after the brokers return every message arrives exactly once.
 TEST(KafkaSourceOutage, ResumesAfterAllBrokersReturn) {
-  const std::string topic = "outage";
-  auto cluster = NewCluster(3, topic);
+  auto cluster = NewCluster("outage", /*exclusive=*/true);
+  const std::string topic = cluster->Topic("outage");
   auto producer = NewProducer(cluster->bootstrap());
   ProduceKeyed(producer.get(), topic, 0, 60);
   ASSERT_TRUE(producer->Flush(milliseconds(10000)).ok());
-  KafkaSourceOptions o = MockSourceOptions(cluster->bootstrap(), topic, "g-outage");
+  KafkaSourceOptions o = MockSourceOptions(cluster->bootstrap(), topic, cluster->Group("g-out"));
   o.kafka["partition.assignment.strategy"] = "cooperative-sticky";  // incremental path
   RecordingListener listener;
   auto source = StartSource(o, &listener);
@@ -276,15 +302,15 @@ TEST(KafkaSourceOutage, ResumesAfterAllBrokersReturn) {
   ASSERT_TRUE(source->CommitOffsets(next).ok());
 
   const uint64_t errors_before = source->Counters().errors;
-  ASSERT_TRUE(cluster->SetAllBrokersDown().ok());
+  cluster->Down();
   ProduceKeyed(producer.get(), topic, 60, 120);  // queued in the producer
   EXPECT_TRUE(
       WaitFor([&] { return source->Counters().errors > errors_before; }, milliseconds(5000)))
       << "the outage went unnoticed";
   EXPECT_TRUE(source->Pop(10, milliseconds(1500)).empty());  // the outage lasts
-  ASSERT_TRUE(cluster->SetAllBrokersUp().ok());
-  ASSERT_TRUE(producer->Flush(milliseconds(15000)).ok());
-  auto more = Drain(source.get(), 60, milliseconds(15000));
+  cluster->Up();
+  ASSERT_TRUE(producer->Flush(milliseconds(30000)).ok());
+  auto more = Drain(source.get(), 60, milliseconds(30000));
   ASSERT_EQ(more.size(), 60u);
   EXPECT_TRUE(source->Pop(10, milliseconds(100)).empty());
   ExpectContiguous(more, next);
@@ -297,8 +323,8 @@ TEST(KafkaSourceOutage, ResumesAfterAllBrokersReturn) {
 TEST(KafkaSourceInterop, ConsumesWhatKcatProduced) {
   const char* kcat = "/usr/bin/kcat";
   if (access(kcat, X_OK) != 0) GTEST_SKIP() << "kcat is not installed";
-  const std::string topic = "from.kcat";
-  auto cluster = NewCluster(1, topic);
+  auto cluster = NewCluster("from.kcat");
+  const std::string topic = cluster->Topic("from.kcat");
   char path[] = "/tmp/ranker_kcat_XXXXXX";
   const int fd = mkstemp(path);
   ASSERT_GE(fd, 0);
@@ -314,7 +340,8 @@ TEST(KafkaSourceInterop, ConsumesWhatKcatProduced) {
   ASSERT_EQ(rc, 0) << cmd;
 
   RecordingListener listener;
-  auto source = StartSource(MockSourceOptions(cluster->bootstrap(), topic, "g-kcat"), &listener);
+  auto source = StartSource(
+      MockSourceOptions(cluster->bootstrap(), topic, cluster->Group("g-kcat")), &listener);
   auto got = Drain(source.get(), 100, kJoin);
   ASSERT_EQ(got.size(), 100u);
   EXPECT_TRUE(source->Pop(10, milliseconds(100)).empty());

@@ -27,12 +27,12 @@ std::vector<std::string> Small(std::vector<std::string> more = {}) {
   return sets;
 }
 
-Config LeaderConfig(const std::string& bootstrap, std::vector<std::string> more = {}) {
-  return KafkaConfig(bootstrap, Small(std::move(more)));
+Config LeaderConfig(const TestBroker& cluster, std::vector<std::string> more = {}) {
+  return KafkaConfig(cluster, Small(std::move(more)));
 }
 
-Config FollowerConfig(const std::string& bootstrap) {
-  return KafkaConfig(bootstrap, Small({"service.role=follower"}));
+Config FollowerConfig(const TestBroker& cluster) {
+  return KafkaConfig(cluster, Small({"service.role=follower"}));
 }
 
 // The follower serves the leader's latest version, bit for bit.
@@ -51,14 +51,14 @@ TEST(Follower, TwoFollowersAndALateOneServeTheLeadersModel) {
   auto cluster = NewCluster(1, {kModelTopic});
   const std::vector<Keyed> events = SimulatedEvents(3000, 7);
   auto producer = NewProducer(cluster->bootstrap());
-  auto f1 = StartService(FollowerConfig(cluster->bootstrap()));
-  auto f2 = StartService(FollowerConfig(cluster->bootstrap()));
-  auto leader = StartService(LeaderConfig(cluster->bootstrap()));
+  auto f1 = StartService(FollowerConfig(*cluster));
+  auto f2 = StartService(FollowerConfig(*cluster));
+  auto leader = StartService(LeaderConfig(*cluster));
   ASSERT_TRUE(f1 && f2 && leader);
   ASSERT_NE(FollowerOf(*f1), nullptr);
   ASSERT_NE(FollowerOf(*f2), nullptr);
   ASSERT_NE(BroadcasterOf(*leader), nullptr);
-  Produce(producer.get(), events, 0, events.size());
+  Produce(producer.get(), cluster->Topic(kTopic), events, 0, events.size());
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
   ASSERT_TRUE(WaitFor([&] { return Consumed(*leader) == 3000; }));
   ASSERT_GT(leader->Latest()->examples_trained, 0);
@@ -89,7 +89,7 @@ TEST(Follower, TwoFollowersAndALateOneServeTheLeadersModel) {
   EXPECT_NE(leader->RenderMetrics().find("ranker_model_topic_bytes_total"), std::string::npos);
 
   // A follower started after the stream ended catches up from the topic.
-  auto late = StartService(FollowerConfig(cluster->bootstrap()));
+  auto late = StartService(FollowerConfig(*cluster));
   ASSERT_NE(late, nullptr);
   ASSERT_TRUE(WaitFor([&] { return Follows(*late, *leader); })) << Checksum(*late);
   EXPECT_EQ(late->Handle(Request(api::Method::kPost, "/v1/rank", kRankBody)).body, want.body);
@@ -104,19 +104,19 @@ TEST(Follower, ALeaderRolledBackToASnapshotIsFollowedThroughItsCheckpoint) {
   const std::vector<Keyed> events = SimulatedEvents(3000, 22);
   auto producer = NewProducer(cluster->bootstrap());
   TempDir dir;
-  auto follower = StartService(FollowerConfig(cluster->bootstrap()));
+  auto follower = StartService(FollowerConfig(*cluster));
   auto leader = StartService(LeaderConfig(
-      cluster->bootstrap(),
+      *cluster,
       {"snapshot.dir=" + dir.path(), "snapshot.sync=false", "snapshot.interval_ms=100000"}));
   ASSERT_TRUE(follower && leader);
   ASSERT_NE(FollowerOf(*follower), nullptr);
-  Produce(producer.get(), events, 0, 1500);
+  Produce(producer.get(), cluster->Topic(kTopic), events, 0, 1500);
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
   ASSERT_TRUE(WaitFor([&] { return Consumed(*leader) == 1500; }));
   StatusOr<store::SnapshotInfo> snap = leader->TakeSnapshot();
   ASSERT_TRUE(snap.ok()) << snap.status().ToString();
 
-  Produce(producer.get(), events, 1500, 3000);
+  Produce(producer.get(), cluster->Topic(kTopic), events, 1500, 3000);
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
   ASSERT_TRUE(WaitFor([&] { return Consumed(*leader) == 3000; }));
   ASSERT_TRUE(WaitFor([&] { return Follows(*follower, *leader); }));

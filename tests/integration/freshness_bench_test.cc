@@ -53,10 +53,10 @@ TEST(Bench, DISABLED_ServiceThroughputVersusReplay) {
 
   auto cluster = NewCluster(12);
   auto producer = NewProducer(cluster->bootstrap());
-  Produce(producer.get(), events, 0, events.size());
+  Produce(producer.get(), cluster->Topic(kTopic), events, 0, events.size());
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
   auto service =
-      StartService(KafkaConfig(cluster->bootstrap(), {"service.publish_interval_ms=100"}));
+      StartService(KafkaConfig(*cluster, {"service.publish_interval_ms=100"}));
   ASSERT_TRUE(WaitFor([&] { return Consumed(*service) > 0; }, std::chrono::milliseconds(60000)));
   const Steady::time_point t0 = Steady::now();
   const int64_t e0 = Consumed(*service), x0 = service->Latest()->examples_trained;
@@ -99,7 +99,7 @@ TEST(Bench, DISABLED_FreshnessAt10kEventsPerSecond) {
   auto cluster = NewCluster(kPartitions);
   auto producer = NewProducer(cluster->bootstrap());
   auto service =
-      StartService(KafkaConfig(cluster->bootstrap(), {"service.publish_interval_ms=100"}));
+      StartService(KafkaConfig(*cluster, {"service.publish_interval_ms=100"}));
   ASSERT_TRUE(WaitFor([&] { return service->source_counters().partitions.size() == kPartitions; }));
 
   // Watcher: the time each version was first seen, with its offsets.
@@ -131,7 +131,7 @@ TEST(Bench, DISABLED_FreshnessAt10kEventsPerSecond) {
     const int32_t p = PartitionOf(events[i].key, kPartitions);
     produced_at[i] = Steady::now();
     where[i] = {p, next[p]++};
-    ASSERT_TRUE(producer->Produce(kTopic, events[i].key, events[i].payload, {}, p).ok());
+    ASSERT_TRUE(producer->Produce(cluster->Topic(kTopic), events[i].key, events[i].payload, {}, p).ok());
   }
   ASSERT_TRUE(WaitFor([&] { return Consumed(*service) == n; }));
   stop.store(true);
@@ -139,7 +139,7 @@ TEST(Bench, DISABLED_FreshnessAt10kEventsPerSecond) {
   std::vector<double> fresh;
   for (int64_t i = n / 10; i < n; ++i) {  // skip the warm-up
     for (const Seen& v : versions) {
-      auto it = v.offsets.find({kTopic, where[i].first});
+      auto it = v.offsets.find({cluster->Topic(kTopic), where[i].first});
       if (v.at >= produced_at[i] && it != v.offsets.end() && it->second > where[i].second) {
         fresh.push_back(Ms(v.at - produced_at[i]));
         break;

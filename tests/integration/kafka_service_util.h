@@ -1,7 +1,8 @@
-// Helpers of the Kafka integration tests: a mock cluster with the events
-// topic, a producer, simulated event streams, services configured for the
-// mock (fast joins: session.timeout.ms 6000, fetch.wait.max.ms 10), and the
-// reference replay of a stream through the LearningPipeline.
+// Helpers of the Kafka integration tests: a broker with the events topic
+// (librdkafka's mock cluster, or the real broker with RANKER_TEST_BROKER=real:
+// tests/ingest/test_broker.h), a producer, simulated event streams, services
+// configured for it (fast joins: session.timeout.ms 6000, fetch.wait.max.ms
+// 10), and the reference replay of a stream through the LearningPipeline.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -24,6 +25,7 @@
 #include "settings/config.h"
 #include "sim/event_json.h"
 #include "sim/simulator.h"
+#include "tests/ingest/test_broker.h"
 
 namespace ranker::app::testing {
 
@@ -53,13 +55,17 @@ inline std::vector<Keyed> SimulatedEvents(int64_t n, uint64_t seed = 1) {
   return out;
 }
 
-inline std::unique_ptr<ingest::KafkaMockCluster> NewCluster(
-    int partitions, const std::vector<std::string>& extra_topics = {}) {
-  auto cluster = ingest::KafkaMockCluster::Create();
-  EXPECT_TRUE(cluster.ok()) << cluster.status().ToString();
-  EXPECT_TRUE((*cluster)->CreateTopic(kTopic, partitions).ok());
-  for (const std::string& t : extra_topics) EXPECT_TRUE((*cluster)->CreateTopic(t, 1).ok());
-  return std::move(cluster).value();
+using ingest::testing::TestBroker;
+
+// A broker with the events topic (`partitions`) and `extra_topics` (one
+// partition each), all named through TestBroker::Topic().
+inline std::unique_ptr<TestBroker> NewCluster(int partitions,
+                                              const std::vector<std::string>& extra_topics = {},
+                                              bool exclusive = false) {
+  auto cluster = std::make_unique<TestBroker>(exclusive);
+  cluster->CreateTopic(kTopic, partitions);
+  for (const std::string& t : extra_topics) cluster->CreateTopic(t, 1);
+  return cluster;
 }
 
 inline std::unique_ptr<ingest::KafkaProducer> NewProducer(const std::string& bootstrap) {
@@ -72,10 +78,10 @@ inline std::unique_ptr<ingest::KafkaProducer> NewProducer(const std::string& boo
   return std::move(p).value();
 }
 
-inline void Produce(ingest::KafkaProducer* p, const std::vector<Keyed>& events, size_t from,
-                    size_t to) {
+inline void Produce(ingest::KafkaProducer* p, const std::string& topic,
+                    const std::vector<Keyed>& events, size_t from, size_t to) {
   for (size_t i = from; i < to; ++i) {
-    ASSERT_TRUE(p->Produce(kTopic, events[i].key, events[i].payload).ok());
+    ASSERT_TRUE(p->Produce(topic, events[i].key, events[i].payload).ok());
   }
 }
 
@@ -97,6 +103,15 @@ inline Config KafkaConfig(const std::string& bootstrap, const std::vector<std::s
   StatusOr<Config> config = LoadConfig(sources);
   EXPECT_TRUE(config.ok()) << config.status().ToString();
   return config.ok() ? *config : Config{};
+}
+
+// KafkaConfig for `cluster`'s events topic, consumer group and model topic.
+inline Config KafkaConfig(const TestBroker& cluster, const std::vector<std::string>& sets = {}) {
+  std::vector<std::string> all = {"ingest.topic=" + cluster.Topic(kTopic),
+                                  "ingest.group_id=" + cluster.Group("ranker"),
+                                  "model_topic.name=" + cluster.Topic("ranker.model")};
+  all.insert(all.end(), sets.begin(), sets.end());
+  return KafkaConfig(cluster.bootstrap(), all);
 }
 
 inline std::unique_ptr<Service> StartService(const Config& config) {

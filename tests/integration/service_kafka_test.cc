@@ -1,6 +1,8 @@
-// The service on librdkafka's mock cluster, in process: learning everything
-// from a 3-partition topic, dead letters, a broker outage, and a second
-// group member joining and leaving.
+// The service on a broker (librdkafka's mock cluster, or the real one with
+// RANKER_TEST_BROKER=real), in process: learning everything from a
+// 3-partition topic, dead letters, a broker outage (the real broker is
+// SIGKILLed mid-stream and restarted with its data), and a second group
+// member joining and leaving.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -39,9 +41,9 @@ TEST(ServiceKafka, LearnsEveryEventOfAThreePartitionTopic) {
   auto cluster = NewCluster(3);
   const std::vector<Keyed> events = SimulatedEvents(6000, 11);
   auto producer = NewProducer(cluster->bootstrap());
-  Produce(producer.get(), events, 0, events.size());
+  Produce(producer.get(), cluster->Topic(kTopic), events, 0, events.size());
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
-  const Config config = KafkaConfig(cluster->bootstrap());
+  const Config config = KafkaConfig(*cluster);
   auto service = StartService(config);
   ASSERT_NE(service, nullptr);
   ASSERT_TRUE(WaitFor([&] { return Consumed(*service) == 6000; })) << Consumed(*service);
@@ -61,10 +63,10 @@ void ExpectBacklogLearned(int64_t n, int64_t queue_max) {
   auto cluster = NewCluster(3);
   const std::vector<Keyed> events = SimulatedEvents(n, 15);
   auto producer = NewProducer(cluster->bootstrap());
-  Produce(producer.get(), events, 0, events.size());
+  Produce(producer.get(), cluster->Topic(kTopic), events, 0, events.size());
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
   auto service = StartService(KafkaConfig(
-      cluster->bootstrap(), {"ingest.queue_max_messages=" + std::to_string(queue_max)}));
+      *cluster, {"ingest.queue_max_messages=" + std::to_string(queue_max)}));
   ASSERT_NE(service, nullptr);
   const bool all = WaitFor([&] {
     const ingest::SourceCounters c = service->source_counters();
@@ -88,6 +90,7 @@ TEST(ServiceKafka, LearnsABacklogBeyondTheQueueBoundUnderBackpressure) {
 TEST(ServiceKafka, PoisonMessagesGoToTheDeadLetterTopicAndTheCounters) {
   const std::string dlq = "ranker.dead";
   auto cluster = NewCluster(3, {dlq});
+  const std::string dlq_topic = cluster->Topic(dlq);
   std::vector<Keyed> events = SimulatedEvents(500, 12);
   const std::vector<std::pair<std::string, std::string>> poison = {
       {"not json", "invalid_json"},
@@ -98,10 +101,10 @@ TEST(ServiceKafka, PoisonMessagesGoToTheDeadLetterTopicAndTheCounters) {
     events.insert(events.begin() + 100 * (i + 1), Keyed{"p" + std::to_string(i), poison[i].first});
   }
   auto producer = NewProducer(cluster->bootstrap());
-  Produce(producer.get(), events, 0, events.size());
+  Produce(producer.get(), cluster->Topic(kTopic), events, 0, events.size());
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
   auto service =
-      StartService(KafkaConfig(cluster->bootstrap(), {"ingest.dead_letter_topic=" + dlq}));
+      StartService(KafkaConfig(*cluster, {"ingest.dead_letter_topic=" + dlq_topic}));
   ASSERT_NE(service, nullptr);
   ASSERT_TRUE(WaitFor([&] { return Consumed(*service) == static_cast<int64_t>(events.size()); }));
   const std::string metrics = service->RenderMetrics();
@@ -114,8 +117,8 @@ TEST(ServiceKafka, PoisonMessagesGoToTheDeadLetterTopicAndTheCounters) {
 
   ingest::KafkaSourceOptions o;
   o.brokers = cluster->bootstrap();
-  o.topics = {dlq};
-  o.group_id = "dlq-reader";
+  o.topics = {dlq_topic};
+  o.group_id = cluster->Group("dlq-reader");
   o.kafka = {{"session.timeout.ms", "6000"}, {"fetch.wait.max.ms", "10"}};
   o.log_to_stderr = false;
   auto reader = ingest::KafkaSource::Create(o);
@@ -140,17 +143,17 @@ TEST(ServiceKafka, PoisonMessagesGoToTheDeadLetterTopicAndTheCounters) {
 }
 
 TEST(ServiceKafka, ServesThroughABrokerOutageAndLearnsEveryEventOnce) {
-  auto cluster = NewCluster(3);
+  auto cluster = NewCluster(3, {}, /*exclusive=*/true);
   const std::vector<Keyed> events = SimulatedEvents(4000, 13);
   auto producer = NewProducer(cluster->bootstrap());
-  Produce(producer.get(), events, 0, 2000);
-  const Config config = KafkaConfig(cluster->bootstrap());
+  Produce(producer.get(), cluster->Topic(kTopic), events, 0, 2000);
+  const Config config = KafkaConfig(*cluster);
   auto service = StartService(config);
   ASSERT_NE(service, nullptr);
   ASSERT_TRUE(WaitFor([&] { return Consumed(*service) == 2000; }));
 
-  ASSERT_TRUE(cluster->SetAllBrokersDown().ok());
-  Produce(producer.get(), events, 2000, 4000);  // buffered by the producer
+  cluster->Down();
+  Produce(producer.get(), cluster->Topic(kTopic), events, 2000, 4000);  // buffered by the producer
   api::Request rank;
   rank.method = api::Method::kPost;
   rank.SetTarget("/v1/rank");
@@ -164,7 +167,7 @@ TEST(ServiceKafka, ServesThroughABrokerOutageAndLearnsEveryEventOnce) {
     ++answered;
   }
   EXPECT_EQ(Consumed(*service), 2000);
-  ASSERT_TRUE(cluster->SetAllBrokersUp().ok());
+  cluster->Up();
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
   ASSERT_TRUE(WaitFor([&] { return Consumed(*service) == 4000; })) << Consumed(*service);
   service->Stop();
@@ -176,21 +179,21 @@ TEST(ServiceKafka, ASecondMemberJoinsAndLeavesWithoutLossOrDuplicates) {
   auto cluster = NewCluster(3);
   const std::vector<Keyed> events = SimulatedEvents(6000, 14);
   auto producer = NewProducer(cluster->bootstrap());
-  const Config config = KafkaConfig(cluster->bootstrap());
+  const Config config = KafkaConfig(*cluster);
   auto a = StartService(config);
   ASSERT_NE(a, nullptr);
-  Produce(producer.get(), events, 0, 2000);
+  Produce(producer.get(), cluster->Topic(kTopic), events, 0, 2000);
   ASSERT_TRUE(WaitFor([&] { return Consumed(*a) == 2000; }));
 
   auto b = StartService(config);
   ASSERT_NE(b, nullptr);
   ASSERT_TRUE(WaitFor([&] { return !b->source_counters().partitions.empty(); }));
-  Produce(producer.get(), events, 2000, 4000);
+  Produce(producer.get(), cluster->Topic(kTopic), events, 2000, 4000);
   ASSERT_TRUE(WaitFor([&] { return Consumed(*a) + Consumed(*b) == 4000; }))
       << Consumed(*a) << " + " << Consumed(*b);
   EXPECT_GT(Consumed(*b), 0);
   b->Stop();  // leaves the group: its partitions go back to a at b's commits
-  Produce(producer.get(), events, 4000, 6000);
+  Produce(producer.get(), cluster->Topic(kTopic), events, 4000, 6000);
   ASSERT_TRUE(WaitFor([&] { return Consumed(*a) + Consumed(*b) == 6000; }))
       << Consumed(*a) << " + " << Consumed(*b);
   a->Stop();

@@ -16,9 +16,9 @@ namespace {
 using namespace ranker::app::testing;  // NOLINT
 
 // One partition: the order of events, hence the learned state, is fixed.
-Config SnapshotConfig(const std::string& bootstrap, const std::string& dir) {
+Config SnapshotConfig(const TestBroker& cluster, const std::string& dir) {
   // A short join window, so that examples are trained within the test.
-  return KafkaConfig(bootstrap, {"snapshot.dir=" + dir, "snapshot.sync=false",
+  return KafkaConfig(cluster, {"snapshot.dir=" + dir, "snapshot.sync=false",
                                  "snapshot.interval_ms=100000", "join.window_ms=2000"});
 }
 
@@ -35,10 +35,10 @@ TEST(ServiceSnapshots, ARestartResumesFromTheSnapshotAndLearnsEveryEventOnce) {
   auto cluster = NewCluster(1);
   const std::vector<Keyed> events = SimulatedEvents(4000, 21);
   auto producer = NewProducer(cluster->bootstrap());
-  Produce(producer.get(), events, 0, 2000);
+  Produce(producer.get(), cluster->Topic(kTopic), events, 0, 2000);
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
   TempDir dir;
-  const Config config = SnapshotConfig(cluster->bootstrap(), dir.path());
+  const Config config = SnapshotConfig(*cluster, dir.path());
   uint64_t last_version = 0;
   {
     auto first = StartService(config);
@@ -48,10 +48,10 @@ TEST(ServiceSnapshots, ARestartResumesFromTheSnapshotAndLearnsEveryEventOnce) {
     last_version = first->Latest()->version;
     const SnapshotStats stats = first->snapshotter()->stats();
     EXPECT_EQ(stats.written, 1u);
-    EXPECT_EQ(stats.last.offsets.at({kTopic, 0}), 2000);
+    EXPECT_EQ(stats.last.offsets.at({cluster->Topic(kTopic), 0}), 2000);
     EXPECT_EQ(stats.last.param_checksum, Checksum(*first));
   }
-  Produce(producer.get(), events, 2000, 4000);
+  Produce(producer.get(), cluster->Topic(kTopic), events, 2000, 4000);
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
 
   auto second = StartService(config);
@@ -70,10 +70,10 @@ TEST(ServiceSnapshots, RestoreRollsBackAndRelearnsFromTheSnapshotOffsets) {
   auto cluster = NewCluster(1);
   const std::vector<Keyed> events = SimulatedEvents(3000, 22);
   auto producer = NewProducer(cluster->bootstrap());
-  Produce(producer.get(), events, 0, 1500);
+  Produce(producer.get(), cluster->Topic(kTopic), events, 0, 1500);
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
   TempDir dir;
-  auto service = StartService(SnapshotConfig(cluster->bootstrap(), dir.path()));
+  auto service = StartService(SnapshotConfig(*cluster, dir.path()));
   ASSERT_NE(service, nullptr);
   ASSERT_TRUE(WaitFor([&] { return Consumed(*service) == 1500; }));
 
@@ -84,7 +84,7 @@ TEST(ServiceSnapshots, RestoreRollsBackAndRelearnsFromTheSnapshotOffsets) {
   const std::string at_snapshot(snap.at("param_checksum").as_string());
   EXPECT_EQ(snap.at("offsets").at("ranker.events/0").as_int64(), 1500);
 
-  Produce(producer.get(), events, 1500, 3000);
+  Produce(producer.get(), cluster->Topic(kTopic), events, 1500, 3000);
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
   ASSERT_TRUE(WaitFor([&] { return Consumed(*service) == 3000; }));
   const std::string at_end = Checksum(*service);
@@ -111,7 +111,7 @@ TEST(ServiceSnapshots, RestoreRollsBackAndRelearnsFromTheSnapshotOffsets) {
 
 TEST(ServiceSnapshots, WithoutADataDirTheSnapshotRoutesSaySo) {
   auto cluster = NewCluster(1);
-  auto service = StartService(KafkaConfig(cluster->bootstrap()));
+  auto service = StartService(KafkaConfig(*cluster));
   ASSERT_NE(service, nullptr);
   const api::Response r = service->Handle(Request(api::Method::kPost, "/v1/snapshots"));
   EXPECT_EQ(r.status, 409) << r.body;
