@@ -8,6 +8,10 @@
 #
 # Usage: scripts/crash_test.sh [RANKER_BIN] [KILLS] [EVENTS] [SEED]
 #   defaults: build/cli/ranker 10 20000 $RANDOM. Exit 0 on success.
+#   RANKER_CRASH_BROKER=real: on a real Apache Kafka broker (scripts/kafka.sh)
+#   instead of `ranker broker`; the crashed learner is then a static group
+#   member (ingest.group_instance_id), and every restart must be consuming
+#   again within 10 s (the time is printed per restart).
 set -euo pipefail
 
 bin=${1:-build/cli/ranker}
@@ -19,8 +23,11 @@ echo "crash_test: $kills kills, $events events, seed $seed" >&2
 
 work=$(mktemp -d)
 pids=()
+real=${RANKER_CRASH_BROKER:-mock}
+scripts=$(cd "$(dirname "$0")" && pwd)
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  [[ "$real" == real ]] && "$scripts/kafka.sh" stop "$work/kafka" 2>/dev/null
   wait 2>/dev/null || true
   rm -rf "$work"
 }
@@ -41,9 +48,10 @@ print(v)' "$2"
 }
 
 # Starts `ranker serve`; sets $serve_pid and $serve_url.
-start_serve() {  # data_dir group log
+start_serve() {  # data_dir group log [extra --set args]
   "$bin" serve --brokers "$bootstrap" --data-dir "$1" --http 127.0.0.1:0 \
     --set ingest.group_id="$2" --set snapshot.interval_ms=1500 --set snapshot.sync=true \
+    "${@:4}" \
     --set ingest.log_kafka_errors=false --set kafka.session.timeout.ms=6000 \
     --set join.window_ms=2000 \
     --set kafka.fetch.wait.max.ms=10 >"$3" 2>&1 &
@@ -69,14 +77,21 @@ wait_consumed() {  # url predicate-number timeout_s -> waits for events_consumed
   return 1
 }
 
-"$bin" broker --partitions 1 >"$work/broker.addr" 2>"$work/broker.log" &
-pids+=($!)
-for _ in $(seq 1 100); do
-  bootstrap=$(head -n1 "$work/broker.addr" 2>/dev/null || true)
-  [[ -n "$bootstrap" ]] && break
-  sleep 0.05
-done
-[[ -n "$bootstrap" ]] || fail "no broker address"
+if [[ "$real" == real ]]; then
+  bootstrap=$("$scripts/kafka.sh" start "$work/kafka" 0) || fail "the real broker did not start"
+  "$scripts/kafka.sh" topic "$work/kafka" ranker.events 1 || fail "topic creation"
+  static=(--set ingest.group_instance_id=crash-learner)
+else
+  "$bin" broker --partitions 1 >"$work/broker.addr" 2>"$work/broker.log" &
+  pids+=($!)
+  for _ in $(seq 1 100); do
+    bootstrap=$(head -n1 "$work/broker.addr" 2>/dev/null || true)
+    [[ -n "$bootstrap" ]] && break
+    sleep 0.05
+  done
+  [[ -n "$bootstrap" ]] || fail "no broker address"
+  static=()
+fi
 
 "$bin" simulate --events "$events" --seed 7 --out "$work/events.ndjson"
 # A producer in the background trickles the events in (batches of 100),
@@ -94,14 +109,19 @@ pause=$(python3 -c "print(max(0.05, $kills * 7.0 / max(1, $events // 100)))")
 pids+=($!)
 
 data="$work/data"
+max_restart=0
 for ((k = 0; k < kills; k++)); do
-  start_serve "$data" crash "$work/serve.$k.log"
+  started=$(date +%s.%N)
+  start_serve "$data" crash "$work/serve.$k.log" "${static[@]}"
   restored=$(model_field "$serve_url" events_consumed)
   # Kill while learning: after it made progress (unless everything was
   # learned already), at a random moment, often before this run's first
   # snapshot (so what it learned since the restore is lost and relearned).
   if ((restored < events)); then
     wait_consumed "$serve_url" $((restored + 1)) 60 || fail "restart $k made no progress"
+    took=$(python3 -c "import time; print(f'{time.time() - $started:.2f}')")
+    echo "crash_test: restart $k consuming again after $took s" >&2
+    max_restart=$(python3 -c "print(max($max_restart, $took))")
   fi
   sleep "$((RANDOM % 2)).$(printf '%03d' $((RANDOM % 1000)))"
   at=$(model_field "$serve_url" events_consumed 2>/dev/null || echo "?")
@@ -116,7 +136,11 @@ for _ in $(seq 1 1200); do
 done
 [[ -e "$work/produced" ]] || fail "the producer did not finish"
 
-start_serve "$data" crash "$work/serve.final.log"
+echo "crash_test: slowest restart to consuming: $max_restart s" >&2
+if [[ "$real" == real ]] && python3 -c "import sys; sys.exit(0 if $max_restart > 10 else 1)"; then
+  fail "a restart took $max_restart s (> 10 s) to consume again"
+fi
+start_serve "$data" crash "$work/serve.final.log" "${static[@]}"
 wait_consumed "$serve_url" "$events" 120 || fail "the crashed learner did not reach $events"
 crashed_url=$serve_url
 start_serve "$work/reference" reference "$work/serve.reference.log"

@@ -24,6 +24,8 @@
 #
 # Environment:
 #   RANKER_KAFKA_HEAP   JVM heap (default 512m)
+#   RANKER_KAFKA_PARENT_PID  start: SIGKILL the broker once this process is
+#                       gone (tests, so a crashed test binary leaves none behind)
 #   RANKER_KAFKA_CACHE  where the resolved class path is kept
 #                       (default: .cache/kafka in the repository, gitignored)
 #
@@ -165,7 +167,16 @@ cmd_start() {
       >"$dir/format.log" 2>&1 || die "storage format failed: $(tail -n 5 "$dir/format.log")"
   fi
   java_run kafka.Kafka "$dir/server.properties" >>"$dir/kafka.out" 2>&1 </dev/null &
-  echo $! >"$dir/kafka.pid"
+  local pid=$!
+  echo "$pid" >"$dir/kafka.pid"
+  if [[ -n "${RANKER_KAFKA_PARENT_PID:-}" ]]; then
+    (
+      while kill -0 "$RANKER_KAFKA_PARENT_PID" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do
+        sleep 1
+      done
+      kill -9 "$pid" 2>/dev/null
+    ) </dev/null >/dev/null 2>&1 &
+  fi
   wait_ready "$(cat "$dir/bootstrap")"
   cat "$dir/bootstrap"
 }

@@ -1,5 +1,6 @@
 // Serving replicas that follow the learner through the model topic, on
-// librdkafka's mock cluster: one leader learns simulated events, followers
+// librdkafka's mock cluster or the real broker (RANKER_TEST_BROKER=real; the
+// compacted model topic is real-only): one leader learns simulated events, followers
 // (service.role=follower, in process) rebuild its model from the topic and
 // must end with the leader's param_checksum and rank exactly as it does; a
 // follower started after the stream catches up from the topic's beginning;
@@ -9,6 +10,7 @@
 #include <filesystem>
 #include <string>
 
+#include "ingest/kafka_source.h"
 #include "tests/integration/kafka_service_util.h"
 
 namespace ranker::app {
@@ -36,6 +38,8 @@ Config FollowerConfig(const TestBroker& cluster) {
 }
 
 // The follower serves the leader's latest version, bit for bit.
+int reader_groups = 0;  // distinct reader groups
+
 bool Follows(const Service& follower, const Service& leader) {
   const auto f = follower.Latest();
   const auto l = leader.Latest();
@@ -135,6 +139,72 @@ TEST(Follower, ALeaderRolledBackToASnapshotIsFollowedThroughItsCheckpoint) {
   EXPECT_EQ(Checksum(*follower), at_end);
   EXPECT_GE(follower->Latest()->version, restored->model_version);
   EXPECT_EQ(FollowerOf(*follower)->counters().commits_rejected, 0u);
+}
+
+// Real broker only: the model topic is compacted (small segments, the
+// cleaner running every second), so older row updates are gone by the time
+// a follower starts; it still reaches the leader's checksum from what
+// compaction kept (the newest value of every key).
+TEST(Follower, ALateFollowerReadsACompactedModelTopic) {
+  if (!ingest::testing::RealBrokerSelected()) GTEST_SKIP() << "real broker only";
+  auto cluster = NewCluster(1);
+  cluster->CreateTopic(kModelTopic, 1,
+                       {{"cleanup.policy", "compact"},
+                        {"segment.bytes", "65536"},
+                        {"min.cleanable.dirty.ratio", "0.01"},
+                        {"delete.retention.ms", "0"}});
+  const std::vector<Keyed> events = SimulatedEvents(4000, 9);
+  auto producer = NewProducer(cluster->bootstrap());
+  auto leader = StartService(LeaderConfig(*cluster));
+  ASSERT_NE(leader, nullptr);
+  Produce(producer.get(), cluster->Topic(kTopic), events, 0, events.size());
+  ASSERT_TRUE(producer->Flush(kLongWait).ok());
+  ASSERT_TRUE(WaitFor([&] { return Consumed(*leader) == 4000; }));
+
+  // Compacted: fewer records left in the model topic than were written.
+  const std::string model_topic = cluster->Topic(kModelTopic);
+  auto count_records = [&] {
+    ingest::KafkaSourceOptions o;
+    o.brokers = cluster->bootstrap();
+    o.topics = {model_topic};
+    o.group_id = cluster->Group("compaction-reader-" + std::to_string(reader_groups++));
+    o.kafka = {{"session.timeout.ms", "6000"}, {"fetch.wait.max.ms", "10"}};
+    o.log_to_stderr = false;
+    auto reader = ingest::KafkaSource::Create(o);
+    EXPECT_TRUE(reader.ok());
+    struct NoOp : ingest::RebalanceListener {
+      ingest::OffsetMap OnAssigned(const std::vector<ingest::TopicPartition>&) override {
+        return {};
+      }
+      void OnRevoked(const std::vector<ingest::TopicPartition>&) override {}
+    } listener;
+    EXPECT_TRUE((*reader)->Start(&listener).ok());
+    const auto end = cluster->admin()->Bounds({model_topic, 0});
+    int64_t records = 0, last = -1;
+    WaitFor([&] {
+      for (const auto& m : (*reader)->Pop(256, std::chrono::milliseconds(20))) {
+        ++records;
+        last = m.offset;
+      }
+      return end.ok() && last + 1 >= end->end;
+    });
+    EXPECT_TRUE((*reader)->Close().ok());
+    return std::make_pair(records, end.ok() ? end->end : -1);
+  };
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const auto [records, written] = count_records();
+        return records > 0 && records < written;
+      },
+      std::chrono::seconds(60)))
+      << "the model topic was not compacted";
+
+  auto late = StartService(FollowerConfig(*cluster));
+  ASSERT_NE(late, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return Follows(*late, *leader); })) << Checksum(*late);
+  EXPECT_EQ(late->follower()->counters().commits_rejected, 0u);
+  leader->Stop();
+  late->Stop();
 }
 
 }  // namespace
