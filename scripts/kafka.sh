@@ -99,9 +99,16 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# Sets java_cmd: the JVM command line up to the main class.
+java_cmd() {
+  java_cmd=(java -Xms128m -Xmx"${RANKER_KAFKA_HEAP:-512m}" -XX:+UseG1GC
+    -Djava.awt.headless=true -Dlog4j.configuration="file:$dir/log4j.properties"
+    -cp "$(classpath)")
+}
+
 java_run() {  # main-class args...
-  java -Xms128m -Xmx"${RANKER_KAFKA_HEAP:-512m}" -XX:+UseG1GC -Djava.awt.headless=true \
-    -Dlog4j.configuration="file:$dir/log4j.properties" -cp "$(classpath)" "$@"
+  java_cmd
+  "${java_cmd[@]}" "$@"
 }
 
 write_config() {  # port
@@ -166,7 +173,9 @@ cmd_start() {
     java_run kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" \
       >"$dir/format.log" 2>&1 || die "storage format failed: $(tail -n 5 "$dir/format.log")"
   fi
-  java_run kafka.Kafka "$dir/server.properties" >>"$dir/kafka.out" 2>&1 </dev/null &
+  java_cmd
+  # A simple command, so $! is the JVM's own pid (what stop and kill -9 need).
+  "${java_cmd[@]}" kafka.Kafka "$dir/server.properties" >>"$dir/kafka.out" 2>&1 </dev/null &
   local pid=$!
   echo "$pid" >"$dir/kafka.pid"
   if [[ -n "${RANKER_KAFKA_PARENT_PID:-}" ]]; then

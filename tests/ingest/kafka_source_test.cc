@@ -150,19 +150,22 @@ TEST(KafkaSourceBackpressure, SlowReaderGetsEveryMessageOnce) {
 
 // A consumer that starts below the log start (retention deleted those
 // events: the mock cluster keeps 5 MB per partition; the real broker's topic
-// keeps 128 KB in 32 KB segments) is reset to the log start by
+// keeps 1 MB in 1 MB segments) is reset to the log start by
 // auto.offset.reset=earliest; the source counts the reset and the offsets
 // lost, and goes on consuming from there.
 TEST(KafkaSourceRetention, APositionBelowTheLogStartIsResetAndCounted) {
   const bool real = RealBrokerSelected();
+  // (segment.bytes must hold the producer's biggest batch, ~1 MB.)
   auto cluster = NewCluster("retention", false,
-                            {{"retention.bytes", "131072"}, {"segment.bytes", "32768"}});
+                            {{"retention.bytes", "1048576"}, {"segment.bytes", "1048576"}});
   const std::string topic = cluster->Topic("retention");
   auto producer = NewProducer(cluster->bootstrap());
-  // Mock: 256 KB messages, ~7.5 MB in each partition. Real: 8 KB, ~240 KB.
-  constexpr int kN = 90;
-  ProduceKeyed(producer.get(), topic, 0, kN, /*payload_bytes=*/real ? 8 << 10 : 256 << 10);
+  // Mock: 90 messages of 256 KB, ~7.5 MB in each partition. Real: 150 of
+  // 64 KB, ~3.2 MB in each: retention deletes at least one segment.
+  const int kN = real ? 150 : 90;
+  ProduceKeyed(producer.get(), topic, 0, kN, /*payload_bytes=*/real ? 64 << 10 : 256 << 10);
   ASSERT_TRUE(producer->Flush(milliseconds(10000)).ok());
+  ASSERT_EQ(producer->Counters().failed, 0u);
   if (real) {  // retention runs every second (scripts/kafka.sh)
     ASSERT_TRUE(WaitFor(
         [&] {

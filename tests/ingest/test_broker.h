@@ -118,7 +118,7 @@ class TestBroker {
       bootstrap_ = mock_->bootstrap();
       return;
     }
-    suffix_ = "." + std::to_string(::getpid()) + "." + std::to_string(n++);
+    suffix_.append(".").append(std::to_string(::getpid())).append(".").append(std::to_string(n++));
     if (exclusive) own_ = std::make_unique<RealBrokerProcess>(NewBrokerDir(), true);
     bootstrap_ = process()->bootstrap();
     KafkaAdminOptions o;
