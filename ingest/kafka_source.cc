@@ -216,7 +216,9 @@ void KafkaSource::Handle(RdKafka::Message& message) {
       return;
     case RdKafka::ERR__TIMED_OUT:
     case RdKafka::ERR__PARTITION_EOF:
-    case RdKafka::ERR__FATAL:  // reported once by OnFatal()
+      return;
+    case RdKafka::ERR__FATAL:  // as a message or an event: reported once
+      OnFatal();
       return;
     default:
       OnError(KafkaStatus(message.err(), "consume").ToString(), true);
@@ -322,6 +324,10 @@ void KafkaSource::OnError(const std::string& what, bool count) {
 }
 
 void KafkaSource::OnFatal() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!fatal_error_.empty()) return;
+  }
   std::string reason;
   const RdKafka::ErrorCode code = consumer_->fatal_error(reason);
   const bool fenced = code == RdKafka::ERR_FENCED_INSTANCE_ID;

@@ -1,7 +1,8 @@
 // Measurements, not checks (DISABLED_: run with
 //   ranker_integration_tests --gtest_also_run_disabled_tests --gtest_filter='Bench*'):
 //  - throughput: events/s and examples/s of the service learning from the
-//    in-process mock cluster vs `ranker replay` on the same events;
+//    in-process mock cluster (or the real broker, RANKER_TEST_BROKER=real)
+//    vs `ranker replay` on the same events;
 //  - freshness: at ~10,000 events/s, the time from Produce() to the first
 //    published model version whose offsets cover the event (p50/p99), and
 //    the time a publication spends copying the model.
@@ -79,8 +80,8 @@ TEST(Bench, DISABLED_ServiceThroughputVersusReplay) {
                examples_s = (service->Latest()->examples_trained - x0) / wall;
   std::printf("replay: %.0f events/s, %.0f examples/s (%.2f s)\n", n / replay_wall,
               replay_examples / replay_wall, replay_wall);
-  std::printf("service (Kafka, 12 partitions): %.0f events/s, %.0f examples/s (%.2f s)\n", events_s,
-              examples_s, wall);
+  std::printf("service (Kafka, %s broker, 12 partitions): %.0f events/s, %.0f examples/s (%.2f s)\n",
+              ingest::testing::RealBrokerSelected() ? "real" : "mock", events_s, examples_s, wall);
   std::printf("ratio service/replay (events/s): %.2f\n", events_s / (n / replay_wall));
   service->Stop();
 }
