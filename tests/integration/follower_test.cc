@@ -141,8 +141,8 @@ TEST(Follower, ALeaderRolledBackToASnapshotIsFollowedThroughItsCheckpoint) {
   EXPECT_EQ(FollowerOf(*follower)->counters().commits_rejected, 0u);
 }
 
-// Real broker only: the model topic is compacted (small segments, the
-// cleaner running every second), so older row updates are gone by the time
+// Real broker only: the model topic is compacted (a segment rolls every
+// 200 ms of appends, the cleaner runs every second), so older row updates are gone by the time
 // a follower starts; it still reaches the leader's checksum from what
 // compaction kept (the newest value of every key).
 TEST(Follower, ALateFollowerReadsACompactedModelTopic) {
@@ -150,7 +150,7 @@ TEST(Follower, ALateFollowerReadsACompactedModelTopic) {
   auto cluster = NewCluster(1);
   cluster->CreateTopic(kModelTopic, 1,
                        {{"cleanup.policy", "compact"},
-                        {"segment.bytes", "65536"},
+                        {"segment.ms", "200"},
                         {"min.cleanable.dirty.ratio", "0.01"},
                         {"delete.retention.ms", "0"}});
   const std::vector<Keyed> events = SimulatedEvents(4000, 9);
