@@ -7,6 +7,7 @@
 // a leader rolled back to a snapshot is followed through its checkpoint.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
@@ -141,10 +142,11 @@ TEST(Follower, ALeaderRolledBackToASnapshotIsFollowedThroughItsCheckpoint) {
   EXPECT_EQ(FollowerOf(*follower)->counters().commits_rejected, 0u);
 }
 
-// Real broker only: the model topic is compacted (a segment rolls every
-// 200 ms of appends, the cleaner runs every second), so older row updates are gone by the time
-// a follower starts; it still reaches the leader's checksum from what
-// compaction kept (the newest value of every key).
+// Real broker only: the model topic is compacted (a segment rolls on the
+// first append 200 ms after it began; the cleaner runs every second), so
+// older row updates are gone by the time a follower starts; it still
+// reaches the leader's checksum from what compaction kept (the newest value
+// of every key).
 TEST(Follower, ALateFollowerReadsACompactedModelTopic) {
   if (!ingest::testing::RealBrokerSelected()) GTEST_SKIP() << "real broker only";
   auto cluster = NewCluster(1);
@@ -153,13 +155,20 @@ TEST(Follower, ALateFollowerReadsACompactedModelTopic) {
                         {"segment.ms", "200"},
                         {"min.cleanable.dirty.ratio", "0.01"},
                         {"delete.retention.ms", "0"}});
-  const std::vector<Keyed> events = SimulatedEvents(4000, 9);
+  const std::vector<Keyed> events = SimulatedEvents(10000, 9);
   auto producer = NewProducer(cluster->bootstrap());
   auto leader = StartService(LeaderConfig(*cluster));
   ASSERT_NE(leader, nullptr);
-  Produce(producer.get(), cluster->Topic(kTopic), events, 0, events.size());
-  ASSERT_TRUE(producer->Flush(kLongWait).ok());
-  ASSERT_TRUE(WaitFor([&] { return Consumed(*leader) == 4000; }));
+  // Events go in 500 at a time until the cleaner has compacted something
+  // (segments roll only on appends), then the rest.
+  size_t produced = 0;
+  auto produce_more = [&](size_t n) {
+    const size_t to = std::min(events.size(), produced + n);
+    Produce(producer.get(), cluster->Topic(kTopic), events, produced, to);
+    EXPECT_TRUE(producer->Flush(kLongWait).ok());
+    produced = to;
+    EXPECT_TRUE(WaitFor([&] { return Consumed(*leader) == static_cast<int64_t>(to); }));
+  };
 
   // Compacted: fewer records left in the model topic than were written.
   const std::string model_topic = cluster->Topic(kModelTopic);
@@ -193,11 +202,13 @@ TEST(Follower, ALateFollowerReadsACompactedModelTopic) {
   };
   ASSERT_TRUE(WaitFor(
       [&] {
+        produce_more(500);
         const auto [records, written] = count_records();
         return records > 0 && records < written;
       },
-      std::chrono::seconds(60)))
+      std::chrono::seconds(90)))
       << "the model topic was not compacted";
+  produce_more(events.size());
 
   auto late = StartService(FollowerConfig(*cluster));
   ASSERT_NE(late, nullptr);
