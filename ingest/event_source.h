@@ -98,7 +98,7 @@ struct SourceCounters {
   // "fenced: ..." when another consumer joined with the same
   // group.instance.id; "" if none. The owner should stop or restart.
   std::string fatal_error;
-  bool fenced = false;  // fatal_error is a static-membership fence
+  bool fenced = false;           // fatal_error is a static-membership fence
   uint64_t queued_messages = 0;  // gauge
   uint64_t queued_bytes = 0;     // gauge
   std::string last_error;        // "" if none

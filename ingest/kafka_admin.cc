@@ -106,10 +106,10 @@ Status KafkaAdmin::CreateTopic(const std::string& name, int partitions,
 
 StatusOr<LogBounds> KafkaAdmin::Bounds(const TopicPartition& tp) {
   LogBounds b;
-  RANKER_RETURN_IF_ERROR(KafkaStatus(
-      rd_kafka_query_watermark_offsets(rk_, tp.topic.c_str(), tp.partition, &b.start, &b.end,
-                                       timeout_ms_),
-      "log bounds of " + tp.topic + "[" + std::to_string(tp.partition) + "]"));
+  RANKER_RETURN_IF_ERROR(
+      KafkaStatus(rd_kafka_query_watermark_offsets(rk_, tp.topic.c_str(), tp.partition, &b.start,
+                                                   &b.end, timeout_ms_),
+                  "log bounds of " + tp.topic + "[" + std::to_string(tp.partition) + "]"));
   return b;
 }
 

@@ -62,7 +62,7 @@ ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
                              "1 once another consumer with this group.instance.id fenced this one "
                              "(it consumes no more)",
                              r)
-                       .Add({});
+                        .Add({});
   commits_ = &Register(BuildCounter(), "ranker_offset_commits_total",
                        "Offset commits to the consumer group, by result", r);
   embedding_rows_ =

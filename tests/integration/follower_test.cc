@@ -110,9 +110,9 @@ TEST(Follower, ALeaderRolledBackToASnapshotIsFollowedThroughItsCheckpoint) {
   auto producer = NewProducer(cluster->bootstrap());
   TempDir dir;
   auto follower = StartService(FollowerConfig(*cluster));
-  auto leader = StartService(LeaderConfig(
-      *cluster,
-      {"snapshot.dir=" + dir.path(), "snapshot.sync=false", "snapshot.interval_ms=100000"}));
+  auto leader =
+      StartService(LeaderConfig(*cluster, {"snapshot.dir=" + dir.path(), "snapshot.sync=false",
+                                           "snapshot.interval_ms=100000"}));
   ASSERT_TRUE(follower && leader);
   ASSERT_NE(FollowerOf(*follower), nullptr);
   Produce(producer.get(), cluster->Topic(kTopic), events, 0, 1500);

@@ -56,8 +56,7 @@ TEST(Bench, DISABLED_ServiceThroughputVersusReplay) {
   auto producer = NewProducer(cluster->bootstrap());
   Produce(producer.get(), cluster->Topic(kTopic), events, 0, events.size());
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
-  auto service =
-      StartService(KafkaConfig(*cluster, {"service.publish_interval_ms=100"}));
+  auto service = StartService(KafkaConfig(*cluster, {"service.publish_interval_ms=100"}));
   ASSERT_TRUE(WaitFor([&] { return Consumed(*service) > 0; }, std::chrono::milliseconds(60000)));
   const Steady::time_point t0 = Steady::now();
   const int64_t e0 = Consumed(*service), x0 = service->Latest()->examples_trained;
@@ -80,8 +79,9 @@ TEST(Bench, DISABLED_ServiceThroughputVersusReplay) {
                examples_s = (service->Latest()->examples_trained - x0) / wall;
   std::printf("replay: %.0f events/s, %.0f examples/s (%.2f s)\n", n / replay_wall,
               replay_examples / replay_wall, replay_wall);
-  std::printf("service (Kafka, %s broker, 12 partitions): %.0f events/s, %.0f examples/s (%.2f s)\n",
-              ingest::testing::RealBrokerSelected() ? "real" : "mock", events_s, examples_s, wall);
+  std::printf(
+      "service (Kafka, %s broker, 12 partitions): %.0f events/s, %.0f examples/s (%.2f s)\n",
+      ingest::testing::RealBrokerSelected() ? "real" : "mock", events_s, examples_s, wall);
   std::printf("ratio service/replay (events/s): %.2f\n", events_s / (n / replay_wall));
   service->Stop();
 }
@@ -99,8 +99,7 @@ TEST(Bench, DISABLED_FreshnessAt10kEventsPerSecond) {
   const std::vector<Keyed> events = SimulatedEvents(n, 22);
   auto cluster = NewCluster(kPartitions);
   auto producer = NewProducer(cluster->bootstrap());
-  auto service =
-      StartService(KafkaConfig(*cluster, {"service.publish_interval_ms=100"}));
+  auto service = StartService(KafkaConfig(*cluster, {"service.publish_interval_ms=100"}));
   ASSERT_TRUE(WaitFor([&] { return service->source_counters().partitions.size() == kPartitions; }));
 
   // Watcher: the time each version was first seen, with its offsets.
@@ -132,7 +131,8 @@ TEST(Bench, DISABLED_FreshnessAt10kEventsPerSecond) {
     const int32_t p = PartitionOf(events[i].key, kPartitions);
     produced_at[i] = Steady::now();
     where[i] = {p, next[p]++};
-    ASSERT_TRUE(producer->Produce(cluster->Topic(kTopic), events[i].key, events[i].payload, {}, p).ok());
+    ASSERT_TRUE(
+        producer->Produce(cluster->Topic(kTopic), events[i].key, events[i].payload, {}, p).ok());
   }
   ASSERT_TRUE(WaitFor([&] { return Consumed(*service) == n; }));
   stop.store(true);

@@ -16,8 +16,8 @@ namespace {
 using namespace ranker::app::testing;  // NOLINT
 using std::chrono::steady_clock;
 
-#define REQUIRE_REAL_BROKER()                                                  \
-  if (!ingest::testing::RealBrokerSelected()) {                                \
+#define REQUIRE_REAL_BROKER()                                                          \
+  if (!ingest::testing::RealBrokerSelected()) {                                        \
     GTEST_SKIP() << "real broker only (RANKER_TEST_BROKER=real, ctest -L kafka_real)"; \
   }
 
@@ -57,10 +57,10 @@ TEST(RealKafka, SaslPlainWorksThroughTheKafkaPassThrough) {
   const std::string sasl = cluster->sasl_bootstrap();
   ASSERT_FALSE(sasl.empty());
   auto sasl_config = [&](const std::string& password, const std::string& group) {
-    return KafkaConfig(*cluster, {"ingest.brokers=" + sasl, "ingest.group_id=" + group,
-                                  "kafka.security.protocol=SASL_PLAINTEXT",
-                                  "kafka.sasl.mechanisms=PLAIN", "kafka.sasl.username=ranker",
-                                  "kafka.sasl.password=" + password});
+    return KafkaConfig(*cluster,
+                       {"ingest.brokers=" + sasl, "ingest.group_id=" + group,
+                        "kafka.security.protocol=SASL_PLAINTEXT", "kafka.sasl.mechanisms=PLAIN",
+                        "kafka.sasl.username=ranker", "kafka.sasl.password=" + password});
   };
   auto wrong = StartService(sasl_config("wrong", cluster->Group("sasl-wrong")));
   auto right = StartService(sasl_config("ranker-secret", cluster->Group("sasl")));
@@ -82,9 +82,9 @@ TEST(RealKafka, StaticMembersRestartInSecondsAndTheSecondFencesTheFirst) {
   auto cluster = NewCluster(3);
   const std::vector<Keyed> events = SimulatedEvents(3000, 33);
   auto producer = NewProducer(cluster->bootstrap());
-  const Config config = KafkaConfig(*cluster, {"ingest.group_instance_id=learner-1",
-                                               "kafka.session.timeout.ms=45000",
-                                               "kafka.heartbeat.interval.ms=3000"});
+  const Config config =
+      KafkaConfig(*cluster, {"ingest.group_instance_id=learner-1", "kafka.session.timeout.ms=45000",
+                             "kafka.heartbeat.interval.ms=3000"});
   auto first = StartService(config);
   ASSERT_NE(first, nullptr);
   Produce(producer.get(), cluster->Topic(kTopic), events, 0, 1000);
@@ -98,8 +98,7 @@ TEST(RealKafka, StaticMembersRestartInSecondsAndTheSecondFencesTheFirst) {
   Produce(producer.get(), cluster->Topic(kTopic), events, 1000, 2000);
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
   ASSERT_TRUE(WaitFor([&] { return Consumed(*second) > 0; }));
-  const double seconds =
-      std::chrono::duration<double>(steady_clock::now() - restart).count();
+  const double seconds = std::chrono::duration<double>(steady_clock::now() - restart).count();
   std::printf("static member: consuming again %.2f s after the restart\n", seconds);
   EXPECT_LT(seconds, 10.0);
   // It resumes at the first one's commits: 1000 more, nothing again.

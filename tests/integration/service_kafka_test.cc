@@ -65,8 +65,8 @@ void ExpectBacklogLearned(int64_t n, int64_t queue_max) {
   auto producer = NewProducer(cluster->bootstrap());
   Produce(producer.get(), cluster->Topic(kTopic), events, 0, events.size());
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
-  auto service = StartService(KafkaConfig(
-      *cluster, {"ingest.queue_max_messages=" + std::to_string(queue_max)}));
+  auto service = StartService(
+      KafkaConfig(*cluster, {"ingest.queue_max_messages=" + std::to_string(queue_max)}));
   ASSERT_NE(service, nullptr);
   const bool all = WaitFor([&] {
     const ingest::SourceCounters c = service->source_counters();
@@ -103,8 +103,7 @@ TEST(ServiceKafka, PoisonMessagesGoToTheDeadLetterTopicAndTheCounters) {
   auto producer = NewProducer(cluster->bootstrap());
   Produce(producer.get(), cluster->Topic(kTopic), events, 0, events.size());
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
-  auto service =
-      StartService(KafkaConfig(*cluster, {"ingest.dead_letter_topic=" + dlq_topic}));
+  auto service = StartService(KafkaConfig(*cluster, {"ingest.dead_letter_topic=" + dlq_topic}));
   ASSERT_NE(service, nullptr);
   ASSERT_TRUE(WaitFor([&] { return Consumed(*service) == static_cast<int64_t>(events.size()); }));
   const std::string metrics = service->RenderMetrics();

@@ -19,7 +19,7 @@ using namespace ranker::app::testing;  // NOLINT
 Config SnapshotConfig(const TestBroker& cluster, const std::string& dir) {
   // A short join window, so that examples are trained within the test.
   return KafkaConfig(cluster, {"snapshot.dir=" + dir, "snapshot.sync=false",
-                                 "snapshot.interval_ms=100000", "join.window_ms=2000"});
+                               "snapshot.interval_ms=100000", "join.window_ms=2000"});
 }
 
 // The same events learned in process, without the end-of-stream flush (a
