@@ -213,7 +213,7 @@ TEST(Follower, ALateFollowerReadsACompactedModelTopic) {
   auto late = StartService(FollowerConfig(*cluster));
   ASSERT_NE(late, nullptr);
   ASSERT_TRUE(WaitFor([&] { return Follows(*late, *leader); })) << Checksum(*late);
-  EXPECT_EQ(late->follower()->counters().commits_rejected, 0u);
+  EXPECT_EQ(FollowerOf(*late)->counters().commits_rejected, 0u);
   leader->Stop();
   late->Stop();
 }
