@@ -2,9 +2,10 @@
 //  - RANKER_TEST_BROKER unset or "mock": librdkafka's mock cluster, a fresh
 //    one per TestBroker (in process, loopback TCP);
 //  - RANKER_TEST_BROKER=real: a real Apache Kafka broker (scripts/kafka.sh,
-//    KRaft, Java). ctest starts one per run (the kafka_real fixture) and
-//    passes its directory in RANKER_TEST_KAFKA_DIR; without it the first
-//    TestBroker of the process starts one in a temp dir, stopped at exit.
+//    KRaft, Java). The first TestBroker of the process starts one in a temp
+//    dir, stopped at exit;
+//  - RANKER_TEST_KAFKA_DIR=DIR: the real broker already running from DIR
+//    (ctest starts one per run, the kafka_real fixture, and passes this).
 //    Tests share it, so names are made unique per TestBroker: Topic(),
 //    Group() ("ranker.events" -> "ranker.events.<pid>.<n>").
 // A TestBroker made with exclusive=true owns a real broker of its own, for
@@ -18,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,7 +32,8 @@ namespace ranker::ingest::testing {
 // True when the Kafka tests run against the real broker.
 inline bool RealBrokerSelected() {
   const char* b = std::getenv("RANKER_TEST_BROKER");
-  return b != nullptr && std::string(b) == "real";
+  return (b != nullptr && std::string(b) == "real") ||
+         std::getenv("RANKER_TEST_KAFKA_DIR") != nullptr;
 }
 
 // Runs `cmd` in a shell; its standard output (trailing newline removed),
@@ -47,15 +50,24 @@ inline std::string RunScript(const std::string& cmd) {
   return rc == 0 ? out : "";
 }
 
+// The first line of `path` ("" if unreadable).
+inline std::string FirstLine(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
 // One real broker process in `dir` (scripts/kafka.sh start DIR 0); stopped
 // and its directory removed on destruction if this object started it.
 class RealBrokerProcess {
  public:
-  // Uses the broker already running in `dir` if there is one.
+  // owned = false: the broker already running from `dir` (started by
+  // someone else, left running); otherwise starts one there.
   explicit RealBrokerProcess(std::filesystem::path dir, bool owned) : dir_(std::move(dir)) {
     owned_ = owned;
     if (!owned_ && std::filesystem::exists(dir_ / "bootstrap")) {
-      bootstrap_ = RunScript("cat " + (dir_ / "bootstrap").string());
+      bootstrap_ = FirstLine(dir_ / "bootstrap");
     } else {
       owned_ = true;
       Start();
@@ -67,9 +79,7 @@ class RealBrokerProcess {
     std::filesystem::remove_all(dir_);
   }
   const std::string& bootstrap() const { return bootstrap_; }
-  std::string sasl_bootstrap() const {
-    return RunScript("cat " + (dir_ / "sasl.bootstrap").string());
-  }
+  std::string sasl_bootstrap() const { return FirstLine(dir_ / "sasl.bootstrap"); }
   // SIGKILL: no controlled shutdown, the log is recovered on the next start.
   void Kill() { RunScript("kill -9 $(cat " + (dir_ / "kafka.pid").string() + ")"); }
   // Starts (again) with the data and ports of `dir`.
