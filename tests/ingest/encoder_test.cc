@@ -106,7 +106,7 @@ TEST(EventEncoder, ExampleWritesKnownLabelsByTaskName) {
 TEST(EventEncoder, EscapesStrings) {
   std::string out;
   AppendJsonString("a\"b\\c\n\x01\xc3\xa9", &out);
-  EXPECT_EQ(out, "\"a\\\"b\\\\c\\u000a\\u0001\xc3\xa9\"");
+  EXPECT_EQ(out, "\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\"");
 }
 
 TEST(EventEncoder, ExtraMemberIsEmbeddedAndIgnoredByTheDecoder) {
