@@ -15,10 +15,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The test directories (= ctest labels, = ranker_<dir>_tests) TSan runs.
-tsan_dirs=(base ingest store api app integration)
-# Never in a sanitizer tree.
-plain_only='^(kafka_real|compose|crash)$'
+# The test directories (= ctest labels, = ranker_<dir>_tests) TSan runs,
+# those of them that exist.
+tsan_dirs=()
+for d in base ingest store api app service serving replication cli integration; do
+  [[ -d tests/$d ]] && tsan_dirs+=("$d")
+done
+# Never in a sanitizer tree: real brokers, and scripts driving the binary or
+# a browser.
+plain_only='^(kafka_real|compose|crash|browser)$'
 
 common=(-DCMAKE_CXX_COMPILER=clang++ -DRANKER_WERROR=ON -DRANKER_BUILD_BENCH=OFF)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1}
