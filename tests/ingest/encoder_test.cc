@@ -15,8 +15,11 @@ using learner::Event;
 using learner::EventType;
 using learner::Example;
 
+// Bit-identical, except that -0 equals 0: the encoder writes -0 as 0 on
+// purpose (NegativeZeroIsAFixedPoint), so a decoded "-1e-676" (-0) comes back 0.
 bool SameDouble(double a, double b) {
-  return std::memcmp(&a, &b, sizeof(a)) == 0 || (std::isnan(a) && std::isnan(b));
+  return std::memcmp(&a, &b, sizeof(a)) == 0 || (a == 0 && b == 0) ||
+         (std::isnan(a) && std::isnan(b));
 }
 
 // Field-by-field equality with a readable first difference.
