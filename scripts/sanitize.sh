@@ -28,7 +28,7 @@ plain_only='^(kafka_real|compose|crash|browser)$'
 common=(-DCMAKE_CXX_COMPILER=clang++ -DRANKER_WERROR=ON -DRANKER_BUILD_BENCH=OFF)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan.supp}
 jobs=${RANKER_TEST_JOBS:-2}
 
 stamp() { echo "sanitize: $* ($(date -u +%H:%M:%S))" >&2; }
