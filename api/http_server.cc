@@ -10,13 +10,12 @@
 #include <boost/beast/http.hpp>
 #include <cassert>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/thread.h"
 
 namespace ranker::api {
@@ -87,9 +86,9 @@ class ServerCore {
   bool started_ = false;
   uint16_t port_ = 0;
 
-  std::mutex mu_;
-  std::condition_variable drained_;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;  // guarded by mu_
+  Mutex mu_;
+  CondVar drained_;  // sessions_ became empty
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_ RANKER_GUARDED_BY(mu_);
   std::atomic<size_t> open_connections_{0};  // sessions within max_connections
   std::atomic<size_t> inflight_{0};
 
@@ -407,7 +406,7 @@ void ServerCore::OnAccept(beast::error_code ec, tcp::socket socket) {
 }
 
 void ServerCore::Register(Session* session, std::weak_ptr<Session> weak) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   sessions_.emplace(session, std::move(weak));
 }
 
@@ -417,9 +416,9 @@ void ServerCore::ReleaseSlot() {
 }
 
 void ServerCore::Unregister(Session* session) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   sessions_.erase(session);
-  if (sessions_.empty()) drained_.notify_all();
+  if (sessions_.empty()) drained_.SignalAll();
 }
 
 bool ServerCore::TryStartRequest() {
@@ -445,7 +444,7 @@ void ServerCore::Stop() {
   });
   std::vector<std::shared_ptr<Session>> live;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     for (auto& [ptr, weak] : sessions_) {
       if (auto s = weak.lock()) live.push_back(std::move(s));
     }
@@ -453,9 +452,10 @@ void ServerCore::Stop() {
   for (auto& s : live) net::post(s->executor(), [s] { s->OnStop(); });
   live.clear();
   {
-    std::unique_lock<std::mutex> lock(mu_);
-    drained_.wait_for(lock, Millis(options_.drain_timeout_ms),
-                      [this] { return sessions_.empty(); });
+    const auto deadline = std::chrono::steady_clock::now() + Millis(options_.drain_timeout_ms);
+    MutexLock lock(&mu_);
+    while (!sessions_.empty() && drained_.WaitUntil(&mu_, deadline)) {
+    }
   }
   handler_pool_.join();  // handlers still running after the drain timeout finish
   work_.reset();

@@ -1,5 +1,6 @@
 #include "api/json_writer.h"
 
+#include <boost/json/serialize.hpp>
 #include <cassert>
 #include <charconv>
 #include <cmath>
@@ -7,37 +8,7 @@
 namespace ranker::api {
 
 void AppendJsonString(std::string* out, std::string_view value) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (char c : value) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (u < 0x20) {
-          out->append("\\u00");
-          out->push_back(kHex[u >> 4]);
-          out->push_back(kHex[u & 0xF]);
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
+  out->append(boost::json::serialize(boost::json::string_view(value.data(), value.size())));
 }
 
 void AppendJsonNumber(std::string* out, double value) {

@@ -54,8 +54,8 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-// Appends `value` as a quoted, escaped JSON string (control characters as
-// \uXXXX; bytes >= 0x80 are copied as they are).
+// Appends `value` as a quoted, escaped JSON string: Boost.JSON's serializer
+// (the one string escaper of the project; bytes >= 0x80 are copied as they are).
 void AppendJsonString(std::string* out, std::string_view value);
 // Appends the shortest text that reads back as `value`; "null" if not finite.
 void AppendJsonNumber(std::string* out, double value);

@@ -52,7 +52,7 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
 Metrics::Series& Metrics::SeriesFor(std::string_view route, std::string_view method, int status) {
   std::string key;
   key.append(route).append("\n").append(method).append("\n").append(std::to_string(status));
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = series_.find(key);
   if (it != series_.end()) return it->second;
   const prometheus::Labels labels = {{"route", std::string(route)},

@@ -30,10 +30,11 @@
 #include <prometheus/registry.h>
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+
+#include "base/mutex.h"
 
 namespace ranker::api {
 
@@ -77,9 +78,9 @@ class Metrics {
   prometheus::Counter* connections_rejected_;
   prometheus::Counter* requests_shed_;
 
-  std::mutex mu_;
+  Mutex mu_;
   // Key: route '\n' method '\n' status. Values point into the families.
-  std::unordered_map<std::string, Series> series_;  // guarded by mu_
+  std::unordered_map<std::string, Series> series_ RANKER_GUARDED_BY(mu_);
 };
 
 // The Content-Type of Render()'s output.

@@ -36,7 +36,12 @@ bool LoadConfigFromFlags(const Flags& flags, Config* config) {
   sources.sets = flags.All("set");
   StatusOr<Config> loaded = LoadConfig(sources);
   if (!loaded.ok()) {
-    std::fprintf(stderr, "ranker: config: %s\n", loaded.status().message().c_str());
+    // One line per error (LoadConfig reports them all).
+    std::string lines = loaded.status().message();
+    for (size_t at = lines.find('\n'); at != std::string::npos; at = lines.find('\n', at + 1)) {
+      lines.replace(at, 1, "\nranker: config: ");
+    }
+    std::fprintf(stderr, "ranker: config: %s\n", lines.c_str());
     return false;
   }
   *config = std::move(loaded).value();

@@ -1,5 +1,6 @@
 #include "ingest/event_encoder.h"
 
+#include <boost/json/serialize.hpp>
 #include <cassert>
 #include <charconv>
 #include <cmath>
@@ -116,22 +117,7 @@ void AppendFeatureMaps(const Event& event, const std::vector<std::string>& tasks
 }  // namespace
 
 void AppendJsonString(std::string_view s, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(c);
-    } else if (u < 0x20) {
-      out->append("\\u00");
-      out->push_back(kHex[u >> 4]);
-      out->push_back(kHex[u & 0xF]);
-    } else {
-      out->push_back(c);
-    }
-  }
-  out->push_back('"');
+  out->append(boost::json::serialize(boost::json::string_view(s.data(), s.size())));
 }
 
 EventEncoder::EventEncoder(std::vector<std::string> tasks) : tasks_(std::move(tasks)) {}

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace ranker::learner {
 namespace {
@@ -21,6 +22,22 @@ Status GetStrings(Decoder* in, size_t max, std::vector<std::string>* v) {
   v->resize(n);
   for (std::string& s : *v) RANKER_RETURN_IF_ERROR(in->GetString(&s));
   return Status::OK();
+}
+
+void WarnPooled(const char* kind, const std::string& name, int slot, int slots,
+                const char* option) {
+  std::fprintf(stderr,
+               "ranker: %s feature '%s' has no input slot of its own (all %d of %s are "
+               "bound): it is summed into slot %d; raise %s to give it one\n",
+               kind, name.c_str(), slots, option, slot, option);
+}
+
+bool Contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+void SortByName(std::vector<InputBindings::Feature>* v) {
+  std::sort(v->begin(), v->end(), [](const auto& a, const auto& b) { return a.name < b.name; });
 }
 
 void DigestString(Digest64* d, const std::string& s) {
@@ -76,6 +93,9 @@ int InputLayout::CategoricalSlot(const std::string& field, Mode mode, BatchInput
       in->new_fields.push_back(field);
       return used + static_cast<int>(in->new_fields.size()) - 1;
     }
+    if (!pooled_fields_.contains(field) && !Contains(in->new_pooled, field)) {
+      in->new_pooled.push_back(field);
+    }
   } else if (used < cat_slots_) {
     return -1;
   }
@@ -107,6 +127,7 @@ void InputLayout::Begin(Eigen::Index rows, BatchInput* in) const {
   in->key_index.clear();
   in->new_fields.clear();
   in->new_dense.clear();
+  in->new_pooled.clear();
   in->stats.clear();
   in->slot_used.assign(cat_slots_ + dense_slots_, 0);
 }
@@ -238,7 +259,47 @@ void InputLayout::Commit(const BatchInput& in) {
     fields_.push_back(f);
   }
   for (const std::string& n : in.new_dense) dense_names_.push_back(n);
-  for (const auto& [name, stat] : in.stats) stats_[name] = stat;
+  for (const std::string& f : in.new_pooled) {
+    pooled_fields_.insert(f);
+    WarnPooled("categorical", f, static_cast<int>(Hash64(f) % static_cast<uint64_t>(cat_slots_)),
+               cat_slots_, "model.categorical_slots");
+  }
+  for (const auto& [name, stat] : in.stats) {
+    const bool first_sight = stats_.emplace(name, stat).second;
+    if (!first_sight) {
+      stats_[name] = stat;
+    } else if (dense_slots_ > 0 && DenseSlotOf(name) < 0) {
+      WarnPooled("dense", name,
+                 static_cast<int>(Hash64(name) % static_cast<uint64_t>(dense_slots_)), dense_slots_,
+                 "model.dense_slots");
+    }
+  }
+}
+
+InputBindings InputLayout::Inputs() const {
+  InputBindings b;
+  b.categorical_slots = cat_slots_;
+  b.dense_slots = dense_slots_;
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    b.categorical_bound.push_back({fields_[i], static_cast<int>(i)});
+  }
+  for (const std::string& f : pooled_fields_) {
+    b.categorical_pooled.push_back(
+        {f, static_cast<int>(Hash64(f) % static_cast<uint64_t>(cat_slots_))});
+  }
+  for (size_t i = 0; i < dense_names_.size(); ++i) {
+    b.dense_bound.push_back({dense_names_[i], static_cast<int>(i)});
+  }
+  for (const auto& [name, stat] : stats_) {
+    if (DenseSlotOf(name) >= 0 || dense_slots_ == 0) continue;
+    b.dense_pooled.push_back(
+        {name, static_cast<int>(Hash64(name) % static_cast<uint64_t>(dense_slots_))});
+  }
+  SortByName(&b.categorical_bound);
+  SortByName(&b.categorical_pooled);
+  SortByName(&b.dense_bound);
+  SortByName(&b.dense_pooled);
+  return b;
 }
 
 void InputLayout::RowGradients(const BatchInput& in, const Matrix& dx, Matrix* grads) const {
@@ -286,6 +347,7 @@ Status InputLayout::Deserialize(Decoder* in) {
   RANKER_RETURN_IF_ERROR(GetStrings(in, cat_slots_, &fields_));
   RANKER_RETURN_IF_ERROR(GetStrings(in, dense_slots_, &dense_names_));
   field_slot_.clear();
+  pooled_fields_.clear();
   for (size_t i = 0; i < fields_.size(); ++i) {
     if (!field_slot_.emplace(fields_[i], static_cast<int>(i)).second) {
       return Status::Corruption("input layout: field '" + fields_[i] + "' bound twice");

@@ -17,6 +17,12 @@
 //    updated in training only, with the batch's values BEFORE it is
 //    standardised (a first value maps to 0, never to a huge raw number).
 //    A missing dense feature is 0 (its mean).
+// Pooling is reported, never silent: the first training batch that pools a
+// feature name writes one line on stderr naming it, its slot and the option
+// to raise, and Inputs() lists every bound and pooled feature (GET /v1/model,
+// replay --json, /metrics). Pooled categorical names are observed, not
+// model state: not digested or serialised (a restored model lists them again
+// once training sees them; pooled dense names come back with their stats).
 // Serving never binds: a field not yet bound is ignored while free slots
 // remain (the model has never trained on it) and pooled into its hashed
 // slot once none remain (as training would); unseen dense features are
@@ -28,6 +34,7 @@
 // need exclusive access.
 #pragma once
 
+#include <set>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -74,9 +81,23 @@ struct BatchInput {
   // Tentative layout changes (training); applied by InputLayout::Commit.
   std::vector<std::string> new_fields;
   std::vector<std::string> new_dense;
+  std::vector<std::string> new_pooled;  // categorical fields first pooled here
   std::unordered_map<std::string, DenseStat> stats;
   std::unordered_map<uint64_t, int32_t> key_index;  // scratch
   std::vector<uint32_t> key_uses;                   // scratch
+};
+
+// Which features have an input slot of their own and which are summed into
+// a hashed one (Inputs()). Each list is sorted by name.
+struct InputBindings {
+  struct Feature {
+    std::string name;
+    int slot = 0;  // categorical or dense slot index
+  };
+  int categorical_slots = 0;
+  int dense_slots = 0;
+  std::vector<Feature> categorical_bound, categorical_pooled;
+  std::vector<Feature> dense_bound, dense_pooled;
 };
 
 class InputLayout {
@@ -105,6 +126,9 @@ class InputLayout {
   // grads [keys x dim]: dL/d(row) of each distinct key, summed over its uses.
   void RowGradients(const BatchInput& in, const Matrix& dx, Matrix* grads) const;
 
+  // Bound and pooled features as of the last Commit.
+  InputBindings Inputs() const;
+
   // The slot of a bound field, or -1.
   int SlotOf(const std::string& field) const;
   int DenseSlotOf(const std::string& name) const;
@@ -130,6 +154,7 @@ class InputLayout {
   std::unordered_map<std::string, int> field_slot_;
   std::vector<std::string> dense_names_;              // dense slot -> name
   std::unordered_map<std::string, DenseStat> stats_;  // every dense feature seen
+  std::set<std::string> pooled_fields_;               // categorical fields trained pooled
 };
 
 // The categorical slots of `in` with at most one distinct row per

@@ -19,10 +19,11 @@ build_pkgs=(
 )
 # clang-format: the repo's .clang-format on changed files.
 # docker-compose: tests/compose validates docker-compose.yml (no Docker engine needed).
+# clang + libclang-rt-14-dev: the sanitizer trees (scripts/sanitize.sh) and the fuzzers.
 # openjdk-17-jre-headless + maven: scripts/kafka.sh runs the real Apache Kafka
 # broker (resolved from Maven Central) for the kafka_real tests and benches.
-tool_pkgs=(kcat wrk prometheus chromium clang clang-format python3 python3-yaml curl
-  docker-compose openjdk-17-jre-headless maven)
+tool_pkgs=(kcat wrk prometheus chromium clang libclang-rt-14-dev clang-format python3 python3-yaml
+  curl docker-compose openjdk-17-jre-headless maven)
 runtime_pkgs=(librdkafka++1 librdkafka1 librocksdb7.8 libboost-json1.81.0
   libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libyaml-cpp0.7 ca-certificates)
 

@@ -72,6 +72,26 @@ boost::json::object JoinJson(const learner::JoinerStats& s) {
           {"pending", s.pending}};
 }
 
+boost::json::array FeaturesJson(const std::vector<learner::InputBindings::Feature>& features) {
+  boost::json::array out;
+  for (const auto& f : features)
+    out.push_back(boost::json::object{{"name", f.name}, {"slot", f.slot}});
+  return out;
+}
+
+// Which features have a slot of their own and which are summed into a
+// hashed one (learner/input_layout.h; README "Sizing the input slots").
+boost::json::object InputsJson(const learner::InputBindings& b) {
+  boost::json::object categorical{{"bound", FeaturesJson(b.categorical_bound)},
+                                  {"pooled", FeaturesJson(b.categorical_pooled)}};
+  boost::json::object dense{{"bound", FeaturesJson(b.dense_bound)},
+                            {"pooled", FeaturesJson(b.dense_pooled)}};
+  return {{"categorical_slots", b.categorical_slots},
+          {"dense_slots", b.dense_slots},
+          {"categorical", std::move(categorical)},
+          {"dense", std::move(dense)}};
+}
+
 }  // namespace
 
 boost::json::object ModelReportJson(const LearningPipeline& pipeline, bool with_checksum) {
@@ -105,6 +125,7 @@ boost::json::object ModelReportJson(const LearningPipeline& pipeline, bool with_
   out["progressive"] = std::move(progressive);
   out["gates"] = std::move(gates);
   out["position_bias"] = PositionBiasJson(model.PositionBias());
+  out["inputs"] = InputsJson(model.layout().Inputs());
   out["join"] = JoinJson(pipeline.joiner().stats());
   boost::json::object rejected;
   pipeline.rejects().ForEach([&](ingest::RejectReason, std::string_view name, uint64_t n) {

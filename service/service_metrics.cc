@@ -65,6 +65,13 @@ ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
                         .Add({});
   commits_ = &Register(BuildCounter(), "ranker_offset_commits_total",
                        "Offset commits to the consumer group, by result", r);
+  inputs_ = &Register(BuildGauge(), "ranker_model_input_features",
+                      "Input features by kind (categorical, dense) and binding (bound: a slot "
+                      "of its own; pooled: summed into a hashed slot)",
+                      r);
+  pooled_ =
+      &Register(BuildGauge(), "ranker_model_input_pooled",
+                "1 per pooled input feature, by kind, name and the slot it is summed into", r);
   embedding_rows_ =
       &Register(BuildGauge(), "ranker_embedding_rows", "Embedding rows of the served model", r)
            .Add({});
@@ -76,6 +83,11 @@ ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
   snapshot_corrupt_ = &Register(BuildCounter(), "ranker_snapshot_corrupt_skipped_total",
                                 "Corrupt snapshots passed over when loading", r)
                            .Add({});
+  snapshot_isa_ = &Register(BuildCounter(), "ranker_snapshot_isa_mismatch_total",
+                            "Snapshots restored from a build for other instruction sets "
+                            "(they do not continue bit-identically)",
+                            r)
+                       .Add({});
   snapshot_write_ = &Register(BuildGauge(), "ranker_snapshot_write_seconds",
                               "Time the last snapshot took to write (and apply retention)", r)
                          .Add({});
@@ -101,6 +113,7 @@ void ServiceMetrics::OnSnapshotScrape(const SnapshotStats& stats) {
   SetCounter(&snapshots_->Add({{"result", "ok"}}), static_cast<double>(stats.written));
   SetCounter(&snapshots_->Add({{"result", "failed"}}), static_cast<double>(stats.failed));
   SetCounter(snapshot_corrupt_, static_cast<double>(stats.corrupt_skipped));
+  SetCounter(snapshot_isa_, static_cast<double>(stats.isa_mismatch));
   snapshot_write_->Set(stats.last_write_ms / 1000.0);
   snapshot_capture_->Set(stats.last_capture_ms / 1000.0);
   snapshot_bytes_->Set(static_cast<double>(stats.last_bytes));
@@ -156,6 +169,7 @@ void ServiceMetrics::OnPublish(const PublishedModel& m, const ingest::RejectCoun
       gates_->Add({{"task", tm.name}, {"expert", std::to_string(e)}}).Set(m.metrics.gates[t][e]);
     }
   }
+  if (m.model != nullptr) OnInputs(m.model->layout().Inputs());
   if (m.model != nullptr) {
     embedding_rows_->Set(static_cast<double>(m.model->embedding_rows()));
     SetCounter(embedding_evicted_, static_cast<double>(m.model->embeddings().evicted_rows()));
@@ -165,6 +179,23 @@ void ServiceMetrics::OnPublish(const PublishedModel& m, const ingest::RejectCoun
   clone_seconds_->Set(m.clone_ms / 1000.0);
   std::lock_guard<std::mutex> lock(mu_);
   published_at_ms_ = m.published_at_ms;
+}
+
+void ServiceMetrics::OnInputs(const learner::InputBindings& b) {
+  const auto count = [&](const char* kind, const char* binding, size_t n) {
+    inputs_->Add({{"kind", kind}, {"binding", binding}}).Set(static_cast<double>(n));
+  };
+  count("categorical", "bound", b.categorical_bound.size());
+  count("categorical", "pooled", b.categorical_pooled.size());
+  count("dense", "bound", b.dense_bound.size());
+  count("dense", "pooled", b.dense_pooled.size());
+  const auto pooled = [&](const char* kind, const auto& features) {
+    for (const auto& f : features) {
+      pooled_->Add({{"kind", kind}, {"name", f.name}, {"slot", std::to_string(f.slot)}}).Set(1);
+    }
+  };
+  pooled("categorical", b.categorical_pooled);
+  pooled("dense", b.dense_pooled);
 }
 
 void ServiceMetrics::OnRejects(const ingest::RejectCounters& log_rejects,

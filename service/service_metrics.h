@@ -18,10 +18,16 @@
 //   ranker_consumer_offsets_lost_total                  counter (the offsets those skipped)
 //   ranker_consumer_fenced                              gauge (1: static member fenced)
 //   ranker_offset_commits_total{result}                 counter
+//   ranker_model_input_features{kind,binding}           gauge (bound / pooled)
+//   ranker_model_input_pooled{kind,name,slot}           gauge (1 per pooled name)
+//   ranker_model_input_features{kind,binding}           gauge (bound / pooled)
+//   ranker_model_input_pooled{kind,name,slot}           gauge (1 per pooled name)
 //   ranker_embedding_rows                               gauge
 //   ranker_embedding_evicted_rows_total                 counter (expiry)
 //   ranker_snapshots_total{result}                      counter (ok, failed)
 //   ranker_snapshot_corrupt_skipped_total               counter
+//   ranker_snapshot_isa_mismatch_total                  counter (restores from
+//     a build for other instruction sets)
 //   ranker_snapshot_write_seconds                       gauge (last write)
 //   ranker_snapshot_capture_seconds                     gauge (last learner pause)
 //   ranker_snapshot_bytes                               gauge (last payload)
@@ -65,6 +71,8 @@ class ServiceMetrics {
   void OnSnapshotScrape(const SnapshotStats& stats);
 
  private:
+  // Bound and pooled input features of the published model.
+  void OnInputs(const learner::InputBindings& b);
   static void SetCounter(prometheus::Counter* counter, double value);
 
   prometheus::Family<prometheus::Counter>* rejected_;
@@ -84,10 +92,13 @@ class ServiceMetrics {
   prometheus::Gauge* published_at_;
   prometheus::Gauge* age_;
   prometheus::Gauge* clone_seconds_;
+  prometheus::Family<prometheus::Gauge>* inputs_;
+  prometheus::Family<prometheus::Gauge>* pooled_;
   prometheus::Gauge* embedding_rows_;
   prometheus::Counter* embedding_evicted_;
   prometheus::Family<prometheus::Counter>* snapshots_;
   prometheus::Counter* snapshot_corrupt_;
+  prometheus::Counter* snapshot_isa_;
   prometheus::Gauge* snapshot_write_;
   prometheus::Gauge* snapshot_capture_;
   prometheus::Gauge* snapshot_bytes_;

@@ -5,6 +5,7 @@
 
 #include "base/coding.h"
 #include "base/thread.h"
+#include "learner/instruction_set.h"
 #include "store/rocksdb_snapshot_store.h"
 
 namespace ranker::app {
@@ -111,7 +112,13 @@ Status Snapshotter::RestoreInto(const store::Snapshot& s, LearningPipeline* pipe
 
 void Snapshotter::Rebase(const store::Snapshot& s) {
   base_id_ = s.id;
+  const std::string mismatch = learner::InstructionSetMismatch(s.isa);
+  if (!mismatch.empty()) {
+    std::fprintf(stderr, "ranker snapshots: snapshot %llu: %s\n",
+                 static_cast<unsigned long long>(s.id), mismatch.c_str());
+  }
   std::lock_guard<std::mutex> lock(mu_);
+  if (!mismatch.empty()) ++stats_.isa_mismatch;
   need_full_ = false;
   if (stats_.last.id == 0) {  // what /v1/model shows until the next one
     stats_.last = store::InfoOf(s);
@@ -143,6 +150,7 @@ uint64_t Snapshotter::Capture(LearningPipeline* pipeline, const ingest::OffsetMa
   s.created_ms = clock_->NowMs();
   s.model_version = model_version;
   if (published == nullptr) s.param_checksum = model.ParamChecksumHex();
+  s.isa = learner::CompiledInstructionSets();
   s.offsets = ToStoreOffsets(offsets);
   PutFixed32(&s.dense_state, kMagic);
   PutFixed32(&s.dense_state, kVersion);

@@ -42,11 +42,14 @@ struct SnapshotStats {
   uint64_t written = 0;
   uint64_t failed = 0;
   uint64_t corrupt_skipped = 0;  // corrupt snapshots passed over when loading
-  double last_capture_ms = 0;    // learner-thread pause of the last capture
-  double last_write_ms = 0;      // store write (+ retention) of the last snapshot
-  uint64_t last_bytes = 0;       // payload bytes of the last written snapshot
-  uint64_t last_rows = 0;        // changed + removed rows it carried
-  store::SnapshotInfo last;      // the last written or restored (id 0: none)
+  // Restores of snapshots written by a build for other instruction sets
+  // (store::Snapshot::isa): they load, but do not continue bit-identically.
+  uint64_t isa_mismatch = 0;
+  double last_capture_ms = 0;  // learner-thread pause of the last capture
+  double last_write_ms = 0;    // store write (+ retention) of the last snapshot
+  uint64_t last_bytes = 0;     // payload bytes of the last written snapshot
+  uint64_t last_rows = 0;      // changed + removed rows it carried
+  store::SnapshotInfo last;    // the last written or restored (id 0: none)
   std::string last_error;
 };
 
@@ -70,7 +73,9 @@ class Snapshotter {
 
   // Rebuilds `pipeline` (model and state) from `s`. Nothing changes unless OK.
   static Status RestoreInto(const store::Snapshot& s, LearningPipeline* pipeline);
-  // After RestoreInto(s): the next capture is a delta against s.
+  // After RestoreInto(s): the next capture is a delta against s. Warns on
+  // stderr and counts (stats().isa_mismatch) when s was written by a build
+  // for other instruction sets.
   void Rebase(const store::Snapshot& s);
 
   // A periodic snapshot is due: interval_ms since the last capture and no

@@ -57,15 +57,21 @@ boost::json::object SnapshotInfoJson(const store::SnapshotInfo& info) {
 }
 
 std::string ModelBody(const PublishedModel& published, const SnapshotAdmin& snapshots) {
+  const std::optional<store::SnapshotInfo> last = snapshots.LastSnapshot();
+  const std::pair<uint64_t, int64_t> key =
+      last ? std::pair(last->id, last->created_ms) : std::pair<uint64_t, int64_t>(0, 0);
+  std::lock_guard<std::mutex> lock(published.body_mu_);
+  if (published.body_cached_ && published.body_snapshot_ == key) return published.body_;
   boost::system::error_code ec;
   boost::json::value report = boost::json::parse(published.report_json, ec);
   if (ec || !report.is_object()) return published.report_json;
   boost::json::object& o = report.as_object();
   o["param_checksum"] = published.ParamChecksum();
-  if (const std::optional<store::SnapshotInfo> last = snapshots.LastSnapshot()) {
-    o["last_snapshot"] = SnapshotInfoJson(*last);
-  }
-  return boost::json::serialize(report);
+  if (last) o["last_snapshot"] = SnapshotInfoJson(*last);
+  published.body_ = boost::json::serialize(report);
+  published.body_snapshot_ = key;
+  published.body_cached_ = true;
+  return published.body_;
 }
 
 api::Handler SnapshotsHandler(const SnapshotAdmin* snapshots) {

@@ -5,13 +5,15 @@
 // the latest.
 //
 // Thread-safety: immutable once published, so any thread may read it;
-// ParamChecksum() computes its cache once, safely from any thread.
+// ParamChecksum() computes its cache once, and the GET /v1/model body cache
+// (ModelBody, serving/handlers_snapshots.h) is locked, safely from any thread.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "ingest/event_source.h"
 #include "learner/joiner.h"
@@ -19,6 +21,8 @@
 #include "learner/model.h"
 
 namespace ranker::app {
+
+class SnapshotAdmin;
 
 // One published version. Immutable once published.
 struct PublishedModel {
@@ -45,8 +49,16 @@ struct PublishedModel {
   }
 
  private:
+  friend std::string ModelBody(const PublishedModel&, const SnapshotAdmin&);
   mutable std::once_flag checksum_once_;
   mutable std::string checksum_;
+  // The last GET /v1/model body and the snapshot (id, created_ms) it shows:
+  // the report is parsed and serialised once per version and last snapshot,
+  // not per request.
+  mutable std::mutex body_mu_;
+  mutable bool body_cached_ = false;
+  mutable std::pair<uint64_t, int64_t> body_snapshot_;
+  mutable std::string body_;
 };
 
 }  // namespace ranker::app

@@ -343,35 +343,55 @@ StatusOr<std::string> GetConfigValue(const Config& config, std::string_view key)
   return e->get(config);
 }
 
+namespace {
+
+// A Validate() message starts with the key it names ("model.num_experts must
+// be >= 1"): located at that key's line when the file set it.
+std::string Locate(const std::string& message, const std::string& file, const YamlKeyLines& lines) {
+  const std::string key = message.substr(0, message.find_first_of(" :"));
+  const auto it = lines.find(key);
+  if (it == lines.end()) return message;
+  return file + ":" + std::to_string(it->second) + ": " + message;
+}
+
+}  // namespace
+
 StatusOr<Config> LoadConfig(const ConfigSources& sources) {
   Config config;
+  std::vector<std::string> errors;  // every source's, each once
+  YamlKeyLines lines;
   if (!sources.file.empty()) {
     std::ifstream in(sources.file);
     if (!in) return Status::IOError("config file '" + sources.file + "': cannot open");
     std::stringstream text;
     text << in.rdbuf();
-    RANKER_RETURN_IF_ERROR(ApplyYaml(&config, text.str(), sources.file));
+    Status s = ApplyYaml(&config, text.str(), sources.file, &lines);
+    if (!s.ok()) errors.push_back(s.message());
   }
   if (sources.use_environment) {
     for (const internal::KeyEntry& e : internal::KeyTable()) {
       if (const char* v = std::getenv(EnvName(e.key).c_str())) {
         Status s = e.set(&config, v);
-        if (!s.ok()) return Status::InvalidArgument(EnvName(e.key) + ": " + s.message());
+        if (!s.ok()) errors.push_back(EnvName(e.key) + ": " + s.message());
       }
     }
   }
   for (const std::string& kv : sources.sets) {
     size_t eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      return Status::InvalidArgument("--set '" + kv + "': expected key=value");
-    }
-    RANKER_RETURN_IF_ERROR(SetConfigValue(&config, kv.substr(0, eq), kv.substr(eq + 1)));
+    Status s = eq == std::string::npos || eq == 0
+                   ? Status::InvalidArgument("--set '" + kv + "': expected key=value")
+                   : SetConfigValue(&config, kv.substr(0, eq), kv.substr(eq + 1));
+    if (!s.ok()) errors.push_back(s.message());
   }
   // The decoder maps label names with the task list; keep them in step.
   config.ingest.tasks.clear();
   for (const learner::TaskSpec& t : config.model.tasks) config.ingest.tasks.push_back(t.name);
-  RANKER_RETURN_IF_ERROR(config.Validate());
-  return config;
+  Status valid = config.Validate();
+  if (!valid.ok()) errors.push_back(Locate(valid.message(), sources.file, lines));
+  if (errors.empty()) return config;
+  std::string all;
+  for (const std::string& e : errors) all += (all.empty() ? "" : "\n") + e;
+  return Status::InvalidArgument(all);
 }
 
 std::string DumpConfig(const Config& config) {

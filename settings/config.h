@@ -36,8 +36,15 @@ Status SetConfigValue(Config* config, std::string_view key, std::string_view val
 // The current value of a key as text (NotFound for unknown keys).
 StatusOr<std::string> GetConfigValue(const Config& config, std::string_view key);
 
-// Applies a YAML document (nested maps flatten to dotted keys).
-Status ApplyYaml(Config* config, std::string_view yaml_text, std::string_view source_name);
+// Each key a YAML document set, with its 1-based line.
+using YamlKeyLines = std::map<std::string, int>;
+
+// Applies a YAML document (nested maps flatten to dotted keys). Applies every
+// key it can and reports every one it cannot: InvalidArgument with one line
+// per error, "source:line: key: why", in file order. `lines`, when given,
+// receives the line of each key (LoadConfig locates Validate() errors by it).
+Status ApplyYaml(Config* config, std::string_view yaml_text, std::string_view source_name,
+                 YamlKeyLines* lines = nullptr);
 
 struct ConfigSources {
   std::string file;               // "" = none
@@ -45,7 +52,10 @@ struct ConfigSources {
   bool use_environment = true;    // read RANKER_* variables
 };
 
-// Builds and validates the configuration from all sources.
+// Builds and validates the configuration from all sources. Reports every
+// error at once: InvalidArgument with one line per error (the file's, each
+// "file:line: ..."; the environment's; --set's; then the first Validate()
+// error, located at its key's line when the file set that key).
 StatusOr<Config> LoadConfig(const ConfigSources& sources);
 
 // The effective configuration as YAML-ish "key: value" lines.

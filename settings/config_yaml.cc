@@ -1,6 +1,10 @@
 // YAML -> dotted keys, with yaml-cpp. Kept apart so only this file sees yaml-cpp.
 #include <yaml-cpp/yaml.h>
 
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "settings/config.h"
 
 namespace ranker::app {
@@ -11,6 +15,16 @@ Status Where(std::string_view source, const YAML::Node& node, std::string messag
   return Status::InvalidArgument(std::string(source) + ":" + std::to_string(mark.line + 1) + ": " +
                                  message);
 }
+
+// Every error of one file, each located once, in file order.
+struct YamlErrors {
+  std::string_view source;
+  std::vector<std::string> messages;
+  YamlKeyLines* lines;  // key -> line, for errors found later by Validate
+  void Add(const YAML::Node& node, const std::string& message) {
+    messages.push_back(Where(source, node, message).message());
+  }
+};
 
 // `tasks:` as a list of maps {name, kind, score_weight, loss_weight, transform}.
 StatusOr<std::string> TasksToText(const YAML::Node& list, std::string_view source) {
@@ -37,38 +51,53 @@ StatusOr<std::string> TasksToText(const YAML::Node& list, std::string_view sourc
   return text;
 }
 
-Status Apply(Config* config, const YAML::Node& node, const std::string& prefix,
-             std::string_view source) {
+// The value of `key`, as the text SetConfigValue takes; nullopt after
+// recording why there is none.
+std::optional<std::string> ValueText(const std::string& key, const YAML::Node& value,
+                                     YamlErrors* errors) {
+  if (key == "tasks" && value.IsSequence()) {
+    StatusOr<std::string> text = TasksToText(value, errors->source);
+    if (text.ok()) return *text;
+    errors->messages.push_back(text.status().message());
+    return std::nullopt;
+  }
+  if (value.IsScalar()) return value.as<std::string>();
+  if (!value.IsSequence()) {
+    errors->Add(value, key + ": has no value");
+    return std::nullopt;
+  }
+  std::string joined;
+  for (const YAML::Node& item : value) {
+    if (!item.IsScalar()) {
+      errors->Add(item, key + ": expected a list of scalars");
+      return std::nullopt;
+    }
+    joined += (joined.empty() ? "" : ",") + item.as<std::string>();
+  }
+  return joined;
+}
+
+// Applies every key under `node`, recording each error and going on.
+void Apply(Config* config, const YAML::Node& node, const std::string& prefix, YamlErrors* errors) {
   for (const auto& kv : node) {
     const std::string key = prefix + kv.first.as<std::string>();
     const YAML::Node& value = kv.second;
-    Status s;
-    if (key == "tasks" && value.IsSequence()) {
-      StatusOr<std::string> text = TasksToText(value, source);
-      if (!text.ok()) return text.status();
-      s = SetConfigValue(config, key, *text);
-    } else if (value.IsMap()) {
-      s = Apply(config, value, key + ".", source);
-    } else if (value.IsSequence()) {
-      std::string joined;
-      for (const YAML::Node& item : value) {
-        if (!item.IsScalar()) return Where(source, item, key + ": expected a list of scalars");
-        joined += (joined.empty() ? "" : ",") + item.as<std::string>();
-      }
-      s = SetConfigValue(config, key, joined);
-    } else if (value.IsScalar()) {
-      s = SetConfigValue(config, key, value.as<std::string>());
-    } else {
-      return Where(source, value, key + ": has no value");
+    if (value.IsMap()) {
+      Apply(config, value, key + ".", errors);
+      continue;
     }
-    if (!s.ok()) return Where(source, kv.first, s.message());
+    if (errors->lines != nullptr) (*errors->lines)[key] = kv.first.Mark().line + 1;
+    const std::optional<std::string> text = ValueText(key, value, errors);
+    if (!text) continue;
+    Status s = SetConfigValue(config, key, *text);
+    if (!s.ok()) errors->Add(kv.first, s.message());
   }
-  return Status::OK();
 }
 
 }  // namespace
 
-Status ApplyYaml(Config* config, std::string_view yaml_text, std::string_view source_name) {
+Status ApplyYaml(Config* config, std::string_view yaml_text, std::string_view source_name,
+                 YamlKeyLines* lines) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));
@@ -78,11 +107,16 @@ Status ApplyYaml(Config* config, std::string_view yaml_text, std::string_view so
   if (root.IsNull()) return Status::OK();
   if (!root.IsMap())
     return Status::InvalidArgument(std::string(source_name) + ": expected a map at the top");
+  YamlErrors errors{source_name, {}, lines};
   try {
-    return Apply(config, root, "", source_name);
+    Apply(config, root, "", &errors);
   } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(std::string(source_name) + ": " + e.what());
+    errors.messages.push_back(std::string(source_name) + ": " + e.what());
   }
+  if (errors.messages.empty()) return Status::OK();
+  std::string all;
+  for (const std::string& m : errors.messages) all += (all.empty() ? "" : "\n") + m;
+  return Status::InvalidArgument(all);
 }
 
 }  // namespace ranker::app

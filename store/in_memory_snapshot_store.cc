@@ -29,7 +29,7 @@ StatusOr<Snapshot> InMemorySnapshotStore::DecodeLocked(uint64_t id) const {
 
 Status InMemorySnapshotStore::Put(const Snapshot& s) {
   RANKER_RETURN_IF_ERROR(ValidateForPut(s));
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (s.id <= max_id_) {
     return Status::InvalidArgument(What(s.id) + ": id must exceed every id ever stored (" +
                                    std::to_string(max_id_) + ")");
@@ -49,6 +49,7 @@ Status InMemorySnapshotStore::Put(const Snapshot& s) {
   full.created_ms = s.created_ms;
   full.model_version = s.model_version;
   full.param_checksum = s.param_checksum;
+  full.isa = s.isa;
   full.offsets = s.offsets;
   full.dense_state = s.dense_state;
   full.changed_rows = ApplyDelta(std::move(base_rows), s);
@@ -60,12 +61,12 @@ Status InMemorySnapshotStore::Put(const Snapshot& s) {
 }
 
 StatusOr<Snapshot> InMemorySnapshotStore::Get(uint64_t id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return DecodeLocked(id);
 }
 
 std::vector<SnapshotInfo> InMemorySnapshotStore::List() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<SnapshotInfo> out;
   for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
     StatusOr<Snapshot> s = DecodeLocked(it->first);
@@ -82,7 +83,7 @@ std::vector<SnapshotInfo> InMemorySnapshotStore::List() const {
 }
 
 StatusOr<std::vector<uint64_t>> InMemorySnapshotStore::Ids() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<uint64_t> ids;
   for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) ids.push_back(it->first);
   return ids;
@@ -90,7 +91,7 @@ StatusOr<std::vector<uint64_t>> InMemorySnapshotStore::Ids() const {
 
 Status InMemorySnapshotStore::Retain(size_t keep_newest) {
   if (keep_newest == 0) return Status::InvalidArgument("Retain: keep_newest must be >= 1");
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   size_t kept = 0;
   for (auto it = entries_.rbegin(); it != entries_.rend();) {
     const bool readable = DecodeLocked(it->first).ok();
@@ -105,13 +106,13 @@ Status InMemorySnapshotStore::Retain(size_t keep_newest) {
 }
 
 Status InMemorySnapshotStore::Delete(uint64_t id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (entries_.erase(id) == 0) return Status::NotFound(What(id) + " is not stored");
   return Status::OK();
 }
 
 std::string* InMemorySnapshotStore::MutableEncodingForTest(uint64_t id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = entries_.find(id);
   return it == entries_.end() ? nullptr : &it->second.encoded;
 }

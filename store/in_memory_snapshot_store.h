@@ -8,9 +8,9 @@
 
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <string>
 
+#include "base/mutex.h"
 #include "store/snapshot_store.h"
 
 namespace ranker::store {
@@ -35,11 +35,11 @@ class InMemorySnapshotStore final : public SnapshotStore {
     std::string encoded;  // EncodeSnapshot() of the full snapshot
     SnapshotInfo info;    // sizes as reported by List()
   };
-  StatusOr<Snapshot> DecodeLocked(uint64_t id) const;
+  StatusOr<Snapshot> DecodeLocked(uint64_t id) const RANKER_REQUIRES(mu_);
 
-  mutable std::mutex mu_;
-  std::map<uint64_t, Entry> entries_;  // GUARDED_BY(mu_)
-  uint64_t max_id_ = 0;                // GUARDED_BY(mu_): ids are never reused
+  mutable Mutex mu_;
+  std::map<uint64_t, Entry> entries_ RANKER_GUARDED_BY(mu_);
+  uint64_t max_id_ RANKER_GUARDED_BY(mu_) = 0;  // ids are never reused
 };
 
 }  // namespace ranker::store

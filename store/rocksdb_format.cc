@@ -10,7 +10,10 @@ namespace {
 
 constexpr uint32_t kLayoutMagic = 0x44534b52;    // "RKSD"
 constexpr uint32_t kManifestMagic = 0x4d534b52;  // "RKSM"
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kLayoutVersion = 1;
+// Manifest format 2 adds SnapshotInfo::isa after param_checksum; 1 is still
+// read (isa empty), so stores written before it open and restore.
+constexpr uint32_t kManifestVersion = 2;
 constexpr char kLive = 'L';
 constexpr char kRemoved = 'X';
 
@@ -32,12 +35,13 @@ std::string PrefixedKey(char prefix, uint64_t id) {
 
 std::string What(uint64_t id) { return "snapshot " + std::to_string(id) + " manifest"; }
 
-void PutInfo(std::string* out, const SnapshotInfo& info) {
+void PutInfo(std::string* out, const SnapshotInfo& info, uint32_t version) {
   PutFixed64(out, info.id);
   PutFixed64(out, info.base_id);
   PutFixed64(out, static_cast<uint64_t>(info.created_ms));
   PutFixed64(out, info.model_version);
   PutString(out, info.param_checksum);
+  if (version >= 2) PutString(out, info.isa);
   PutOffsetMap(out, info.offsets);
   PutFixed64(out, info.bytes);
   PutFixed64(out, info.rows);
@@ -45,7 +49,7 @@ void PutInfo(std::string* out, const SnapshotInfo& info) {
   PutFixed64(out, info.removed_rows);
 }
 
-Status GetInfo(Decoder* in, SnapshotInfo* info) {
+Status GetInfo(Decoder* in, SnapshotInfo* info, uint32_t version) {
   uint64_t created = 0;
   RANKER_RETURN_IF_ERROR(in->GetFixed64(&info->id));
   RANKER_RETURN_IF_ERROR(in->GetFixed64(&info->base_id));
@@ -53,6 +57,7 @@ Status GetInfo(Decoder* in, SnapshotInfo* info) {
   info->created_ms = static_cast<int64_t>(created);
   RANKER_RETURN_IF_ERROR(in->GetFixed64(&info->model_version));
   RANKER_RETURN_IF_ERROR(in->GetString(&info->param_checksum));
+  if (version >= 2) RANKER_RETURN_IF_ERROR(in->GetString(&info->isa));
   RANKER_RETURN_IF_ERROR(GetOffsetMap(in, &info->offsets));
   RANKER_RETURN_IF_ERROR(in->GetFixed64(&info->bytes));
   RANKER_RETURN_IF_ERROR(in->GetFixed64(&info->rows));
@@ -75,7 +80,7 @@ bool ValidLineage(const std::vector<std::pair<uint64_t, uint64_t>>& iv, uint64_t
 std::string LayoutValue() {
   std::string v;
   PutFixed32(&v, kLayoutMagic);
-  PutFixed32(&v, kVersion);
+  PutFixed32(&v, kLayoutVersion);
   return v;
 }
 
@@ -120,11 +125,13 @@ bool Lineage::Contains(uint64_t version) const {
   return false;
 }
 
-std::string EncodeManifest(const Manifest& m) {
+std::string EncodeManifest(const Manifest& m) { return EncodeManifestVersion(m, kManifestVersion); }
+
+std::string EncodeManifestVersion(const Manifest& m, uint32_t version) {
   std::string out;
   PutFixed32(&out, kManifestMagic);
-  PutFixed32(&out, kVersion);
-  PutInfo(&out, m.info);
+  PutFixed32(&out, version);
+  PutInfo(&out, m.info, version);
   PutFixed64(&out, m.lineage.intervals().size());
   for (const auto& [first, last] : m.lineage.intervals()) {
     PutFixed64(&out, first);
@@ -146,7 +153,7 @@ StatusOr<Manifest> DecodeManifest(std::string_view in, uint64_t id) {
   RANKER_RETURN_IF_ERROR(d.GetFixed32(&magic));
   RANKER_RETURN_IF_ERROR(d.GetFixed32(&version));
   if (magic != kManifestMagic) return Status::Corruption(what + ": bad magic");
-  if (version != kVersion) {
+  if (version != 1 && version != kManifestVersion) {
     return Status::Corruption(what + ": unsupported format version " + std::to_string(version));
   }
   Decoder trailer(in.substr(body.size()), what);
@@ -156,7 +163,7 @@ StatusOr<Manifest> DecodeManifest(std::string_view in, uint64_t id) {
 
   d = Decoder(body.substr(8), what);
   Manifest m;
-  RANKER_RETURN_IF_ERROR(GetInfo(&d, &m.info));
+  RANKER_RETURN_IF_ERROR(GetInfo(&d, &m.info, version));
   uint64_t n = 0;
   RANKER_RETURN_IF_ERROR(d.GetFixed64(&n));
   if (n > d.remaining() / 16) return Status::Corruption(what + ": bad lineage size");

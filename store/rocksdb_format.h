@@ -87,8 +87,12 @@ struct Manifest {
   uint64_t rows_digest = 0;  // sum of RowHash over info.rows live rows
 };
 
+// Writes the current manifest format (2: with info.isa).
 std::string EncodeManifest(const Manifest& m);
-// Corruption naming snapshot `id` on a bad magic/version, checksum mismatch,
+// Writes format `version` (1 or 2); for tests of reading old stores.
+std::string EncodeManifestVersion(const Manifest& m, uint32_t version);
+// Reads formats 1 (isa empty) and 2. Corruption naming snapshot `id` on a
+// bad magic/version, checksum mismatch,
 // truncation, or an id field that disagrees with the key.
 StatusOr<Manifest> DecodeManifest(std::string_view in, uint64_t id);
 

@@ -134,7 +134,7 @@ StatusOr<std::unique_ptr<RocksDbSnapshotStore>> RocksDbSnapshotStore::Open(
 
 Status RocksDbSnapshotStore::Put(const Snapshot& s) {
   RANKER_RETURN_IF_ERROR(ValidateForPut(s));
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (s.id <= max_id_) {
     return Status::InvalidArgument(What(s.id) + ": id must exceed every id ever stored (" +
                                    std::to_string(max_id_) + ")");
@@ -182,6 +182,7 @@ StatusOr<Snapshot> RocksDbSnapshotStore::Get(uint64_t id) const {
   s.created_ms = m->info.created_ms;
   s.model_version = m->info.model_version;
   s.param_checksum = m->info.param_checksum;
+  s.isa = m->info.isa;
   s.offsets = m->info.offsets;
   StatusOr<std::string> dense = ReadValue(db_.get(), ro, format::DenseKey(id), What(id));
   if (dense.status().code() == Status::Code::kNotFound) {
@@ -241,7 +242,7 @@ StatusOr<std::vector<uint64_t>> RocksDbSnapshotStore::Ids() const {
 
 Status RocksDbSnapshotStore::Retain(size_t keep_newest) {
   if (keep_newest == 0) return Status::InvalidArgument("Retain: keep_newest must be >= 1");
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<uint64_t> doomed;
   size_t kept = 0;
   for (const SnapshotInfo& info : List()) {
@@ -255,7 +256,7 @@ Status RocksDbSnapshotStore::Retain(size_t keep_newest) {
 }
 
 Status RocksDbSnapshotStore::Delete(uint64_t id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   StatusOr<std::string> m =
       ReadValue(db_.get(), rocksdb::ReadOptions(), format::ManifestKey(id), What(id));
   if (m.status().code() == Status::Code::kNotFound) {

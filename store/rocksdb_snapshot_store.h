@@ -11,9 +11,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "base/mutex.h"
 #include "store/snapshot_store.h"
 
 namespace rocksdb {
@@ -57,12 +57,12 @@ class RocksDbSnapshotStore final : public SnapshotStore {
   RocksDbSnapshotStore(std::unique_ptr<rocksdb::DB> db, const RocksDbStoreOptions& options,
                        uint64_t max_id);
   // Drops `doomed` (manifest ids) and collects garbage rows for `kept`.
-  Status DropLocked(const std::vector<uint64_t>& doomed);
+  Status DropLocked(const std::vector<uint64_t>& doomed) RANKER_REQUIRES(mu_);
 
   const std::unique_ptr<rocksdb::DB> db_;
   const RocksDbStoreOptions options_;
-  std::mutex mu_;    // serialises writers
-  uint64_t max_id_;  // GUARDED_BY(mu_)
+  Mutex mu_;  // serialises writers
+  uint64_t max_id_ RANKER_GUARDED_BY(mu_);
 };
 
 }  // namespace ranker::store

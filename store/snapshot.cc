@@ -11,7 +11,8 @@ namespace ranker::store {
 namespace {
 
 constexpr uint32_t kMagic = 0x4e534b52;  // "RKSN" little-endian
-constexpr uint32_t kFormatVersion = 1;
+// 2 adds `isa` after param_checksum; 1 is still read (isa empty).
+constexpr uint32_t kFormatVersion = 2;
 constexpr size_t kDigestBytes = 8;
 
 uint64_t DigestOf(std::string_view bytes) {
@@ -72,6 +73,7 @@ SnapshotInfo InfoOf(const Snapshot& s) {
   info.created_ms = s.created_ms;
   info.model_version = s.model_version;
   info.param_checksum = s.param_checksum;
+  info.isa = s.isa;
   info.offsets = s.offsets;
   info.bytes = PayloadBytes(s);
   info.changed_rows = s.changed_rows.size();
@@ -109,15 +111,19 @@ Status ValidateForPut(const Snapshot& s) {
   return Status::OK();
 }
 
-std::string EncodeSnapshot(const Snapshot& s) {
+std::string EncodeSnapshot(const Snapshot& s) { return EncodeSnapshotVersion(s, kFormatVersion); }
+
+std::string EncodeSnapshotVersion(const Snapshot& s, uint32_t version) {
   assert(s.base_id == 0 && s.removed_rows.empty());
+  assert(version == 1 || version == kFormatVersion);
   std::string out;
   PutFixed32(&out, kMagic);
-  PutFixed32(&out, kFormatVersion);
+  PutFixed32(&out, version);
   PutFixed64(&out, s.id);
   PutFixed64(&out, static_cast<uint64_t>(s.created_ms));
   PutFixed64(&out, s.model_version);
   PutString(&out, s.param_checksum);
+  if (version >= 2) PutString(&out, s.isa);
   PutOffsetMap(&out, s.offsets);
   PutFixed64(&out, s.dense_state.size());
   out.append(s.dense_state);
@@ -137,7 +143,7 @@ StatusOr<Snapshot> DecodeSnapshot(std::string_view in, std::string_view what) {
   RANKER_RETURN_IF_ERROR(header.GetFixed32(&magic));
   RANKER_RETURN_IF_ERROR(header.GetFixed32(&version));
   if (magic != kMagic) return Corrupt(what, "bad magic");
-  if (version != kFormatVersion) {
+  if (version != 1 && version != kFormatVersion) {
     return Corrupt(what, "unsupported format version " + std::to_string(version));
   }
   const std::string_view body = in.substr(0, in.size() - kDigestBytes);
@@ -154,6 +160,7 @@ StatusOr<Snapshot> DecodeSnapshot(std::string_view in, std::string_view what) {
   s.created_ms = static_cast<int64_t>(created);
   RANKER_RETURN_IF_ERROR(d.GetFixed64(&s.model_version));
   RANKER_RETURN_IF_ERROR(d.GetString(&s.param_checksum));
+  if (version >= 2) RANKER_RETURN_IF_ERROR(d.GetString(&s.isa));
   RANKER_RETURN_IF_ERROR(GetOffsetMap(&d, &s.offsets));
   RANKER_RETURN_IF_ERROR(d.GetFixed64(&dense_size));
   if (dense_size > d.remaining()) return Corrupt(what, "truncated dense_state");

@@ -43,6 +43,10 @@ struct Snapshot {
   uint64_t model_version = 0;
   // The learner's digest of every parameter (hex), carried for display/checks.
   std::string param_checksum;
+  // The instruction sets the writer's learner was compiled for
+  // (learner::CompiledInstructionSets()): bit-identical continuation holds on
+  // the same ones only. Empty in snapshots written before the field existed.
+  std::string isa;
   OffsetMap offsets;
   // Model dense params + optimizer + normaliser + metrics + joiner: opaque.
   std::string dense_state;
@@ -61,6 +65,7 @@ struct SnapshotInfo {
   int64_t created_ms = 0;
   uint64_t model_version = 0;
   std::string param_checksum;
+  std::string isa;  // as in Snapshot
   OffsetMap offsets;
   // Payload bytes this snapshot's Put wrote: dense_state + 8 + row size per
   // changed row + 8 per removed key (what PayloadBytes() computes).
@@ -87,9 +92,12 @@ Status ValidateForPut(const Snapshot& s);
 
 // A self-contained, versioned, checksummed encoding of one snapshot with its
 // FULL row set (a Get() result): magic "RKSN", format version, the fields,
-// then a Digest64 of all preceding bytes. For exports and the in-memory store.
+// then a Digest64 of all preceding bytes. Writes format 2 (with `isa`);
+// reads 1 and 2. For exports and the in-memory store.
 // REQUIRES: s.base_id == 0 and s.removed_rows empty.
 std::string EncodeSnapshot(const Snapshot& s);
+// Writes format `version` (1: without isa, or 2); for tests of old exports.
+std::string EncodeSnapshotVersion(const Snapshot& s, uint32_t version);
 // Corruption naming `what` on a bad magic, unknown version, truncation,
 // trailing bytes or checksum mismatch.
 StatusOr<Snapshot> DecodeSnapshot(std::string_view in, std::string_view what);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "learner/instruction_set.h"
 #include "service/pipeline.h"
 #include "settings/config.h"
 #include "sim/event_json.h"
@@ -157,6 +158,32 @@ TEST_F(SnapshotterTest, AnOlderSnapshotRestoresItsOwnState) {
   ASSERT_TRUE(Snapshotter::RestoreInto(*old, live.get()).ok());  // in place: a rollback
   EXPECT_EQ(live->trainer().model().ParamChecksumHex(), at_800);
   EXPECT_EQ(live->events_consumed(), 800);
+}
+
+// Determinism holds on one instruction set: captures record the build's,
+// and restoring one from another build warns (stderr, stats) but loads.
+TEST_F(SnapshotterTest, CapturesRecordTheInstructionSetsAndAForeignOneWarnsOnRestore) {
+  auto live = NewPipeline(config_);
+  Feed(live.get(), events_, 0, 500);
+  const uint64_t id = CaptureAt(live.get(), 500);
+  StatusOr<store::Snapshot> own = snapshots_.Load(id);
+  ASSERT_TRUE(own.ok()) << own.status().ToString();
+  EXPECT_EQ(own->isa, learner::CompiledInstructionSets());
+  ::testing::internal::CaptureStderr();
+  snapshots_.Rebase(*own);
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+  EXPECT_EQ(snapshots_.stats().isa_mismatch, 0u);
+
+  store::Snapshot foreign = *own;
+  foreign.isa = "sse4.2; eigen: SSE, SSE2";
+  auto restored = NewPipeline(config_);
+  ASSERT_TRUE(Snapshotter::RestoreInto(foreign, restored.get()).ok());
+  ::testing::internal::CaptureStderr();
+  snapshots_.Rebase(foreign);
+  const std::string warning = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(warning.find("[sse4.2; eigen: SSE, SSE2]"), std::string::npos) << warning;
+  EXPECT_EQ(snapshots_.stats().isa_mismatch, 1u);
+  EXPECT_EQ(restored->trainer().model().ParamChecksumHex(), own->param_checksum);
 }
 
 TEST_F(SnapshotterTest, AMismatchedChecksumOrDamagedStateIsRefusedAndChangesNothing) {

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <fstream>
 
 namespace ranker::app {
 namespace {
@@ -69,6 +71,27 @@ TEST(Config, ErrorsNameTheKey) {
   StatusOr<Config> invalid = LoadConfig({"", {"train.batch_size=0"}, false});
   EXPECT_FALSE(invalid.ok());
   EXPECT_NE(invalid.status().message().find("batch_size"), std::string::npos);
+}
+
+// Every error of a file at once, each with its line, the path once per line.
+TEST(Config, ReportsEveryErrorOnceWithItsLine) {
+  const std::string path = ::testing::TempDir() + "/two_errors.yaml";
+  {
+    std::ofstream out(path);
+    out << "model:\n  architecture: transformer\n  num_experts: -3\ntrain:\n  batch_size: many\n";
+  }
+  StatusOr<Config> c = LoadConfig({path, {}, false});
+  ASSERT_FALSE(c.ok());
+  const std::string m = c.status().message();
+  EXPECT_NE(m.find(path + ":2: model.architecture: "), std::string::npos) << m;
+  EXPECT_NE(m.find(path + ":5: "), std::string::npos) << m;
+  EXPECT_NE(m.find("train.batch_size"), std::string::npos) << m;
+  EXPECT_NE(m.find(path + ":3: model.num_experts must be >= 1"), std::string::npos) << m;
+  EXPECT_EQ(m.find(path + ":1: "), std::string::npos) << m;  // not the parent key's line
+  size_t paths = 0;
+  for (size_t at = m.find(path); at != std::string::npos; at = m.find(path, at + 1)) ++paths;
+  EXPECT_EQ(paths, 3u) << m;
+  EXPECT_EQ(std::count(m.begin(), m.end(), '\n'), 2) << m;  // one line per error
 }
 
 TEST(Config, EveryListedKeyRoundTripsItsDefault) {

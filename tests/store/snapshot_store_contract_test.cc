@@ -78,6 +78,7 @@ class SnapshotStoreContract : public ::testing::TestWithParam<Backend> {
     EXPECT_EQ(got->created_ms, want.created_ms);
     EXPECT_EQ(got->model_version, want.model_version);
     EXPECT_EQ(got->param_checksum, want.param_checksum);
+    EXPECT_EQ(got->isa, want.isa);
     EXPECT_EQ(got->offsets, want.offsets);
     EXPECT_EQ(got->dense_state, want.dense_state);
     EXPECT_TRUE(got->removed_rows.empty());
@@ -168,6 +169,7 @@ TEST_P(SnapshotStoreContract, LatestWinsAndListIsNewestFirst) {
   EXPECT_EQ(two.created_ms, want.created_ms);
   EXPECT_EQ(two.model_version, want.model_version);
   EXPECT_EQ(two.param_checksum, want.param_checksum);
+  EXPECT_EQ(two.isa, want.isa);
   EXPECT_EQ(two.offsets, want.offsets);
   EXPECT_EQ(two.rows, 3u);  // 4 rows, one removed
   EXPECT_EQ(two.changed_rows, 1u);

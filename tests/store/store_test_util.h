@@ -35,6 +35,7 @@ inline Snapshot Header(uint64_t id, uint64_t base_id) {
   s.created_ms = 1700000000000 + static_cast<int64_t>(id) * 1000;
   s.model_version = id * 10;
   s.param_checksum = "checksum-" + std::to_string(id);
+  s.isa = "isa-" + std::to_string(id % 3);
   s.offsets[{"events", 0}] = static_cast<int64_t>(id) * 100;
   s.offsets[{"events", 1}] = static_cast<int64_t>(id) * 100 + 7;
   s.dense_state = "dense-" + std::to_string(id) + std::string(50, static_cast<char>(id));

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The sanitizer trees, built with clang (libstdc++) and -Wthread-safety as an
+# error, extra to the plain tree of scripts/test.sh (which runs this after its
+# own tests):
+#   asan  build-asan/: AddressSanitizer + UndefinedBehaviorSanitizer (+ leak
+#         checks) over every in-process suite;
+#   tsan  build-tsan/: ThreadSanitizer over the suites whose code runs threads
+#         (queues, Kafka source on the mock cluster, store, HTTP server,
+#         service, replication, integration).
+# Suites against a real broker (ctest label kafka_real) and the script tests
+# that drive the plain binary (compose, crash) run on the plain tree only.
+# Both trees compile at -O1 -g with assertions on and without benchmarks.
+# Usage: scripts/sanitize.sh [asan|tsan]...   (default: asan tsan)
+#   RANKER_JOBS=N        build jobs (default 2); RANKER_TEST_JOBS=N test jobs (2)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The test directories (= ctest labels, = ranker_<dir>_tests) TSan runs,
+# those of them that exist.
+tsan_dirs=()
+for d in base ingest store api app service serving replication cli integration; do
+  [[ -d tests/$d ]] && tsan_dirs+=("$d")
+done
+# Never in a sanitizer tree: real brokers, and scripts driving the binary or
+# a browser.
+plain_only='^(kafka_real|compose|crash|browser)$'
+
+common=(-DCMAKE_CXX_COMPILER=clang++ -DRANKER_WERROR=ON -DRANKER_BUILD_BENCH=OFF)
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan.supp}
+jobs=${RANKER_TEST_JOBS:-2}
+
+stamp() { echo "sanitize: $* ($(date -u +%H:%M:%S))" >&2; }
+
+run_asan() {
+  stamp "asan: building build-asan"
+  scripts/build.sh build-asan "${common[@]}" -DRANKER_SANITIZE=address
+  stamp "asan: testing"
+  (cd build-asan && ctest --output-on-failure --timeout 900 -j"$jobs" -LE "$plain_only")
+}
+
+run_tsan() {
+  local targets=() labels
+  for d in "${tsan_dirs[@]}"; do targets+=("ranker_${d}_tests"); done
+  labels="^($(IFS='|'; echo "${tsan_dirs[*]}"))\$"
+  stamp "tsan: building ${targets[*]} in build-tsan"
+  RANKER_TARGETS="${targets[*]}" scripts/build.sh build-tsan "${common[@]}" -DRANKER_SANITIZE=thread
+  stamp "tsan: testing"
+  (cd build-tsan && ctest --output-on-failure --timeout 900 -j"$jobs" -L "$labels" -LE "$plain_only")
+}
+
+trees=("$@")
+[[ ${#trees[@]} -eq 0 ]] && trees=(asan tsan)
+for t in "${trees[@]}"; do
+  case "$t" in
+    asan) run_asan ;;
+    tsan) run_tsan ;;
+    *) echo "usage: $0 [asan|tsan]..." >&2; exit 2 ;;
+  esac
+done
+stamp "done: ${trees[*]}"
