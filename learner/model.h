@@ -10,7 +10,9 @@
 // Thread-safety: none. One trainer thread owns a Model and calls TrainStep;
 // scorers read an immutable copy (Clone(), published as
 // shared_ptr<const Model>) through learner/scorer.h, where every const
-// method is safe to call concurrently.
+// method is safe to call concurrently. A copy shares the embedding rows
+// with the trainer's model (learner/embedding_table.h): the trainer's
+// later writes never change it, and neither side waits for the other.
 #pragma once
 
 #include <cstdint>
@@ -80,8 +82,12 @@ class Model {
   // change (only scratch buffers are reused).
   ModelGradients Gradients(std::span<const Example> batch);
 
-  // Digest of every learned value, optimizer state included; embedding rows
-  // in ascending key order.
+  // Digest of every learned value, optimizer state included: the dense
+  // part's bytes, then the embedding table's digest (an order-independent
+  // sum of per-row hashes kept at O(rows changed), see EmbeddingTable).
+  // Same options and stream, same value: with or without copies,
+  // snapshots or restores in between. On the trainer's model, call it on
+  // the trainer's thread (it folds the rows written since the last fold).
   uint64_t ParamChecksum() const;
   std::string ParamChecksumHex() const;
 
@@ -93,7 +99,11 @@ class Model {
   static StatusOr<std::unique_ptr<Model>> Deserialize(std::string_view data,
                                                       const ModelOptions& model,
                                                       const OptimizerOptions& optimizer);
-  // A deep copy (to publish to scorers).
+  // A copy to publish to scorers: O(dense part) plus the digest fold of
+  // the rows written since the last fold; the embedding rows are shared,
+  // not copied (see EmbeddingTable's copy). The copy is clean (no dirty
+  // rows) and equal in every learned value (same ParamChecksum). Call it
+  // on the trainer's thread when this is the trainer's model.
   std::unique_ptr<Model> Clone() const;
 
   // Snapshots store the embedding rows one by one (only changed ones each
