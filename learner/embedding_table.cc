@@ -3,6 +3,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -270,6 +271,16 @@ void EmbeddingTable::RemoveRow(uint64_t key) {
   MarkRemoved(key);
 }
 
+void EmbeddingTable::ShareRows(const EmbeddingTable& from) {
+  assert(from.stride() == stride());
+  from.FoldDigest();
+  FoldDigest();
+  rows_ = from.rows_;
+  row_sum_ = from.row_sum_;
+  expiry_heap_.clear();
+  expiry_heap_ready_ = policy_.ttl_ms <= 0 || size() == 0;
+}
+
 bool EmbeddingTable::DropRow(uint64_t key) {
   if (rows_.Find(key).values == nullptr) return false;
   Touch(key);
@@ -389,6 +400,19 @@ void EmbeddingTable::Digest(Digest64* d) const {
   FoldDigest();
   d->UpdateU64(size());
   d->UpdateU64(row_sum_);
+  std::string meta;
+  SerializeMeta(&meta);
+  d->Update(meta.data(), meta.size());
+}
+
+void EmbeddingTable::LegacyDigest(Digest64* d) const {
+  d->UpdateU64(size());
+  for (uint64_t key : SortedKeys()) {
+    const RowTrie::ConstRow row = rows_.Find(key);
+    d->UpdateU64(key);
+    d->Update(row.values, sizeof(Real) * stride());
+    d->UpdateU64(static_cast<uint64_t>(*row.last_seen));
+  }
   std::string meta;
   SerializeMeta(&meta);
   d->Update(meta.data(), meta.size());

@@ -171,6 +171,11 @@ class EmbeddingTable {
   // Creates or overwrites the row of `key` from ExportRow() bytes, without
   // marking it dirty. Corruption if the bytes do not fit this table.
   Status ImportRow(uint64_t key, std::string_view bytes);
+  // Replaces this table's rows by `from`'s, shared (O(1), as a copy's): the
+  // meta state stays this table's. For followers that apply a delta onto
+  // the previous version. Folds `from`'s digest (see thread-safety).
+  // REQUIRES: same dim and state width.
+  void ShareRows(const EmbeddingTable& from);
   // Removes the row of `key` if it has one, without marking anything dirty
   // or removed (a follower applying the leader's removals). True if it had.
   bool DropRow(uint64_t key);
@@ -200,6 +205,10 @@ class EmbeddingTable {
   // Adds the row count, the row-hash sum and the meta state (see the file
   // comment): O(rows changed since the last fold).
   void Digest(Digest64* d) const;
+  // The digest of the snapshot format before the row-hash sum: every row
+  // (key, weights, state, last-seen) in ascending key order, then the meta
+  // state. O(n log n): only to verify snapshots written in that format.
+  void LegacyDigest(Digest64* d) const;
   // Brings the row-hash sum up to date; returns how many rows it rehashed
   // (rows written or removed since the last fold).
   size_t FoldDigest() const;

@@ -90,6 +90,10 @@ class Model {
   // the trainer's thread (it folds the rows written since the last fold).
   uint64_t ParamChecksum() const;
   std::string ParamChecksumHex() const;
+  // The param_checksum of the releases before the incremental digest (rows
+  // digested one by one in key order): O(rows log rows), only to verify
+  // snapshots that recorded it (snapshot state version 1).
+  std::string LegacyParamChecksumHex() const;
 
   // A self-checking binary image (magic, format version, shape digest,
   // trailing checksum).
@@ -115,6 +119,14 @@ class Model {
   void SerializeState(std::string* out) const;
   static StatusOr<std::unique_ptr<Model>> Restore(
       std::string_view state, std::span<const std::pair<uint64_t, std::string>> rows,
+      const ModelOptions& model, const OptimizerOptions& optimizer);
+  // A follower's next version: the state blob (as Restore), the rows of
+  // `base` (shared, not copied; none when base is null), then `changed`
+  // rows imported and `removed` keys dropped. O(dense part + changed +
+  // removed); `base` is not changed and may be in use by readers.
+  static StatusOr<std::unique_ptr<Model>> RestoreDelta(
+      std::string_view state, const Model* base,
+      std::span<const std::pair<uint64_t, std::string>> changed, std::span<const uint64_t> removed,
       const ModelOptions& model, const OptimizerOptions& optimizer);
   // Starts a new dirty period of `channel` (EmbeddingTable::kDirtyChannels:
   // 0 after a snapshot captured the changes, 1 after a model-topic broadcast).
@@ -157,6 +169,7 @@ class Model {
   void Apply(size_t batch_size);
   bool DropPosition(uint64_t ordinal) const;
   uint64_t ShapeDigest() const;
+  void DigestDense(Digest64* d) const;
   void SerializeBody(std::string* out, bool with_rows) const;
   Status DeserializeBody(Decoder* in, bool with_rows);
   void WriteImage(std::string* out, bool with_rows) const;
