@@ -143,11 +143,15 @@ void EmbeddingTable::MarkDirty(uint64_t key) {
 // last seen at the clock. REQUIRES: Touch(key) ran; no row yet.
 RowTrie::Row EmbeddingTable::CreateRow(uint64_t key) {
   const RowTrie::Row row = rows_.Insert(key);
+  InitRow(key, row);
+  return row;
+}
+
+void EmbeddingTable::InitRow(uint64_t key, RowTrie::Row row) {
   InitialWeights(key, row.values);
   std::fill(row.values + dim_, row.values + stride(), state_init_);
   *row.last_seen = clock_ms_;
   ForgetRemoved(key);
-  return row;
 }
 
 void EmbeddingTable::ForgetRemoved(uint64_t key) {
@@ -171,23 +175,31 @@ void EmbeddingTable::MarkRemoved(uint64_t key) {
   }
 }
 
+// One walk down the trie and one look-up of the key's marks per call: the
+// trainer's hot path.
 std::span<Real> EmbeddingTable::Mutable(uint64_t key, int64_t ts_ms) {
-  Touch(key);
-  MarkDirty(key);
-  RowTrie::Row row = rows_.Mutable(key);
-  if (row.values == nullptr) {
-    row = CreateRow(key);
+  bool created = false;
+  RowTrie::Row row = rows_.Upsert(key, &created);
+  uint8_t& mark = marks_[key];
+  if (!(mark & kTouched)) {
+    touched_.push_back(key);
+    if (!created) row_sum_ -= HashOf(key, {row.values, row.last_seen});
+  }
+  for (int c = 0; c < kDirtyChannels; ++c) {
+    if (!(mark & (1u << c))) dirty_[c].keys.push_back(key);
+  }
+  mark = kTouched | ((1u << kDirtyChannels) - 1);
+  if (created) {
+    InitRow(key, row);
     ++admitted_rows_;
     if (admission()) {
       // Its true count is below admit_after: take at most that much out.
       const auto most = static_cast<uint32_t>(policy_.admit_after - 1);
       sketch_.Subtract(key, std::min(sketch_.Estimate(key), most));
     }
-    if (ts_ms >= 0) *row.last_seen = std::max(*row.last_seen, ts_ms);
-    PushExpiry(*row.last_seen, key);
-  } else if (ts_ms >= 0) {
-    *row.last_seen = std::max(*row.last_seen, ts_ms);
   }
+  if (ts_ms >= 0) *row.last_seen = std::max(*row.last_seen, ts_ms);
+  if (created) PushExpiry(*row.last_seen, key);
   return {row.values, stride()};
 }
 

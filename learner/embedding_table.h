@@ -227,6 +227,7 @@ class EmbeddingTable {
   size_t stride() const { return static_cast<size_t>(dim_ + state_width_); }
   uint64_t HashOf(uint64_t key, RowTrie::ConstRow row) const;
   RowTrie::Row CreateRow(uint64_t key);
+  void InitRow(uint64_t key, RowTrie::Row row);
   // The first write to `key`'s row since the last fold takes its old hash
   // out of the sum. REQUIRES: called before the row changes.
   void Touch(uint64_t key);

@@ -157,7 +157,8 @@ class Model {
   Model& operator=(const Model&) = delete;
 
  private:
-  Model(const ModelOptions& model, const OptimizerOptions& optimizer);
+  // `initialise`: draw the initial parameters (false: Clone() copies them).
+  Model(const ModelOptions& model, const OptimizerOptions& optimizer, bool initialise = true);
   void BindViews();
   double ComputeGradients(std::span<const Example> batch, StepResult* r, bool allow_deferred);
   bool IsDeferred(size_t tensor) const;

@@ -206,6 +206,22 @@ RowTrie::Row RowTrie::Mutable(uint64_t key) {
   }
 }
 
+RowTrie::Row RowTrie::Upsert(uint64_t key, bool* created) {
+  const uint64_t h = Mix64(key);
+  Node** slot = &root_;
+  for (int d = 0; *slot != nullptr; ++d) {
+    if ((*slot)->leaf) {
+      const int i = IndexIn(static_cast<const Leaf*>(*slot), key);
+      if (i < 0) break;  // Insert replaces the leaf: no copy of it first
+      *created = false;
+      return RowOf(static_cast<Leaf*>(*Own(slot)), i);  // a copy keeps the row order
+    }
+    slot = &static_cast<Inner*>(*Own(slot))->child[ChildIndex(h, d)];
+  }
+  *created = true;
+  return Insert(key);
+}
+
 RowTrie::Row RowTrie::Insert(uint64_t key) {
   const uint64_t h = Mix64(key);
   Node** slot = &root_;

@@ -66,6 +66,9 @@ class RowTrie {
   // Creates the row of `key` with unspecified contents, to be filled by the
   // caller. REQUIRES: `key` has no row. Valid until the next write.
   Row Insert(uint64_t key);
+  // Mutable(key), or Insert(key) without a row (then *created = true):
+  // one walk down the trie for an existing row.
+  Row Upsert(uint64_t key, bool* created);
   // Removes the row of `key`; false without one.
   bool Erase(uint64_t key);
   // Drops every row (other versions keep theirs).
