@@ -177,6 +177,54 @@ TEST(ModelVersions, ChecksumChangesWithAnyOneBitOfAnyRow) {
   }
 }
 
+// A follower applies each broadcast (the rows dirty on the model topic's
+// channel, the removed ones, the state blob) onto its previous version:
+// equal to the leader at every version, rows added, changed and expired;
+// a version it served before stays unchanged.
+TEST(ModelVersions, AFollowerAppliesDeltasAndStaysEqualToTheLeader) {
+  const std::vector<Example> ex = Stream(3000, 5);
+  std::unique_ptr<Model> leader = MustCreate(Expiring(), {});
+  std::shared_ptr<const Model> follower;
+  std::shared_ptr<const Model> held;
+  uint64_t held_checksum = 0;
+  const std::vector<Example> candidates(ex.begin(), ex.begin() + 30);
+  std::vector<double> held_scores;
+  size_t removed_total = 0;
+  for (size_t i = 0; i < ex.size(); i += 3) {
+    leader->TrainStep(std::span(ex).subspan(i, 3));
+    if (i % 60 != 0) continue;
+    std::vector<uint64_t> keys, removed;
+    leader->mutable_embeddings()->TakeDirty(1, &keys, &removed);
+    removed_total += removed.size();
+    std::vector<std::pair<uint64_t, std::string>> changed;
+    for (uint64_t key : keys) {
+      std::string bytes;
+      ASSERT_TRUE(leader->embeddings().ExportRow(key, &bytes));
+      changed.emplace_back(key, std::move(bytes));
+    }
+    std::string state;
+    leader->SerializeState(&state);
+    StatusOr<std::unique_ptr<Model>> next =
+        Model::RestoreDelta(state, follower.get(), changed, removed, leader->options(), {});
+    ASSERT_TRUE(next.ok()) << next.status().ToString();
+    follower = std::move(next).value();
+    ASSERT_EQ(follower->ParamChecksum(), leader->ParamChecksum()) << "at example " << i;
+    ASSERT_EQ(follower->embedding_rows(), leader->embedding_rows());
+    if (i % 600 == 0) {
+      ASSERT_EQ(follower->embeddings().SortedKeys(), leader->embeddings().SortedKeys());
+    }
+    if (i == 600) {
+      held = follower;
+      held_checksum = held->ParamChecksum();
+      held_scores = Scores(*held, candidates);
+    }
+  }
+  EXPECT_GT(removed_total, 0u);
+  ASSERT_NE(held, nullptr);
+  EXPECT_EQ(held->ParamChecksum(), held_checksum);
+  EXPECT_EQ(Scores(*held, candidates), held_scores);
+}
+
 // The trainer trains and publishes copies while scorers score the latest
 // copy twice and compare: a version never changes under them. Run under
 // ThreadSanitizer in the sanitizer tree.
