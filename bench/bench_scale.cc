@@ -156,7 +156,8 @@ int Main(int argc, char** argv) {
     train_ms += MsSince(t0);
     trained += ex.size();
     t0 = Steady::now();
-    rows_published.push_back(static_cast<double>(m->embeddings().FoldDigest()));
+    m->embeddings().FoldDigest();
+    rows_published.push_back(static_cast<double>(m->embeddings().dirty_keys(1).size()));
     versions.push_back(m->Clone());
     publish_ms.push_back(MsSince(t0));
     if (versions.size() > 2) versions.erase(versions.begin());
@@ -205,6 +206,7 @@ int Main(int argc, char** argv) {
   for (uint64_t i = 0; i < f.rows / 100; ++i) {
     m->mutable_embeddings()->Mutable(GrownKey(rng.Below(f.rows)), 1)[0] += 1e-3f;
   }
+  m->embeddings().FoldDigest();  // what the training steps' EndStep() would have done
   t0 = Steady::now();
   std::vector<uint64_t> keys, removed;
   m->mutable_embeddings()->TakeDirty(0, &keys, &removed);

@@ -124,7 +124,9 @@ size_t EmbeddingTable::FoldDigest() const {
     if (row.values != nullptr) row_sum_ += HashOf(key, row);
   }
   const size_t n = touched_.size();
-  touched_ = {};
+  rows_folded_ += n;
+  touched_.clear();
+  if (touched_.capacity() > (1u << 16)) touched_.shrink_to_fit();
   if (marks_.bucket_count() > 4096 && marks_.size() < marks_.bucket_count() / 16) marks_.rehash(0);
   return n;
 }
@@ -213,6 +215,7 @@ void EmbeddingTable::EndStep(const StepSightings& step) {
     Expire();
     next_sweep_ms_ = SaturatingAdd(clock_ms_, std::max<int64_t>(1, policy_.ttl_ms / 4));
   }
+  FoldDigest();  // while the step's rows are in cache: publications then fold nothing
 }
 
 void EmbeddingTable::PushExpiry(int64_t last_seen, uint64_t key) {

@@ -49,8 +49,9 @@
 // Digest: an order-independent sum (mod 2^64) of one XXH3 hash per row
 // (key, last-seen, weights, optimizer state), kept up to date at O(rows
 // changed): each write subtracts the row's old hash once, and the rows
-// written since are hashed again at the next fold (FoldDigest(), run by
-// Digest() and by every copy). Then the row count and the meta state.
+// written since are hashed again at the next fold (FoldDigest(), run at the
+// end of each training step while its rows are in cache, and by Digest()
+// and every copy for writes outside training steps). Then the row count and the meta state.
 //
 // Thread-safety: const methods may run concurrently on a table no one
 // writes, EXCEPT that Digest(), FoldDigest() and copying fold pending
@@ -212,6 +213,10 @@ class EmbeddingTable {
   // Brings the row-hash sum up to date; returns how many rows it rehashed
   // (rows written or removed since the last fold).
   size_t FoldDigest() const;
+  // Rows rehashed by folds so far (a row written in several training steps
+  // counts once per step): the difference between two publications is
+  // what the later one carried.
+  uint64_t rows_folded() const { return rows_folded_; }
   // The per-row hash that the digest sums, of `key`'s row (0 without one).
   uint64_t RowHash(uint64_t key) const;
   // Rows in ascending key order, then the meta state (restores identically
@@ -263,6 +268,7 @@ class EmbeddingTable {
   // and the keys touched since (their marks carry kTouched).
   mutable uint64_t row_sum_ = 0;
   mutable std::vector<uint64_t> touched_;
+  mutable uint64_t rows_folded_ = 0;
   // Expiry (ttl_ms > 0): a min-heap of (last-seen, key), at least one entry
   // per row and never later than the row's last-seen time. A copy builds
   // its own at its first sweep.

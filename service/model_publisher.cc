@@ -17,7 +17,10 @@ std::shared_ptr<const PublishedModel> ModelPublisher::Publish(
   auto p = std::make_shared<PublishedModel>();
   const auto start = std::chrono::steady_clock::now();
   const learner::Model& model = pipeline.trainer().model();
-  p->publish_rows = model.embeddings().FoldDigest();
+  model.embeddings().FoldDigest();
+  const uint64_t folded = model.embeddings().rows_folded();
+  p->publish_rows = folded >= rows_folded_ ? folded - rows_folded_ : folded;  // a new model
+  rows_folded_ = folded;
   p->model = model.Clone();
   p->clone_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
