@@ -1,8 +1,11 @@
 #include "learner/embedding_table.h"
 
+#include <xxhash.h>
+
 #include <algorithm>
-#include <bit>
+#include <cassert>
 #include <cstring>
+#include <functional>
 #include <limits>
 
 #include "base/random.h"
@@ -10,80 +13,19 @@
 namespace ranker::learner {
 namespace {
 
-// Separates the sketch's hashes from the index's and the initialiser's.
-constexpr uint64_t kSketchSalt = 0xc0417e5cULL;
 // 1: rows carry their last-seen time; the meta state its fields below.
 constexpr uint32_t kMetaVersion = 1;
+// Separates the last-seen time's part of a row hash's seed from the key's.
+constexpr uint64_t kLastSeenSalt = 0x1a57c0de5eedULL;
 
 int64_t SaturatingAdd(int64_t a, int64_t b) {
   return a > std::numeric_limits<int64_t>::max() - b ? std::numeric_limits<int64_t>::max() : a + b;
 }
 
+// The expiry heap's order: the earliest last-seen time on top.
+constexpr auto kLater = std::greater<std::pair<int64_t, uint64_t>>();
+
 }  // namespace
-
-CountMinSketch::CountMinSketch(int64_t bytes)
-    : width_(std::bit_floor(static_cast<size_t>(bytes) / (kDepth * sizeof(uint16_t)))) {
-  cells_.assign(kDepth * width_, 0);
-}
-
-size_t CountMinSketch::Cell(uint64_t key, int r) const {
-  return static_cast<size_t>(r) * width_ + (HashCombine(key, kSketchSalt + r) & (width_ - 1));
-}
-
-uint32_t CountMinSketch::Estimate(uint64_t key) const {
-  if (empty()) return 0;
-  uint32_t est = UINT16_MAX;
-  for (int r = 0; r < kDepth; ++r) est = std::min<uint32_t>(est, cells_[Cell(key, r)]);
-  return est;
-}
-
-void CountMinSketch::Add(uint64_t key, uint32_t n) {
-  if (empty()) return;
-  for (int r = 0; r < kDepth; ++r) {
-    uint16_t& c = cells_[Cell(key, r)];
-    c = static_cast<uint16_t>(std::min<uint32_t>(UINT16_MAX, c + n));
-  }
-  since_aging_ += n;
-  if (since_aging_ >= width_) {
-    for (uint16_t& c : cells_) c >>= 1;
-    since_aging_ = 0;
-  }
-}
-
-void CountMinSketch::Subtract(uint64_t key, uint32_t n) {
-  if (empty()) return;
-  for (int r = 0; r < kDepth; ++r) {
-    uint16_t& c = cells_[Cell(key, r)];
-    c = static_cast<uint16_t>(c - std::min<uint32_t>(c, n));
-  }
-}
-
-void CountMinSketch::Digest(Digest64* d) const {
-  d->UpdateU64(since_aging_);
-  d->UpdateU64(cells_.size());
-  d->Update(cells_.data(), cells_.size() * sizeof(uint16_t));
-}
-
-void CountMinSketch::Serialize(std::string* out) const {
-  PutFixed64(out, since_aging_);
-  PutArray(out, cells_.data(), cells_.size());
-}
-
-Status CountMinSketch::Deserialize(Decoder* in) {
-  uint64_t since = 0;
-  std::vector<uint16_t> cells;
-  RANKER_RETURN_IF_ERROR(in->GetFixed64(&since));
-  RANKER_RETURN_IF_ERROR(in->GetArray(&cells));
-  if (cells.empty() || empty()) return Status::OK();  // admission was or is off: start at zero
-  if (cells.size() != cells_.size()) {
-    return Status::InvalidArgument(
-        "embedding table: the saved admission sketch has " + std::to_string(cells.size()) +
-        " counters, model.embedding_admit_sketch_bytes gives " + std::to_string(cells_.size()));
-  }
-  cells_ = std::move(cells);
-  since_aging_ = since;
-  return Status::OK();
-}
 
 EmbeddingTable::EmbeddingTable(int dim, int state_width, Real state_init, uint64_t seed,
                                double init_scale, const RowPolicy& policy)
@@ -92,63 +34,36 @@ EmbeddingTable::EmbeddingTable(int dim, int state_width, Real state_init, uint64
       state_init_(state_init),
       seed_(seed),
       init_scale_(init_scale),
-      policy_(policy) {
+      policy_(policy),
+      rows_(dim + state_width) {
   if (admission()) sketch_ = CountMinSketch(policy_.admit_sketch_bytes);
 }
 
-Real* EmbeddingTable::RowPtr(size_t row) {
-  return chunks_[row / kRowsPerChunk].data() + (row % kRowsPerChunk) * stride();
+EmbeddingTable::EmbeddingTable(const EmbeddingTable& other)
+    : dim_(other.dim_),
+      state_width_(other.state_width_),
+      state_init_(other.state_init_),
+      seed_(other.seed_),
+      init_scale_(other.init_scale_),
+      policy_(other.policy_),
+      rows_(other.rows_),
+      expiry_heap_ready_(other.policy_.ttl_ms <= 0 || other.size() == 0),
+      sketch_(other.sketch_),
+      clock_ms_(other.clock_ms_),
+      next_sweep_ms_(other.next_sweep_ms_),
+      evicted_rows_(other.evicted_rows_),
+      admitted_rows_(other.admitted_rows_),
+      rejected_sightings_(other.rejected_sightings_) {
+  other.FoldDigest();
+  row_sum_ = other.row_sum_;
 }
 
-const Real* EmbeddingTable::RowPtr(size_t row) const {
-  return chunks_[row / kRowsPerChunk].data() + (row % kRowsPerChunk) * stride();
+EmbeddingTable& EmbeddingTable::operator=(const EmbeddingTable& other) {
+  if (this != &other) *this = EmbeddingTable(other);
+  return *this;
 }
 
-size_t EmbeddingTable::SlotOf(uint64_t key) const {
-  const size_t mask = slots_.size() - 1;
-  size_t i = key & mask;
-  while (slots_[i].row != kNoRow && slots_[i].key != key) i = (i + 1) & mask;
-  return i;
-}
-
-uint32_t EmbeddingTable::RowOf(uint64_t key) const {
-  return slots_.empty() ? kNoRow : slots_[SlotOf(key)].row;
-}
-
-void EmbeddingTable::Reindex(size_t num_slots) {
-  std::vector<Slot> old = std::move(slots_);
-  slots_.assign(num_slots, Slot{});
-  for (const Slot& s : old) {
-    if (s.row != kNoRow) slots_[SlotOf(s.key)] = s;
-  }
-}
-
-void EmbeddingTable::IndexInsert(uint64_t key, uint32_t row) {
-  // Grow to keep the load <= 1/2; rows keep their numbers.
-  if (2 * (keys_.size() + 1) > slots_.size()) Reindex(std::max<size_t>(64, 2 * slots_.size()));
-  slots_[SlotOf(key)] = {key, row};
-}
-
-// Backward-shift deletion: moves each later entry of the probe run into the
-// hole unless its home slot lies cyclically after the hole, so every key
-// stays reachable from its home without crossing an empty slot.
-void EmbeddingTable::IndexErase(size_t slot) {
-  const size_t mask = slots_.size() - 1;
-  size_t hole = slot;
-  for (size_t j = (hole + 1) & mask; slots_[j].row != kNoRow; j = (j + 1) & mask) {
-    const size_t home = slots_[j].key & mask;
-    if (((j - home) & mask) >= ((j - hole) & mask)) {
-      slots_[hole] = slots_[j];
-      hole = j;
-    }
-  }
-  slots_[hole] = Slot{};
-}
-
-const Real* EmbeddingTable::Find(uint64_t key) const {
-  const uint32_t row = RowOf(key);
-  return row == kNoRow ? nullptr : RowPtr(row);
-}
+const Real* EmbeddingTable::Find(uint64_t key) const { return rows_.Find(key).values; }
 
 void EmbeddingTable::Lookup(uint64_t key, Real* out) const {
   const Real* row = Find(key);
@@ -174,22 +89,71 @@ bool EmbeddingTable::Admits(uint64_t key, uint32_t sightings) const {
 }
 
 int64_t EmbeddingTable::LastSeen(uint64_t key) const {
-  const uint32_t row = RowOf(key);
-  return row == kNoRow ? -1 : last_seen_[row];
+  const RowTrie::ConstRow row = rows_.Find(key);
+  return row.values == nullptr ? -1 : *row.last_seen;
 }
 
-size_t EmbeddingTable::AppendRow(uint64_t key) {
-  const size_t row = keys_.size();
-  if (row % kRowsPerChunk == 0) chunks_.emplace_back(kRowsPerChunk * stride());
-  IndexInsert(key, static_cast<uint32_t>(row));
-  keys_.push_back(key);
-  dirty_bits_.push_back(0);
-  last_seen_.push_back(clock_ms_);
-  Real* p = RowPtr(row);
-  InitialWeights(key, p);
-  std::fill(p + dim_, p + stride(), state_init_);
-  ForgetRemoved(key);
+// XXH3 of the row's values, seeded by its key and last-seen time (Mix64 is
+// a bijection: a change of either changes the seed).
+uint64_t EmbeddingTable::HashOf(uint64_t key, RowTrie::ConstRow row) const {
+  const uint64_t seed = Mix64(key) ^ Mix64(static_cast<uint64_t>(*row.last_seen) ^ kLastSeenSalt);
+  return XXH3_64bits_withSeed(row.values, sizeof(Real) * stride(), seed);
+}
+
+uint64_t EmbeddingTable::RowHash(uint64_t key) const {
+  const RowTrie::ConstRow row = rows_.Find(key);
+  return row.values == nullptr ? 0 : HashOf(key, row);
+}
+
+void EmbeddingTable::Touch(uint64_t key) {
+  uint8_t& mark = marks_[key];
+  if (mark & kTouched) return;
+  mark |= kTouched;
+  touched_.push_back(key);
+  const RowTrie::ConstRow row = rows_.Find(key);
+  if (row.values != nullptr) row_sum_ -= HashOf(key, row);
+}
+
+size_t EmbeddingTable::FoldDigest() const {
+  if (touched_.empty()) return 0;  // a copy: nothing to write
+  for (uint64_t key : touched_) {
+    const auto it = marks_.find(key);
+    it->second &= static_cast<uint8_t>(~kTouched);
+    if (it->second == 0) marks_.erase(it);
+    const RowTrie::ConstRow row = rows_.Find(key);
+    if (row.values != nullptr) row_sum_ += HashOf(key, row);
+  }
+  const size_t n = touched_.size();
+  rows_folded_ += n;
+  touched_.clear();
+  if (touched_.capacity() > (1u << 16)) touched_.shrink_to_fit();
+  if (marks_.bucket_count() > 4096 && marks_.size() < marks_.bucket_count() / 16) marks_.rehash(0);
+  return n;
+}
+
+void EmbeddingTable::MarkDirty(uint64_t key) {
+  constexpr uint8_t kAll = (1u << kDirtyChannels) - 1;
+  uint8_t& mark = marks_[key];
+  if ((mark & kAll) == kAll) return;
+  for (int c = 0; c < kDirtyChannels; ++c) {
+    if (!(mark & (1u << c))) dirty_[c].keys.push_back(key);
+  }
+  mark |= kAll;
+}
+
+// The row of `key`, created with its initial weights and state and
+// last seen at the clock. REQUIRES: Touch(key) ran; no row yet.
+RowTrie::Row EmbeddingTable::CreateRow(uint64_t key) {
+  const RowTrie::Row row = rows_.Insert(key);
+  InitRow(key, row);
   return row;
+}
+
+void EmbeddingTable::InitRow(uint64_t key, RowTrie::Row row) {
+  InitialWeights(key, row.values);
+  std::fill(row.values + dim_, row.values + stride(), state_init_);
+  *row.last_seen = clock_ms_;
+  ForgetRemoved(key);
 }
 
 void EmbeddingTable::ForgetRemoved(uint64_t key) {
@@ -213,10 +177,22 @@ void EmbeddingTable::MarkRemoved(uint64_t key) {
   }
 }
 
+// One walk down the trie and one look-up of the key's marks per call: the
+// trainer's hot path.
 std::span<Real> EmbeddingTable::Mutable(uint64_t key, int64_t ts_ms) {
-  size_t row = RowOf(key);
-  if (row == kNoRow) {
-    row = AppendRow(key);
+  bool created = false;
+  RowTrie::Row row = rows_.Upsert(key, &created);
+  uint8_t& mark = marks_[key];
+  if (!(mark & kTouched)) {
+    touched_.push_back(key);
+    if (!created) row_sum_ -= HashOf(key, {row.values, row.last_seen});
+  }
+  for (int c = 0; c < kDirtyChannels; ++c) {
+    if (!(mark & (1u << c))) dirty_[c].keys.push_back(key);
+  }
+  mark = kTouched | ((1u << kDirtyChannels) - 1);
+  if (created) {
+    InitRow(key, row);
     ++admitted_rows_;
     if (admission()) {
       // Its true count is below admit_after: take at most that much out.
@@ -224,15 +200,9 @@ std::span<Real> EmbeddingTable::Mutable(uint64_t key, int64_t ts_ms) {
       sketch_.Subtract(key, std::min(sketch_.Estimate(key), most));
     }
   }
-  if (ts_ms >= 0) last_seen_[row] = std::max(last_seen_[row], ts_ms);
-  constexpr uint8_t kAll = (1u << kDirtyChannels) - 1;
-  if (dirty_bits_[row] != kAll) {
-    for (int c = 0; c < kDirtyChannels; ++c) {
-      if (!(dirty_bits_[row] & (1u << c))) dirty_[c].keys.push_back(key);
-    }
-    dirty_bits_[row] = kAll;
-  }
-  return {RowPtr(row), stride()};
+  if (ts_ms >= 0) *row.last_seen = std::max(*row.last_seen, ts_ms);
+  if (created) PushExpiry(*row.last_seen, key);
+  return {row.values, stride()};
 }
 
 void EmbeddingTable::EndStep(const StepSightings& step) {
@@ -245,64 +215,125 @@ void EmbeddingTable::EndStep(const StepSightings& step) {
     Expire();
     next_sweep_ms_ = SaturatingAdd(clock_ms_, std::max<int64_t>(1, policy_.ttl_ms / 4));
   }
+  FoldDigest();  // while the step's rows are in cache: publications then fold nothing
 }
 
-// Removes the rows last seen before clock - ttl, in ascending key order
-// (so removed_keys() and the row moves do not depend on insertion order).
-void EmbeddingTable::Expire() {
-  const int64_t cutoff = clock_ms_ - policy_.ttl_ms;
+void EmbeddingTable::PushExpiry(int64_t last_seen, uint64_t key) {
+  if (policy_.ttl_ms <= 0 || !expiry_heap_ready_) return;
+  expiry_heap_.emplace_back(last_seen, key);
+  std::push_heap(expiry_heap_.begin(), expiry_heap_.end(), kLater);
+}
+
+// O(rows): a copy's first sweep, or after a restore.
+void EmbeddingTable::BuildExpiryHeap() {
+  expiry_heap_.clear();
+  expiry_heap_.reserve(size());
+  rows_.ForEach(
+      [&](uint64_t key, RowTrie::ConstRow row) { expiry_heap_.emplace_back(*row.last_seen, key); });
+  std::make_heap(expiry_heap_.begin(), expiry_heap_.end(), kLater);
+  expiry_heap_ready_ = true;
+}
+
+// The keys of the rows last seen before `cutoff`, ascending. Pops every
+// heap entry before the cutoff: a stale one (row gone) is dropped, one of a
+// row seen since is pushed again at its current last-seen time.
+std::vector<uint64_t> EmbeddingTable::ExpiredKeys(int64_t cutoff) {
+  if (!expiry_heap_ready_) BuildExpiryHeap();
   std::vector<uint64_t> expired;
-  for (size_t row = 0; row < keys_.size(); ++row) {
-    if (last_seen_[row] < cutoff) expired.push_back(keys_[row]);
+  while (!expiry_heap_.empty() && expiry_heap_.front().first < cutoff) {
+    std::pop_heap(expiry_heap_.begin(), expiry_heap_.end(), kLater);
+    const uint64_t key = expiry_heap_.back().second;
+    expiry_heap_.pop_back();
+    const RowTrie::ConstRow row = rows_.Find(key);
+    if (row.values == nullptr) continue;
+    if (*row.last_seen < cutoff) {
+      expired.push_back(key);
+    } else {
+      PushExpiry(*row.last_seen, key);
+    }
   }
-  if (expired.empty()) return;
   std::sort(expired.begin(), expired.end());
-  for (uint64_t key : expired) RemoveRow(key);
-  for (DirtySet& d : dirty_) {
-    std::erase_if(
-        d.keys, [&](uint64_t k) { return std::binary_search(expired.begin(), expired.end(), k); });
+  expired.erase(std::unique(expired.begin(), expired.end()), expired.end());
+  return expired;
+}
+
+// Removes the rows last seen before clock - ttl, in ascending key order.
+void EmbeddingTable::Expire() {
+  const std::vector<uint64_t> expired = ExpiredKeys(clock_ms_ - policy_.ttl_ms);
+  if (expired.empty()) return;
+  std::array<bool, kDirtyChannels> was_dirty{};
+  for (uint64_t key : expired) {
+    const auto it = marks_.find(key);
+    for (int c = 0; c < kDirtyChannels; ++c) {
+      was_dirty[c] = was_dirty[c] || (it != marks_.end() && (it->second & (1u << c)));
+    }
+    RemoveRow(key);
+  }
+  for (int c = 0; c < kDirtyChannels; ++c) {
+    if (!was_dirty[c]) continue;
+    std::erase_if(dirty_[c].keys, [&](uint64_t k) {
+      return std::binary_search(expired.begin(), expired.end(), k);
+    });
   }
   evicted_rows_ += expired.size();
-  // Shrink the index once it is mostly empty (load < 1/8).
-  if (slots_.size() > 64 && 8 * keys_.size() < slots_.size()) {
-    Reindex(std::max<size_t>(64, std::bit_ceil(4 * keys_.size())));
-  }
 }
 
-// Swap-removes the row of `key` (the last row moves into its place).
+// Removes the row of `key` (it leaves the dirty channels, enters removed).
 void EmbeddingTable::RemoveRow(uint64_t key) {
-  const size_t slot = SlotOf(key);
-  const uint32_t row = slots_[slot].row;
-  IndexErase(slot);
-  const uint32_t last = static_cast<uint32_t>(keys_.size() - 1);
-  if (row != last) {
-    std::memcpy(RowPtr(row), RowPtr(last), sizeof(Real) * stride());
-    keys_[row] = keys_[last];
-    last_seen_[row] = last_seen_[last];
-    dirty_bits_[row] = dirty_bits_[last];
-    slots_[SlotOf(keys_[row])].row = row;
-  }
-  keys_.pop_back();
-  last_seen_.pop_back();
-  dirty_bits_.pop_back();
-  if (keys_.size() % kRowsPerChunk == 0) chunks_.pop_back();
+  Touch(key);
+  marks_[key] = kTouched;
+  rows_.Erase(key);
   MarkRemoved(key);
 }
 
-void EmbeddingTable::ClearDirty(int channel) {
-  DirtySet& d = dirty_[channel];
+void EmbeddingTable::ShareRows(const EmbeddingTable& from) {
+  assert(from.stride() == stride());
+  from.FoldDigest();
+  FoldDigest();
+  rows_ = from.rows_;
+  row_sum_ = from.row_sum_;
+  expiry_heap_.clear();
+  expiry_heap_ready_ = policy_.ttl_ms <= 0 || size() == 0;
+}
+
+bool EmbeddingTable::DropRow(uint64_t key) {
+  if (rows_.Find(key).values == nullptr) return false;
+  Touch(key);
+  return rows_.Erase(key);
+}
+
+// Clears channel `channel`'s bit of `keys`; the marks' memory is released
+// once they are mostly gone (after a burst of new rows, for example).
+void EmbeddingTable::ClearMarks(int channel, const std::vector<uint64_t>& keys) const {
   const auto bit = static_cast<uint8_t>(1u << channel);
-  for (uint64_t key : d.keys) dirty_bits_[RowOf(key)] &= static_cast<uint8_t>(~bit);
-  d.keys.clear();
-  d.removed.clear();
-  d.removed_index.clear();
+  for (uint64_t key : keys) {
+    const auto it = marks_.find(key);
+    if (it == marks_.end()) continue;
+    it->second &= static_cast<uint8_t>(~bit);
+    if (it->second == 0) marks_.erase(it);
+  }
+  if (marks_.bucket_count() > 4096 && marks_.size() < marks_.bucket_count() / 16) marks_.rehash(0);
+}
+
+void EmbeddingTable::ClearDirty(int channel) {
+  std::vector<uint64_t> keys, removed;
+  TakeDirty(channel, &keys, &removed);
+}
+
+void EmbeddingTable::TakeDirty(int channel, std::vector<uint64_t>* keys,
+                               std::vector<uint64_t>* removed) {
+  DirtySet& d = dirty_[channel];
+  *keys = std::exchange(d.keys, {});
+  *removed = std::exchange(d.removed, {});
+  d.removed_index = {};
+  ClearMarks(channel, *keys);
 }
 
 bool EmbeddingTable::ExportRow(uint64_t key, std::string* out) const {
-  const uint32_t row = RowOf(key);
-  if (row == kNoRow) return false;
-  PutArray(out, RowPtr(row), stride());
-  PutFixed64(out, static_cast<uint64_t>(last_seen_[row]));
+  const RowTrie::ConstRow row = rows_.Find(key);
+  if (row.values == nullptr) return false;
+  PutArray(out, row.values, stride());
+  PutFixed64(out, static_cast<uint64_t>(*row.last_seen));
   return true;
 }
 
@@ -313,13 +344,27 @@ Status EmbeddingTable::ImportRow(uint64_t key, std::string_view bytes) {
                               std::to_string(bytes.size()) + " bytes, expected " +
                               std::to_string(expected));
   }
-  const uint32_t found = RowOf(key);
-  const size_t row = found == kNoRow ? AppendRow(key) : found;
-  Decoder in(bytes, "embedding row");
-  RANKER_RETURN_IF_ERROR(in.GetInto(RowPtr(row), stride()));
+  std::vector<Real> values(stride());
   uint64_t last_seen = 0;
+  Decoder in(bytes, "embedding row");
+  RANKER_RETURN_IF_ERROR(in.GetInto(values.data(), stride()));
   RANKER_RETURN_IF_ERROR(in.GetFixed64(&last_seen));
-  last_seen_[row] = static_cast<int64_t>(last_seen);
+  const auto mark = marks_.find(key);
+  const bool touched = mark != marks_.end() && (mark->second & kTouched);
+  RowTrie::Row row = rows_.Mutable(key);
+  const bool created = row.values == nullptr;
+  if (created) {
+    row = CreateRow(key);
+  } else if (!touched) {
+    row_sum_ -= HashOf(key, {row.values, row.last_seen});
+  }
+  const int64_t before = *row.last_seen;
+  std::copy(values.begin(), values.end(), row.values);
+  *row.last_seen = static_cast<int64_t>(last_seen);
+  // Not touched: the new hash enters the sum now (no mark left behind, so
+  // a restore of many rows keeps no per-row bookkeeping).
+  if (!touched) row_sum_ += HashOf(key, {row.values, row.last_seen});
+  if (created || *row.last_seen < before) PushExpiry(*row.last_seen, key);
   return Status::OK();
 }
 
@@ -354,19 +399,34 @@ void EmbeddingTable::Clear() {
   *this = EmbeddingTable(dim_, state_width_, state_init_, seed_, init_scale_, policy_);
 }
 
+void EmbeddingTable::ForEachKey(const std::function<void(uint64_t)>& f) const {
+  rows_.ForEach([&](uint64_t key, RowTrie::ConstRow) { f(key); });
+}
+
 std::vector<uint64_t> EmbeddingTable::SortedKeys() const {
-  std::vector<uint64_t> keys = keys_;
+  std::vector<uint64_t> keys;
+  keys.reserve(size());
+  ForEachKey([&](uint64_t key) { keys.push_back(key); });
   std::sort(keys.begin(), keys.end());
   return keys;
 }
 
 void EmbeddingTable::Digest(Digest64* d) const {
-  d->UpdateU64(keys_.size());
+  FoldDigest();
+  d->UpdateU64(size());
+  d->UpdateU64(row_sum_);
+  std::string meta;
+  SerializeMeta(&meta);
+  d->Update(meta.data(), meta.size());
+}
+
+void EmbeddingTable::LegacyDigest(Digest64* d) const {
+  d->UpdateU64(size());
   for (uint64_t key : SortedKeys()) {
-    const uint32_t row = RowOf(key);
+    const RowTrie::ConstRow row = rows_.Find(key);
     d->UpdateU64(key);
-    d->Update(RowPtr(row), sizeof(Real) * stride());
-    d->UpdateU64(static_cast<uint64_t>(last_seen_[row]));
+    d->Update(row.values, sizeof(Real) * stride());
+    d->UpdateU64(static_cast<uint64_t>(*row.last_seen));
   }
   std::string meta;
   SerializeMeta(&meta);
@@ -374,7 +434,7 @@ void EmbeddingTable::Digest(Digest64* d) const {
 }
 
 void EmbeddingTable::Serialize(std::string* out) const {
-  PutFixed64(out, keys_.size());
+  PutFixed64(out, size());
   PutFixed32(out, static_cast<uint32_t>(stride()));
   for (uint64_t key : SortedKeys()) {
     PutFixed64(out, key);
@@ -396,11 +456,13 @@ Status EmbeddingTable::Deserialize(Decoder* in) {
   for (uint64_t i = 0; i < n; ++i) {
     uint64_t key = 0, last_seen = 0;
     RANKER_RETURN_IF_ERROR(in->GetFixed64(&key));
-    if (RowOf(key) != kNoRow) return Status::Corruption("embedding table: duplicate key");
-    const size_t row = AppendRow(key);
-    RANKER_RETURN_IF_ERROR(in->GetInto(RowPtr(row), stride()));
+    if (Find(key) != nullptr) return Status::Corruption("embedding table: duplicate key");
+    const RowTrie::Row row = CreateRow(key);
+    RANKER_RETURN_IF_ERROR(in->GetInto(row.values, stride()));
     RANKER_RETURN_IF_ERROR(in->GetFixed64(&last_seen));
-    last_seen_[row] = static_cast<int64_t>(last_seen);
+    *row.last_seen = static_cast<int64_t>(last_seen);
+    row_sum_ += HashOf(key, {row.values, row.last_seen});
+    PushExpiry(*row.last_seen, key);
   }
   return DeserializeMeta(in);
 }

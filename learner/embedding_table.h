@@ -1,9 +1,12 @@
 // Embedding rows of categorical values, keyed by the 64-bit
 // base::FeatureKey(field, value): no modulo buckets, so distinct values
 // never share a row (barring a 64-bit collision). Each row stores its
-// weights and its optimizer state side by side, in fixed-size chunks (the
-// table grows without copying old rows), plus the newest event time a
-// training example used it (its last-seen time).
+// weights and its optimizer state side by side, plus the newest event time
+// a training example used it (its last-seen time). The rows live in a
+// persistent hash trie (learner/row_trie.h): copying a table is O(1) in its
+// rows and the copy shares them; the learner's later writes copy only the
+// trie nodes they touch, so a published copy stays unchanged while it lives
+// and costs memory only for what changed since.
 //
 // Initialisation: a row's initial weights are a pure function of (key,
 // seed): U(-init_scale, +init_scale) from Rng(HashCombine(key, seed)). The
@@ -33,30 +36,46 @@
 //    unknown: no refresh; a row created so starts at the clock). Each time
 //    the clock passes the next sweep time (clock + max(1, ttl/4) after the
 //    last sweep: event time only, never wall-clock), rows last seen before
-//    clock - ttl are removed: their keys go to removed_keys() and
-//    evicted_rows() counts them. A value seen again starts over from its
-//    initial weights. Without timestamps the clock never moves and nothing
-//    expires.
+//    clock - ttl are removed, in ascending key order: their keys go to
+//    removed_keys() and evicted_rows() counts them. A value seen again
+//    starts over from its initial weights. Without timestamps the clock
+//    never moves and nothing expires. A sweep costs O(expired rows + rows
+//    seen again since their entry), not O(table): a min-heap holds one
+//    (last-seen, key) entry per row, re-pushed lazily when popped.
 // All of it (counters, clock, sweep time, last-seen times) is state: in
 // Digest(), Serialize(), ExportRow() and SerializeMeta(), so a save/restore
 // continues bit-identically; nothing depends on row insertion order.
 //
-// Thread-safety: const methods may run concurrently; anything else needs
-// exclusive access (one trainer writes; scorers read a published copy).
+// Digest: an order-independent sum (mod 2^64) of one XXH3 hash per row
+// (key, last-seen, weights, optimizer state), kept up to date at O(rows
+// changed): each write subtracts the row's old hash once, and the rows
+// written since are hashed again at the next fold (FoldDigest(), run at the
+// end of each training step while its rows are in cache, and by Digest()
+// and every copy for writes outside training steps). Then the row count and the meta state.
+//
+// Thread-safety: const methods may run concurrently on a table no one
+// writes, EXCEPT that Digest(), FoldDigest() and copying fold pending
+// writes: call them on the writer's thread (a copy is always folded, so
+// on a copy they only read). Distinct tables (a copy and its source) may be
+// used from distinct threads: one trainer writes its table while scorers
+// read published copies, without locks.
 #pragma once
 
 #include <array>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "base/coding.h"
 #include "base/hash.h"
+#include "learner/count_min_sketch.h"
 #include "learner/options.h"
+#include "learner/row_trie.h"
 #include "learner/tensor.h"
 
 namespace ranker::learner {
@@ -79,48 +98,28 @@ struct StepSightings {
   int64_t newest_ts_ms = -1;  // newest Example::ts_ms of the batch, -1 none
 };
 
-// Approximate counts of keys in fixed memory: 4 rows of `width` saturating
-// 16-bit counters (a count-min sketch). A key's estimate is the minimum of
-// its 4 counters: never below its true count, above it on collisions.
-class CountMinSketch {
- public:
-  CountMinSketch() = default;  // empty: counts nothing, estimates 0
-  explicit CountMinSketch(int64_t bytes);
-  bool empty() const { return cells_.empty(); }
-  size_t width() const { return width_; }
-  uint32_t Estimate(uint64_t key) const;
-  // Adds n to each counter of `key` (saturating); every `width` additions
-  // all counters are halved.
-  void Add(uint64_t key, uint32_t n);
-  // Takes min(n, counter) from each counter of `key`.
-  void Subtract(uint64_t key, uint32_t n);
-  void Digest(Digest64* d) const;
-  void Serialize(std::string* out) const;
-  // InvalidArgument when the saved sketch has another (non-zero) size.
-  Status Deserialize(Decoder* in);
-
- private:
-  static constexpr int kDepth = 4;
-  size_t Cell(uint64_t key, int r) const;
-  std::vector<uint16_t> cells_;  // kDepth x width_
-  size_t width_ = 0;
-  uint64_t since_aging_ = 0;  // additions since the counters were last halved
-};
-
 class EmbeddingTable {
  public:
   // state_width optimizer values per row, each initialised to state_init.
   EmbeddingTable(int dim, int state_width, Real state_init, uint64_t seed, double init_scale,
                  const RowPolicy& policy = {});
+  // A copy shares every row with `other` (O(1) in the rows; the meta state
+  // and the admission sketch are copied) and is clean: no dirty or removed
+  // keys. Folds `other`'s digest first (see the thread-safety note).
+  EmbeddingTable(const EmbeddingTable& other);
+  EmbeddingTable& operator=(const EmbeddingTable& other);
+  EmbeddingTable(EmbeddingTable&&) noexcept = default;
+  EmbeddingTable& operator=(EmbeddingTable&&) noexcept = default;
 
   int dim() const { return dim_; }
   int state_width() const { return state_width_; }
-  size_t size() const { return keys_.size(); }
+  size_t size() const { return rows_.size(); }
   const RowPolicy& policy() const { return policy_; }
   bool admission() const { return policy_.admit_after > 1; }
 
   // The weights [dim] of `key`, or nullptr when it has no row. Valid until
-  // the next EndStep(), ImportRow() or Clear() (expiry moves rows).
+  // the next write to this table (Mutable, ImportRow, EndStep, Clear,
+  // assignment); on a copy no one writes, as long as the copy lives.
   const Real* Find(uint64_t key) const;
   // Writes the weights of `key` into out[0, dim): its row; without one, its
   // initial weights, or zeros with admission on (the table is not changed).
@@ -136,7 +135,9 @@ class EmbeddingTable {
   // The row of `key` (weights, then state_width() optimizer values),
   // created with its initial weights and state when absent (an admission:
   // its counts leave the sketch). Marks it dirty. A training use at event
-  // time ts_ms (-1 unknown) refreshes its last-seen time.
+  // time ts_ms (-1 unknown) refreshes its last-seen time. The span is valid
+  // until the next write to this table (the next Mutable() may move it:
+  // use it before asking for another row).
   std::span<Real> Mutable(uint64_t key, int64_t ts_ms);
   std::span<Real> Mutable(uint64_t key) { return Mutable(key, -1); }
   // After a training step's Mutable() calls: counts the probation
@@ -145,8 +146,10 @@ class EmbeddingTable {
 
   // Dirty tracking has independent channels, each with its own dirty
   // period: 0 = snapshots (the default), 1 = the model topic
-  // (app/model_broadcaster.h). A change marks a row dirty in every channel;
-  // ClearDirty(c) ends channel c's period only.
+  // (the model broadcaster). A change marks a row dirty in every channel;
+  // ClearDirty(c) ends channel c's period only. Kept beside the rows (a
+  // key set per channel), so clearing costs O(dirty keys) and copies no
+  // rows.
   static constexpr int kDirtyChannels = 2;
   // Keys of the rows created or changed since the last ClearDirty(channel),
   // in the order they first became dirty (for incremental snapshots).
@@ -158,6 +161,9 @@ class EmbeddingTable {
     return dirty_[channel].removed;
   }
   void ClearDirty(int channel = 0);
+  // ClearDirty(channel), handing the period's dirty and removed keys over
+  // (moved out, not copied).
+  void TakeDirty(int channel, std::vector<uint64_t>* keys, std::vector<uint64_t>* removed);
 
   // One row as self-contained bytes (its weights, optimizer state and
   // last-seen time; the layout is this class's own): appends to `out`.
@@ -166,6 +172,14 @@ class EmbeddingTable {
   // Creates or overwrites the row of `key` from ExportRow() bytes, without
   // marking it dirty. Corruption if the bytes do not fit this table.
   Status ImportRow(uint64_t key, std::string_view bytes);
+  // Replaces this table's rows by `from`'s, shared (O(1), as a copy's): the
+  // meta state stays this table's. For followers that apply a delta onto
+  // the previous version. Folds `from`'s digest (see thread-safety).
+  // REQUIRES: same dim and state width.
+  void ShareRows(const EmbeddingTable& from);
+  // Removes the row of `key` if it has one, without marking anything dirty
+  // or removed (a follower applying the leader's removals). True if it had.
+  bool DropRow(uint64_t key);
 
   // The table's state other than its rows (clock, sweep time, counters,
   // admission sketch), for snapshots that store rows one by one.
@@ -185,48 +199,52 @@ class EmbeddingTable {
   uint64_t admitted_rows() const { return admitted_rows_; }
   uint64_t rejected_sightings() const { return rejected_sightings_; }
 
-  // All keys, ascending.
+  // All keys, ascending (O(n log n): for full images and tests).
   std::vector<uint64_t> SortedKeys() const;
-  // Digests every row (key, weights, state, last-seen) in ascending key
-  // order, then the meta state, so the result does not depend on insertion
-  // or hash-table order.
+  // Calls f(key) for every row, in no particular order.
+  void ForEachKey(const std::function<void(uint64_t)>& f) const;
+  // Adds the row count, the row-hash sum and the meta state (see the file
+  // comment): O(rows changed since the last fold).
   void Digest(Digest64* d) const;
+  // The digest of the snapshot format before the row-hash sum: every row
+  // (key, weights, state, last-seen) in ascending key order, then the meta
+  // state. O(n log n): only to verify snapshots written in that format.
+  void LegacyDigest(Digest64* d) const;
+  // Brings the row-hash sum up to date; returns how many rows it rehashed
+  // (rows written or removed since the last fold).
+  size_t FoldDigest() const;
+  // Rows rehashed by folds so far (a row written in several training steps
+  // counts once per step): the difference between two publications is
+  // what the later one carried.
+  uint64_t rows_folded() const { return rows_folded_; }
+  // The per-row hash that the digest sums, of `key`'s row (0 without one).
+  uint64_t RowHash(uint64_t key) const;
   // Rows in ascending key order, then the meta state (restores identically
   // regardless of the insertion order). Dirty flags are not saved; a
   // restored table is clean.
   void Serialize(std::string* out) const;
   Status Deserialize(Decoder* in);
 
+  // The trie's nodes and bytes (this version's; shared nodes included).
+  RowTrie::Stats TrieStats() const { return rows_.ComputeStats(); }
+
  private:
-  static constexpr size_t kRowsPerChunk = 4096;
   size_t stride() const { return static_cast<size_t>(dim_ + state_width_); }
-  Real* RowPtr(size_t row);
-  const Real* RowPtr(size_t row) const;
-  size_t AppendRow(uint64_t key);
-  // The index slot holding `key`, or the empty slot where it would go.
-  // REQUIRES: !slots_.empty().
-  size_t SlotOf(uint64_t key) const;
-  // The row of `key`, or kNoRow.
-  uint32_t RowOf(uint64_t key) const;
-  void IndexInsert(uint64_t key, uint32_t row);
-  void IndexErase(size_t slot);
-  void Reindex(size_t num_slots);
+  uint64_t HashOf(uint64_t key, RowTrie::ConstRow row) const;
+  RowTrie::Row CreateRow(uint64_t key);
+  void InitRow(uint64_t key, RowTrie::Row row);
+  // The first write to `key`'s row since the last fold takes its old hash
+  // out of the sum. REQUIRES: called before the row changes.
+  void Touch(uint64_t key);
+  void MarkDirty(uint64_t key);
+  void ClearMarks(int channel, const std::vector<uint64_t>& keys) const;
   void RemoveRow(uint64_t key);
   void Expire();
+  std::vector<uint64_t> ExpiredKeys(int64_t cutoff);
+  void PushExpiry(int64_t last_seen, uint64_t key);
+  void BuildExpiryHeap();
   void ForgetRemoved(uint64_t key);
   void MarkRemoved(uint64_t key);
-
-  // The key -> row index: open addressing with linear probing over a
-  // power-of-two array at most half full (a lookup touches one or two
-  // cache lines; std::unordered_map chases a node per lookup). Keys are
-  // well-mixed 64-bit hashes, so their low bits pick the slot. Deletion
-  // shifts later entries of the probe run back (no tombstones).
-  static constexpr uint32_t kNoRow = UINT32_MAX;
-  struct Slot {
-    uint64_t key = 0;
-    uint32_t row = kNoRow;
-  };
-  std::vector<Slot> slots_;
 
   int dim_;
   int state_width_;
@@ -234,18 +252,28 @@ class EmbeddingTable {
   uint64_t seed_;
   double init_scale_;
   RowPolicy policy_;
-  // Rows are dense: removal moves the last row into the hole.
-  std::vector<uint64_t> keys_;             // row -> key
-  std::vector<std::vector<Real>> chunks_;  // kRowsPerChunk rows each
-  std::vector<int64_t> last_seen_;         // row -> last-seen event time
-  std::vector<uint8_t> dirty_bits_;        // row -> bit c: dirty since ClearDirty(c)
+  RowTrie rows_;
+  // Per key changed since a mark was last cleared: bit c = dirty on
+  // channel c, kTouched = written since the last fold of the digest.
+  static constexpr uint8_t kTouched = 1u << kDirtyChannels;
+  mutable boost::unordered_flat_map<uint64_t, uint8_t> marks_;
   // One dirty channel's changed and removed keys.
   struct DirtySet {
     std::vector<uint64_t> keys;
     std::vector<uint64_t> removed;
-    std::unordered_map<uint64_t, size_t> removed_index;  // key -> removed index
+    boost::unordered_flat_map<uint64_t, size_t> removed_index;  // key -> removed index
   };
   std::array<DirtySet, kDirtyChannels> dirty_;
+  // The digest's row part: the sum of the row hashes as of the last fold,
+  // and the keys touched since (their marks carry kTouched).
+  mutable uint64_t row_sum_ = 0;
+  mutable std::vector<uint64_t> touched_;
+  mutable uint64_t rows_folded_ = 0;
+  // Expiry (ttl_ms > 0): a min-heap of (last-seen, key), at least one entry
+  // per row and never later than the row's last-seen time. A copy builds
+  // its own at its first sweep.
+  std::vector<std::pair<int64_t, uint64_t>> expiry_heap_;
+  bool expiry_heap_ready_ = true;
   // Meta state.
   CountMinSketch sketch_;  // empty with admission off
   int64_t clock_ms_ = -1;

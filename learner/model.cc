@@ -96,7 +96,7 @@ Real SumOf(ConstTensorView v) {
 
 }  // namespace
 
-Model::Model(const ModelOptions& model, const OptimizerOptions& optimizer)
+Model::Model(const ModelOptions& model, const OptimizerOptions& optimizer, bool initialise)
     : options_(model),
       optimizer_options_(optimizer),
       network_(model),
@@ -107,13 +107,12 @@ Model::Model(const ModelOptions& model, const OptimizerOptions& optimizer)
              RowPolicy::Of(model)),
       layout_(model),
       optimizer_(optimizer) {
+  grads_ = network_.Zeros();
+  if (pos_task_ >= 0) pos_grads_ = position_.Zeros();
+  if (!initialise) return;  // Clone() copies the parameters and binds the views
   Rng rng(model.seed);
   params_ = network_.Init(&rng);
-  grads_ = network_.Zeros();
-  if (pos_task_ >= 0) {
-    pos_params_ = position_.Init(&rng);
-    pos_grads_ = position_.Zeros();
-  }
+  if (pos_task_ >= 0) pos_params_ = position_.Init(&rng);
   BindViews();
   optimizer_.InitDense(param_views_);
 }
@@ -133,7 +132,7 @@ void Model::BindViews() {
 }
 
 std::unique_ptr<Model> Model::Clone() const {
-  std::unique_ptr<Model> m(new Model(options_, optimizer_options_));
+  std::unique_ptr<Model> m(new Model(options_, optimizer_options_, /*initialise=*/false));
   m->params_ = params_;
   m->pos_params_ = pos_params_;
   m->table_ = table_;

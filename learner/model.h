@@ -10,7 +10,9 @@
 // Thread-safety: none. One trainer thread owns a Model and calls TrainStep;
 // scorers read an immutable copy (Clone(), published as
 // shared_ptr<const Model>) through learner/scorer.h, where every const
-// method is safe to call concurrently.
+// method is safe to call concurrently. A copy shares the embedding rows
+// with the trainer's model (learner/embedding_table.h): the trainer's
+// later writes never change it, and neither side waits for the other.
 #pragma once
 
 #include <cstdint>
@@ -80,10 +82,18 @@ class Model {
   // change (only scratch buffers are reused).
   ModelGradients Gradients(std::span<const Example> batch);
 
-  // Digest of every learned value, optimizer state included; embedding rows
-  // in ascending key order.
+  // Digest of every learned value, optimizer state included: the dense
+  // part's bytes, then the embedding table's digest (an order-independent
+  // sum of per-row hashes kept at O(rows changed), see EmbeddingTable).
+  // Same options and stream, same value: with or without copies,
+  // snapshots or restores in between. On the trainer's model, call it on
+  // the trainer's thread (it folds the rows written since the last fold).
   uint64_t ParamChecksum() const;
   std::string ParamChecksumHex() const;
+  // The param_checksum of the releases before the incremental digest (rows
+  // digested one by one in key order): O(rows log rows), only to verify
+  // snapshots that recorded it (snapshot state version 1).
+  std::string LegacyParamChecksumHex() const;
 
   // A self-checking binary image (magic, format version, shape digest,
   // trailing checksum).
@@ -93,7 +103,11 @@ class Model {
   static StatusOr<std::unique_ptr<Model>> Deserialize(std::string_view data,
                                                       const ModelOptions& model,
                                                       const OptimizerOptions& optimizer);
-  // A deep copy (to publish to scorers).
+  // A copy to publish to scorers: O(dense part) plus the digest fold of
+  // the rows written since the last fold; the embedding rows are shared,
+  // not copied (see EmbeddingTable's copy). The copy is clean (no dirty
+  // rows) and equal in every learned value (same ParamChecksum). Call it
+  // on the trainer's thread when this is the trainer's model.
   std::unique_ptr<Model> Clone() const;
 
   // Snapshots store the embedding rows one by one (only changed ones each
@@ -105,6 +119,14 @@ class Model {
   void SerializeState(std::string* out) const;
   static StatusOr<std::unique_ptr<Model>> Restore(
       std::string_view state, std::span<const std::pair<uint64_t, std::string>> rows,
+      const ModelOptions& model, const OptimizerOptions& optimizer);
+  // A follower's next version: the state blob (as Restore), the rows of
+  // `base` (shared, not copied; none when base is null), then `changed`
+  // rows imported and `removed` keys dropped. O(dense part + changed +
+  // removed); `base` is not changed and may be in use by readers.
+  static StatusOr<std::unique_ptr<Model>> RestoreDelta(
+      std::string_view state, const Model* base,
+      std::span<const std::pair<uint64_t, std::string>> changed, std::span<const uint64_t> removed,
       const ModelOptions& model, const OptimizerOptions& optimizer);
   // Starts a new dirty period of `channel` (EmbeddingTable::kDirtyChannels:
   // 0 after a snapshot captured the changes, 1 after a model-topic broadcast).
@@ -135,7 +157,8 @@ class Model {
   Model& operator=(const Model&) = delete;
 
  private:
-  Model(const ModelOptions& model, const OptimizerOptions& optimizer);
+  // `initialise`: draw the initial parameters (false: Clone() copies them).
+  Model(const ModelOptions& model, const OptimizerOptions& optimizer, bool initialise = true);
   void BindViews();
   double ComputeGradients(std::span<const Example> batch, StepResult* r, bool allow_deferred);
   bool IsDeferred(size_t tensor) const;
@@ -147,6 +170,7 @@ class Model {
   void Apply(size_t batch_size);
   bool DropPosition(uint64_t ordinal) const;
   uint64_t ShapeDigest() const;
+  void DigestDense(Digest64* d) const;
   void SerializeBody(std::string* out, bool with_rows) const;
   Status DeserializeBody(Decoder* in, bool with_rows);
   void WriteImage(std::string* out, bool with_rows) const;

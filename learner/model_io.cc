@@ -37,19 +37,31 @@ uint64_t Model::ShapeDigest() const {
   return d.value();
 }
 
+void Model::DigestDense(Digest64* d) const {
+  d->UpdateU64(steps_);
+  d->UpdateU64(dropout_ordinal_);
+  for (const TensorView& v : param_views_) {
+    d->UpdateU64(v.size());
+    d->Update(v.data(), sizeof(Real) * v.size());
+  }
+  optimizer_.Digest(d);
+  position_.Digest(d);
+  layout_.Digest(d);
+}
+
 uint64_t Model::ParamChecksum() const {
   Digest64 d;
-  d.UpdateU64(steps_);
-  d.UpdateU64(dropout_ordinal_);
-  for (const TensorView& v : param_views_) {
-    d.UpdateU64(v.size());
-    d.Update(v.data(), sizeof(Real) * v.size());
-  }
-  optimizer_.Digest(&d);
-  position_.Digest(&d);
-  layout_.Digest(&d);
+  DigestDense(&d);
   table_.Digest(&d);
   return d.value();
+}
+
+std::string Model::LegacyParamChecksumHex() const {
+  Digest64 d;
+  DigestDense(&d);
+  table_.LegacyDigest(&d);
+  char buf[17];
+  return std::string(Digest64::Hex(d.value(), buf));
 }
 
 std::string Model::ParamChecksumHex() const {
@@ -115,6 +127,25 @@ StatusOr<std::unique_ptr<Model>> Model::Restore(
   for (const auto& [key, bytes] : rows) {
     RANKER_RETURN_IF_ERROR((*m)->table_.ImportRow(key, bytes));
   }
+  return m;
+}
+
+StatusOr<std::unique_ptr<Model>> Model::RestoreDelta(
+    std::string_view state, const Model* base,
+    std::span<const std::pair<uint64_t, std::string>> changed, std::span<const uint64_t> removed,
+    const ModelOptions& model, const OptimizerOptions& optimizer) {
+  StatusOr<std::unique_ptr<Model>> m = ReadImage(state, /*with_rows=*/false, model, optimizer);
+  if (!m.ok()) return m.status();
+  if (base != nullptr) {
+    if (base->ShapeDigest() != (*m)->ShapeDigest()) {
+      return Status::InvalidArgument("model: the base version has another shape");
+    }
+    (*m)->table_.ShareRows(base->table_);
+  }
+  for (const auto& [key, bytes] : changed) {
+    RANKER_RETURN_IF_ERROR((*m)->table_.ImportRow(key, bytes));
+  }
+  for (uint64_t key : removed) (*m)->table_.DropRow(key);
   return m;
 }
 

@@ -177,19 +177,16 @@ void ModelFollower::OnCommit(const CommitHeader& h) {
     std::lock_guard<std::mutex> lock(mu_);
     counters_.newest_version = h.version;
   }
-  std::map<uint64_t, std::string> rows;
-  StatusOr<std::unique_ptr<learner::Model>> model = Build(h, &rows);
+  StatusOr<std::unique_ptr<learner::Model>> model = Build(h);
   staged_.clear();
   if (!model.ok()) {
     Reject("version " + std::to_string(h.version) + ": " + model.status().message());
     return;
   }
-  rows_ = std::move(rows);
   Publish(h, std::move(model).value());
 }
 
-StatusOr<std::unique_ptr<learner::Model>> ModelFollower::Build(
-    const CommitHeader& h, std::map<uint64_t, std::string>* out) const {
+StatusOr<std::unique_ptr<learner::Model>> ModelFollower::Build(const CommitHeader& h) const {
   std::string state;
   for (uint32_t i = 0; i < h.dense_chunks; ++i) {
     const auto it = dense_.find(i);
@@ -198,24 +195,28 @@ StatusOr<std::unique_ptr<learner::Model>> ModelFollower::Build(
     state += it->second;
   }
   // A checkpoint holds every row: start empty and take only its own rows.
-  std::map<uint64_t, std::string> rows = h.full ? std::map<uint64_t, std::string>{} : rows_;
+  const learner::Model* base = h.full || served_ == nullptr ? nullptr : served_->model.get();
+  if (!h.full && base == nullptr) {
+    return Status::Corruption(
+        "a delta without a version to apply it to (waiting for a checkpoint)");
+  }
+  std::vector<std::pair<uint64_t, std::string>> changed;
+  std::vector<uint64_t> removed;
   for (const auto& [key, s] : staged_) {
     if (h.full && s.epoch != h.epoch) continue;
     if (s.removed) {
-      rows.erase(key);
+      removed.push_back(key);
     } else {
-      rows[key] = s.bytes;
+      changed.emplace_back(key, s.bytes);
     }
   }
-  const std::vector<std::pair<uint64_t, std::string>> flat(rows.begin(), rows.end());
   StatusOr<std::unique_ptr<learner::Model>> model =
-      learner::Model::Restore(state, flat, config_.model, config_.optimizer);
+      learner::Model::RestoreDelta(state, base, changed, removed, config_.model, config_.optimizer);
   if (!model.ok()) return model.status();
   if ((*model)->ParamChecksumHex() != h.param_checksum) {
     return Status::Corruption("rebuilt parameters do not match the commit's param_checksum " +
                               h.param_checksum + (h.full ? "" : " (waiting for a checkpoint)"));
   }
-  *out = std::move(rows);
   return model;
 }
 
@@ -225,7 +226,8 @@ void ModelFollower::Publish(const CommitHeader& h, std::unique_ptr<learner::Mode
   p->model = std::move(model);
   p->version = h.version;
   p->published_at_ms = now;
-  p->report_json = FollowerReport(h, now, rows_.size(), p.get());
+  p->report_json = FollowerReport(h, now, p->model->embedding_rows(), p.get());
+  served_ = p;
   publisher_->Install(std::move(p), on_publish_);
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -1,17 +1,17 @@
 // The follower's side of the model topic (replication/model_topic_codec.h): a
 // KafkaSource in a group of its own reads the topic from its beginning
 // (every start), stages row messages and dense chunks, and on each commit
-// rebuilds the model: its current rows (none on a full checkpoint) plus the
-// staged ones (tombstones remove), the dense state from the chunks, through
-// learner::Model::Restore. The result is published through the
-// ModelPublisher (same version number as the leader's) only if its
+// makes the next version: the dense state from the chunks, the rows of the
+// version it serves (none on a full checkpoint) shared, not copied, plus
+// the staged ones (tombstones remove), through learner::Model::RestoreDelta. The result is
+// published through the ModelPublisher (same version number as the leader's) only if its
 // param_checksum equals the commit's; otherwise the commit is counted as
 // rejected and the follower keeps serving what it had until the next full
 // checkpoint puts it right. It never learns.
 //
-// Cost: each commit rebuilds the whole model from the follower's copy of
-// every row (a map key -> ExportRow bytes): O(rows) per commit, fine for
-// moderate tables and interval_ms of a second or more.
+// Cost: O(dense part + rows in the commit) per delta commit, never
+// O(table); the served version and the new one share every unchanged row,
+// and a request holding the previous version keeps it unchanged.
 //
 // Thread-safety: Start()/Stop() from one owner thread; counters() and
 // Scrape() from any thread; the listener methods from the source's thread.
@@ -96,10 +96,8 @@ class ModelFollower final : public ingest::RebalanceListener, public ModelFeed {
   void Run();
   void Handle(const ingest::SourceMessage& m);
   void OnCommit(const CommitHeader& h);
-  // The model of commit `h` and the rows it holds; the rows are written to
-  // *rows only when OK.
-  StatusOr<std::unique_ptr<learner::Model>> Build(const CommitHeader& h,
-                                                  std::map<uint64_t, std::string>* rows) const;
+  // The model of commit `h`, from the served version and the staged rows.
+  StatusOr<std::unique_ptr<learner::Model>> Build(const CommitHeader& h) const;
   void Publish(const CommitHeader& h, std::unique_ptr<learner::Model> model);
   void Reject(const std::string& why);
 
@@ -116,7 +114,7 @@ class ModelFollower final : public ingest::RebalanceListener, public ModelFeed {
   prometheus::Histogram* sent_delay_metric_ = nullptr;
 
   // Applying thread only.
-  std::map<uint64_t, std::string> rows_;  // of the served model
+  std::shared_ptr<const PublishedModel> served_;  // the base of the next delta
   std::map<uint64_t, Staged> staged_;
   std::map<uint32_t, std::string> dense_;  // newest chunk per index
 

@@ -15,7 +15,7 @@ build_pkgs=(
   libboost1.81-dev libboost-json1.81-dev
   prometheus-cpp-dev libyaml-cpp-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  libjs-chart.js zlib1g-dev
+  libjs-chart.js zlib1g-dev libxxhash-dev
 )
 # clang-format: the repo's .clang-format on changed files.
 # docker-compose: tests/compose validates docker-compose.yml (no Docker engine needed).
@@ -25,7 +25,7 @@ build_pkgs=(
 tool_pkgs=(kcat wrk prometheus chromium clang libclang-rt-14-dev clang-format python3 python3-yaml
   curl docker-compose openjdk-17-jre-headless maven)
 runtime_pkgs=(librdkafka++1 librdkafka1 librocksdb7.8 libboost-json1.81.0
-  libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libyaml-cpp0.7 ca-certificates)
+  libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libyaml-cpp0.7 libxxhash0 ca-certificates)
 
 profile=${RANKER_DEPS:-all}
 case "${1:-}" in

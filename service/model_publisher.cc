@@ -16,7 +16,12 @@ std::shared_ptr<const PublishedModel> ModelPublisher::Publish(
     const std::function<void(const PublishedModel&)>& before_visible) {
   auto p = std::make_shared<PublishedModel>();
   const auto start = std::chrono::steady_clock::now();
-  p->model = pipeline.trainer().model().Clone();
+  const learner::Model& model = pipeline.trainer().model();
+  model.embeddings().FoldDigest();
+  const uint64_t folded = model.embeddings().rows_folded();
+  p->publish_rows = folded >= rows_folded_ ? folded - rows_folded_ : folded;  // a new model
+  rows_folded_ = folded;
+  p->model = model.Clone();
   p->clone_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   p->version = ++versions_;
@@ -35,7 +40,11 @@ std::shared_ptr<const PublishedModel> ModelPublisher::Publish(
   for (const auto& [tp, next] : offsets) json_offsets[OffsetKey(tp)] = next;
   report["offsets"] = std::move(json_offsets);
   report["last_snapshot"] = nullptr;  // the /v1/model handler fills it in (handlers_snapshots.cc)
+  report["publish_rows"] = p->publish_rows;
+  report["publish_clone_ms"] = p->clone_ms;
   p->report_json = boost::json::serialize(report);
+  p->publish_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 
   std::shared_ptr<const PublishedModel> published = std::move(p);
   if (before_visible) before_visible(*published);

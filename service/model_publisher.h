@@ -1,5 +1,7 @@
 // Immutable model versions for the scorers (contract §5 freshness): the
-// learner thread publishes a deep copy of its model with everything the read
+// learner thread publishes a copy of its model that shares the embedding
+// rows (O(dense part + rows changed since the last publication), see
+// learner/embedding_table.h) with everything the read
 // side needs pre-computed (the GET /v1/model body, the metrics, the offsets
 // the version reflects); readers take the latest version with one atomic
 // load and never wait for the learner.
@@ -55,7 +57,8 @@ class ModelPublisher {
 
  private:
   std::atomic<std::shared_ptr<const PublishedModel>> latest_;
-  uint64_t versions_ = 0;  // writer only
+  uint64_t rows_folded_ = 0;  // the learner table's count at the last Publish()
+  uint64_t versions_ = 0;     // writer only
 };
 
 }  // namespace ranker::app

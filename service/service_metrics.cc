@@ -45,6 +45,14 @@ ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
   clone_seconds_ = &Register(BuildGauge(), "ranker_model_publish_clone_seconds",
                              "Time the last publication took to copy the model", r)
                         .Add({});
+  publish_seconds_ = &Register(BuildGauge(), "ranker_model_publish_seconds",
+                               "Time the last publication took on the learner thread", r)
+                          .Add({});
+  publish_rows_ = &Register(BuildGauge(), "ranker_model_publish_rows",
+                            "Embedding rows written or removed since the previous publication "
+                            "(what the last publication carried; the rest is shared)",
+                            r)
+                       .Add({});
   lag_ = &Register(BuildGauge(), "ranker_consumer_lag_messages",
                    "Messages of a partition not yet consumed (high watermark - next offset)", r);
   source_errors_ = &Register(BuildCounter(), "ranker_consumer_errors_total",
@@ -177,6 +185,8 @@ void ServiceMetrics::OnPublish(const PublishedModel& m, const ingest::RejectCoun
   version_->Set(static_cast<double>(m.version));
   published_at_->Set(static_cast<double>(m.published_at_ms) / 1000.0);
   clone_seconds_->Set(m.clone_ms / 1000.0);
+  publish_seconds_->Set(m.publish_ms / 1000.0);
+  publish_rows_->Set(static_cast<double>(m.publish_rows));
   std::lock_guard<std::mutex> lock(mu_);
   published_at_ms_ = m.published_at_ms;
 }

@@ -12,6 +12,8 @@
 //   ranker_model_published_timestamp_seconds            gauge
 //   ranker_model_age_seconds                            gauge (at scrape)
 //   ranker_model_publish_clone_seconds                  gauge (last copy)
+//   ranker_model_publish_seconds                        gauge (last publication, learner thread)
+//   ranker_model_publish_rows                           gauge (rows it carried)
 //   ranker_consumer_lag_messages{topic,partition}       gauge (at scrape)
 //   ranker_consumer_errors_total                        counter
 //   ranker_consumer_offset_resets_total                 counter (events lost to retention)
@@ -94,6 +96,8 @@ class ServiceMetrics {
   prometheus::Gauge* clone_seconds_;
   prometheus::Family<prometheus::Gauge>* inputs_;
   prometheus::Family<prometheus::Gauge>* pooled_;
+  prometheus::Gauge* publish_seconds_;
+  prometheus::Gauge* publish_rows_;
   prometheus::Gauge* embedding_rows_;
   prometheus::Counter* embedding_evicted_;
   prometheus::Family<prometheus::Counter>* snapshots_;

@@ -12,7 +12,10 @@ namespace ranker::app {
 namespace {
 
 constexpr uint32_t kMagic = 0x44534b52;  // "RKSD": the snapshot's dense_state
-constexpr uint32_t kVersion = 1;
+// 2: param_checksum is the incremental digest (Model::ParamChecksum); 1:
+// the legacy key-ordered one (Model::LegacyParamChecksumHex).
+constexpr uint32_t kVersion = 2;
+constexpr uint32_t kLegacyVersion = 1;
 constexpr size_t kOutcomesKept = 64;
 
 double MsSince(std::chrono::steady_clock::time_point start) {
@@ -20,17 +23,16 @@ double MsSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-// The model's rows for a capture: all of them, or those changed since the
-// last capture.
-void ExportRows(const learner::EmbeddingTable& table, bool full, store::Snapshot* s) {
+// The model's rows for a capture: all of them (ascending), or `keys`.
+void ExportRows(const learner::EmbeddingTable& table, bool full, const std::vector<uint64_t>& keys,
+                store::Snapshot* s) {
   const std::vector<uint64_t> all = full ? table.SortedKeys() : std::vector<uint64_t>{};
-  const std::vector<uint64_t>& keys = full ? all : table.dirty_keys();
-  s->changed_rows.reserve(keys.size());
-  for (uint64_t key : keys) {
+  const std::vector<uint64_t>& rows = full ? all : keys;
+  s->changed_rows.reserve(rows.size());
+  for (uint64_t key : rows) {
     std::string bytes;
     if (table.ExportRow(key, &bytes)) s->changed_rows.emplace_back(key, std::move(bytes));
   }
-  if (!full) s->removed_rows = table.removed_keys();
 }
 
 }  // namespace
@@ -87,8 +89,9 @@ Status Snapshotter::RestoreInto(const store::Snapshot& s, LearningPipeline* pipe
   RANKER_RETURN_IF_ERROR(in.GetFixed32(&magic));
   if (magic != kMagic) return Status::Corruption("snapshot state: bad magic number");
   RANKER_RETURN_IF_ERROR(in.GetFixed32(&version));
-  if (version != kVersion) {
-    return Status::Corruption("snapshot state: unsupported version " + std::to_string(version));
+  if (version != kVersion && version != kLegacyVersion) {
+    return Status::Corruption("snapshot state: unsupported version " + std::to_string(version) +
+                              " (this build reads versions 1 and 2)");
   }
   std::string model_state, pipeline_state;
   RANKER_RETURN_IF_ERROR(in.GetString(&model_state));
@@ -103,9 +106,12 @@ Status Snapshotter::RestoreInto(const store::Snapshot& s, LearningPipeline* pipe
     return model.status().code() == Status::Code::kInvalidArgument ? Status::InvalidArgument(what)
                                                                    : Status::Corruption(what);
   }
-  if ((*model)->ParamChecksumHex() != s.param_checksum) {
-    return Status::Corruption("snapshot " + std::to_string(s.id) +
-                              ": restored parameters do not match its param_checksum");
+  const std::string checksum =
+      version == kLegacyVersion ? (*model)->LegacyParamChecksumHex() : (*model)->ParamChecksumHex();
+  if (checksum != s.param_checksum) {
+    return Status::Corruption("snapshot " + std::to_string(s.id) + " (state version " +
+                              std::to_string(version) +
+                              "): restored parameters do not match its param_checksum");
   }
   return pipeline->Restore(std::move(model).value(), pipeline_state);
 }
@@ -143,32 +149,30 @@ uint64_t Snapshotter::Capture(LearningPipeline* pipeline, const ingest::OffsetMa
     full = need_full_ || base_id_ == 0;
     need_full_ = false;
   }
-  const learner::Model& model = pipeline->trainer().model();
-  store::Snapshot s;
+  (void)published;
+  learner::Model* model = pipeline->mutable_trainer()->mutable_model();
+  Pending p;
+  store::Snapshot& s = p.snapshot;
   s.id = next_id_++;
   s.base_id = full ? 0 : base_id_;
   s.created_ms = clock_->NowMs();
   s.model_version = model_version;
-  if (published == nullptr) s.param_checksum = model.ParamChecksumHex();
   s.isa = learner::CompiledInstructionSets();
   s.offsets = ToStoreOffsets(offsets);
-  PutFixed32(&s.dense_state, kMagic);
-  PutFixed32(&s.dense_state, kVersion);
   std::string part;
-  model.SerializeState(&part);
-  PutString(&s.dense_state, part);
-  part.clear();
   pipeline->SerializeState(&part);
-  PutString(&s.dense_state, part);
-  ExportRows(model.embeddings(), full, &s);
-  pipeline->mutable_trainer()->mutable_model()->ClearDirtyRows();
+  s.dense_state = std::move(part);  // the pipeline's part; Fill() frames it
+  p.model = model->Clone();
+  p.full = full;
+  model->mutable_embeddings()->TakeDirty(0, &p.dirty_keys, &s.removed_rows);
+  if (full) s.removed_rows.clear();
   base_id_ = s.id;
   last_capture_mono_ms_ = clock_->MonotonicNs() / 1000000;
   const uint64_t id = s.id;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.last_capture_ms = MsSince(start);
-    queue_.push_back(Pending{std::move(s), std::move(published)});
+    queue_.push_back(std::move(p));
   }
   cv_.notify_all();
   return id;
@@ -215,8 +219,8 @@ void Snapshotter::Run() {
 // Writer thread: one Put (atomic, synced), then retention.
 void Snapshotter::Write(Pending p) {
   const auto start = std::chrono::steady_clock::now();
+  Fill(&p);
   store::Snapshot& s = p.snapshot;
-  if (p.published != nullptr) s.param_checksum = p.published->ParamChecksum();
   store::SnapshotInfo info = store::InfoOf(s);
   Status status = store_->Put(s);
   if (status.ok()) {
@@ -243,6 +247,21 @@ void Snapshotter::Write(Pending p) {
   }
   outcomes_[s.id] = status;
   while (outcomes_.size() > kOutcomesKept) outcomes_.erase(outcomes_.begin());
+}
+
+void Snapshotter::Fill(Pending* p) {
+  store::Snapshot& s = p->snapshot;
+  const std::string pipeline_state = std::move(s.dense_state);
+  s.dense_state.clear();
+  PutFixed32(&s.dense_state, kMagic);
+  PutFixed32(&s.dense_state, kVersion);
+  std::string part;
+  p->model->SerializeState(&part);
+  PutString(&s.dense_state, part);
+  PutString(&s.dense_state, pipeline_state);
+  ExportRows(p->model->embeddings(), p->full, p->dirty_keys, &s);
+  s.param_checksum = p->model->ParamChecksumHex();  // a copy: already folded
+  p->model.reset();  // the rows changed since are no longer held twice
 }
 
 ingest::OffsetMap Snapshotter::ToSourceOffsets(const store::OffsetMap& offsets) {

@@ -12,6 +12,16 @@
 // nothing after them: restoring it and reading on from the offsets learns
 // every event exactly once.
 //
+// The learner's pause is O(dense part + rows changed): the capture takes a
+// copy of the model that shares its rows (Model::Clone) and the dirty key
+// lists (moved out); the writer thread serialises that immutable copy,
+// exports its rows and computes its param_checksum. While it does, the copy
+// holds the rows the learner changes meanwhile (path-copied trie nodes).
+//
+// State version 2 records the incremental param_checksum; version 1 (the
+// releases before it) is restored and verified against the legacy
+// key-ordered digest.
+//
 // Thread-safety: Capture(), Due() and Rebase() from the learner thread;
 // everything else from any thread.
 #pragma once
@@ -82,10 +92,9 @@ class Snapshotter {
   // write in flight.
   bool Due() const;
   // Captures the state now (the model's rows become clean) and queues the
-  // write; returns the new snapshot's id. `published`, when given, must hold
-  // a copy of the pipeline's model in the same state: the param_checksum
-  // (a digest of every row) is then computed on the writer thread from it
-  // instead of pausing the learner.
+  // write; returns the new snapshot's id. `published` is no longer needed
+  // (the capture's own copy of the model serves the writer thread) and is
+  // kept only so that callers need not change.
   uint64_t Capture(LearningPipeline* pipeline, const ingest::OffsetMap& offsets,
                    uint64_t model_version,
                    std::shared_ptr<const PublishedModel> published = nullptr);
@@ -106,9 +115,13 @@ class Snapshotter {
 
  private:
   struct Pending {
-    store::Snapshot snapshot;
-    std::shared_ptr<const PublishedModel> published;  // may be null
+    store::Snapshot snapshot;                     // without the model's state and rows yet
+    std::unique_ptr<const learner::Model> model;  // the captured version
+    bool full = false;                            // every row, or:
+    std::vector<uint64_t> dirty_keys;             // rows changed since the base
   };
+  // Writer thread: the model's state blob, rows and checksum into p->snapshot.
+  static void Fill(Pending* p);
   void Run();
   void Write(Pending p);
 

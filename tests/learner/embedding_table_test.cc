@@ -50,13 +50,13 @@ TEST(EmbeddingTable, TracksDirtyRowsUntilCleared) {
   EXPECT_EQ(t.dirty_keys(), (std::vector<uint64_t>{6}));
 }
 
-TEST(EmbeddingTable, RowsSurviveGrowthAcrossChunks) {
+TEST(EmbeddingTable, RowsSurviveGrowthAcrossTrieSplits) {
   EmbeddingTable t(2, 2, 0, 1, 0.1);
   t.Mutable(1)[0] = 123;
-  const Real* first = t.Find(1);
-  for (uint64_t k = 2; k < 10000; ++k) t.Mutable(k);
-  EXPECT_EQ(t.Find(1), first);  // rows never move
+  for (uint64_t k = 2; k < 10000; ++k) t.Mutable(k)[1] = static_cast<Real>(k);
   EXPECT_EQ(t.Find(1)[0], 123);
+  for (uint64_t k = 2; k < 10000; ++k) ASSERT_EQ(t.Find(k)[1], static_cast<Real>(k));
+  EXPECT_GT(t.TrieStats().max_depth, 1);
   EXPECT_EQ(t.size(), 9999u);
 }
 
@@ -97,10 +97,11 @@ TEST(EmbeddingTable, CorruptImagesFailCleanly) {
   EXPECT_EQ(b.Deserialize(&truncated).code(), Status::Code::kCorruption);
 }
 
-// Expiry removes rows from the middle of probe runs (backward-shift
-// deletion) and moves the last row into each hole; a std::unordered_map
-// oracle of every live row checks that no row is lost, duplicated or
-// mixed up over many inserts and removals.
+// Expiry removes rows from the middle of leaves and whole subtrees of the
+// trie; a std::unordered_map oracle of every live row checks that no row is
+// lost, duplicated or mixed up over many inserts and removals, and that
+// sweeps (now O(expired), from a heap) remove exactly the rows last seen
+// before clock - ttl, as the old full scan did.
 TEST(EmbeddingTable, ExpiryKeepsEveryLiveRowAgainstAnOracle) {
   constexpr int64_t kTtl = 40;
   EmbeddingTable t(2, 2, 0, 1, 0.1, RowPolicy{.ttl_ms = kTtl});

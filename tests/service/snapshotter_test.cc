@@ -215,6 +215,37 @@ TEST_F(SnapshotterTest, AMismatchedChecksumOrDamagedStateIsRefusedAndChangesNoth
   EXPECT_EQ(target->events_consumed(), 100);
 }
 
+// State version 1 (before the incremental param_checksum) recorded the
+// legacy key-ordered digest: it restores, verified against that digest; an
+// unknown version is refused with a message naming it.
+TEST_F(SnapshotterTest, APreviousFormatSnapshotRestoresAndAnUnknownOneIsRefused) {
+  auto live = NewPipeline(config_);
+  Feed(live.get(), events_, 0, 600);
+  StatusOr<store::Snapshot> current = snapshots_.Load(CaptureAt(live.get(), 600));
+  ASSERT_TRUE(current.ok());
+  const std::string checksum = live->trainer().model().ParamChecksumHex();
+  EXPECT_EQ(current->param_checksum, checksum);
+
+  store::Snapshot v1 = *current;
+  v1.dense_state[4] = 1;  // the version after the 4-byte magic (little-endian)
+  v1.param_checksum = live->trainer().model().LegacyParamChecksumHex();
+  ASSERT_NE(v1.param_checksum, checksum);
+  auto restored = NewPipeline(config_);
+  const Status ok = Snapshotter::RestoreInto(v1, restored.get());
+  ASSERT_TRUE(ok.ok()) << ok.ToString();
+  EXPECT_EQ(restored->trainer().model().ParamChecksumHex(), checksum);
+
+  store::Snapshot v1_new_sum = v1;
+  v1_new_sum.param_checksum = checksum;  // v1 with a v2 checksum: does not verify
+  EXPECT_EQ(Snapshotter::RestoreInto(v1_new_sum, restored.get()).code(), Status::Code::kCorruption);
+
+  store::Snapshot v9 = *current;
+  v9.dense_state[4] = 9;
+  const Status refused = Snapshotter::RestoreInto(v9, restored.get());
+  EXPECT_EQ(refused.code(), Status::Code::kCorruption);
+  EXPECT_NE(refused.message().find("version 9"), std::string::npos) << refused.message();
+}
+
 TEST_F(SnapshotterTest, SnapshotsOfAnotherModelShapeAreRefusedAsAConfigurationError) {
   auto live = NewPipeline(config_);
   Feed(live.get(), events_, 0, 300);

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The model state's cost curve in embedding rows (issue #14): runs
+# bench/bench_scale.cc (publication, learner examples/s, follower apply,
+# checksum, 500-candidate scoring, 1% snapshot capture, RSS per row) at each
+# size, then the snapshot bench on the service's own Snapshotter + RocksDB
+# (capture pause, write time, restore) at each size.
+# Usage: bench/scale_rows.sh BUILD_DIR [SIZES...]   (default: 100000 1000000 3000000 10000000)
+#   SNAPSHOT=0 skips the RocksDB snapshot bench (it trains its way to the size: slow at 10M).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+shift || true
+sizes=("$@")
+[ ${#sizes[@]} -eq 0 ] && sizes=(100000 1000000 3000000 10000000)
+echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%FT%TZ)"
+for n in "${sizes[@]}"; do
+  echo "=== $n rows"
+  "$build/bench/ranker_bench_scale" --rows "$n"
+done
+if [ "${SNAPSHOT:-1}" != 0 ]; then
+  for n in "${sizes[@]}"; do
+    echo "=== snapshots at $n rows (RocksDB, synced)"
+    "$build/bench/ranker_bench_snapshot" --config config/bench.yaml --rows "$n" --deltas 3 \
+      --idle_seconds 1 --delta_examples $((n / 200))
+  done
+fi

@@ -1,0 +1,123 @@
+// A persistent (structure-sharing) map from 64-bit keys to fixed-width rows
+// of Reals plus a last-seen time: the storage of EmbeddingTable.
+//
+// Shape: a hash trie on Mix64(key), 4 bits per level (inner nodes of 16
+// children), with leaves holding up to kLeafRows rows side by side (keys,
+// last-seen times, then the rows' values). A leaf that fills up splits into
+// an inner node at the next level (a leaf at the last level holds one key).
+// Inner nodes that lose all their children are removed; leaves never merge.
+//
+// Versions: copying a RowTrie is O(1): the copy shares every node (atomic
+// reference counts). A write (Mutable, Insert, Erase) copies each node on
+// the key's path that another version also holds (path copying), so every
+// other version stays unchanged while it lives; nodes only this trie holds
+// are changed in place. The cost of a write after a copy is O(path +
+// leaf); untouched nodes stay shared, and dropping a version frees only the
+// nodes that it alone held. Memory: one copy of every row plus the leaves
+// and inner nodes that changed since the oldest live version.
+//
+// Thread-safety: a RowTrie object is not synchronised, but distinct
+// RowTrie objects may be used from distinct threads even when they share
+// nodes: one thread may write its trie while others read (or destroy)
+// their copies, with no locks and no waiting on either side.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+#include "learner/tensor.h"
+
+namespace ranker::learner {
+
+class RowTrie {
+ public:
+  static constexpr int kLeafRows = 16;  // rows per leaf before it splits
+  static constexpr int kFanout = 16;    // children per inner node
+
+  // Each row holds `width` Reals.
+  explicit RowTrie(int width);
+  RowTrie(const RowTrie& other);  // O(1): shares every node
+  RowTrie& operator=(const RowTrie& other);
+  RowTrie(RowTrie&& other) noexcept;
+  RowTrie& operator=(RowTrie&& other) noexcept;
+  ~RowTrie();
+
+  int width() const { return width_; }
+  size_t size() const { return size_; }
+
+  // One row: its values [width] and its last-seen time.
+  struct Row {
+    Real* values = nullptr;
+    int64_t* last_seen = nullptr;
+  };
+  struct ConstRow {
+    const Real* values = nullptr;
+    const int64_t* last_seen = nullptr;
+  };
+
+  // The row of `key`, or {nullptr, nullptr}. Valid while this trie lives
+  // and until its next write (Mutable, Insert, Erase, assignment).
+  ConstRow Find(uint64_t key) const;
+  // Writable access to the row of `key` (copying the shared nodes on its
+  // path first), or {nullptr, nullptr} without one. Valid until the next
+  // write to this trie.
+  Row Mutable(uint64_t key);
+  // Creates the row of `key` with unspecified contents, to be filled by the
+  // caller. REQUIRES: `key` has no row. Valid until the next write.
+  Row Insert(uint64_t key);
+  // Mutable(key), or Insert(key) without a row (then *created = true):
+  // one walk down the trie for an existing row.
+  Row Upsert(uint64_t key, bool* created);
+  // Removes the row of `key`; false without one.
+  bool Erase(uint64_t key);
+  // Drops every row (other versions keep theirs).
+  void Clear();
+
+  // Calls f(key, row) for every row, in trie order (not key order: callers
+  // that need a canonical order sort).
+  void ForEach(const std::function<void(uint64_t, ConstRow)>& f) const;
+
+  // Node counts and bytes, for memory reports and tests.
+  struct Stats {
+    size_t inner_nodes = 0;
+    size_t leaves = 0;
+    size_t bytes = 0;  // allocated by the nodes (without malloc's overhead)
+    int max_depth = 0;
+  };
+  Stats ComputeStats() const;
+
+ private:
+  struct Node;
+  struct Inner;
+  struct Leaf;
+  static constexpr int kBits = 4;
+  static constexpr int kMaxDepth = 64 / kBits;  // a leaf at this depth holds one key
+
+  static int ChildIndex(uint64_t hash, int depth);
+  static void Ref(Node* n);
+  static void Unref(Node* n);
+  static bool Unique(const Node* n);
+  Leaf* NewLeaf(int count) const;
+  size_t LeafBytes(int count) const;
+  uint64_t* Keys(Leaf* l) const;
+  int64_t* LastSeen(Leaf* l) const;
+  Real* Values(Leaf* l) const;
+  const uint64_t* Keys(const Leaf* l) const;
+  const int64_t* LastSeen(const Leaf* l) const;
+  const Real* Values(const Leaf* l) const;
+  int IndexIn(const Leaf* l, uint64_t key) const;
+  Row RowOf(Leaf* l, int i) const;
+  void CopyRow(const Leaf* from, int i, Leaf* to, int j) const;
+  Node* Clone(const Node* n) const;
+  Node** Own(Node** slot) const;
+  Inner* Split(const Leaf* l, int depth) const;
+  void ForEachIn(const Node* n, const std::function<void(uint64_t, ConstRow)>& f) const;
+  void StatsOf(const Node* n, int depth, Stats* s) const;
+
+  int width_;
+  size_t size_ = 0;
+  Node* root_ = nullptr;
+};
+
+}  // namespace ranker::learner
