@@ -7,7 +7,9 @@ namespace ranker::learner {
 namespace {
 
 constexpr uint32_t kMagic = 0x52544b52;  // "RKTR"
-constexpr uint32_t kVersion = 1;
+// Version 1: examples in example format 1. Version 2: format 2 (loss
+// weights, group).
+constexpr uint32_t kVersion = 2;
 
 std::vector<int64_t*> StatFields(TrainerStats* s) {
   return {&s->examples_trained, &s->steps, &s->skipped_steps, &s->skipped_examples};
@@ -32,9 +34,14 @@ Trainer::Trainer(std::unique_ptr<Model> model, const TrainerOptions& options)
 }
 
 void Trainer::Add(Example example) {
+  // A full batch that ended inside a group waited for this example: it
+  // trains now unless the example continues that group.
+  if (Full() && (example.group == 0 || example.group != batch_.back().group)) TrainBatch();
   batch_.push_back(std::move(example));
-  if (static_cast<int>(batch_.size()) >= options_.batch_size) TrainBatch();
+  if (Full() && batch_.back().group == 0) TrainBatch();
 }
+
+bool Trainer::Full() const { return static_cast<int>(batch_.size()) >= options_.batch_size; }
 
 void Trainer::Flush() {
   if (!batch_.empty()) TrainBatch();
@@ -80,7 +87,7 @@ Status Trainer::RestoreState(std::string_view state) {
   RANKER_RETURN_IF_ERROR(in.GetFixed32(&magic));
   if (magic != kMagic) return Status::Corruption("trainer state: bad magic number");
   RANKER_RETURN_IF_ERROR(in.GetFixed32(&version));
-  if (version != kVersion) {
+  if (version < 1 || version > kVersion) {
     return Status::Corruption("trainer state: unsupported version " + std::to_string(version));
   }
   TrainerStats stats;
@@ -91,13 +98,16 @@ Status Trainer::RestoreState(std::string_view state) {
   }
   uint64_t n = 0;
   RANKER_RETURN_IF_ERROR(in.GetFixed64(&n));
-  if (n >= static_cast<uint64_t>(options_.batch_size)) {
+  if (n > in.remaining() / 8) return Status::Corruption("trainer state: bad example count");
+  std::vector<Example> batch(n);
+  const int format = version == 1 ? 1 : kExampleFormat;
+  for (Example& e : batch) RANKER_RETURN_IF_ERROR(DecodeExample(&in, &e, format));
+  // Only a batch waiting for the rest of a group may be full.
+  if (n >= static_cast<uint64_t>(options_.batch_size) && batch.back().group == 0) {
     return Status::Corruption("trainer state: " + std::to_string(n) +
                               " buffered examples, batch_size is " +
                               std::to_string(options_.batch_size));
   }
-  std::vector<Example> batch(n);
-  for (Example& e : batch) RANKER_RETURN_IF_ERROR(DecodeExample(&in, &e));
   std::string metrics;
   RANKER_RETURN_IF_ERROR(in.GetString(&metrics));
   if (!in.done()) return Status::Corruption("trainer state: trailing bytes");

@@ -35,7 +35,10 @@ class Trainer {
   // Takes over an existing model (e.g. restored from a snapshot).
   Trainer(std::unique_ptr<Model> model, const TrainerOptions& options);
 
-  // Buffers the example; trains one step when batch_size are buffered.
+  // Buffers the example; trains one step when batch_size are buffered,
+  // except that a run of examples with the same nonzero Example::group is
+  // never split: a full batch whose last example is grouped waits for the
+  // next example and grows while it continues the group.
   void Add(Example example);
   // Trains on whatever is buffered (end of a replay).
   void Flush();
@@ -60,6 +63,7 @@ class Trainer {
 
  private:
   void TrainBatch();
+  bool Full() const;
 
   const TrainerOptions options_;
   std::unique_ptr<Model> model_;
