@@ -8,7 +8,7 @@ namespace {
 
 constexpr uint32_t kMagic = 0x52544b52;  // "RKTR"
 // Version 1: examples in example format 1. Version 2: format 2 (loss
-// weights, group).
+// weights, group, engagement times) and the feedback delays.
 constexpr uint32_t kVersion = 2;
 
 std::vector<int64_t*> StatFields(TrainerStats* s) {
@@ -58,6 +58,9 @@ void Trainer::TrainBatch() {
   }
   ++stats_.steps;
   stats_.examples_trained += n;
+  for (const Example& e : batch_) {
+    for (int64_t ts : e.feedback_ts_ms) feedback_delay_.Add(event_time_ms_ - ts);
+  }
   for (int t = 0; t < result_.num_tasks; ++t) {
     const Matrix& gates = result_.gates[t];
     for (int i = 0; i < n; ++i) {
@@ -79,6 +82,9 @@ void Trainer::SerializeState(std::string* out) const {
   std::string metrics;
   metrics_.Serialize(&metrics);
   PutString(out, metrics);
+  std::string delays;
+  feedback_delay_.Serialize(&delays);
+  PutString(out, delays);
 }
 
 Status Trainer::RestoreState(std::string_view state) {
@@ -108,10 +114,14 @@ Status Trainer::RestoreState(std::string_view state) {
                               " buffered examples, batch_size is " +
                               std::to_string(options_.batch_size));
   }
-  std::string metrics;
+  std::string metrics, delays;
   RANKER_RETURN_IF_ERROR(in.GetString(&metrics));
+  if (version >= 2) RANKER_RETURN_IF_ERROR(in.GetString(&delays));
   if (!in.done()) return Status::Corruption("trainer state: trailing bytes");
+  FeedbackDelay feedback_delay;
+  if (version >= 2) RANKER_RETURN_IF_ERROR(feedback_delay.Deserialize(delays));
   RANKER_RETURN_IF_ERROR(metrics_.Deserialize(metrics));
+  feedback_delay_ = std::move(feedback_delay);
   stats_ = stats;
   batch_ = std::move(batch);
   batch_.reserve(options_.batch_size);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "learner/event.h"
+#include "learner/feedback_delay.h"
 #include "learner/metrics.h"
 #include "learner/model.h"
 #include "learner/options.h"
@@ -43,6 +44,12 @@ class Trainer {
   // Trains on whatever is buffered (end of a replay).
   void Flush();
 
+  // The event time (the joiner's watermark) that steps from now on happen
+  // at: each trained example's Example::feedback_ts_ms is measured against
+  // it (feedback_delay()). Call before Add()/Flush().
+  void set_event_time_ms(int64_t ms) { event_time_ms_ = ms; }
+  const FeedbackDelay& feedback_delay() const { return feedback_delay_; }
+
   const Model& model() const { return *model_; }
   const ProgressiveMetrics& metrics() const { return metrics_; }
   const TrainerStats& stats() const { return stats_; }
@@ -51,7 +58,7 @@ class Trainer {
   size_t buffered() const { return batch_.size(); }
 
   // Everything of the trainer but its model (the buffered examples, the
-  // progressive metrics, the stats), for snapshots: the model is saved
+  // progressive metrics, the feedback delays, the stats), for snapshots: the model is saved
   // apart (rows incrementally). Restore() on a trainer built from the
   // restored model gives one that continues exactly as this one would.
   void SerializeState(std::string* out) const;
@@ -70,6 +77,8 @@ class Trainer {
   ProgressiveMetrics metrics_;
   TrainerStats stats_;
   std::vector<Example> batch_;
+  int64_t event_time_ms_ = 0;
+  FeedbackDelay feedback_delay_;
   StepResult result_;  // reused across steps
 };
 

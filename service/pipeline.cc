@@ -48,8 +48,13 @@ void LearningPipeline::Consume(ingest::DecodeResult&& result) {
     rejects_.Add(result.error().reason);
     return;
   }
-  joiner_->Add(std::move(result).event(), &ready_);
+  learner::Event& event = result.event();
+  const bool watermark = event.type == learner::EventType::kWatermark;
+  joiner_->Add(std::move(event), &ready_);
   Train(&ready_);
+  // Event time moved on without new impressions (an idle stream): what the
+  // joiner released trains now instead of waiting for a full batch.
+  if (watermark) trainer_->Flush();
 }
 
 void LearningPipeline::Finish() {
@@ -59,6 +64,7 @@ void LearningPipeline::Finish() {
 }
 
 void LearningPipeline::Train(std::vector<learner::Example>* ready) {
+  trainer_->set_event_time_ms(joiner_->watermark_ms());
   for (learner::Example& ex : *ready) trainer_->Add(std::move(ex));
   ready->clear();
 }
