@@ -70,6 +70,11 @@ Status JoinerOptions::Validate() const {
   }
   if (idle_flush_ms < 0) return Status::InvalidArgument("join.idle_flush_ms must be >= 0");
   if (max_pending < 1) return Status::InvalidArgument("join.max_pending must be >= 1");
+  if (group_requests && mode == JoinMode::kImmediate) {
+    return Status::InvalidArgument(
+        "join.mode: immediate trains impressions one by one; a listwise task needs whole "
+        "lists (window mode)");
+  }
   if (!click_task.empty() && click_task == watch_task) {
     return Status::InvalidArgument("join.click_task and join.watch_task must differ");
   }
@@ -104,6 +109,11 @@ Joiner::Joiner(JoinerOptions options, std::vector<std::string> task_names)
 
 uint64_t Joiner::KeyHash(std::string_view request_id, std::string_view item_id) {
   return HashCombine(Hash64(request_id), Hash64(item_id, 0x17e5));
+}
+
+uint64_t Joiner::GroupOf(std::string_view request_id) {
+  const uint64_t h = Hash64(request_id, 0x6a09);
+  return h == 0 ? 1 : h;
 }
 
 uint32_t Joiner::Find(uint64_t key_hash, std::string_view request_id,
@@ -147,6 +157,10 @@ void Joiner::Insert(uint64_t key_hash, Pending p) {
       std::push_heap(queue_.begin(), queue_.end(), LaterThan<QueueEntry>);
     }
   }
+  if (options_.group_requests) {
+    p.group = GroupOf(p.example.request_id);
+    requests_[p.group].push_back(slot);
+  }
   slots_[slot] = std::move(p);
   ++stats_.pending;
 }
@@ -165,6 +179,12 @@ void Joiner::Unlink(uint32_t slot) {
     uint32_t s = it->second;
     while (slots_[s].next != slot) s = slots_[s].next;
     slots_[s].next = p.next;
+  }
+  if (options_.group_requests) {
+    auto r = requests_.find(p.group);
+    assert(r != requests_.end());
+    std::erase(r->second, slot);
+    if (r->second.empty()) requests_.erase(r);
   }
   p = Pending();  // releases the example's memory; open == 0 marks it free
   free_slots_.push_back(slot);
@@ -186,6 +206,9 @@ void Joiner::Add(Event&& event, std::vector<Example>* out) {
       break;
     case EventType::kExample:
       ++stats_.passthrough;
+      if (options_.group_requests && !event.example.request_id.empty()) {
+        event.example.group = GroupOf(event.example.request_id);
+      }
       out->push_back(std::move(event.example));
       break;
     case EventType::kWatermark:
@@ -210,6 +233,7 @@ void Joiner::CloseFront(bool all, std::vector<Example>* out) {
   queue_.pop_back();
   const Pending& p = slots_[q.slot];
   if (p.open == 0 || p.seq != q.seq) return;  // the impression is gone
+  if (options_.group_requests) return MatureRequest(q.slot, out);
   const uint32_t tasks = all ? p.open : p.open & q.tasks;
   if (tasks != 0) Mature(q.slot, tasks, out);
 }
@@ -229,11 +253,22 @@ void Joiner::Mature(uint32_t slot, uint32_t tasks, std::vector<Example>* out) {
   Unlink(slot);
 }
 
+void Joiner::MatureRequest(uint32_t slot, std::vector<Example>* out) {
+  const std::string request_id = slots_[slot].example.request_id;
+  std::vector<uint32_t> members = requests_.at(GroupOf(request_id));  // copied: Mature unlinks
+  std::sort(members.begin(), members.end(),
+            [&](uint32_t a, uint32_t b) { return slots_[a].seq < slots_[b].seq; });
+  for (uint32_t s : members) {
+    if (slots_[s].example.request_id == request_id) Mature(s, slots_[s].open, out);
+  }
+}
+
 Example Joiner::Emit(Pending* pending, uint32_t tasks, bool copy_features) const {
   const Pending& p = *pending;
   Example ex = copy_features ? p.example : std::move(pending->example);
   ex.labels.assign(task_names_.size(), kNoLabel);
   ex.feedback_ts_ms.clear();
+  if (options_.group_requests) ex.group = GroupOf(ex.request_id);
   if ((tasks & (1u << kClick)) && label_[kClick] >= 0) {
     ex.labels[label_[kClick]] = p.clicked ? 1.0 : 0.0;
     if (p.clicked && p.click_ts_ms >= 0) ex.feedback_ts_ms.push_back(p.click_ts_ms);
@@ -386,6 +421,7 @@ Status Joiner::Deserialize(std::string_view src) {
   slots_.swap(fresh.slots_);
   free_slots_.swap(fresh.free_slots_);
   index_.swap(fresh.index_);
+  requests_.swap(fresh.requests_);
   queue_.swap(fresh.queue_);
   std::swap(closed_, fresh.closed_);
   watermark_ms_ = fresh.watermark_ms_;

@@ -24,6 +24,11 @@
 // 2019), which the model applies to that task's loss (TaskSpec). Watch still
 // matures on its own window.
 //
+// Lists (group_requests, for listwise losses): the impressions of one
+// request mature together, every open task at once, when the first of them
+// is due, and come out contiguously in arrival order with
+// Example::group = GroupOf(request_id); passthrough examples carry it too.
+//
 // Output order is deterministic: by maturity deadline, ties by arrival;
 // immediate examples and passthrough `example` events when they arrive.
 // Eviction (the pending bound is hit) matures every open task of the pending
@@ -76,6 +81,9 @@ struct JoinerOptions {
   // A name that is not a configured task is simply not labelled.
   std::string click_task = "click";
   std::string watch_task = "watch";
+  // Keep a request's impressions together (a listwise task needs whole
+  // lists); not with kImmediate.
+  bool group_requests = false;
   // How many recently closed keys are remembered to tell late engagements
   // from orphans (0: every engagement for a closed impression is an orphan).
   size_t late_memory = 100000;
@@ -121,6 +129,8 @@ class Joiner {
   const JoinerStats& stats() const { return stats_; }
   int64_t watermark_ms() const { return watermark_ms_; }
   const JoinerOptions& options() const { return options_; }
+  // The Example::group of a request's examples: a nonzero hash of its id.
+  static uint64_t GroupOf(std::string_view request_id);
 
   // Binary state (magic + format version 2): pending impressions with
   // their joined engagements, watermark, the remembered closed keys and the
@@ -147,6 +157,8 @@ class Joiner {
     double watch_seconds = 0;
     std::vector<int64_t> watch_ts_ms;  // joined watches' times
     uint64_t key_hash = 0;
+    uint64_t group = 0;       // GroupOf(request_id) with group_requests (the
+                              // example may be moved out before Unlink)
     uint32_t next = kNoSlot;  // next slot with the same key_hash (collisions)
   };
   // An entry of the deadline min-heap: slots `tasks` of the impression in
@@ -169,6 +181,8 @@ class Joiner {
   // `all`); a stale entry is dropped.
   void CloseFront(bool all, std::vector<Example>* out);
   void Mature(uint32_t slot, uint32_t tasks, std::vector<Example>* out);
+  // Matures every open task of every pending impression of slot's request.
+  void MatureRequest(uint32_t slot, std::vector<Example>* out);
   // The example of `tasks`' labels; moves the features out unless `copy_features`.
   Example Emit(Pending* p, uint32_t tasks, bool copy_features) const;
   void AddImpression(Event&& event, std::vector<Example>* out);
@@ -194,6 +208,8 @@ class Joiner {
   std::vector<Pending> slots_;
   std::vector<uint32_t> free_slots_;
   std::unordered_map<uint64_t, uint32_t> index_;
+  // group_requests only: GroupOf(request_id) -> its pending slots.
+  std::unordered_map<uint64_t, std::vector<uint32_t>> requests_;
   std::vector<QueueEntry> queue_;  // min-heap by (deadline_ms, seq)
   RecentKeys closed_;
   JoinerStats stats_;

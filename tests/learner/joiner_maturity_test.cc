@@ -236,3 +236,52 @@ TEST(JoinerMaturityTest, ValidateNamesTheKey) {
 
 }  // namespace
 }  // namespace ranker::learner
+
+namespace ranker::learner {
+namespace {
+
+TEST(JoinerGroupTest, ARequestsImpressionsComeOutTogetherAsOneGroup) {
+  JoinerOptions o = Windows(100, 100);
+  o.group_requests = true;
+  Joiner j(o, kTasks);
+  std::vector<Example> out;
+  j.Add(Imp("r1", "a", 0), &out);
+  j.Add(Imp("r2", "x", 10), &out);
+  j.Add(Imp("r1", "b", 20), &out);
+  j.Add(Click("r1", "b", 90), &out);
+  j.Add(Watermark(100), &out);  // r1's first deadline: all of r1
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].item_id, "a");
+  EXPECT_EQ(out[1].item_id, "b");
+  EXPECT_EQ(out[1].labels[0], 1.0);
+  EXPECT_EQ(out[0].group, Joiner::GroupOf("r1"));
+  EXPECT_EQ(out[1].group, out[0].group);
+  EXPECT_NE(out[0].group, 0u);
+  j.Add(Watermark(110), &out);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[2].group, Joiner::GroupOf("r2"));
+  j.Add(Watermark(1000), &out);  // r1:b's own entry is stale: nothing twice
+  EXPECT_EQ(out.size(), 3u);
+  EXPECT_EQ(j.stats().pending, 0);
+}
+
+TEST(JoinerGroupTest, GroupsSurviveARoundTripAndRefuseImmediateMode) {
+  JoinerOptions o = Windows(100, 100);
+  o.group_requests = true;
+  Joiner j(o, kTasks);
+  std::vector<Example> out;
+  j.Add(Imp("r1", "a", 0), &out);
+  j.Add(Imp("r1", "b", 5), &out);
+  std::string bytes;
+  j.Serialize(&bytes);
+  Joiner k(o, kTasks);
+  ASSERT_TRUE(k.Deserialize(bytes).ok());
+  k.Add(Watermark(100), &out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].group, out[1].group);
+  o.mode = JoinMode::kImmediate;
+  EXPECT_NE(o.Validate().ToString().find("join.mode"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ranker::learner
