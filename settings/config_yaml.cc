@@ -22,7 +22,7 @@ StatusOr<std::string> TasksToText(const YAML::Node& list, std::string_view sourc
     for (const auto& kv : task) {
       const std::string k = kv.first.as<std::string>();
       if (k != "name" && k != "kind" && k != "score_weight" && k != "weight" &&
-          k != "loss_weight" && k != "transform") {
+          k != "loss_weight" && k != "transform" && k != "window_ms") {
         return Where(source, kv.first, "tasks: unknown task field '" + k + "'");
       }
     }
@@ -37,6 +37,17 @@ StatusOr<std::string> TasksToText(const YAML::Node& list, std::string_view sourc
   return text;
 }
 
+// tasks[].window_ms as join.task_window_ms text ("click:5000").
+std::string TaskWindowsText(const YAML::Node& list) {
+  std::string text;
+  for (const YAML::Node& task : list) {
+    if (!task["window_ms"]) continue;
+    if (!text.empty()) text += ',';
+    text += task["name"].as<std::string>() + ":" + task["window_ms"].as<std::string>();
+  }
+  return text;
+}
+
 Status Apply(Config* config, const YAML::Node& node, const std::string& prefix,
              std::string_view source) {
   for (const auto& kv : node) {
@@ -47,6 +58,7 @@ Status Apply(Config* config, const YAML::Node& node, const std::string& prefix,
       StatusOr<std::string> text = TasksToText(value, source);
       if (!text.ok()) return text.status();
       s = SetConfigValue(config, key, *text);
+      if (s.ok()) s = SetConfigValue(config, "join.task_window_ms", TaskWindowsText(value));
     } else if (value.IsMap()) {
       s = Apply(config, value, key + ".", source);
     } else if (value.IsSequence()) {
