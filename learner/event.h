@@ -31,6 +31,21 @@ struct DenseFeature {
 inline constexpr double kNoLabel = std::numeric_limits<double>::quiet_NaN();
 inline bool HasLabel(double label) { return !std::isnan(label); }
 
+// How the trainer's progressive metrics count an example. Each impression is
+// scored once, before any training on it, against its matured labels: in
+// window mode that is the step that trains it (kAtStep); in the joiner's
+// immediate mode the impression trains before its labels mature, so its
+// first example keeps its predictions (kScoreOnly) and a record that is not
+// trained brings the matured labels later (kLabelsOnly, the impression's
+// last one kFinalLabelsOnly), matched by Example::eval_id.
+enum class Evaluation : uint8_t {
+  kAtStep = 0,           // scored at its step against its own labels (default)
+  kScoreOnly = 1,        // trained; predictions kept under eval_id
+  kNone = 2,             // trained; not scored (a correction, a late task)
+  kLabelsOnly = 3,       // not trained: labels for the predictions kept under eval_id
+  kFinalLabelsOnly = 4,  // as kLabelsOnly, and the last for that eval_id
+};
+
 // An impression with its labels: what the trainer learns from and what the
 // scorer scores (labels empty at serving).
 struct Example {
@@ -61,7 +76,15 @@ struct Example {
   // metrics: the joiner's watermark at the step that trains the example
   // minus each of these). Not a feature; never affects learning.
   std::vector<int64_t> feedback_ts_ms;
+  // Progressive metrics (see Evaluation); eval_id != 0 unless kAtStep/kNone.
+  Evaluation evaluation = Evaluation::kAtStep;
+  uint64_t eval_id = 0;
 };
+
+// Whether the trainer trains on `e` (a labels-only record is not).
+inline bool IsTrained(const Example& e) {
+  return e.evaluation != Evaluation::kLabelsOnly && e.evaluation != Evaluation::kFinalLabelsOnly;
+}
 
 // The loss weight of task t (1 when the example carries none).
 inline double LossWeight(const Example& e, size_t t) {

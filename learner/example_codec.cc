@@ -38,6 +38,8 @@ void EncodeExample(const Example& e, std::string* dst) {
   PutArray(dst, e.loss_weights.data(), e.loss_weights.size());
   PutFixed64(dst, e.group);
   PutArray(dst, e.feedback_ts_ms.data(), e.feedback_ts_ms.size());
+  PutFixed32(dst, static_cast<uint32_t>(e.evaluation));
+  PutFixed64(dst, e.eval_id);
 }
 
 Status DecodeExample(Decoder* d, Example* e, int format) {
@@ -68,6 +70,8 @@ Status DecodeExample(Decoder* d, Example* e, int format) {
   e->loss_weights.clear();
   e->group = 0;
   e->feedback_ts_ms.clear();
+  e->evaluation = Evaluation::kAtStep;
+  e->eval_id = 0;
   if (format < 2) return Status::OK();
   e->loss_weights.reserve(1);
   RANKER_RETURN_IF_ERROR(d->GetArray(&e->loss_weights));
@@ -79,7 +83,14 @@ Status DecodeExample(Decoder* d, Example* e, int format) {
   }
   RANKER_RETURN_IF_ERROR(d->GetFixed64(&e->group));
   e->feedback_ts_ms.reserve(1);
-  return d->GetArray(&e->feedback_ts_ms);
+  RANKER_RETURN_IF_ERROR(d->GetArray(&e->feedback_ts_ms));
+  uint32_t evaluation = 0;
+  RANKER_RETURN_IF_ERROR(d->GetFixed32(&evaluation));
+  if (evaluation > static_cast<uint32_t>(Evaluation::kFinalLabelsOnly)) {
+    return Status::Corruption("example: bad evaluation");
+  }
+  e->evaluation = static_cast<Evaluation>(evaluation);
+  return d->GetFixed64(&e->eval_id);
 }
 
 }  // namespace ranker::learner

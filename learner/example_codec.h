@@ -10,7 +10,8 @@
 
 namespace ranker::learner {
 
-// Format 1: everything but loss_weights, group and feedback_ts_ms. Format 2 (current): all
+// Format 1: everything but loss_weights, group, feedback_ts_ms, evaluation
+// and eval_id. Format 2 (current): all
 // of Example. The state that holds examples records the format it wrote
 // (through its own version), so older states still decode.
 inline constexpr int kExampleFormat = 2;

@@ -243,14 +243,33 @@ void Joiner::CloseFront(bool all, std::vector<Example>* out) {
 void Joiner::Mature(uint32_t slot, uint32_t tasks, std::vector<Example>* out) {
   Pending& p = slots_[slot];
   p.open &= ~tasks;
+  if (immediate_) out->push_back(LabelsRecord(p, tasks));
   const uint32_t emitted = immediate_ ? tasks & ~(1u << kClick) : tasks;
   if (emitted != 0) {
     out->push_back(Emit(&p, emitted, /*copy_features=*/p.open != 0));
+    if (immediate_) out->back().evaluation = Evaluation::kNone;  // scored by the record
     ++stats_.examples_emitted;
   }
   if (p.open != 0) return;
   closed_.Add(p.key_hash);
   Unlink(slot);
+}
+
+// Immediate mode: the matured labels of `tasks` for the predictions the
+// trainer kept from the impression's first example (not trained on).
+Example Joiner::LabelsRecord(const Pending& p, uint32_t tasks) const {
+  Example r;
+  r.request_id = p.example.request_id;
+  r.item_id = p.example.item_id;
+  r.ts_ms = p.example.ts_ms;
+  r.labels.assign(task_names_.size(), kNoLabel);
+  if ((tasks & (1u << kClick)) && label_[kClick] >= 0) {
+    r.labels[label_[kClick]] = p.clicked ? 1.0 : 0.0;
+  }
+  if ((tasks & (1u << kWatch)) && label_[kWatch] >= 0) r.labels[label_[kWatch]] = p.watch_seconds;
+  r.evaluation = p.open == 0 ? Evaluation::kFinalLabelsOnly : Evaluation::kLabelsOnly;
+  r.eval_id = p.seq + 1;
+  return r;
 }
 
 void Joiner::MatureRequest(uint32_t slot, std::vector<Example>* out) {
@@ -299,6 +318,8 @@ void Joiner::AddImpression(Event&& event, std::vector<Example>* out) {
   p.example = std::move(event.example);
   if (immediate_) {  // trained at once as a (possibly fake) negative
     out->push_back(Emit(&p, 1u << kClick, /*copy_features=*/true));
+    out->back().evaluation = Evaluation::kScoreOnly;
+    out->back().eval_id = p.seq + 1;
     ++stats_.examples_emitted;
   }
   Insert(key_hash, std::move(p));
@@ -339,6 +360,7 @@ void Joiner::JoinClick(Pending* p, int64_t ts, std::vector<Example>* out) {
   p->click_ts_ms = ts;
   if (!immediate_) return;
   Example positive = Emit(p, 1u << kClick, /*copy_features=*/true);
+  positive.evaluation = Evaluation::kNone;
   out->push_back(std::move(positive));
   ++stats_.corrections;
 }

@@ -22,7 +22,11 @@
 // click that joins within the click window is emitted at once as a duplicate
 // with click = 1: the input of fake-negative weighting (Ktena et al., RecSys
 // 2019), which the model applies to that task's loss (TaskSpec). Watch still
-// matures on its own window.
+// matures on its own window. Progressive metrics stay comparable with
+// window mode: the impression's first example keeps its predictions
+// (Evaluation::kScoreOnly) and, as each task matures, a labels-only record
+// (not trained on) brings the matured labels; the corrections and the late
+// watch example are not scored.
 //
 // Lists (group_requests, for listwise losses): the impressions of one
 // request mature together, every open task at once, when the first of them
@@ -183,6 +187,7 @@ class Joiner {
   void Mature(uint32_t slot, uint32_t tasks, std::vector<Example>* out);
   // Matures every open task of every pending impression of slot's request.
   void MatureRequest(uint32_t slot, std::vector<Example>* out);
+  Example LabelsRecord(const Pending& p, uint32_t tasks) const;
   // The example of `tasks`' labels; moves the features out unless `copy_features`.
   Example Emit(Pending* p, uint32_t tasks, bool copy_features) const;
   void AddImpression(Event&& event, std::vector<Example>* out);

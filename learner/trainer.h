@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -36,6 +37,9 @@ class Trainer {
   // Takes over an existing model (e.g. restored from a snapshot).
   Trainer(std::unique_ptr<Model> model, const TrainerOptions& options);
 
+  // A labels-only example (Evaluation) is not buffered: it scores the
+  // predictions kept for its eval_id (training the batch first when the
+  // example they come from still waits in it).
   // Buffers the example; trains one step when batch_size are buffered,
   // except that a run of examples with the same nonzero Example::group is
   // never split: a full batch whose last example is grouped waits for the
@@ -71,6 +75,8 @@ class Trainer {
  private:
   void TrainBatch();
   bool Full() const;
+  void RecordMetrics();
+  void Evaluate(const Example& labels);
 
   const TrainerOptions options_;
   std::unique_ptr<Model> model_;
@@ -78,6 +84,8 @@ class Trainer {
   TrainerStats stats_;
   std::vector<Example> batch_;
   int64_t event_time_ms_ = 0;
+  // Predictions of kScoreOnly examples by eval_id, until their final labels.
+  std::map<uint64_t, std::vector<double>> scored_;
   FeedbackDelay feedback_delay_;
   StepResult result_;  // reused across steps
 };

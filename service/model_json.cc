@@ -35,6 +35,7 @@ boost::json::object TaskJson(const learner::TaskMetrics& m) {
     o["window_auc"] = Number(m.window_auc);
     o["window_logloss"] = Number(m.window_logloss);
     o["positives"] = m.positives;
+    o["mean_prediction"] = Number(m.mean_prediction);  // calibration: / (positives / count)
   } else {
     o["rmse"] = Number(m.rmse);
     o["window_rmse"] = Number(m.window_rmse);

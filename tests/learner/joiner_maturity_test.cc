@@ -91,10 +91,19 @@ TEST(JoinerMaturityTest, ImmediateModeEmitsANegativeAtOnceAndAPositiveOnTheClick
   j.Add(Click("r", "a", 400), &out);  // a second click adds nothing
   j.Add(Watch("r", "a", 2, 500), &out);
   EXPECT_EQ(out.size(), 2u);
-  j.Add(Watermark(1000), &out);  // watch matures; click is not trained again
-  ASSERT_EQ(out.size(), 3u);
-  EXPECT_FALSE(HasLabel(out[2].labels[0]));
-  EXPECT_EQ(out[2].labels[1], 2.0);
+  j.Add(Watermark(1000), &out);  // both mature; click is not trained again
+  ASSERT_EQ(out.size(), 4u);
+  // The matured labels for the predictions kept from the first example.
+  EXPECT_EQ(out[0].evaluation, Evaluation::kScoreOnly);
+  EXPECT_EQ(out[1].evaluation, Evaluation::kNone);
+  EXPECT_EQ(out[2].evaluation, Evaluation::kFinalLabelsOnly);
+  EXPECT_EQ(out[2].eval_id, out[0].eval_id);
+  EXPECT_NE(out[0].eval_id, 0u);
+  EXPECT_EQ(out[2].labels, (std::vector<double>{1.0, 2.0}));
+  EXPECT_FALSE(IsTrained(out[2]));
+  EXPECT_EQ(out[3].evaluation, Evaluation::kNone);  // the watch example trains
+  EXPECT_FALSE(HasLabel(out[3].labels[0]));
+  EXPECT_EQ(out[3].labels[1], 2.0);
   EXPECT_EQ(j.stats().corrections, 1);
   EXPECT_EQ(j.stats().joined_clicks, 2);
   EXPECT_EQ(j.stats().pending, 0);
@@ -105,7 +114,10 @@ TEST(JoinerMaturityTest, ImmediateClickAfterItsWindowIsLate) {
   std::vector<Example> out;
   j.Add(Imp("r", "a", 0), &out);
   j.Add(Click("r", "a", 1000), &out);
-  EXPECT_EQ(out.size(), 1u);  // only the negative
+  ASSERT_EQ(out.size(), 2u);  // the negative, and the click's matured label 0
+  EXPECT_EQ(out[1].evaluation, Evaluation::kLabelsOnly);  // watch is still open
+  EXPECT_EQ(out[1].labels[0], 0.0);
+  EXPECT_FALSE(HasLabel(out[1].labels[1]));
   EXPECT_EQ(j.stats().late_engagements, 1);
   EXPECT_EQ(j.stats().corrections, 0);
 }
@@ -196,9 +208,10 @@ TEST(JoinerMaturityTest, RestoresAVersionOneState) {
   std::string example;
   Example e = Imp("r", "a", 400).example;
   EncodeExample(e, &example);
-  // Format 1 is format 2 without its last three fields (two empty arrays
-  // and a zero group: 24 bytes).
-  v1 += example.substr(0, example.size() - 24);
+  // Format 1 is format 2 without its last five fields (an empty array, a
+  // zero group, an empty array, the evaluation and a zero eval_id: 8 + 8 +
+  // 8 + 4 + 8 bytes).
+  v1 += example.substr(0, example.size() - 36);
   const std::vector<uint64_t> closed;
   PutArray(&v1, closed.data(), closed.size());
 
