@@ -292,10 +292,7 @@ Example Joiner::Emit(Pending* pending, uint32_t tasks, bool copy_features) const
     ex.labels[label_[kClick]] = p.clicked ? 1.0 : 0.0;
     if (p.clicked && p.click_ts_ms >= 0) ex.feedback_ts_ms.push_back(p.click_ts_ms);
   }
-  if ((tasks & (1u << kWatch)) && label_[kWatch] >= 0) {
-    ex.labels[label_[kWatch]] = p.watch_seconds;
-    ex.feedback_ts_ms.insert(ex.feedback_ts_ms.end(), p.watch_ts_ms.begin(), p.watch_ts_ms.end());
-  }
+  if ((tasks & (1u << kWatch)) && label_[kWatch] >= 0) ex.labels[label_[kWatch]] = p.watch_seconds;
   return ex;
 }
 
