@@ -19,7 +19,7 @@ namespace {
 
 const char kUsage[] =
     "ranker simulate --events N --seed S [--out F] [--conflict C] [--epsilon E] "
-    "[--users U] [--items I] [--ctr P] [--start-ms MS|now]\n"
+    "[--users U] [--items I] [--ctr P] [--delay-tail S] [--start-ms MS|now]\n"
     "       ranker simulate --brokers H:P [--topic T] [--rate R] [--events N] [--seed S] ...";
 
 std::vector<FlagSpec> SimulateFlags() {
@@ -32,6 +32,9 @@ std::vector<FlagSpec> SimulateFlags() {
       {"users", true, "number of users (default 5000)"},
       {"items", true, "number of items (default 2000)"},
       {"ctr", true, "target click-through rate of logged slates (default 0.05)"},
+      {"delay-tail", true,
+       "log-sd of a long tail of click delays (lognormal, median 5 s, uncapped; 1.5 puts ~5% "
+       "beyond 60 s); default 0: delays capped inside the 60 s window"},
       {"start-ms", true,
        "event time of the first request, ms since the epoch, or `now` (default 1700000000000)"},
       {"brokers", true, "produce to Kafka at these bootstrap servers instead of writing NDJSON"},
@@ -67,8 +70,9 @@ Status ApplySimFlags(const Flags& flags, sim::SimOptions* o) {
   StatusOr<int64_t> users = flags.GetInt("users", o->users);
   StatusOr<int64_t> items = flags.GetInt("items", o->items);
   StatusOr<double> ctr = flags.GetDouble("ctr", o->target_ctr);
+  StatusOr<double> tail = flags.GetDouble("delay-tail", o->click_delay_tail_sigma);
   for (const Status* s : {&seed.status(), &conflict.status(), &epsilon.status(), &users.status(),
-                          &items.status(), &ctr.status()}) {
+                          &items.status(), &ctr.status(), &tail.status()}) {
     if (!s->ok()) return *s;
   }
   o->seed = static_cast<uint64_t>(*seed);
@@ -77,6 +81,7 @@ Status ApplySimFlags(const Flags& flags, sim::SimOptions* o) {
   o->users = static_cast<int>(*users);
   o->items = static_cast<int>(*items);
   o->target_ctr = *ctr;
+  o->click_delay_tail_sigma = *tail;
   return o->Validate();
 }
 

@@ -131,6 +131,10 @@ bool EventReader::Read(Event* event) {
   Example& ex = event->example;
   if (!Type(&event->type)) return false;
   const EventType type = event->type;
+  if (type == EventType::kWatermark) {
+    return (Find("ts_ms") != nullptr || Missing("ts_ms", type)) && Timestamp(&ex.ts_ms) &&
+           Id("event_id", false, type, &event->event_id);
+  }
   const bool has_features = type == EventType::kImpression || type == EventType::kExample;
   return Id("request_id", type != EventType::kExample, type, &ex.request_id) &&
          Id("item_id", true, type, &ex.item_id) && Id("event_id", false, type, &event->event_id) &&
@@ -166,15 +170,16 @@ bool EventReader::Type(EventType* out) {
     return Fail(RejectReason::kWrongType, "type: must be a string, got " + Describe(*v));
   }
   const std::string_view s = View(v->get_string());
-  for (EventType t :
-       {EventType::kImpression, EventType::kClick, EventType::kWatch, EventType::kExample}) {
+  for (EventType t : {EventType::kImpression, EventType::kClick, EventType::kWatch,
+                      EventType::kExample, EventType::kWatermark}) {
     if (s == learner::EventTypeName(t)) {
       *out = t;
       return true;
     }
   }
-  return Fail(RejectReason::kUnknownType, "type: unknown event type " + Describe(*v) +
-                                              " (expected impression, click, watch or example)");
+  return Fail(RejectReason::kUnknownType,
+              "type: unknown event type " + Describe(*v) +
+                  " (expected impression, click, watch, example or watermark)");
 }
 
 bool EventReader::Id(std::string_view key, bool required, EventType type, std::string* out) {

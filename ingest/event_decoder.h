@@ -16,6 +16,8 @@
 //    fraction (2.0, 1.7e12) is accepted, 2.5 is not.
 //  - Labels of tasks not in DecoderOptions::tasks are ignored unchecked;
 //    binary-task labels are only checked for finiteness here.
+//  - A `watermark` event (`{"type":"watermark","ts_ms":N}`, ts_ms required)
+//    takes only ts_ms and event_id; see learner/joiner.h for what it does.
 //  - Unknown top-level fields (e.g. the simulator's `truth{}`) are ignored;
 //    so are fields a type does not take (user{} on a click).
 //  - A repeated key keeps its last value (Boost.JSON's rule).

@@ -136,8 +136,10 @@ void EventEncoder::EncodeTo(const Event& event, std::string* out, std::string_vi
   out->append("{\"type\":");
   AppendJsonString(learner::EventTypeName(event.type), out);
   if (!event.event_id.empty()) AppendStringMember("event_id", event.event_id, out);
-  if (!ex.request_id.empty()) AppendStringMember("request_id", ex.request_id, out);
-  AppendStringMember("item_id", ex.item_id, out);
+  if (event.type != EventType::kWatermark) {
+    if (!ex.request_id.empty()) AppendStringMember("request_id", ex.request_id, out);
+    AppendStringMember("item_id", ex.item_id, out);
+  }
   const bool has_features =
       event.type == EventType::kImpression || event.type == EventType::kExample;
   if (has_features) AppendFeatureScalars(ex, out);

@@ -8,7 +8,8 @@
 // Field order on output: type, event_id, request_id, item_id, user_id,
 // position, ts_ms, watch_seconds, user{}, item{}, context{}, dense{},
 // labels{}, then the optional extra member. Absent values are omitted
-// (position 0, ts_ms -1, "" ids, kNoLabel labels). Click and watch events
+// (position 0, ts_ms -1, "" ids, kNoLabel labels). A watermark event is
+// {"type":"watermark","event_id"?,"ts_ms"} only. Click and watch events
 // carry only their own fields. Example::device is written as
 // context.device when no "context.device" categorical is present.
 #pragma once

@@ -1,5 +1,7 @@
 #include "learner/example_codec.h"
 
+#include <cassert>
+#include <cmath>
 #include <cstdint>
 
 namespace ranker::learner {
@@ -33,9 +35,15 @@ void EncodeExample(const Example& e, std::string* dst) {
     PutDouble(dst, f.value);
   }
   PutArray(dst, e.labels.data(), e.labels.size());
+  PutArray(dst, e.loss_weights.data(), e.loss_weights.size());
+  PutFixed64(dst, e.group);
+  PutArray(dst, e.feedback_ts_ms.data(), e.feedback_ts_ms.size());
+  PutFixed32(dst, static_cast<uint32_t>(e.evaluation));
+  PutFixed64(dst, e.eval_id);
 }
 
-Status DecodeExample(Decoder* d, Example* e) {
+Status DecodeExample(Decoder* d, Example* e, int format) {
+  assert(format >= 1 && format <= kExampleFormat);
   uint32_t position = 0;
   uint64_t ts = 0, n = 0;
   RANKER_RETURN_IF_ERROR(d->GetString(&e->request_id));
@@ -58,7 +66,31 @@ Status DecodeExample(Decoder* d, Example* e) {
     RANKER_RETURN_IF_ERROR(d->GetDouble(&f.value));
   }
   e->labels.reserve(1);  // GetArray memcpy()s into data(): never null
-  return d->GetArray(&e->labels);
+  RANKER_RETURN_IF_ERROR(d->GetArray(&e->labels));
+  e->loss_weights.clear();
+  e->group = 0;
+  e->feedback_ts_ms.clear();
+  e->evaluation = Evaluation::kAtStep;
+  e->eval_id = 0;
+  if (format < 2) return Status::OK();
+  e->loss_weights.reserve(1);
+  RANKER_RETURN_IF_ERROR(d->GetArray(&e->loss_weights));
+  if (!e->loss_weights.empty() && e->loss_weights.size() != e->labels.size()) {
+    return Status::Corruption("example: loss_weights do not match labels");
+  }
+  for (double w : e->loss_weights) {
+    if (!(w >= 0 && std::isfinite(w))) return Status::Corruption("example: bad loss weight");
+  }
+  RANKER_RETURN_IF_ERROR(d->GetFixed64(&e->group));
+  e->feedback_ts_ms.reserve(1);
+  RANKER_RETURN_IF_ERROR(d->GetArray(&e->feedback_ts_ms));
+  uint32_t evaluation = 0;
+  RANKER_RETURN_IF_ERROR(d->GetFixed32(&evaluation));
+  if (evaluation > static_cast<uint32_t>(Evaluation::kFinalLabelsOnly)) {
+    return Status::Corruption("example: bad evaluation");
+  }
+  e->evaluation = static_cast<Evaluation>(evaluation);
+  return d->GetFixed64(&e->eval_id);
 }
 
 }  // namespace ranker::learner

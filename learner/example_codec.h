@@ -10,10 +10,17 @@
 
 namespace ranker::learner {
 
-// Appends `e` to `dst`.
+// Format 1: everything but loss_weights, group, feedback_ts_ms, evaluation
+// and eval_id. Format 2 (current): all
+// of Example. The state that holds examples records the format it wrote
+// (through its own version), so older states still decode.
+inline constexpr int kExampleFormat = 2;
+
+// Appends `e` to `dst` in the current format.
 void EncodeExample(const Example& e, std::string* dst);
-// Reads one example written by EncodeExample; Corruption on damaged input
+// Reads one example written in `format`; Corruption on damaged input
 // (counts are checked against the remaining bytes before allocating).
-Status DecodeExample(Decoder* d, Example* e);
+// REQUIRES: 1 <= format <= kExampleFormat.
+Status DecodeExample(Decoder* d, Example* e, int format = kExampleFormat);
 
 }  // namespace ranker::learner

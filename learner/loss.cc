@@ -43,8 +43,12 @@ LossValue TaskLoss(const TaskSpec& task, double output, double target) {
                                         : SquaredLoss(output, target);
 }
 
+double FakeNegativeWeight(double p, double label) {
+  return label > 0.5 ? 1 + p : (1 - p) * (1 + p);
+}
+
 double BatchTaskLoss(const TaskSpec& task, const Vector& outputs, std::span<const double> targets,
-                     Vector* grad, int* count) {
+                     Vector* grad, int* count, std::span<const double> weights) {
   const Eigen::Index n = outputs.size();
   grad->setZero(n);
   int labelled = 0;
@@ -56,8 +60,9 @@ double BatchTaskLoss(const TaskSpec& task, const Vector& outputs, std::span<cons
   for (Eigen::Index i = 0; i < n; ++i) {
     if (!HasLabel(targets[i])) continue;
     const LossValue v = TaskLoss(task, outputs[i], targets[i]);
-    total += v.loss;
-    (*grad)[i] = static_cast<Real>(scale * v.grad);
+    const double w = weights.empty() ? 1.0 : weights[static_cast<size_t>(i)];
+    total += w * v.loss;
+    (*grad)[i] = static_cast<Real>(scale * w * v.grad);
   }
   return total / labelled;
 }

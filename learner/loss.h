@@ -38,12 +38,22 @@ LossValue SquaredLoss(double prediction, double target);
 // TransformLabel(task, label). REQUIRES: HasLabel(target).
 LossValue TaskLoss(const TaskSpec& task, double output, double target);
 
-// Mean of TaskLoss over the examples of `outputs` with a label, and its
-// gradient: (*grad)[i] = loss_weight * dLoss_i/dOutput / count for labelled
-// i, 0 otherwise. Returns the mean loss (0 when no example has a label) and
-// writes the number of labelled examples into *count.
-// REQUIRES: targets.size() == outputs.size().
+// The importance weight of fake-negative weighting (Ktena et al., "Addressing
+// delayed feedback for continuous training with neural networks in CTR
+// prediction", RecSys 2019) for an example with label y in {0, 1}, where p is
+// the model's predicted probability at this step: 1 + p for a positive,
+// (1 - p)(1 + p) for a (possibly fake) negative. A constant of the step: no
+// gradient flows through it.
+double FakeNegativeWeight(double p, double label);
+
+// Weighted mean of TaskLoss over the examples of `outputs` with a label,
+// and its gradient: with w_i = weights[i] (1 when `weights` is empty),
+// (*grad)[i] = loss_weight * w_i * dLoss_i/dOutput / count for labelled i,
+// 0 otherwise. Returns sum(w_i * loss_i) / count (0 when no example has a
+// label) and writes the number of labelled examples into *count.
+// REQUIRES: targets.size() == outputs.size(); weights empty or of that
+// size, each finite and >= 0.
 double BatchTaskLoss(const TaskSpec& task, const Vector& outputs, std::span<const double> targets,
-                     Vector* grad, int* count);
+                     Vector* grad, int* count, std::span<const double> weights = {});
 
 }  // namespace ranker::learner

@@ -116,6 +116,18 @@ void ProgressiveMetrics::AddGates(int task, const double* weights, int n) {
   AddGatesImpl(task, weights, n);
 }
 
+// The mean prediction of a histogram, each bin at its centre.
+double ProgressiveMetrics::MeanOfBins(const AucHistogram& h) {
+  const int64_t n = h.num_pos + h.num_neg;
+  if (n == 0) return kNaN;
+  double sum = 0;
+  for (size_t b = 0; b < h.pos.size(); ++b) {
+    const int64_t count = h.pos[b] + h.neg[b];
+    if (count != 0) sum += (static_cast<double>(b) + 0.5) * static_cast<double>(count);
+  }
+  return sum / kAucBins / static_cast<double>(n);
+}
+
 TaskMetrics ProgressiveMetrics::TaskReport(int task) const {
   const TaskState& t = state_[task];
   TaskMetrics m;
@@ -135,6 +147,7 @@ TaskMetrics ProgressiveMetrics::TaskReport(int task) const {
     m.logloss = mean;
     m.window_logloss = window_mean;
     m.rmse = m.window_rmse = kNaN;
+    m.mean_prediction = MeanOfBins(t.all);
   } else {
     m.rmse = std::sqrt(mean);
     m.window_rmse = std::sqrt(window_mean);

@@ -38,11 +38,14 @@ namespace ranker::learner {
 struct TaskMetrics {
   std::string name;
   TaskKind kind = TaskKind::kBinary;
-  int64_t count = 0;         // examples of this task seen so far
-  int64_t positives = 0;     // binary only: examples with label 1
-  double auc = 0;            // binary only
-  double logloss = 0;        // binary only (natural log, p clamped to [1e-15, 1-1e-15])
-  double rmse = 0;           // regression only
+  int64_t count = 0;      // examples of this task seen so far
+  int64_t positives = 0;  // binary only: examples with label 1
+  double auc = 0;         // binary only
+  double logloss = 0;     // binary only (natural log, p clamped to [1e-15, 1-1e-15])
+  double rmse = 0;        // regression only
+  // Binary only: the mean predicted probability (from the AUC histogram's
+  // bins, within 1/kAucBins), for calibration against positives / count.
+  double mean_prediction = 0;
   int64_t window_count = 0;  // min(count, window)
   double window_auc = 0;
   double window_logloss = 0;
@@ -120,6 +123,7 @@ class ProgressiveMetrics {
   template <typename T>
   void AddGatesImpl(int task, const T* weights, int n);
   TaskMetrics TaskReport(int task) const;
+  static double MeanOfBins(const AucHistogram& h);
   std::vector<double> GateMeans(int task) const;
   static void SerializeTask(const TaskState& t, std::string* dst);
   Status DeserializeTask(Decoder* d, bool binary, TaskState* t) const;

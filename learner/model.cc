@@ -190,15 +190,19 @@ double Model::Losses(std::span<const Example> batch, StepResult* r) {
     const TaskSpec& task = options_.tasks[t];
     outputs_[t] = network_.Output(cache_, t).col(0);
     if (t == pos_task_) outputs_[t] += pos_cache_.layers.back().y.col(0);
+    weights_.clear();
     for (Eigen::Index i = 0; i < n; ++i) {
       const std::vector<double>& labels = batch[i].labels;
       targets_[i] =
           TransformLabel(task, static_cast<size_t>(t) < labels.size() ? labels[t] : kNoLabel);
       const double out = outputs_[t][i];
-      r->predictions[i * num_tasks + t] = task.kind == TaskKind::kBinary ? Sigmoid(out) : out;
+      const double pred = task.kind == TaskKind::kBinary ? Sigmoid(out) : out;
+      r->predictions[i * num_tasks + t] = pred;
       r->labels[i * num_tasks + t] = targets_[i];
+      LossWeights(batch, t, i, pred);
     }
-    r->loss[t] = BatchTaskLoss(task, outputs_[t], targets_, &d_outputs_[t], &r->labelled[t]);
+    r->loss[t] =
+        BatchTaskLoss(task, outputs_[t], targets_, &d_outputs_[t], &r->labelled[t], weights_);
     if (r->labelled[t] > 0) total += task.loss_weight * r->loss[t];
     const Matrix* gates = network_.GateWeights(cache_, t);
     if (gates != nullptr) {
@@ -208,6 +212,18 @@ double Model::Losses(std::span<const Example> batch, StepResult* r) {
     }
   }
   return total;
+}
+
+// Appends example i's loss weight for task t to weights_ once some example
+// of the batch needs one (weights_ stays empty, meaning all 1, otherwise).
+void Model::LossWeights(std::span<const Example> batch, int t, Eigen::Index i, double pred) {
+  const TaskSpec& task = options_.tasks[t];
+  const bool fnw = task.fake_negative_weighting && task.kind == TaskKind::kBinary;
+  double w = LossWeight(batch[i], static_cast<size_t>(t));
+  if (fnw && HasLabel(targets_[i])) w *= FakeNegativeWeight(pred, targets_[i]);
+  if (weights_.empty() && w == 1.0) return;
+  if (weights_.empty()) weights_.assign(static_cast<size_t>(i), 1.0);
+  weights_.push_back(w);
 }
 
 double Model::ComputeGradients(std::span<const Example> batch, StepResult* r, bool allow_deferred) {

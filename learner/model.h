@@ -165,6 +165,7 @@ class Model {
   bool DeferredInputGradBounded() const;
   void ForwardPosition(std::span<const Example> batch);
   double Losses(std::span<const Example> batch, StepResult* r);
+  void LossWeights(std::span<const Example> batch, int t, Eigen::Index i, double pred);
   bool GradientsFinite() const;
   void DiscardGradients();
   void Apply(size_t batch_size);
@@ -217,6 +218,7 @@ class Model {
   std::vector<std::string> pending_devices_;
   std::vector<Vector> outputs_, d_outputs_;
   std::vector<double> targets_;
+  std::vector<double> weights_;  // per example of one task; empty = all 1
   Matrix dx_, row_grads_;
 };
 

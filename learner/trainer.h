@@ -7,12 +7,14 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "learner/event.h"
+#include "learner/feedback_delay.h"
 #include "learner/metrics.h"
 #include "learner/model.h"
 #include "learner/options.h"
@@ -35,10 +37,22 @@ class Trainer {
   // Takes over an existing model (e.g. restored from a snapshot).
   Trainer(std::unique_ptr<Model> model, const TrainerOptions& options);
 
-  // Buffers the example; trains one step when batch_size are buffered.
+  // A labels-only example (Evaluation) is not buffered: it scores the
+  // predictions kept for its eval_id (training the batch first when the
+  // example they come from still waits in it).
+  // Buffers the example; trains one step when batch_size are buffered,
+  // except that a run of examples with the same nonzero Example::group is
+  // never split: a full batch whose last example is grouped waits for the
+  // next example and grows while it continues the group.
   void Add(Example example);
   // Trains on whatever is buffered (end of a replay).
   void Flush();
+
+  // The event time (the joiner's watermark) that steps from now on happen
+  // at: each trained example's Example::feedback_ts_ms is measured against
+  // it (feedback_delay()). Call before Add()/Flush().
+  void set_event_time_ms(int64_t ms) { event_time_ms_ = ms; }
+  const FeedbackDelay& feedback_delay() const { return feedback_delay_; }
 
   const Model& model() const { return *model_; }
   const ProgressiveMetrics& metrics() const { return metrics_; }
@@ -48,7 +62,7 @@ class Trainer {
   size_t buffered() const { return batch_.size(); }
 
   // Everything of the trainer but its model (the buffered examples, the
-  // progressive metrics, the stats), for snapshots: the model is saved
+  // progressive metrics, the feedback delays, the stats), for snapshots: the model is saved
   // apart (rows incrementally). Restore() on a trainer built from the
   // restored model gives one that continues exactly as this one would.
   void SerializeState(std::string* out) const;
@@ -60,12 +74,19 @@ class Trainer {
 
  private:
   void TrainBatch();
+  bool Full() const;
+  void RecordMetrics();
+  void Evaluate(const Example& labels);
 
   const TrainerOptions options_;
   std::unique_ptr<Model> model_;
   ProgressiveMetrics metrics_;
   TrainerStats stats_;
   std::vector<Example> batch_;
+  int64_t event_time_ms_ = 0;
+  // Predictions of kScoreOnly examples by eval_id, until their final labels.
+  std::map<uint64_t, std::vector<double>> scored_;
+  FeedbackDelay feedback_delay_;
   StepResult result_;  // reused across steps
 };
 

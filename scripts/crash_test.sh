@@ -6,8 +6,9 @@
 # (a fresh data dir and consumer group over the same topic). Also checks
 # that every joined example is trained or waiting in the partial batch.
 #
-# Usage: scripts/crash_test.sh [RANKER_BIN] [KILLS] [EVENTS] [SEED]
-#   defaults: build/cli/ranker 10 20000 $RANDOM. Exit 0 on success.
+# Usage: scripts/crash_test.sh [RANKER_BIN] [KILLS] [EVENTS] [SEED] [KEY=VALUE...]
+#   defaults: build/cli/ranker 10 20000 $RANDOM. KEY=VALUE: more --set
+#   settings of both runs (e.g. join.mode=immediate). Exit 0 on success.
 #   RANKER_CRASH_BROKER=real: on a real Apache Kafka broker (scripts/kafka.sh)
 #   instead of `ranker broker`; the crashed learner is then a static group
 #   member (ingest.group_instance_id), and every restart must be consuming
@@ -19,8 +20,10 @@ bin=${1:-build/cli/ranker}
 kills=${2:-10}
 events=${3:-20000}
 seed=${4:-$RANDOM}
+extra=()
+for kv in "${@:5}"; do extra+=(--set "$kv"); done
 RANDOM=$seed
-echo "crash_test: $kills kills, $events events, seed $seed" >&2
+echo "crash_test: $kills kills, $events events, seed $seed ${*:5}" >&2
 
 work=$(mktemp -d)
 pids=()
@@ -54,7 +57,7 @@ start_serve() {  # data_dir group log [extra --set args]
     --set ingest.group_id="$2" --set snapshot.interval_ms=1500 --set snapshot.sync=true \
     "${@:4}" \
     --set ingest.log_kafka_errors=false --set kafka.session.timeout.ms=6000 \
-    --set join.window_ms=2000 \
+    --set join.window_ms=2000 "${extra[@]}" \
     --set kafka.fetch.wait.max.ms=10 >"$3" 2>&1 &
   serve_pid=$!
   pids+=("$serve_pid")
@@ -78,6 +81,15 @@ wait_consumed() {  # url predicate-number timeout_s -> waits for events_consumed
   return 1
 }
 
+wait_settled() {  # url timeout_s -> waits for join.pending == 0 and examples_buffered == 0
+  local deadline=$((SECONDS + $2))
+  while ((SECONDS < deadline)); do
+    [[ $(model_field "$1" join.pending 2>/dev/null || echo x) == 0 &&
+      $(model_field "$1" examples_buffered 2>/dev/null || echo x) == 0 ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
 if [[ "$real" == real ]]; then
   bootstrap=$("$scripts/kafka.sh" start "$work/kafka" 0) || fail "the real broker did not start"
   "$scripts/kafka.sh" topic "$work/kafka" ranker.events 1 || fail "topic creation"
@@ -144,20 +156,39 @@ if [[ "$real" == real && ${#static[@]} -gt 0 ]] && python3 -c "import sys; sys.e
 fi
 start_serve "$data" crash "$work/serve.final.log" "${static[@]}"
 wait_consumed "$serve_url" "$events" 120 || fail "the crashed learner did not reach $events"
+# Once the log ends, the learner appends watermark events (join.idle_flush_ms)
+# until every window has closed; they are part of the log both runs read.
+wait_settled "$serve_url" 60 || fail "the crashed learner's windows did not close when idle"
 crashed_url=$serve_url
 start_serve "$work/reference" reference "$work/serve.reference.log"
 wait_consumed "$serve_url" "$events" 120 || fail "the reference learner did not reach $events"
+wait_settled "$serve_url" 60 || fail "the reference learner's windows did not close when idle"
+# A watermark still in flight when a run settled reaches both runs.
+same_consumed=0
+for _ in $(seq 1 300); do
+  a=$(model_field "$crashed_url" events_consumed)
+  b=$(model_field "$serve_url" events_consumed)
+  [[ "$a" == "$b" ]] && same_consumed=1 && break
+  sleep 0.1
+done
+((same_consumed)) || fail "events_consumed: crashed run $a, never-crashed run $b"
 
-for f in events_consumed param_checksum examples_trained examples_buffered join.examples_emitted; do
+for f in events_consumed param_checksum examples_trained examples_buffered join.examples_emitted \
+  join.corrections; do
   a=$(model_field "$crashed_url" "$f")
   b=$(model_field "$serve_url" "$f")
   [[ "$a" == "$b" ]] || fail "$f: crashed run $a, never-crashed run $b"
   echo "crash_test: $f = $a (both runs)" >&2
 done
-[[ $(model_field "$crashed_url" events_consumed) == "$events" ]] || fail "events_consumed"
+consumed=$(model_field "$crashed_url" events_consumed)
+watermarks=$(model_field "$crashed_url" join.watermarks)
+((consumed == events + watermarks)) ||
+  fail "events_consumed $consumed != $events events + $watermarks watermarks"
 trained=$(model_field "$crashed_url" examples_trained)
 buffered=$(model_field "$crashed_url" examples_buffered)
-joined=$(model_field "$crashed_url" join.examples_emitted)
+# Joined examples, and in immediate mode the positive duplicates too.
+joined=$(($(model_field "$crashed_url" join.examples_emitted) + $(model_field "$crashed_url" join.corrections)))
 ((trained + buffered == joined)) ||
   fail "examples_trained $trained + buffered $buffered != joined examples $joined"
-echo "crash_test: OK after $kills SIGKILLs: param_checksum identical to the never-crashed run" >&2
+echo "crash_test: OK after $kills SIGKILLs ($watermarks idle watermarks):" \
+  "param_checksum identical to the never-crashed run" >&2

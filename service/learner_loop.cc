@@ -5,12 +5,16 @@
 #include <utility>
 
 #include "base/thread.h"
+#include "ingest/event_encoder.h"
 
 namespace ranker::app {
 
 LearnerLoop::LearnerLoop(std::unique_ptr<LearningPipeline> pipeline,
                          const LearnerLoopOptions& options, LearnerLoopDeps deps)
-    : pipeline_(std::move(pipeline)), options_(options), deps_(std::move(deps)) {
+    : pipeline_(std::move(pipeline)),
+      options_(options),
+      deps_(std::move(deps)),
+      idle_(pipeline_->options().join.idle_flush_ms) {
   assert(pipeline_ && deps_.publisher && deps_.clock);
 }
 
@@ -61,6 +65,7 @@ void LearnerLoop::Run() {
     {
       std::unique_lock<std::mutex> lock(batch_mu_);
       n = PollOnce(stopping);
+      if (!stopping) MaybeAdvanceIdle();
       MaybePublish(/*idle=*/n == 0);
       if (n == 0 && !dirty_ && deps_.broadcaster) deps_.broadcaster->OnIdle(pipeline_.get());
       if (has_requests_.load()) ServeRequests(&lock);
@@ -129,6 +134,32 @@ void LearnerLoop::ConsumeMessage(const ingest::SourceMessage& message) {
   offsets_[message.tp()] = message.offset + 1;
   dirty_ = true;
   learned_since_snapshot_ = true;
+}
+
+void LearnerLoop::MaybeAdvanceIdle() {
+  const learner::Joiner& joiner = pipeline_->joiner();
+  const bool waiting = joiner.stats().pending > 0 || pipeline_->trainer().buffered() > 0;
+  const int64_t events = pipeline_->events_consumed() - joiner.stats().watermarks;
+  const int64_t ts = idle_.Poll(NowMonoMs(), events, joiner.watermark_ms(), waiting);
+  if (ts >= 0) AppendWatermark(ts);
+}
+
+void LearnerLoop::AppendWatermark(int64_t ts_ms) {
+  learner::Event event;
+  event.type = learner::EventType::kWatermark;
+  event.example.ts_ms = ts_ms;
+  if (deps_.source == nullptr) {
+    std::lock_guard<std::mutex> lock(local_mu_);
+    local_.push_back(ingest::DecodeResult(std::move(event)));
+    return;
+  }
+  if (deps_.producer == nullptr) return;
+  const std::string payload = ingest::EncodeEvent(event);
+  for (const ingest::TopicPartition& tp : deps_.source->Assignment()) {
+    if (!deps_.producer->Produce(tp.topic, "", payload, {}, tp.partition).ok()) {
+      watermark_failures_.fetch_add(1);
+    }
+  }
 }
 
 void LearnerLoop::MaybePublish(bool idle) {

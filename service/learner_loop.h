@@ -26,6 +26,12 @@
 // instead of flushing the joiner). Restore requests roll the learner back
 // and move the assigned partitions to the snapshot's offsets.
 //
+// An idle input moves event time on (learner/idle_watermark.h): after
+// join.idle_flush_ms of wall time without events, the loop appends
+// `watermark` events, to every assigned partition through deps.producer with
+// a Kafka source (so a restarted learner reads the same advance at the same
+// offsets), or to its own queue without one.
+//
 // Thread-safety: Start()/Stop() from one owner thread; Enqueue(), Decode(),
 // RequestSnapshot(), RequestRestore() and rejects() from any thread; the listener methods from the
 // source's thread. Lifetimes: every borrowed pointer must outlive Stop().
@@ -47,6 +53,8 @@
 #include "base/clock.h"
 #include "ingest/event_source.h"
 #include "ingest/kafka_dead_letter.h"
+#include "ingest/kafka_producer.h"
+#include "learner/idle_watermark.h"
 #include "service/model_publisher.h"
 #include "service/offset_committer.h"
 #include "service/pipeline.h"
@@ -75,6 +83,9 @@ struct LearnerLoopDeps {
   const Clock* clock = nullptr;
   Snapshotter* snapshotter = nullptr;          // null: no snapshots
   PublicationListener* broadcaster = nullptr;  // null: no model topic
+  // Appends idle watermarks to the source's assigned partitions; null: a
+  // Kafka source's idle partitions get none (the local queue needs none).
+  ingest::KafkaProducer* producer = nullptr;
   // Runs on the learner thread for each new version just before it becomes
   // visible to readers (metrics gauges), so a reader that sees a version
   // also sees its metrics.
@@ -123,6 +134,8 @@ class LearnerLoop final : public ingest::RebalanceListener {
   ingest::DecodeResult Decode(std::string_view payload) const { return pipeline_->Decode(payload); }
   const ingest::RejectCounters& rejects() const { return pipeline_->rejects(); }
   uint64_t dead_letter_failures() const { return dead_letter_failures_.load(); }
+  // Idle watermarks the producer refused.
+  uint64_t watermark_failures() const { return watermark_failures_.load(); }
 
   // ingest::RebalanceListener.
   ingest::OffsetMap OnAssigned(const std::vector<ingest::TopicPartition>& partitions) override;
@@ -136,6 +149,9 @@ class LearnerLoop final : public ingest::RebalanceListener {
   size_t DrainLocal(std::chrono::milliseconds wait);
   void ConsumeMessage(const ingest::SourceMessage& message);
   void MaybePublish(bool idle);
+  // Appends a watermark when the input has been idle long enough.
+  void MaybeAdvanceIdle();
+  void AppendWatermark(int64_t ts_ms);
   void Publish();
   // Snapshot and restore requests, and periodic snapshots.
   // REQUIRES: batch_mu_ held through `lock` (a restore releases it while it
@@ -186,7 +202,9 @@ class LearnerLoop final : public ingest::RebalanceListener {
   std::atomic<bool> has_requests_{false};
   bool learned_since_snapshot_ = false;  // GUARDED_BY(batch_mu_)
 
+  learner::IdleWatermark idle_;  // GUARDED_BY(batch_mu_)
   std::atomic<uint64_t> dead_letter_failures_{0};
+  std::atomic<uint64_t> watermark_failures_{0};
   std::atomic<bool> stop_{false};
   bool started_ = false;  // owner thread only
   std::thread thread_;

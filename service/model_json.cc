@@ -35,6 +35,7 @@ boost::json::object TaskJson(const learner::TaskMetrics& m) {
     o["window_auc"] = Number(m.window_auc);
     o["window_logloss"] = Number(m.window_logloss);
     o["positives"] = m.positives;
+    o["mean_prediction"] = Number(m.mean_prediction);  // calibration: / (positives / count)
   } else {
     o["rmse"] = Number(m.rmse);
     o["window_rmse"] = Number(m.window_rmse);
@@ -69,7 +70,9 @@ boost::json::object JoinJson(const learner::JoinerStats& s) {
           {"late_engagements", s.late_engagements},
           {"orphan_engagements", s.orphan_engagements},
           {"evicted", s.evicted},
-          {"pending", s.pending}};
+          {"pending", s.pending},
+          {"watermarks", s.watermarks},
+          {"corrections", s.corrections}};
 }
 
 boost::json::array FeaturesJson(const std::vector<learner::InputBindings::Feature>& features) {
@@ -126,7 +129,14 @@ boost::json::object ModelReportJson(const LearningPipeline& pipeline, bool with_
   out["gates"] = std::move(gates);
   out["position_bias"] = PositionBiasJson(model.PositionBias());
   out["inputs"] = InputsJson(model.layout().Inputs());
-  out["join"] = JoinJson(pipeline.joiner().stats());
+  boost::json::object join = JoinJson(pipeline.joiner().stats());
+  join["mode"] =
+      pipeline.joiner().options().mode == learner::JoinMode::kImmediate ? "immediate" : "window";
+  join["event_time_ms"] = pipeline.joiner().watermark_ms();
+  out["join"] = std::move(join);
+  // Event time from each engagement to the training step that first used it.
+  const learner::FeedbackDelay::Summary delay = trainer.feedback_delay().Summarize();
+  out["feedback_delay_ms"] = {{"p50", delay.p50_ms}, {"p99", delay.p99_ms}, {"count", delay.count}};
   boost::json::object rejected;
   pipeline.rejects().ForEach([&](ingest::RejectReason, std::string_view name, uint64_t n) {
     if (n > 0) rejected[name] = n;

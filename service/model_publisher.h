@@ -18,6 +18,7 @@
 #include <string>
 
 #include "ingest/event_source.h"
+#include "learner/feedback_delay.h"
 #include "learner/metrics.h"
 #include "learner/model.h"
 #include "service/pipeline.h"

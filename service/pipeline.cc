@@ -14,6 +14,29 @@ std::vector<std::string> TaskNames(const PipelineOptions& config) {
   return names;
 }
 
+// The joiner against the tasks: windows name configured tasks, immediate
+// mode has a binary click task to correct.
+Status ValidateJoin(const PipelineOptions& c) {
+  auto task = [&](const std::string& name) -> const learner::TaskSpec* {
+    for (const learner::TaskSpec& t : c.model.tasks) {
+      if (t.name == name) return &t;
+    }
+    return nullptr;
+  };
+  for (const auto& [name, ms] : c.join.task_window_ms) {
+    if (task(name) == nullptr) {
+      return Status::InvalidArgument("tasks[" + name + "].window_ms: no task named '" + name + "'");
+    }
+  }
+  if (c.join.mode != learner::JoinMode::kImmediate) return Status::OK();
+  const learner::TaskSpec* click = task(c.join.click_task);
+  if (click == nullptr || click->kind != learner::TaskKind::kBinary) {
+    return Status::InvalidArgument("join.mode: immediate needs join.click_task ('" +
+                                   c.join.click_task + "') to be a binary task");
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Status PipelineOptions::Validate() const {
@@ -22,7 +45,7 @@ Status PipelineOptions::Validate() const {
   RANKER_RETURN_IF_ERROR(train.Validate());
   RANKER_RETURN_IF_ERROR(join.Validate());
   RANKER_RETURN_IF_ERROR(ingest.Validate());
-  return Status::OK();
+  return ValidateJoin(*this);
 }
 
 StatusOr<std::unique_ptr<LearningPipeline>> LearningPipeline::Create(
@@ -48,8 +71,13 @@ void LearningPipeline::Consume(ingest::DecodeResult&& result) {
     rejects_.Add(result.error().reason);
     return;
   }
-  joiner_->Add(std::move(result).event(), &ready_);
+  learner::Event& event = result.event();
+  const bool watermark = event.type == learner::EventType::kWatermark;
+  joiner_->Add(std::move(event), &ready_);
   Train(&ready_);
+  // Event time moved on without new impressions (an idle stream): what the
+  // joiner released trains now instead of waiting for a full batch.
+  if (watermark) trainer_->Flush();
 }
 
 void LearningPipeline::Finish() {
@@ -59,6 +87,7 @@ void LearningPipeline::Finish() {
 }
 
 void LearningPipeline::Train(std::vector<learner::Example>* ready) {
+  trainer_->set_event_time_ms(joiner_->watermark_ms());
   for (learner::Example& ex : *ready) trainer_->Add(std::move(ex));
   ready->clear();
 }

@@ -27,7 +27,9 @@ class LearningPipeline {
 
   // Feeds one decoded payload: a rejected one is counted (and its error
   // returned for logging); an event goes through the joiner, and every
-  // example that becomes ready is trained on. Learner thread only.
+  // example that becomes ready is trained on. A `watermark` event also
+  // trains the trainer's partial batch (its position in the log makes that
+  // deterministic). Learner thread only.
   void Consume(ingest::DecodeResult&& result);
   // Decode + Consume.
   void Ingest(std::string_view payload) { Consume(Decode(payload)); }

@@ -16,7 +16,8 @@ struct PipelineOptions {
   learner::JoinerOptions join;
   ingest::DecoderOptions ingest;
 
-  // Each module's Validate().
+  // Each module's Validate(), and the joiner against the tasks (per-task
+  // windows name tasks; immediate mode needs a binary click task).
   Status Validate() const;
 };
 

@@ -219,6 +219,7 @@ void Service::CreateLearner(std::unique_ptr<LearningPipeline> pipeline) {
   deps.clock = clock_;
   deps.snapshotter = snapshotter_.get();
   deps.broadcaster = broadcaster_.get();
+  deps.producer = producer_.get();
   deps.on_publish = [this](const PublishedModel& m) {
     service_metrics_->OnPublish(m, learner_->rejects(), http_rejects_);
   };

@@ -26,6 +26,10 @@ ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
   pending_ =
       &Register(BuildGauge(), "ranker_join_pending", "Impressions waiting for their join window", r)
            .Add({});
+  feedback_delay_ = &Register(BuildGauge(), "ranker_feedback_delay_ms",
+                              "Event time from an engagement to the training step that first used "
+                              "it, over the recent engagements, by quantile",
+                              r);
   trained_ = &Register(BuildCounter(), "ranker_examples_trained_total",
                        "Examples whose training step was applied", r)
                   .Add({});
@@ -152,11 +156,15 @@ void ServiceMetrics::OnPublish(const PublishedModel& m, const ingest::RejectCoun
       {"duplicate_impressions", j.duplicate_impressions},
       {"late_engagements", j.late_engagements},
       {"orphan_engagements", j.orphan_engagements},
-      {"evicted", j.evicted}};
+      {"evicted", j.evicted},
+      {"watermarks", j.watermarks},
+      {"corrections", j.corrections}};
   for (const auto& [outcome, n] : join) {
     SetCounter(&join_->Add({{"outcome", outcome}}), static_cast<double>(n));
   }
   pending_->Set(static_cast<double>(j.pending));
+  feedback_delay_->Add({{"quantile", "0.5"}}).Set(m.feedback_delay.p50_ms);
+  feedback_delay_->Add({{"quantile", "0.99"}}).Set(m.feedback_delay.p99_ms);
   for (size_t t = 0; t < m.metrics.tasks.size(); ++t) {
     const learner::TaskMetrics& tm = m.metrics.tasks[t];
     auto set = [&](const char* metric, double v) {

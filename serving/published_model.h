@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "ingest/event_source.h"
+#include "learner/feedback_delay.h"
 #include "learner/joiner.h"
 #include "learner/metrics.h"
 #include "learner/model.h"
@@ -36,6 +37,7 @@ struct PublishedModel {
   // Counters and metrics at publication, for /metrics and progress lines.
   learner::MetricsReport metrics;
   learner::JoinerStats join;
+  learner::FeedbackDelay::Summary feedback_delay;
   int64_t events_consumed = 0;
   int64_t examples_trained = 0;
   double clone_ms = 0;    // how long the copy of the model took

@@ -199,6 +199,20 @@ void AddServiceKeys(std::vector<KeyEntry>* t) {
       Key("rank.max_candidates", "candidates per POST /v1/rank", REF(service.rank.max_candidates)));
 }
 
+// join.task_window_ms: per-task maturity windows, "task:ms,..." (YAML:
+// tasks[].window_ms).
+KeyEntry TaskWindowsKey() {
+  KeyEntry e{"join.task_window_ms",
+             "per-task join windows as task:ms, comma-separated (YAML: tasks[].window_ms); "
+             "tasks not listed use join.window_ms",
+             nullptr, nullptr};
+  e.set = [](Config* c, std::string_view text) {
+    return ParseTaskWindows("join.task_window_ms", text, &c->join.task_window_ms);
+  };
+  e.get = [](const Config& c) { return FormatTaskWindows(c.join.task_window_ms); };
+  return e;
+}
+
 std::vector<KeyEntry> BuildTable() {
   using learner::Architecture;
   using learner::OptimizerKind;
@@ -274,6 +288,20 @@ std::vector<KeyEntry> BuildTable() {
                   REF(join.max_pending)));
   t.push_back(Key("join.late_memory", "recently closed keys remembered to tell late from orphan",
                   REF(join.late_memory)));
+  t.push_back(EnumKey(
+      "join.mode",
+      "window: a task trains when its window closes; immediate: the click task "
+      "trains at once, corrected by fake-negative weighting (Ktena et al. 2019)",
+      REF(join.mode),
+      {{"window", learner::JoinMode::kWindow}, {"immediate", learner::JoinMode::kImmediate}}));
+  t.push_back(TaskWindowsKey());
+  t.push_back(Key("join.idle_flush_ms",
+                  "after this much wall time without events, event time moves on with wall time "
+                  "(watermark events in the log); 0 = never",
+                  REF(join.idle_flush_ms)));
+  t.push_back(Key("join.group_requests",
+                  "keep a request's impressions together, one Example::group (listwise losses)",
+                  REF(join.group_requests)));
   t.push_back(Key("join.click_task", "task that click events label", REF(join.click_task)));
   t.push_back(Key("join.watch_task", "task that watch events label", REF(join.watch_task)));
   t.push_back(Key("ingest.max_event_bytes", "larger events are rejected (oversize)",
@@ -337,6 +365,7 @@ Status SetConfigValue(Config* config, std::string_view key, std::string_view val
   return e->set(config, value);
 }
 
+
 StatusOr<std::string> GetConfigValue(const Config& config, std::string_view key) {
   const internal::KeyEntry* e = FindKey(key);
   if (e == nullptr) return Status::NotFound("unknown config key '" + std::string(key) + "'");
@@ -355,6 +384,18 @@ std::string Locate(const std::string& message, const std::string& file, const Ya
 }
 
 }  // namespace
+
+void DeriveOptions(Config* config) {
+  // The decoder maps label names with the task list; keep them in step.
+  config->ingest.tasks.clear();
+  for (const learner::TaskSpec& t : config->model.tasks) config->ingest.tasks.push_back(t.name);
+  // Immediate mode trains the click task on fake negatives and positive
+  // duplicates: its loss takes fake-negative weighting.
+  for (learner::TaskSpec& t : config->model.tasks) {
+    t.fake_negative_weighting =
+        config->join.mode == learner::JoinMode::kImmediate && t.name == config->join.click_task;
+  }
+}
 
 StatusOr<Config> LoadConfig(const ConfigSources& sources) {
   Config config;
@@ -383,9 +424,7 @@ StatusOr<Config> LoadConfig(const ConfigSources& sources) {
                    : SetConfigValue(&config, kv.substr(0, eq), kv.substr(eq + 1));
     if (!s.ok()) errors.push_back(s.message());
   }
-  // The decoder maps label names with the task list; keep them in step.
-  config.ingest.tasks.clear();
-  for (const learner::TaskSpec& t : config.model.tasks) config.ingest.tasks.push_back(t.name);
+  DeriveOptions(&config);
   Status valid = config.Validate();
   if (!valid.ok()) errors.push_back(Locate(valid.message(), sources.file, lines));
   if (errors.empty()) return config;

@@ -52,6 +52,11 @@ struct ConfigSources {
   bool use_environment = true;    // read RANKER_* variables
 };
 
+// Sets what follows from other keys: the decoder's task names, and
+// TaskSpec::fake_negative_weighting of the click task in immediate join
+// mode. LoadConfig calls it; a Config built in code calls it before use.
+void DeriveOptions(Config* config);
+
 // Builds and validates the configuration from all sources. Reports every
 // error at once: InvalidArgument with one line per error (the file's, each
 // "file:line: ..."; the environment's; --set's; then the first Validate()

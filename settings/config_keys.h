@@ -1,7 +1,9 @@
 // Internal to settings/: parsing of config values and the key table entry type.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,5 +31,9 @@ Status ParseIntList(std::string_view key, std::string_view text, std::vector<int
 // (name:kind[:score_weight[:loss_weight[:transform]]]).
 Status ParseTasks(std::string_view key, std::string_view text, std::vector<learner::TaskSpec>* out);
 std::string FormatTasks(const std::vector<learner::TaskSpec>& tasks);
+// "click:5000,watch:60000" <-> task -> window_ms (each >= 0).
+Status ParseTaskWindows(std::string_view key, std::string_view text,
+                        std::map<std::string, int64_t>* out);
+std::string FormatTaskWindows(const std::map<std::string, int64_t>& windows);
 
 }  // namespace ranker::app::internal

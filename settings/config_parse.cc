@@ -106,6 +106,33 @@ Status ParseTasks(std::string_view key, std::string_view text,
   return Status::OK();
 }
 
+Status ParseTaskWindows(std::string_view key, std::string_view text,
+                        std::map<std::string, int64_t>* out) {
+  std::map<std::string, int64_t> windows;
+  if (Trim(text).empty()) {
+    *out = std::move(windows);
+    return Status::OK();
+  }
+  for (std::string_view item : Split(text, ',')) {
+    std::vector<std::string_view> f = Split(Trim(item), ':');
+    if (f.size() != 2 || Trim(f[0]).empty()) return Bad(key, item, "task:window_ms");
+    int64_t ms = 0;
+    RANKER_RETURN_IF_ERROR(ParseInt64(key, Trim(f[1]), &ms));
+    if (ms < 0) return Bad(key, item, "a window_ms >= 0");
+    windows[std::string(Trim(f[0]))] = ms;
+  }
+  *out = std::move(windows);
+  return Status::OK();
+}
+
+std::string FormatTaskWindows(const std::map<std::string, int64_t>& windows) {
+  std::string out;
+  for (const auto& [name, ms] : windows) {
+    out += (out.empty() ? "" : ",") + name + ":" + std::to_string(ms);
+  }
+  return out;
+}
+
 std::string FormatTasks(const std::vector<learner::TaskSpec>& tasks) {
   std::ostringstream os;
   for (size_t i = 0; i < tasks.size(); ++i) {

@@ -36,7 +36,7 @@ StatusOr<std::string> TasksToText(const YAML::Node& list, std::string_view sourc
     for (const auto& kv : task) {
       const std::string k = kv.first.as<std::string>();
       if (k != "name" && k != "kind" && k != "score_weight" && k != "weight" &&
-          k != "loss_weight" && k != "transform") {
+          k != "loss_weight" && k != "transform" && k != "window_ms") {
         return Where(source, kv.first, "tasks: unknown task field '" + k + "'");
       }
     }
@@ -47,6 +47,17 @@ StatusOr<std::string> TasksToText(const YAML::Node& list, std::string_view sourc
     if (!text.empty()) text += ',';
     text += get("name", "") + ":" + get("kind", "") + ":" + weight + ":" + get("loss_weight", "1") +
             ":" + get("transform", "log1p");
+  }
+  return text;
+}
+
+// tasks[].window_ms as join.task_window_ms text ("click:5000").
+std::string TaskWindowsText(const YAML::Node& list) {
+  std::string text;
+  for (const YAML::Node& task : list) {
+    if (!task["window_ms"]) continue;
+    if (!text.empty()) text += ',';
+    text += task["name"].as<std::string>() + ":" + task["window_ms"].as<std::string>();
   }
   return text;
 }
@@ -90,6 +101,9 @@ void Apply(Config* config, const YAML::Node& node, const std::string& prefix, Ya
     const std::optional<std::string> text = ValueText(key, value, errors);
     if (!text) continue;
     Status s = SetConfigValue(config, key, *text);
+    if (s.ok() && key == "tasks" && value.IsSequence()) {
+      s = SetConfigValue(config, "join.task_window_ms", TaskWindowsText(value));
+    }
     if (!s.ok()) errors->Add(kv.first, s.message());
   }
 }

@@ -74,8 +74,10 @@ std::string EncodeEventJson(const learner::Event& event, std::span<const std::st
   const learner::Example& ex = event.example;
   json::object out;
   out["type"] = learner::EventTypeName(event.type);
-  if (!ex.request_id.empty()) out["request_id"] = ex.request_id;
-  out["item_id"] = ex.item_id;
+  if (event.type != EventType::kWatermark) {
+    if (!ex.request_id.empty()) out["request_id"] = ex.request_id;
+    out["item_id"] = ex.item_id;
+  }
   if (ex.ts_ms >= 0) out["ts_ms"] = ex.ts_ms;
   if (!event.event_id.empty()) out["event_id"] = event.event_id;
   switch (event.type) {
@@ -90,6 +92,7 @@ std::string EncodeEventJson(const learner::Event& event, std::span<const std::st
       out["watch_seconds"] = event.watch_seconds;
       break;
     case EventType::kClick:
+    case EventType::kWatermark:
       break;
   }
   if (truth != nullptr) out["truth"] = TruthObject(*truth);

@@ -67,7 +67,8 @@ Status ValidateTiming(const SimOptions& o) {
   RANKER_RETURN_IF_ERROR(NonNegative(o.click_delay_mean_s, "click_delay_mean_s"));
   RANKER_RETURN_IF_ERROR(NonNegative(o.watch_delay_mean_s, "watch_delay_mean_s"));
   RANKER_RETURN_IF_ERROR(InUnit(o.late_fraction, "late_fraction"));
-  return NonNegative(o.late_max_s, "late_max_s");
+  RANKER_RETURN_IF_ERROR(NonNegative(o.late_max_s, "late_max_s"));
+  return NonNegative(o.click_delay_tail_sigma, "click_delay_tail_sigma");
 }
 
 }  // namespace

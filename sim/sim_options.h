@@ -81,6 +81,13 @@ struct SimOptions {
   double watch_delay_mean_s = 10;
   double late_fraction = 0.02;
   double late_max_s = 60;
+  // A long tail of click delays (issue 16: the bias of a short window):
+  // when > 0, a click follows its impression after 0.2 s + a lognormal
+  // delay of median click_delay_mean_s and log-sd click_delay_tail_sigma,
+  // uncapped, so some land beyond any window (1.5: ~5% beyond 60 s with
+  // the 5 s median); its watch follows after the usual delay, uncapped.
+  // 0 (default): the capped exponential delays above.
+  double click_delay_tail_sigma = 0;
 
   Status Validate() const;
   // Examination probability of `position` (1-based) on device `device`

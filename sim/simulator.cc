@@ -164,6 +164,11 @@ int64_t Simulator::DelayMs(double mean_s, int64_t cap_ms) {
   return std::min<int64_t>(cap_ms, kMinDelayMs + static_cast<int64_t>(exp_ms));
 }
 
+int64_t Simulator::TailDelayMs(double median_s, double sigma) {
+  const double s = median_s * std::exp(sigma * rng_.Normal());
+  return kMinDelayMs + static_cast<int64_t>(std::min(s, 1e9) * 1000.0);
+}
+
 // Schedules the click (and watch) of a clicked impression. On time, both land
 // inside the join window; each is independently late with late_fraction.
 void Simulator::Engage(const SimRequest& request, int item, double expected_watch) {
@@ -176,7 +181,10 @@ void Simulator::Engage(const SimRequest& request, int item, double expected_watc
   click.event.type = learner::EventType::kClick;
   click.event.example.request_id = request.request_id;
   click.event.example.item_id = world_.ItemId(item);
-  const int64_t click_on_time = request.ts_ms + DelayMs(options_.click_delay_mean_s, window / 2);
+  const double tail = options_.click_delay_tail_sigma;
+  const int64_t click_on_time =
+      request.ts_ms + (tail > 0 ? TailDelayMs(options_.click_delay_mean_s, tail)
+                                : DelayMs(options_.click_delay_mean_s, window / 2));
   SimEvent watch = click;
   click.event.example.ts_ms = rng_.Bernoulli(options_.late_fraction) ? late_ts() : click_on_time;
   Schedule(click.event.example.ts_ms, std::move(click));
@@ -184,8 +192,9 @@ void Simulator::Engage(const SimRequest& request, int item, double expected_watc
   const double ns = options_.watch_noise_sigma;
   watch.event.type = learner::EventType::kWatch;
   watch.event.watch_seconds = expected_watch * std::exp(ns * rng_.Normal() - 0.5 * ns * ns);
-  const int64_t watch_on_time =
-      click_on_time + DelayMs(options_.watch_delay_mean_s, window / 2 - kMinDelayMs);
+  const int64_t watch_cap =
+      tail > 0 ? std::numeric_limits<int64_t>::max() / 4 : window / 2 - kMinDelayMs;
+  const int64_t watch_on_time = click_on_time + DelayMs(options_.watch_delay_mean_s, watch_cap);
   watch.event.example.ts_ms = rng_.Bernoulli(options_.late_fraction) ? late_ts() : watch_on_time;
   Schedule(watch.event.example.ts_ms, std::move(watch));
 }

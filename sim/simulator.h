@@ -76,6 +76,8 @@ class Simulator {
   void CalibrateBias();
   void Engage(const SimRequest& request, int item, double expected_watch);
   int64_t DelayMs(double mean_s, int64_t cap_ms);
+  // 0.2 s + a lognormal delay of median `median_s` and log-sd `sigma`, uncapped.
+  int64_t TailDelayMs(double median_s, double sigma);
   void Schedule(int64_t ts_ms, SimEvent event);
   void EmitDue(int64_t until_ts_ms, std::vector<SimEvent>* out);
   void Emit(SimEvent event, std::vector<SimEvent>* out);

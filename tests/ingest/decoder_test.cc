@@ -80,6 +80,14 @@ TEST(EventDecoder, DecodesClickAndIgnoresFieldsItDoesNotTake) {
   EXPECT_TRUE(e.example.categorical.empty());
 }
 
+TEST(EventDecoder, DecodesWatermarkWithOnlyItsTime) {
+  const Event e = DecodeOk(R"({"type":"watermark","ts_ms":1700000000500,"item_id":"ignored"})");
+  EXPECT_EQ(e.type, EventType::kWatermark);
+  EXPECT_EQ(e.example.ts_ms, 1700000000500);
+  EXPECT_TRUE(e.example.item_id.empty());
+  EXPECT_TRUE(e.example.request_id.empty());
+}
+
 TEST(EventDecoder, DecodesWatch) {
   const Event e =
       DecodeOk(R"({"type":"watch","request_id":"r1","item_id":"i1","watch_seconds":12.25})");
@@ -227,6 +235,10 @@ std::vector<BadCase> BadCases() {
       {R"({"type":"watch","request_id":"r","item_id":"i"})", RejectReason::kMissingField,
        "watch_seconds"},
       {imp + R"("ts_ms":1})", RejectReason::kMissingField, "position"},
+      {R"({"type":"watermark"})", RejectReason::kMissingField, "ts_ms"},
+      {R"({"type":"watermark","ts_ms":null})", RejectReason::kMissingField, "ts_ms"},
+      {R"({"type":"watermark","ts_ms":-3})", RejectReason::kBadTimestamp, "ts_ms"},
+      {R"({"type":"watermark","ts_ms":"soon"})", RejectReason::kWrongType, "ts_ms"},
       {imp + R"("position":null})", RejectReason::kMissingField, "position"},
       {ex + R"("position":1})", RejectReason::kMissingField, "labels"},
       {R"({"type":5,"request_id":"r","item_id":"i"})", RejectReason::kWrongType, "type"},

@@ -96,6 +96,18 @@ TEST(EventEncoder, ClickAndWatchCarryOnlyTheirFields) {
             R"({"type":"watch","request_id":"r1","item_id":"i1","watch_seconds":12.5})");
 }
 
+TEST(EventEncoder, WatermarkCarriesOnlyItsTime) {
+  Event e = SampleImpression();
+  e.type = EventType::kWatermark;
+  e.event_id.clear();
+  const std::string json = EncodeEvent(e);
+  EXPECT_EQ(json, R"({"type":"watermark","ts_ms":1700000000000})");
+  const DecodeResult back = EventDecoder({}).Decode(json);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back.event().type, EventType::kWatermark);
+  EXPECT_EQ(back.event().example.ts_ms, 1700000000000);
+}
+
 TEST(EventEncoder, ExampleWritesKnownLabelsByTaskName) {
   Event e;
   e.type = EventType::kExample;

@@ -88,17 +88,15 @@ inline void Produce(ingest::KafkaProducer* p, const std::string& topic,
 inline Config KafkaConfig(const std::string& bootstrap, const std::vector<std::string>& sets = {}) {
   ConfigSources sources;
   sources.use_environment = false;
-  sources.sets = {"http.enabled=false",
-                  "ingest.brokers=" + bootstrap,
-                  "ingest.log_kafka_errors=false",
-                  "service.publish_interval_ms=20",
-                  "kafka.session.timeout.ms=6000",
-                  "kafka.heartbeat.interval.ms=300",
-                  "kafka.fetch.wait.max.ms=10",
-                  "kafka.fetch.error.backoff.ms=10",
-                  "kafka.reconnect.backoff.ms=50",
-                  "kafka.reconnect.backoff.max.ms=300",
-                  "kafka.topic.metadata.refresh.interval.ms=1000"};
+  sources.sets = {"http.enabled=false", "ingest.brokers=" + bootstrap,
+                  "ingest.log_kafka_errors=false", "service.publish_interval_ms=20",
+                  "kafka.session.timeout.ms=6000", "kafka.heartbeat.interval.ms=300",
+                  "kafka.fetch.wait.max.ms=10", "kafka.fetch.error.backoff.ms=10",
+                  "kafka.reconnect.backoff.ms=50", "kafka.reconnect.backoff.max.ms=300",
+                  "kafka.topic.metadata.refresh.interval.ms=1000",
+                  // No idle watermarks unless a test asks: they would add
+                  // events to the topic that the reference replays lack.
+                  "join.idle_flush_ms=0"};
   sources.sets.insert(sources.sets.end(), sets.begin(), sets.end());
   StatusOr<Config> config = LoadConfig(sources);
   EXPECT_TRUE(config.ok()) << config.status().ToString();

@@ -11,39 +11,16 @@
 #include <vector>
 
 #include "base/random.h"
+#include "tests/learner/joiner_test_util.h"
 
 namespace ranker::learner {
 namespace {
 
+using testing::Click;
+using testing::Imp;
+using testing::Watch;
+
 const std::vector<std::string> kTasks = {"click", "watch"};
-
-Event Imp(std::string req, std::string item, int64_t ts, int position = 1) {
-  Event e;
-  e.type = EventType::kImpression;
-  e.example.request_id = std::move(req);
-  e.example.item_id = std::move(item);
-  e.example.ts_ms = ts;
-  e.example.position = position;
-  e.example.categorical = {{"item_id", e.example.item_id}, {"user.country", "de"}};
-  e.example.dense = {{"price", 1.5}};
-  return e;
-}
-
-Event Click(std::string req, std::string item, int64_t ts) {
-  Event e;
-  e.type = EventType::kClick;
-  e.example.request_id = std::move(req);
-  e.example.item_id = std::move(item);
-  e.example.ts_ms = ts;
-  return e;
-}
-
-Event Watch(std::string req, std::string item, double seconds, int64_t ts) {
-  Event e = Click(std::move(req), std::move(item), ts);
-  e.type = EventType::kWatch;
-  e.watch_seconds = seconds;
-  return e;
-}
 
 std::string Name(char prefix, uint64_t n) {
   std::string s(1, prefix);

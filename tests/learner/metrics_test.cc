@@ -120,6 +120,10 @@ TEST(ProgressiveMetricsTest, LoglossMatchesFormula) {
   EXPECT_NEAR(r.logloss, all / 5, 1e-12);
   EXPECT_NEAR(r.window_logloss, recent / 3, 1e-12);
   EXPECT_TRUE(std::isnan(r.rmse));
+  // Calibration: the mean prediction, within a bin width.
+  EXPECT_NEAR(r.mean_prediction, (0.9 + 0.3 + 0.6 + 0.2 + 0.7) / 5,
+              1.0 / ProgressiveMetrics::kAucBins);
+  EXPECT_EQ(r.positives, 3);
 }
 
 TEST(ProgressiveMetricsTest, LoglossIsFiniteForCertainWrongPredictions) {

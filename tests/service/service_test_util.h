@@ -22,7 +22,9 @@ namespace ranker::app::testing {
 inline Config TestConfig(const std::vector<std::string>& sets = {}) {
   ConfigSources sources;
   sources.use_environment = false;
-  sources.sets = {"http.enabled=false", "service.publish_interval_ms=10"};
+  // No idle watermarks unless a test asks (they would add events that a
+  // slow machine's idle moments decide).
+  sources.sets = {"http.enabled=false", "service.publish_interval_ms=10", "join.idle_flush_ms=0"};
   sources.sets.insert(sources.sets.end(), sets.begin(), sets.end());
   StatusOr<Config> config = LoadConfig(sources);
   EXPECT_TRUE(config.ok()) << config.status().ToString();

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <string>
+#include <vector>
 
 namespace ranker::app {
 namespace {
@@ -92,6 +95,49 @@ TEST(Config, ReportsEveryErrorOnceWithItsLine) {
   for (size_t at = m.find(path); at != std::string::npos; at = m.find(path, at + 1)) ++paths;
   EXPECT_EQ(paths, 3u) << m;
   EXPECT_EQ(std::count(m.begin(), m.end(), '\n'), 2) << m;  // one line per error
+}
+
+TEST(Config, JoinModeTaskWindowsAndIdleFlush) {
+  Config c;
+  Status s = ApplyYaml(&c, R"(
+join:
+  mode: immediate
+  idle_flush_ms: 2000
+tasks:
+  - {name: click, kind: binary, window_ms: 5000}
+  - {name: watch, kind: regression}
+)",
+                       "join.yaml");
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  DeriveOptions(&c);
+  ASSERT_TRUE(c.Validate().ok()) << c.Validate().ToString();
+  EXPECT_EQ(c.join.mode, learner::JoinMode::kImmediate);
+  EXPECT_EQ(c.join.idle_flush_ms, 2000);
+  EXPECT_EQ(c.join.task_window_ms, (std::map<std::string, int64_t>{{"click", 5000}}));
+  EXPECT_EQ(c.join.WindowOf("watch"), c.join.window_ms);
+  EXPECT_TRUE(c.model.tasks[0].fake_negative_weighting);
+  EXPECT_FALSE(c.model.tasks[1].fake_negative_weighting);
+  EXPECT_EQ(*GetConfigValue(c, "join.task_window_ms"), "click:5000");
+  StatusOr<Config> window = LoadConfig({"", {"join.mode=window"}, false});
+  ASSERT_TRUE(window.ok());
+  EXPECT_FALSE(window->model.tasks[0].fake_negative_weighting);
+}
+
+TEST(Config, BadJoinConfigurationsFailNamingTheKey) {
+  auto error = [](std::vector<std::string> sets) {
+    StatusOr<Config> c = LoadConfig({"", std::move(sets), false});
+    return c.ok() ? std::string() : c.status().ToString();
+  };
+  EXPECT_NE(error({"join.mode=soon"}).find("join.mode"), std::string::npos);
+  EXPECT_NE(error({"join.mode=immediate", "join.click_task=watch", "join.watch_task=click"})
+                .find("join.mode"),
+            std::string::npos);
+  EXPECT_NE(error({"join.mode=immediate", "join.group_requests=true"}).find("join.mode"),
+            std::string::npos);
+  EXPECT_NE(error({"join.task_window_ms=clicks:10"}).find("tasks[clicks].window_ms"),
+            std::string::npos);
+  EXPECT_NE(error({"join.task_window_ms=click:-1"}).find("join.task_window_ms"), std::string::npos);
+  EXPECT_NE(error({"join.idle_flush_ms=-1"}).find("join.idle_flush_ms"), std::string::npos);
 }
 
 TEST(Config, EveryListedKeyRoundTripsItsDefault) {

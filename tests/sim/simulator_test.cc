@@ -221,6 +221,20 @@ TEST(Simulator, LateFractionIsHonoured) {
   EXPECT_GT(n, 0);
 }
 
+TEST(Simulator, ALongTailOfClickDelaysReachesBeyondTheWindow) {
+  SimOptions o = SmallWorld();
+  o.late_fraction = 0;
+  o.click_delay_tail_sigma = 1.5;  // median 5 s: ~5% of clicks beyond 60 s
+  int n = 0;
+  const double beyond = LateFraction(o, 10000, &n);
+  EXPECT_GT(beyond, 0.02);
+  EXPECT_LT(beyond, 0.15);
+  o.click_delay_tail_sigma = 0;
+  EXPECT_EQ(LateFraction(o, 3000, &n), 0.0);
+  o.click_delay_tail_sigma = -1;
+  EXPECT_NE(o.Validate().message().find("click_delay_tail_sigma"), std::string::npos);
+}
+
 // Correlation across impressions of the attraction logit and log expected watch.
 double ClickWatchCorrelation(double conflict) {
   SimOptions o = SmallWorld();

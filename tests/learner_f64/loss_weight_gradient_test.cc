@@ -1,0 +1,118 @@
+// Gradient checks of per-example loss weights (Example::loss_weights) and of
+// fake-negative weighting (TaskSpec::fake_negative_weighting), whose weight
+// is a constant of the step: its gradient equals that of the same batch
+// carrying the weights as loss_weights.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include "learner/loss.h"
+#include "learner/model.h"
+#include "tests/learner_f64/grad_check.h"
+
+namespace ranker::learner {
+namespace {
+
+using testing::CheckGradient;
+
+ModelOptions Small(bool fnw) {
+  ModelOptions o;
+  o.categorical_slots = 4;
+  o.embedding_dim = 3;
+  o.dense_slots = 2;
+  o.num_experts = 3;
+  o.expert_hidden = {5, 4};
+  o.tower_hidden = {3};
+  o.max_position = 3;
+  o.position_dropout = 0;
+  o.tasks[0].fake_negative_weighting = fnw;
+  return o;
+}
+
+std::vector<Example> Batch() {
+  std::vector<Example> batch;
+  for (int i = 0; i < 8; ++i) {
+    Example e;
+    e.item_id = "item" + std::to_string(i % 3);
+    e.position = i % 3 + 1;
+    e.device = i % 2 ? "mobile" : "desktop";
+    e.categorical = {{"user_id", "u" + std::to_string(i % 4)},
+                     {"item_id", e.item_id},
+                     {"context.device", e.device}};
+    e.dense = {{"price", 0.3 * i}, {"age", 2.0 - 0.4 * i}};
+    e.labels = {i % 3 == 0 ? 1.0 : 0.0, i == 5 ? kNoLabel : 0.7 * i};
+    batch.push_back(e);
+  }
+  return batch;
+}
+
+std::unique_ptr<Model> MakeModel(bool fnw) {
+  auto model = Model::Create(Small(fnw), OptimizerOptions());
+  EXPECT_TRUE(model.ok()) << model.status().ToString();
+  if (!model.ok()) std::abort();
+  std::vector<Example> unlabelled = Batch();  // creates rows; no label, no step on the towers
+  for (Example& e : unlabelled) e.labels = {kNoLabel, 1.0};
+  EXPECT_FALSE((*model)->TrainStep(unlabelled).skipped);
+  return std::move(model).value();
+}
+
+TEST(LossWeightGradient, WeightedLossMatchesCentralDifferences) {
+  std::unique_ptr<Model> m = MakeModel(false);
+  // Non-zero biases keep pre-activations off the ReLU kink (see
+  // model_gradient_test.cc).
+  Rng rng(5);
+  std::vector<TensorView> tensors = m->mutable_params()->Tensors();
+  for (size_t i = 1; i < tensors.size(); i += 2) {
+    for (Real& b : tensors[i]) b = 0.3 * (2 * rng.Uniform() - 1);
+  }
+  std::vector<Example> batch = Batch();
+  const double plain = m->Gradients(batch).loss;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i].loss_weights = {0.25 + 0.5 * static_cast<double>(i), i % 2 ? 2.0 : 0.0};
+  }
+  const ModelGradients g = m->Gradients(batch);
+  EXPECT_GT(std::abs(g.loss - plain), 1e-3);  // the weights are used
+  const auto loss = [&] { return m->Gradients(batch).loss; };
+  std::vector<TensorView> pv = m->mutable_params()->Tensors();
+  NetworkParams gn = g.network;
+  std::vector<TensorView> gv = gn.Tensors();
+  for (size_t i = 0; i < pv.size(); ++i)
+    CheckGradient(testing::Named("tensor ", i), pv[i], gv[i], loss);
+  for (size_t k = 0; k < g.keys.size(); ++k) {
+    std::span<Real> row = m->mutable_embeddings()->Mutable(g.keys[k]);
+    Matrix gk = g.rows.row(static_cast<Eigen::Index>(k));
+    CheckGradient(testing::Named("row ", k), row.first(3), View(gk), loss);
+  }
+}
+
+TEST(LossWeightGradient, FakeNegativeWeightingIsAConstantWeightOfTheStep) {
+  std::unique_ptr<Model> fnw = MakeModel(true), plain = MakeModel(false);
+  ASSERT_EQ(fnw->ParamChecksum(), plain->ParamChecksum());
+  const std::vector<Example> batch = Batch();
+  const StepResult scored = plain->Clone()->TrainStep(batch);  // predictions before the step
+  std::vector<Example> weighted = batch;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const double p = scored.prediction(static_cast<int>(i), 0);
+    weighted[i].loss_weights = {FakeNegativeWeight(p, batch[i].labels[0]), 1.0};
+  }
+  const ModelGradients a = fnw->Gradients(batch), b = plain->Gradients(weighted);
+  EXPECT_NEAR(a.loss, b.loss, 1e-12);
+  NetworkParams ga = a.network, gb = b.network;
+  std::vector<TensorView> va = ga.Tensors(), vb = gb.Tensors();
+  ASSERT_EQ(va.size(), vb.size());
+  for (size_t t = 0; t < va.size(); ++t) {
+    for (size_t i = 0; i < va[t].size(); ++i) EXPECT_NEAR(va[t][i], vb[t][i], 1e-12) << t;
+  }
+  EXPECT_GT(std::abs(a.loss - plain->Gradients(batch).loss), 1e-4);
+}
+
+TEST(LossWeightGradient, FakeNegativeWeightValues) {
+  EXPECT_DOUBLE_EQ(FakeNegativeWeight(0.25, 1.0), 1.25);
+  EXPECT_DOUBLE_EQ(FakeNegativeWeight(0.25, 0.0), 0.75 * 1.25);
+  EXPECT_DOUBLE_EQ(FakeNegativeWeight(0.0, 0.0), 1.0);
+}
+
+}  // namespace
+}  // namespace ranker::learner
