@@ -44,6 +44,12 @@ struct Example {
   std::vector<DenseFeature> dense;
   // One per configured task, in ModelOptions::tasks order; kNoLabel = missing.
   std::vector<double> labels;
+  // The list this example belongs to (listwise losses): examples with the
+  // same nonzero `group` are the impressions of one request. The joiner emits
+  // a group's examples contiguously and Trainer never splits a run of equal
+  // nonzero groups across two steps, so a loss sees whole lists. Consecutive
+  // groups differ; 0 = not grouped (the example is a list of its own).
+  uint64_t group = 0;
 };
 
 enum class EventType { kImpression, kClick, kWatch, kExample };

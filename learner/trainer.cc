@@ -27,7 +27,8 @@ StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const ModelOptions& model,
 Trainer::Trainer(std::unique_ptr<Model> model, const TrainerOptions& options)
     : options_(options),
       model_(std::move(model)),
-      metrics_(model_->options().tasks, model_->network().num_experts(), options.metrics_window) {
+      metrics_(model_->options().tasks, model_->network().gate_width(), options.metrics_window,
+               options.gate_collapse_entropy) {
   batch_.reserve(options_.batch_size);
 }
 
@@ -57,6 +58,9 @@ void Trainer::TrainBatch() {
       if (gates.size() > 0) metrics_.AddGates(t, gates.row(i).data(), gates.cols());
       const double label = result_.label(i, t);
       if (HasLabel(label)) metrics_.Add(t, result_.prediction(i, t), label);
+    }
+    if (result_.lists[t] > 0) {
+      metrics_.AddLists(t, result_.loss[t] * result_.lists[t], result_.lists[t]);
     }
   }
   batch_.clear();
