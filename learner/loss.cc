@@ -70,7 +70,7 @@ namespace {
 // scale * (softmax - y) into *grad, or returns NaN (and touches no
 // gradient) when its labels sum to 0.
 double OneListLoss(const Vector& z, std::span<const double> targets, size_t begin, size_t end,
-                double scale, Vector* grad, std::vector<double>* probs) {
+                   double scale, Vector* grad, std::vector<double>* probs) {
   double max_z = -INFINITY, label_sum = 0;
   for (size_t i = begin; i < end; ++i) {
     if (!HasLabel(targets[i])) continue;

@@ -163,8 +163,7 @@ TaskMetrics ProgressiveMetrics::TaskReport(int task) const {
       m.listwise = true;
       m.logloss = m.window_logloss = kNaN;
       m.lists = t.lists;
-      m.list_cross_entropy =
-          t.lists > 0 ? t.list_loss_sum / static_cast<double>(t.lists) : kNaN;
+      m.list_cross_entropy = t.lists > 0 ? t.list_loss_sum / static_cast<double>(t.lists) : kNaN;
     }
   } else {
     m.rmse = std::sqrt(mean);

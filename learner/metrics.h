@@ -52,8 +52,8 @@ struct TaskMetrics {
   double window_auc = 0;
   double window_logloss = 0;
   double window_rmse = 0;
-  bool listwise = false;     // binary with ListLoss::kListwise
-  int64_t lists = 0;         // listwise only: lists with a click seen so far
+  bool listwise = false;          // binary with ListLoss::kListwise
+  int64_t lists = 0;              // listwise only: lists with a click seen so far
   double list_cross_entropy = 0;  // listwise only: mean loss of those lists
 };
 
@@ -79,7 +79,7 @@ struct MetricsReport {
   // gates[task][expert]: mean gate weight over the task's recent gate vectors;
   // empty for a task that has had none (shared_bottom, independent).
   std::vector<std::vector<double>> gates;
-  std::vector<int64_t> gate_counts;  // gate vectors in each task's window
+  std::vector<int64_t> gate_counts;     // gate vectors in each task's window
   std::vector<GateHealth> gate_health;  // per task
   double gate_collapse_entropy = 0;     // the threshold of GateHealth::collapsed
 };

@@ -155,11 +155,10 @@ void Ple::BackwardMixture(const ExpertStack& first, int level, NetworkCache* cac
       const auto [stack, e] = Locate(level, experts[j]);
       Matrix& d_out = stack < 0 ? (*d_first)[e] : c.d_upper[stack][e];
       d_out.noalias() += probs.col(col).asDiagonal() * d_rep;
-      c.d_probs[gi].col(col) =
-          (d_rep.array() * ExpertOut(first, *cache, level, experts[j]).array())
-              .rowwise()
-              .sum()
-              .matrix();
+      c.d_probs[gi].col(col) = (d_rep.array() * ExpertOut(first, *cache, level, experts[j]).array())
+                                   .rowwise()
+                                   .sum()
+                                   .matrix();
     }
   }
 }

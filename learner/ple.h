@@ -40,7 +40,7 @@ struct NetworkCache;
 
 // Caller-owned per-batch state of the upper levels, reused across steps.
 struct PleCache {
-  std::vector<Matrix> reps;  // [PleGate(l, g)]: group g's representation [B x out]
+  std::vector<Matrix> reps;                  // [PleGate(l, g)]: group g's representation [B x out]
   std::vector<ExpertCache> upper;            // per upper stack
   std::vector<std::vector<Matrix>> d_upper;  // per upper stack: dL/d(expert outputs)
   std::vector<Matrix> d_reps;                // [PleGate(l, g)]: dL/d(reps)
@@ -97,7 +97,9 @@ class Ple {
   std::vector<int> GateExperts(int group) const;
   ConstMatrixRef ExpertOut(const ExpertStack& first, const NetworkCache& cache, int level,
                            int k) const;
-  const ExpertStack& Stack(int group) const { return group == num_tasks_ ? shared_stack_ : task_stack_; }
+  const ExpertStack& Stack(int group) const {
+    return group == num_tasks_ ? shared_stack_ : task_stack_;
+  }
   int Groups(int level) const { return level + 1 < levels_ ? num_tasks_ + 1 : num_tasks_; }
   void MixLevel(const ExpertStack& first, const NetworkParams& p, const ConstMatrixRef& x,
                 int level, NetworkCache* cache) const;

@@ -177,8 +177,9 @@ void Scorer::Finish(const Matrix& outputs, const std::vector<double>& weights,
     const bool listwise = task.loss == ListLoss::kListwise;
     if (listwise) ListProbabilities(outputs, t, &list_probs);
     for (size_t i = 0; i < n; ++i) {
-      const double pred = listwise ? list_probs[i]
-                                   : ServePrediction(task, outputs(static_cast<Eigen::Index>(i), t));
+      const double pred = listwise
+                              ? list_probs[i]
+                              : ServePrediction(task, outputs(static_cast<Eigen::Index>(i), t));
       result->predictions[i * num_tasks + t] = pred;
       const double base = task.kind == TaskKind::kBinary ? pred : std::max(1 + pred, 0.0);
       if (w == 1) {
