@@ -12,7 +12,8 @@ Status Where(std::string_view source, const YAML::Node& node, std::string messag
                                  message);
 }
 
-// `tasks:` as a list of maps {name, kind, score_weight, loss_weight, transform}.
+// `tasks:` as a list of maps {name, kind, score_weight, loss_weight, transform,
+// loss}.
 StatusOr<std::string> TasksToText(const YAML::Node& list, std::string_view source) {
   std::string text;
   for (const YAML::Node& task : list) {
@@ -22,7 +23,7 @@ StatusOr<std::string> TasksToText(const YAML::Node& list, std::string_view sourc
     for (const auto& kv : task) {
       const std::string k = kv.first.as<std::string>();
       if (k != "name" && k != "kind" && k != "score_weight" && k != "weight" &&
-          k != "loss_weight" && k != "transform") {
+          k != "loss_weight" && k != "transform" && k != "loss") {
         return Where(source, kv.first, "tasks: unknown task field '" + k + "'");
       }
     }
@@ -32,7 +33,7 @@ StatusOr<std::string> TasksToText(const YAML::Node& list, std::string_view sourc
     std::string weight = task["weight"] ? get("weight", "1") : get("score_weight", "1");
     if (!text.empty()) text += ',';
     text += get("name", "") + ":" + get("kind", "") + ":" + weight + ":" + get("loss_weight", "1") +
-            ":" + get("transform", "log1p");
+            ":" + get("transform", "log1p") + ":" + get("loss", "pointwise");
   }
   return text;
 }
