@@ -1,6 +1,9 @@
 // Training throughput of the standard model (contract §6: default
-// ModelOptions and OptimizerOptions) at batch 1, 32 and 256, on one core.
-// items_per_second = examples trained per second.
+// ModelOptions and OptimizerOptions) at batch 1, 32 and 256, on one core;
+// and at batch 32 per architecture (BM_TrainStepArch/<arch>/<ple_levels>,
+// the standard shape otherwise; ple with its default 4 shared + 2 per task
+// experts a level, as many as mmoe's 8). items_per_second = examples
+// trained per second.
 #include <benchmark/benchmark.h>
 
 #include "bench/synthetic.h"
@@ -9,10 +12,9 @@
 namespace ranker::learner {
 namespace {
 
-void BM_TrainStep(benchmark::State& state) {
-  const size_t batch = static_cast<size_t>(state.range(0));
+void Train(benchmark::State& state, const ModelOptions& options, size_t batch) {
   const std::vector<Example> examples = bench::MakeExamples(std::max<size_t>(batch * 64, 8192), 42);
-  auto model = Model::Create(ModelOptions(), OptimizerOptions());
+  auto model = Model::Create(options, OptimizerOptions());
   if (!model.ok()) {
     state.SkipWithError(model.status().ToString().c_str());
     return;
@@ -32,6 +34,25 @@ void BM_TrainStep(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * batch));
   state.counters["rows"] = static_cast<double>((*model)->embedding_rows());
 }
+
+void BM_TrainStep(benchmark::State& state) {
+  Train(state, ModelOptions(), static_cast<size_t>(state.range(0)));
+}
+
+void BM_TrainStepArch(benchmark::State& state) {
+  ModelOptions o;
+  o.architecture = static_cast<Architecture>(state.range(0));
+  o.ple_levels = static_cast<int>(state.range(1));
+  Train(state, o, 32);
+}
+
+BENCHMARK(BM_TrainStepArch)
+    ->Args({static_cast<int>(Architecture::kMmoe), 0})
+    ->Args({static_cast<int>(Architecture::kOmoe), 0})
+    ->Args({static_cast<int>(Architecture::kPle), 1})
+    ->Args({static_cast<int>(Architecture::kPle), 2})
+    ->MinTime(2.0)
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_TrainStep)->Arg(1)->Arg(32)->Arg(256)->MinTime(2.0)->Unit(benchmark::kMicrosecond);
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/signals.h"
 #include "cli/sim_producer.h"
+#include "sim/mmoe_synthetic.h"
 #include "sim/simulator.h"
 
 namespace ranker::app {
@@ -20,7 +21,9 @@ namespace {
 const char kUsage[] =
     "ranker simulate --events N --seed S [--out F] [--conflict C] [--epsilon E] "
     "[--users U] [--items I] [--ctr P] [--delay-tail S] [--start-ms MS|now]\n"
-    "       ranker simulate --brokers H:P [--topic T] [--rate R] [--events N] [--seed S] ...";
+    "       ranker simulate --brokers H:P [--topic T] [--rate R] [--events N] [--seed S] ...\n"
+    "       ranker simulate --mmoe-synthetic --correlation P --events N [--seed S] [--dim D] "
+    "[--out F]";
 
 std::vector<FlagSpec> SimulateFlags() {
   return {
@@ -41,6 +44,12 @@ std::vector<FlagSpec> SimulateFlags() {
       {"topic", true, "topic to produce to (default ranker.events)"},
       {"rate", true, "events per second when producing (default 0 = as fast as possible)"},
       {"set", true, "with --brokers: a kafka.* producer property, e.g. kafka.acks=1 (repeatable)"},
+      {"mmoe-synthetic", false,
+       "write Ma et al. 2018's synthetic two-regression-task stream instead (example events, "
+       "labels y1 y2, dense x0..x<dim-1>; train with tasks=y1:regression:1:1:none,"
+       "y2:regression:1:1:none and model.dense_slots=dim)"},
+      {"correlation", true, "with --mmoe-synthetic: the tasks' correlation p in [-1, 1]"},
+      {"dim", true, "with --mmoe-synthetic: dense inputs per example (default 100)"},
       {"help", false, "show this help"},
   };
 }
@@ -147,6 +156,24 @@ int ProduceToKafka(const Flags& flags, const sim::SimOptions& sim_options, int64
   return 0;
 }
 
+// --mmoe-synthetic: the stream of sim/mmoe_synthetic.h.
+int WriteSynthetic(const Flags& flags, int64_t events, std::ostream& out) {
+  sim::SyntheticOptions o;
+  o.rows = events;
+  StatusOr<double> correlation = flags.GetDouble("correlation", o.correlation);
+  StatusOr<int64_t> dim = flags.GetInt("dim", o.dim);
+  StatusOr<int64_t> seed = flags.GetInt("seed", 1);
+  Status s = !correlation.ok() ? correlation.status() : !dim.ok() ? dim.status() : seed.status();
+  if (s.ok()) {
+    o.correlation = *correlation;
+    o.dim = static_cast<int>(*dim);
+    o.seed = static_cast<uint64_t>(*seed);
+    s = sim::WriteSyntheticNdjson(o, out);
+  }
+  if (!s.ok()) std::fprintf(stderr, "ranker simulate: %s\n", s.message().c_str());
+  return s.ok() ? 0 : (s.code() == Status::Code::kInvalidArgument ? 2 : 1);
+}
+
 }  // namespace
 
 int RunSimulate(int argc, char** argv) {
@@ -176,6 +203,9 @@ int RunSimulate(int argc, char** argv) {
     }
   }
   std::ios::sync_with_stdio(false);
+  if (flags.Has("mmoe-synthetic")) {
+    return WriteSynthetic(flags, *events, flags.Has("out") ? file : std::cout);
+  }
   Status s = sim::WriteNdjson(options, *events, flags.Has("out") ? file : std::cout);
   if (!s.ok()) {
     std::fprintf(stderr, "ranker simulate: %s\n", s.message().c_str());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "learner/event.h"
 
@@ -65,6 +66,79 @@ double BatchTaskLoss(const TaskSpec& task, const Vector& outputs, std::span<cons
     (*grad)[i] = static_cast<Real>(scale * w * v.grad);
   }
   return total / labelled;
+}
+
+namespace {
+
+// One list [begin, end) of BatchListwiseLoss: softmax probabilities of its
+// labelled members into *probs; returns the list's loss and adds
+// scale * (softmax - y) into *grad, or returns NaN (and touches no
+// gradient) when its labels sum to 0.
+double OneListLoss(const Vector& z, std::span<const double> targets, size_t begin, size_t end,
+                   double scale, Vector* grad, std::vector<double>* probs) {
+  double max_z = -INFINITY, label_sum = 0;
+  for (size_t i = begin; i < end; ++i) {
+    if (!HasLabel(targets[i])) continue;
+    max_z = std::max(max_z, static_cast<double>(z[static_cast<Eigen::Index>(i)]));
+    label_sum += targets[i];
+  }
+  if (max_z == -INFINITY) return NAN;  // no labelled member
+  double denom = 0;
+  for (size_t i = begin; i < end; ++i) {
+    if (!HasLabel(targets[i])) continue;
+    (*probs)[i] = std::exp(z[static_cast<Eigen::Index>(i)] - max_z);
+    denom += (*probs)[i];
+  }
+  double loss = max_z + std::log(denom);  // logsumexp
+  for (size_t i = begin; i < end; ++i) {
+    if (!HasLabel(targets[i])) continue;
+    (*probs)[i] /= denom;
+    if (label_sum <= 0) continue;
+    const double y = targets[i] / label_sum;
+    loss -= y * z[static_cast<Eigen::Index>(i)];
+    (*grad)[static_cast<Eigen::Index>(i)] = static_cast<Real>(scale * ((*probs)[i] - y));
+  }
+  return label_sum > 0 ? loss : NAN;
+}
+
+}  // namespace
+
+double BatchListwiseLoss(const TaskSpec& task, const Vector& outputs,
+                         std::span<const double> targets, std::span<const uint64_t> groups,
+                         Vector* grad, std::vector<double>* probs, int* lists) {
+  const size_t n = targets.size();
+  grad->setZero(static_cast<Eigen::Index>(n));
+  probs->assign(n, 1.0);
+  // First pass: count the lists with a click, for the mean's scale.
+  std::vector<std::pair<size_t, size_t>> runs;
+  for (size_t b = 0; b < n;) {
+    size_t e = b + 1;
+    while (groups[b] != 0 && e < n && groups[e] == groups[b]) ++e;
+    runs.emplace_back(b, e);
+    b = e;
+  }
+  int clicked = 0;
+  for (const auto& [b, e] : runs) {
+    double label_sum = 0;
+    for (size_t i = b; i < e; ++i) label_sum += HasLabel(targets[i]) ? targets[i] : 0.0;
+    clicked += label_sum > 0 ? 1 : 0;
+  }
+  *lists = clicked;
+  const double scale = clicked > 0 ? task.loss_weight / clicked : 0.0;
+  double total = 0;
+  for (const auto& [b, e] : runs) {
+    const double loss = OneListLoss(outputs, targets, b, e, scale, grad, probs);
+    if (!std::isnan(loss)) total += loss;
+  }
+  return clicked > 0 ? total / clicked : 0.0;
+}
+
+void SoftmaxInPlace(std::span<double> logits) {
+  if (logits.empty()) return;
+  const double max_z = *std::max_element(logits.begin(), logits.end());
+  double denom = 0;
+  for (double& z : logits) denom += (z = std::exp(z - max_z));
+  for (double& z : logits) z /= denom;
 }
 
 }  // namespace ranker::learner

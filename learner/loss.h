@@ -3,6 +3,9 @@
 // Stateless functions; thread-safe.
 #pragma once
 
+#include <cstdint>
+#include <span>
+
 #include "learner/options.h"
 #include "learner/tensor.h"
 
@@ -55,5 +58,23 @@ double FakeNegativeWeight(double p, double label);
 // size, each finite and >= 0.
 double BatchTaskLoss(const TaskSpec& task, const Vector& outputs, std::span<const double> targets,
                      Vector* grad, int* count, std::span<const double> weights = {});
+
+// The listwise loss of a binary task (ListLoss::kListwise) over a batch.
+// Lists are the maximal runs of equal nonzero `groups` (0: a list of its
+// own); within a list only the examples with a label take part. A list
+// whose labels sum to s > 0 contributes the cross-entropy of its label
+// distribution y_i = label_i / s to the softmax of its logits:
+//   loss = logsumexp(z) - sum_i y_i z_i,  dloss/dz_i = softmax_i - y_i.
+// Returns the mean over those lists (0 when none) and writes their number
+// into *lists; (*grad)[i] = loss_weight * dloss/dz_i / lists (0 outside
+// them); (*probs)[i] = the softmax of i within its list (1 for unlabelled
+// examples). REQUIRES: targets.size() == groups.size() == outputs.size().
+double BatchListwiseLoss(const TaskSpec& task, const Vector& outputs,
+                         std::span<const double> targets, std::span<const uint64_t> groups,
+                         Vector* grad, std::vector<double>* probs, int* lists);
+
+// The softmax of `logits` in place (stable for any values): a listwise
+// task's serving probabilities over the candidates of one request.
+void SoftmaxInPlace(std::span<double> logits);
 
 }  // namespace ranker::learner

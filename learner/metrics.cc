@@ -11,7 +11,8 @@ namespace ranker::learner {
 namespace {
 
 constexpr uint32_t kMagic = 0x4d504b52;  // "RKPM"
-constexpr uint32_t kVersion = 1;
+// 2 added the listwise totals; version 1 states are read with none.
+constexpr uint32_t kVersion = 2;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kProbEps = 1e-15;
 
@@ -36,6 +37,18 @@ Status GetVector(Decoder* d, std::vector<T>* out, size_t expected = SIZE_MAX) {
 }
 
 bool IsBinary(const TaskSpec& t) { return t.kind == TaskKind::kBinary; }
+bool IsListwise(const TaskSpec& t) { return IsBinary(t) && t.loss == ListLoss::kListwise; }
+
+// Entropy of a distribution over n >= 1 outcomes, divided by log(n) (0 for
+// n == 1).
+double NormalisedEntropy(const double* p, int n) {
+  if (n <= 1) return 0;
+  double h = 0;
+  for (int k = 0; k < n; ++k) {
+    if (p[k] > 0) h -= p[k] * std::log(p[k]);
+  }
+  return std::clamp(h / std::log(static_cast<double>(n)), 0.0, 1.0);
+}
 
 }  // namespace
 
@@ -58,8 +71,12 @@ double ProgressiveMetrics::AucHistogram::Auc() const {
   return wins / (static_cast<double>(num_pos) * static_cast<double>(num_neg));
 }
 
-ProgressiveMetrics::ProgressiveMetrics(std::vector<TaskSpec> tasks, int num_experts, int window)
-    : tasks_(std::move(tasks)), num_experts_(num_experts), window_(window) {
+ProgressiveMetrics::ProgressiveMetrics(std::vector<TaskSpec> tasks, int num_experts, int window,
+                                       double collapse_entropy)
+    : tasks_(std::move(tasks)),
+      num_experts_(num_experts),
+      window_(window),
+      collapse_entropy_(collapse_entropy) {
   assert(!tasks_.empty() && num_experts_ >= 1 && window_ >= 1);
   state_.resize(tasks_.size());
   for (size_t i = 0; i < tasks_.size(); ++i) {
@@ -128,6 +145,12 @@ double ProgressiveMetrics::MeanOfBins(const AucHistogram& h) {
   return sum / kAucBins / static_cast<double>(n);
 }
 
+void ProgressiveMetrics::AddLists(int task, double loss_sum, int64_t lists) {
+  assert(task >= 0 && task < num_tasks() && lists >= 0);
+  state_[task].lists += lists;
+  state_[task].list_loss_sum += loss_sum;
+}
+
 TaskMetrics ProgressiveMetrics::TaskReport(int task) const {
   const TaskState& t = state_[task];
   TaskMetrics m;
@@ -148,6 +171,13 @@ TaskMetrics ProgressiveMetrics::TaskReport(int task) const {
     m.window_logloss = window_mean;
     m.rmse = m.window_rmse = kNaN;
     m.mean_prediction = MeanOfBins(t.all);
+    if (IsListwise(tasks_[task])) {
+      // Logloss of within-list probabilities means nothing: lists are the unit.
+      m.listwise = true;
+      m.logloss = m.window_logloss = kNaN;
+      m.lists = t.lists;
+      m.list_cross_entropy = t.lists > 0 ? t.list_loss_sum / static_cast<double>(t.lists) : kNaN;
+    }
   } else {
     m.rmse = std::sqrt(mean);
     m.window_rmse = std::sqrt(window_mean);
@@ -168,11 +198,35 @@ std::vector<double> ProgressiveMetrics::GateMeans(int task) const {
   return mean;
 }
 
+GateHealth ProgressiveMetrics::Health(int task, const std::vector<double>& means) const {
+  GateHealth h;
+  if (means.empty()) {
+    h.entropy = h.example_entropy = kNaN;
+    return h;
+  }
+  const std::vector<double>& ring = state_[task].gate_ring;
+  const size_t rows = ring.size() / num_experts_;
+  h.top_share.assign(num_experts_, 0.0);
+  double sum = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    const double* p = &ring[r * num_experts_];
+    sum += NormalisedEntropy(p, num_experts_);
+    h.top_share[std::max_element(p, p + num_experts_) - p] += 1;
+  }
+  for (double& v : h.top_share) v /= static_cast<double>(rows);
+  h.example_entropy = sum / static_cast<double>(rows);
+  h.entropy = NormalisedEntropy(means.data(), num_experts_);
+  h.collapsed = h.entropy < collapse_entropy_;
+  return h;
+}
+
 MetricsReport ProgressiveMetrics::Report() const {
   MetricsReport r;
+  r.gate_collapse_entropy = collapse_entropy_;
   for (int i = 0; i < num_tasks(); ++i) {
     r.tasks.push_back(TaskReport(i));
     r.gates.push_back(GateMeans(i));
+    r.gate_health.push_back(Health(i, r.gates.back()));
     r.gate_counts.push_back(static_cast<int64_t>(state_[i].gate_ring.size() / num_experts_));
   }
   return r;
@@ -191,6 +245,8 @@ void ProgressiveMetrics::SerializeTask(const TaskState& t, std::string* dst) {
   PutArray(dst, t.gate_ring.data(), t.gate_ring.size());
   PutArray(dst, t.all.pos.data(), t.all.pos.size());
   PutArray(dst, t.all.neg.data(), t.all.neg.size());
+  PutFixed64(dst, static_cast<uint64_t>(t.lists));
+  PutDouble(dst, t.list_loss_sum);
 }
 
 void ProgressiveMetrics::Serialize(std::string* dst) const {
@@ -206,7 +262,8 @@ void ProgressiveMetrics::Serialize(std::string* dst) const {
   for (const TaskState& t : state_) SerializeTask(t, dst);
 }
 
-Status ProgressiveMetrics::DeserializeTask(Decoder* d, bool binary, TaskState* t) const {
+Status ProgressiveMetrics::DeserializeTask(Decoder* d, uint32_t version, bool binary,
+                                           TaskState* t) const {
   const auto bad = [](std::string_view what) {
     return Status::Corruption("progressive metrics: inconsistent " + std::string(what));
   };
@@ -219,6 +276,13 @@ Status ProgressiveMetrics::DeserializeTask(Decoder* d, bool binary, TaskState* t
   const size_t bins = binary ? kAucBins : 0;
   RANKER_RETURN_IF_ERROR(GetVector(d, &t->all.pos, bins));
   RANKER_RETURN_IF_ERROR(GetVector(d, &t->all.neg, bins));
+  uint64_t lists = 0;
+  if (version >= 2) {
+    RANKER_RETURN_IF_ERROR(d->GetFixed64(&lists));
+    RANKER_RETURN_IF_ERROR(d->GetDouble(&t->list_loss_sum));
+  }
+  if (lists > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return bad("lists");
+  t->lists = static_cast<int64_t>(lists);
   if (count > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
       gate_count > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
     return bad("counts");
@@ -257,7 +321,9 @@ Status ProgressiveMetrics::Deserialize(std::string_view src) {
   RANKER_RETURN_IF_ERROR(d.GetFixed32(&magic));
   RANKER_RETURN_IF_ERROR(d.GetFixed32(&version));
   if (magic != kMagic) return Status::Corruption("progressive metrics: bad magic");
-  if (version != kVersion) return Status::Corruption("progressive metrics: unknown version");
+  if (version < 1 || version > kVersion) {
+    return Status::Corruption("progressive metrics: unknown version");
+  }
   RANKER_RETURN_IF_ERROR(d.GetFixed32(&num_tasks));
   if (num_tasks != tasks_.size()) {
     return Status::InvalidArgument("progressive metrics: snapshot has a different task count");
@@ -280,7 +346,7 @@ Status ProgressiveMetrics::Deserialize(std::string_view src) {
   }
   std::vector<TaskState> state(tasks_.size());
   for (size_t i = 0; i < tasks_.size(); ++i) {
-    RANKER_RETURN_IF_ERROR(DeserializeTask(&d, IsBinary(tasks_[i]), &state[i]));
+    RANKER_RETURN_IF_ERROR(DeserializeTask(&d, version, IsBinary(tasks_[i]), &state[i]));
   }
   if (!d.done()) return Status::Corruption("progressive metrics: trailing bytes");
   state_ = std::move(state);

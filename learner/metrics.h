@@ -4,8 +4,13 @@
 //   binary tasks:     AUC and logloss (prediction = probability, label 0/1);
 //   regression tasks: RMSE (prediction and label on the loss scale, i.e.
 //                     after the task's label transform).
+// Binary tasks with the listwise loss (TaskSpec::loss) report AUC of the
+// within-list softmax probabilities and the list cross-entropy (the mean
+// listwise loss of the lists seen, each scored before its step) in place
+// of logloss.
 // Plus expert utilisation: the mean gate weight per task and expert over the
-// most recent `window` gate vectors of that task.
+// most recent `window` gate vectors of that task, and the gate's health
+// over the same window (GateHealth).
 //
 // AUC is streaming: probabilities are binned into kAucBins equal bins of
 // [0, 1]; pairs in different bins are ordered exactly, pairs in the same bin
@@ -50,6 +55,25 @@ struct TaskMetrics {
   double window_auc = 0;
   double window_logloss = 0;
   double window_rmse = 0;
+  bool listwise = false;          // binary with ListLoss::kListwise
+  int64_t lists = 0;              // listwise only: lists with a click seen so far
+  double list_cross_entropy = 0;  // listwise only: mean loss of those lists
+};
+
+// The health of one task's gate over the recent window (NaN / empty before
+// any gate vector). Entropies are normalised by log(experts) to [0, 1]:
+// 1 = uniform, 0 = all weight on one expert.
+struct GateHealth {
+  // Entropy of the mean gate vector (GateMeans): low when the task routes
+  // almost everything to one expert, whatever the example ("collapse").
+  double entropy = 0;
+  // Mean entropy of the individual gate vectors: low when each example is
+  // routed sharply (healthy when `entropy` stays high: specialisation).
+  double example_entropy = 0;
+  // Per expert: the share of examples whose largest gate weight is its.
+  std::vector<double> top_share;
+  // entropy < the configured collapse threshold.
+  bool collapsed = false;
 };
 
 // A snapshot of all metrics, for GET /v1/model, replay --json and /metrics.
@@ -58,7 +82,9 @@ struct MetricsReport {
   // gates[task][expert]: mean gate weight over the task's recent gate vectors;
   // empty for a task that has had none (shared_bottom, independent).
   std::vector<std::vector<double>> gates;
-  std::vector<int64_t> gate_counts;  // gate vectors in each task's window
+  std::vector<int64_t> gate_counts;     // gate vectors in each task's window
+  std::vector<GateHealth> gate_health;  // per task
+  double gate_collapse_entropy = 0;     // the threshold of GateHealth::collapsed
 };
 
 class ProgressiveMetrics {
@@ -66,7 +92,9 @@ class ProgressiveMetrics {
   static constexpr int kAucBins = 1 << 14;
 
   // REQUIRES: !tasks.empty(), num_experts >= 1, window >= 1.
-  ProgressiveMetrics(std::vector<TaskSpec> tasks, int num_experts, int window);
+  // collapse_entropy: GateHealth::collapsed below this normalised entropy.
+  ProgressiveMetrics(std::vector<TaskSpec> tasks, int num_experts, int window,
+                     double collapse_entropy = 0.1);
 
   // Records one prequential prediction. A missing label (kNoLabel) is
   // ignored. Binary: prediction in [0, 1] (clamped), label > 0.5 counts as a
@@ -78,6 +106,8 @@ class ProgressiveMetrics {
   // experts for one example). REQUIRES: n == num_experts(), 0 <= task < num_tasks().
   void AddGates(int task, const float* weights, int n);
   void AddGates(int task, const double* weights, int n);
+  // Records `lists` lists of a listwise task whose losses sum to loss_sum.
+  void AddLists(int task, double loss_sum, int64_t lists);
 
   MetricsReport Report() const;
 
@@ -118,6 +148,8 @@ class ProgressiveMetrics {
     // each; vector i lives in row i % window.
     std::vector<double> gate_ring;
     int64_t gate_count = 0;  // vectors recorded (all time)
+    int64_t lists = 0;       // listwise: lists recorded (all time)
+    double list_loss_sum = 0;
   };
 
   template <typename T>
@@ -125,12 +157,14 @@ class ProgressiveMetrics {
   TaskMetrics TaskReport(int task) const;
   static double MeanOfBins(const AucHistogram& h);
   std::vector<double> GateMeans(int task) const;
+  GateHealth Health(int task, const std::vector<double>& means) const;
   static void SerializeTask(const TaskState& t, std::string* dst);
-  Status DeserializeTask(Decoder* d, bool binary, TaskState* t) const;
+  Status DeserializeTask(Decoder* d, uint32_t version, bool binary, TaskState* t) const;
 
   std::vector<TaskSpec> tasks_;
   int num_experts_;
   int window_;
+  double collapse_entropy_;
   std::vector<TaskState> state_;
 };
 

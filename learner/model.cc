@@ -185,6 +185,8 @@ double Model::Losses(std::span<const Example> batch, StepResult* r) {
   outputs_.resize(num_tasks);
   d_outputs_.resize(num_tasks);
   targets_.resize(batch.size());
+  groups_.resize(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) groups_[i] = batch[i].group;
   double total = 0;
   for (int t = 0; t < num_tasks; ++t) {
     const TaskSpec& task = options_.tasks[t];
@@ -201,9 +203,14 @@ double Model::Losses(std::span<const Example> batch, StepResult* r) {
       r->labels[i * num_tasks + t] = targets_[i];
       LossWeights(batch, t, i, pred);
     }
-    r->loss[t] =
-        BatchTaskLoss(task, outputs_[t], targets_, &d_outputs_[t], &r->labelled[t], weights_);
-    if (r->labelled[t] > 0) total += task.loss_weight * r->loss[t];
+    if (task.loss == ListLoss::kListwise) {
+      r->loss[t] = ListwiseLoss(task, t, r);
+      if (r->lists[t] > 0) total += task.loss_weight * r->loss[t];
+    } else {
+      r->loss[t] = BatchTaskLoss(task, outputs_[t], targets_, &d_outputs_[t], &r->labelled[t],
+                                 weights_);
+      if (r->labelled[t] > 0) total += task.loss_weight * r->loss[t];
+    }
     const Matrix* gates = network_.GateWeights(cache_, t);
     if (gates != nullptr) {
       r->gates[t] = *gates;
@@ -226,6 +233,20 @@ void Model::LossWeights(std::span<const Example> batch, int t, Eigen::Index i, d
   weights_.push_back(w);
 }
 
+// Task t's listwise loss (targets_ and outputs_[t] filled): the within-list
+// softmax replaces the sigmoid as the reported prediction.
+double Model::ListwiseLoss(const TaskSpec& task, int t, StepResult* r) {
+  const double loss = BatchListwiseLoss(task, outputs_[t], targets_, groups_, &d_outputs_[t],
+                                        &list_probs_, &r->lists[t]);
+  int labelled = 0;
+  for (size_t i = 0; i < targets_.size(); ++i) {
+    r->predictions[i * r->num_tasks + t] = list_probs_[i];
+    labelled += HasLabel(targets_[i]) ? 1 : 0;
+  }
+  r->labelled[t] = labelled;
+  return loss;
+}
+
 double Model::ComputeGradients(std::span<const Example> batch, StepResult* r, bool allow_deferred) {
   assert(!batch.empty());
   const int num_tasks = network_.num_tasks();
@@ -237,6 +258,7 @@ double Model::ComputeGradients(std::span<const Example> batch, StepResult* r, bo
   r->gates.resize(num_tasks);
   r->loss.assign(num_tasks, 0.0);
   r->labelled.assign(num_tasks, 0);
+  r->lists.assign(num_tasks, 0);
 
   layout_.Build(batch, table_, InputLayout::Mode::kTrain, &input_);
   if (pos_task_ >= 0) ForwardPosition(batch);

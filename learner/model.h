@@ -47,8 +47,13 @@ struct StepResult {
   std::vector<double> labels;
   // Per task: gate weights [B x num_experts]; 0 x 0 for gate-less archs.
   std::vector<Matrix> gates;
-  std::vector<double> loss;   // per task: mean over its labelled examples
+  // Per task: the mean loss over its labelled examples, or for a listwise
+  // task over its lists with a click (BatchListwiseLoss), whose number is
+  // in `lists` (0 for pointwise tasks). The predictions of a listwise task
+  // are the softmax within each list.
+  std::vector<double> loss;
   std::vector<int> labelled;  // per task: examples with a label
+  std::vector<int> lists;
 
   double prediction(int i, int t) const { return predictions[i * num_tasks + t]; }
   double label(int i, int t) const { return labels[i * num_tasks + t]; }
@@ -166,6 +171,7 @@ class Model {
   void ForwardPosition(std::span<const Example> batch);
   double Losses(std::span<const Example> batch, StepResult* r);
   void LossWeights(std::span<const Example> batch, int t, Eigen::Index i, double pred);
+  double ListwiseLoss(const TaskSpec& task, int t, StepResult* r);
   bool GradientsFinite() const;
   void DiscardGradients();
   void Apply(size_t batch_size);
@@ -217,8 +223,9 @@ class Model {
   std::vector<int> pos_idx_, dev_idx_;
   std::vector<std::string> pending_devices_;
   std::vector<Vector> outputs_, d_outputs_;
-  std::vector<double> targets_;
+  std::vector<double> targets_, list_probs_;
   std::vector<double> weights_;  // per example of one task; empty = all 1
+  std::vector<uint64_t> groups_;
   Matrix dx_, row_grads_;
 };
 

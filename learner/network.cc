@@ -9,6 +9,8 @@ int NumExperts(const ModelOptions& o) {
       return 1;
     case Architecture::kIndependent:
       return static_cast<int>(o.tasks.size());
+    case Architecture::kPle:
+      return o.shared_experts + static_cast<int>(o.tasks.size()) * o.task_experts;
     default:
       return o.num_experts;
   }
@@ -20,6 +22,8 @@ int NumGates(const ModelOptions& o) {
       return static_cast<int>(o.tasks.size());
     case Architecture::kOmoe:
       return 1;
+    case Architecture::kPle:
+      return o.ple_levels * (static_cast<int>(o.tasks.size()) + 1) - 1;
     default:
       return 0;
   }
@@ -42,6 +46,7 @@ std::vector<TensorView> NetworkParams::Tensors() {
   experts.AppendTensors(&out);
   for (DenseParams& g : gates) g.AppendTensors(&out);
   for (MlpParams& t : towers) AppendTensors(&t, &out);
+  for (ExpertParams& e : upper) e.AppendTensors(&out);
   return out;
 }
 
@@ -49,6 +54,7 @@ void NetworkParams::SetZero() {
   experts.SetZero();
   for (DenseParams& g : gates) g.SetZero();
   for (MlpParams& t : towers) learner::SetZero(&t);
+  for (ExpertParams& e : upper) e.SetZero();
 }
 
 Network::Network(const ModelOptions& options)
@@ -56,17 +62,23 @@ Network::Network(const ModelOptions& options)
       num_tasks_(static_cast<int>(options.tasks.size())),
       num_gates_(NumGates(options)),
       experts_(options.input_width(), NumExperts(options), options.expert_hidden),
-      tower_(TowerSizes(options), /*relu_last=*/false) {}
+      tower_(TowerSizes(options), /*relu_last=*/false) {
+  if (arch_ == Architecture::kPle) ple_.emplace(options);
+}
 
 int Network::GateOfTask(int t) const {
+  if (ple_) return ple_->PleGate(ple_->levels() - 1, t);
   if (num_gates_ == 0) return -1;
   return num_gates_ == 1 ? 0 : t;
 }
 
+int Network::gate_width() const { return ple_ ? ple_->GateWidth(0) : num_experts(); }
+
 NetworkParams Network::Init(Rng* rng) const {
   NetworkParams p;
   p.experts = experts_.Init(rng);
-  for (int g = 0; g < num_gates_; ++g) {
+  if (ple_) ple_->Init(rng, input_width(), &p);
+  for (int g = 0; !ple_ && g < num_gates_; ++g) {
     p.gates.push_back(DenseParams::Init(input_width(), num_experts(), kGateGain, rng));
   }
   for (int t = 0; t < num_tasks_; ++t) p.towers.push_back(tower_.Init(rng));
@@ -76,7 +88,8 @@ NetworkParams Network::Init(Rng* rng) const {
 NetworkParams Network::Zeros() const {
   NetworkParams p;
   p.experts = experts_.Zeros();
-  for (int g = 0; g < num_gates_; ++g) {
+  if (ple_) ple_->Zeros(input_width(), &p);
+  for (int g = 0; !ple_ && g < num_gates_; ++g) {
     p.gates.push_back(DenseParams::Zeros(input_width(), num_experts()));
   }
   for (int t = 0; t < num_tasks_; ++t) p.towers.push_back(tower_.Zeros());
@@ -97,6 +110,14 @@ void Network::ForwardFromFirst(const NetworkParams& p, const ConstMatrixRef& x,
 
 void Network::ForwardGatesAndTowers(const NetworkParams& p, const ConstMatrixRef& x,
                                     NetworkCache* cache) const {
+  if (ple_) {
+    ple_->Forward(experts_, p, x, cache);
+    cache->towers.resize(num_tasks_);
+    for (int t = 0; t < num_tasks_; ++t) {
+      tower_.Forward(p.towers[t], TowerInput(*cache, t), &cache->towers[t]);
+    }
+    return;
+  }
   cache->gates.resize(num_gates_);
   for (int g = 0; g < num_gates_; ++g) gate_.Forward(p.gates[g], x, &cache->gates[g]);
   cache->towers.resize(num_tasks_);
@@ -116,6 +137,7 @@ void Network::ForwardGatesAndTowers(const NetworkParams& p, const ConstMatrixRef
 }
 
 ConstMatrixRef Network::TowerInput(const NetworkCache& cache, int t) const {
+  if (ple_) return ple_->TaskOutput(cache, t);
   if (GateOfTask(t) >= 0) return cache.mixed[t];
   const int e = arch_ == Architecture::kIndependent ? t : 0;
   return experts_.Output(cache.experts, e);
@@ -134,6 +156,10 @@ void Network::Backward(const NetworkParams& p, NetworkCache* cache,
                        const std::vector<Vector>& d_outputs, NetworkParams* grad, Matrix* dx,
                        WeightGrad expert_w) const {
   const Eigen::Index batch = d_outputs[0].size();
+  if (ple_) {
+    BackwardPle(p, cache, d_outputs, grad, dx, expert_w);
+    return;
+  }
   cache->d_experts.resize(num_experts());
   for (Matrix& d : cache->d_experts) d.setZero(batch, experts_.out());
   cache->d_probs.resize(num_gates_);
@@ -149,6 +175,19 @@ void Network::Backward(const NetworkParams& p, NetworkCache* cache,
                    dx != nullptr ? &cache->dx_gate : nullptr);
     if (dx != nullptr) *dx += cache->dx_gate;
   }
+}
+
+void Network::BackwardPle(const NetworkParams& p, NetworkCache* cache,
+                          const std::vector<Vector>& d_outputs, NetworkParams* grad, Matrix* dx,
+                          WeightGrad expert_w) const {
+  const Eigen::Index batch = d_outputs[0].size();
+  cache->ple.d_reps.resize(num_gates_);
+  for (int t = 0; t < num_tasks_; ++t) {
+    const Eigen::Map<const Matrix> dy(d_outputs[t].data(), batch, 1);
+    tower_.Backward(p.towers[t], &cache->towers[t], dy, &grad->towers[t],
+                    &cache->ple.d_reps[ple_->PleGate(ple_->levels() - 1, t)]);
+  }
+  ple_->Backward(experts_, p, cache, grad, dx, expert_w);
 }
 
 // Routes dL/d(tower input of t) in cache->d_mixed to the experts (and to

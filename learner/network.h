@@ -1,9 +1,11 @@
-// The multi-task network of contract §2 for the four architectures of
+// The multi-task network of contract §2 for the architectures of
 // ModelOptions::architecture. Same inputs and towers for all:
 //   kMmoe         num_experts experts, one softmax gate per task (Ma et al.)
 //   kOmoe         num_experts experts, ONE gate shared by all tasks
 //   kSharedBottom one expert-shaped bottom network under all towers, no gate
 //   kIndependent  one expert-shaped network per task, no gate
+//   kPle          ple_levels levels of shared and per-task experts with
+//                 per-task and shared gates (Tang et al. 2020; learner/ple.h)
 // Each task's tower (ReLU hidden layers of tower_hidden, then a linear
 // output) reads the gate-weighted sum of expert outputs, or its own bottom
 // network's output. Outputs are logits (binary tasks) or predictions on the
@@ -11,10 +13,12 @@
 // (learner/position_tower.h).
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "learner/expert_stack.h"
 #include "learner/options.h"
+#include "learner/ple.h"
 #include "learner/softmax_gate.h"
 
 namespace ranker::learner {
@@ -23,6 +27,8 @@ struct NetworkParams {
   ExpertParams experts;
   std::vector<DenseParams> gates;  // one per gate (see Network::num_gates)
   std::vector<MlpParams> towers;   // one per task
+  // kPle only: the experts of levels above the first (Ple::UpperStack).
+  std::vector<ExpertParams> upper;
 
   // Every tensor in a fixed order (optimizer state, checksum, files).
   std::vector<TensorView> Tensors();
@@ -41,6 +47,7 @@ struct NetworkCache {
   std::vector<Matrix> d_probs;
   Matrix d_mixed;
   Matrix dx_gate;
+  PleCache ple;  // kPle only
   // Storage for a caller's factored form of its input (the trainer's, see
   // ExpertStack's FactoredInput); the network only reads it.
   FactoredInput input_factors;
@@ -57,6 +64,11 @@ class Network {
   int num_experts() const { return experts_.num_experts(); }
   // 0 for the gate-less architectures.
   int num_gates() const { return num_gates_; }
+  // The width of GateWeights(): num_experts(), or for kPle a task gate's
+  // (its own experts and the shared ones of the last level).
+  int gate_width() const;
+  // The PLE routing, or nullptr for the other architectures.
+  const Ple* ple() const { return ple_ ? &*ple_ : nullptr; }
   // The gate of task t, or -1 when the architecture has none.
   int GateOfTask(int t) const;
   const ExpertStack& experts() const { return experts_; }
@@ -74,7 +86,8 @@ class Network {
   void ForwardFromFirst(const NetworkParams& p, const ConstMatrixRef& x, NetworkCache* cache) const;
   // Task t's output [B x 1]. REQUIRES: a Forward ran with `cache`.
   const Matrix& Output(const NetworkCache& cache, int t) const;
-  // Task t's gate weights [B x num_experts], or nullptr (gate-less).
+  // Task t's gate weights [B x gate_width()], or nullptr (gate-less); for
+  // kPle, its gate of the last level.
   const Matrix* GateWeights(const NetworkCache& cache, int t) const;
 
   // d_outputs[t] is dL/d(output of task t) [B]. ADDS parameter gradients
@@ -95,11 +108,15 @@ class Network {
   // Tower t's input: the gate mixture or its bottom network's output.
   ConstMatrixRef TowerInput(const NetworkCache& cache, int t) const;
   void BackwardMixture(NetworkCache* cache, int t) const;
+  void BackwardPle(const NetworkParams& p, NetworkCache* cache,
+                   const std::vector<Vector>& d_outputs, NetworkParams* grad, Matrix* dx,
+                   WeightGrad expert_w) const;
 
   const Architecture arch_;
   const int num_tasks_;
   const int num_gates_;
-  ExpertStack experts_;
+  ExpertStack experts_;  // kPle: the first level's experts
+  std::optional<Ple> ple_;
   Mlp tower_;
   SoftmaxGate gate_;
 };

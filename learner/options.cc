@@ -15,6 +15,9 @@ Status ModelOptions::Validate() const {
     if (!(t.loss_weight >= 0)) {
       return Status::InvalidArgument("tasks." + t.name + ".loss_weight must be >= 0");
     }
+    if (t.loss == ListLoss::kListwise && t.kind != TaskKind::kBinary) {
+      return Status::InvalidArgument("tasks." + t.name + ".loss: listwise needs a binary task");
+    }
   }
   if (categorical_slots < 1) return Status::InvalidArgument("model.categorical_slots must be >= 1");
   if (embedding_dim < 1) return Status::InvalidArgument("model.embedding_dim must be >= 1");
@@ -24,6 +27,13 @@ Status ModelOptions::Validate() const {
     return Status::InvalidArgument("model.expert_hidden must not be empty");
   for (int h : expert_hidden) {
     if (h < 1) return Status::InvalidArgument("model.expert_hidden sizes must be >= 1");
+  }
+  if (architecture == Architecture::kPle) {
+    if (ple_levels < 1 || ple_levels > 8) {
+      return Status::InvalidArgument("model.ple_levels must be in [1, 8]");
+    }
+    if (shared_experts < 1) return Status::InvalidArgument("model.shared_experts must be >= 1");
+    if (task_experts < 1) return Status::InvalidArgument("model.task_experts must be >= 1");
   }
   for (int h : tower_hidden) {
     if (h < 1) return Status::InvalidArgument("model.tower_hidden sizes must be >= 1");
@@ -84,6 +94,9 @@ Status OptimizerOptions::Validate() const {
 Status TrainerOptions::Validate() const {
   if (batch_size < 1) return Status::InvalidArgument("train.batch_size must be >= 1");
   if (metrics_window < 1) return Status::InvalidArgument("train.metrics_window must be >= 1");
+  if (!(gate_collapse_entropy >= 0 && gate_collapse_entropy <= 1)) {
+    return Status::InvalidArgument("train.gate_collapse_entropy must be in [0, 1]");
+  }
   return Status::OK();
 }
 

@@ -17,6 +17,7 @@ enum class Architecture {
   kSharedBottom,  // one shared network under all towers
   kOmoe,          // K shared experts, one softmax gate shared by all tasks
   kIndependent,   // one network per task (no sharing)
+  kPle,           // Progressive Layered Extraction (Tang et al. 2020), learner/ple.h
 };
 
 enum class TaskKind {
@@ -27,6 +28,16 @@ enum class TaskKind {
 
 enum class LabelTransform { kLog1p, kNone };
 
+// The loss of a binary task over the examples of one list (the impressions
+// of one request: Example::group).
+enum class ListLoss {
+  kPointwise,  // logistic loss per example
+  // Softmax over the list's logits; the loss is the cross-entropy of the
+  // list's click distribution (the clicked examples, equally weighted) to
+  // that softmax (a multinomial likelihood). A list without a click adds
+  // no loss; a list of one example has zero gradient. Binary tasks only.
+  kListwise,
+};
 struct TaskSpec {
   std::string name;
   TaskKind kind = TaskKind::kBinary;
@@ -38,14 +49,15 @@ struct TaskSpec {
   // once as a negative plus a positive duplicate on a click (the joiner's
   // immediate mode sets it). See FakeNegativeWeight().
   bool fake_negative_weighting = false;
+  ListLoss loss = ListLoss::kPointwise;  // binary only
 };
 
 struct ModelOptions {
   Architecture architecture = Architecture::kMmoe;
   // Default tasks of contract §2.
   std::vector<TaskSpec> tasks = {
-      {"click", TaskKind::kBinary, LabelTransform::kLog1p, 1.0, 1.0},
-      {"watch", TaskKind::kRegression, LabelTransform::kLog1p, 1.0, 1.0},
+      {"click", TaskKind::kBinary, LabelTransform::kLog1p, 1.0, 1.0, ListLoss::kPointwise},
+      {"watch", TaskKind::kRegression, LabelTransform::kLog1p, 1.0, 1.0, ListLoss::kPointwise},
   };
   // Input layout: categorical_slots embeddings of embedding_dim, then
   // dense_slots standardised dense values. Fields are bound to slots on first
@@ -57,6 +69,13 @@ struct ModelOptions {
   // ReLU after each. The last size is the width the towers see.
   int num_experts = 8;
   std::vector<int> expert_hidden = {128, 64};
+  // kPle: levels of extraction (1 = Customized Gate Control), and per
+  // level the shared experts and the experts of each task (each shaped by
+  // expert_hidden; num_experts is unused). The defaults give 8 experts a
+  // level for the two default tasks, as many as mmoe's.
+  int ple_levels = 2;
+  int shared_experts = 4;
+  int task_experts = 2;
   // Task towers: hidden sizes (ReLU), then a linear output of width 1.
   std::vector<int> tower_hidden = {32};
   // Position-bias tower (Zhao et al. 2019): added to the click logit in
@@ -115,6 +134,9 @@ struct OptimizerOptions {
 struct TrainerOptions {
   int batch_size = 32;         // 1 = pure online SGD
   int metrics_window = 10000;  // examples in the "recent" progressive window
+  // A gate whose normalised entropy of mean weights (GateHealth::entropy)
+  // falls below this is reported collapsed onto few experts.
+  double gate_collapse_entropy = 0.1;
   Status Validate() const;
 };
 

@@ -93,6 +93,14 @@ void CollectOutputs(const Network& network, const NetworkCache& cache, Eigen::In
   }
 }
 
+// A listwise task's serving probabilities: the softmax of its logits over
+// the candidates of the request.
+void ListProbabilities(const Matrix& outputs, int t, std::vector<double>* out) {
+  out->resize(static_cast<size_t>(outputs.rows()));
+  for (Eigen::Index i = 0; i < outputs.rows(); ++i) (*out)[i] = outputs(i, t);
+  SoftmaxInPlace(*out);
+}
+
 }  // namespace
 
 const Matrix& Scorer::LastOutputs() { return ThreadScratch().outputs; }
@@ -162,11 +170,16 @@ void Scorer::Finish(const Matrix& outputs, const std::vector<double>& weights,
   result->num_tasks = num_tasks;
   result->predictions.resize(n * num_tasks);
   result->scores.assign(n, 1.0);
+  thread_local std::vector<double> list_probs;
   for (int t = 0; t < num_tasks; ++t) {
     const TaskSpec& task = tasks[t];
     const double w = weights.empty() ? task.score_weight : weights[t];
+    const bool listwise = task.loss == ListLoss::kListwise;
+    if (listwise) ListProbabilities(outputs, t, &list_probs);
     for (size_t i = 0; i < n; ++i) {
-      const double pred = ServePrediction(task, outputs(static_cast<Eigen::Index>(i), t));
+      const double pred = listwise
+                              ? list_probs[i]
+                              : ServePrediction(task, outputs(static_cast<Eigen::Index>(i), t));
       result->predictions[i * num_tasks + t] = pred;
       const double base = task.kind == TaskKind::kBinary ? pred : std::max(1 + pred, 0.0);
       if (w == 1) {

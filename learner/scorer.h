@@ -34,8 +34,10 @@ struct ScoreRequest {
 
 struct ScoreResult {
   int num_tasks = 0;
-  // [i * num_tasks + t]: binary: probability; regression: prediction on
-  // the label's scale (expm1 clipped at >= 0 for log1p, raw for none).
+  // [i * num_tasks + t]: binary: probability (for a listwise task: the
+  // softmax of its logits over the candidates scored together, so the
+  // share of one click that goes to candidate i); regression: prediction
+  // on the label's scale (expm1 clipped at >= 0 for log1p, raw for none).
   std::vector<double> predictions;
   // Per candidate: prod over tasks of p^w (binary) or
   // max(1 + prediction, 0)^w (regression).

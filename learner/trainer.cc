@@ -46,7 +46,8 @@ StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const ModelOptions& model,
 Trainer::Trainer(std::unique_ptr<Model> model, const TrainerOptions& options)
     : options_(options),
       model_(std::move(model)),
-      metrics_(model_->options().tasks, model_->network().num_experts(), options.metrics_window) {
+      metrics_(model_->options().tasks, model_->network().gate_width(), options.metrics_window,
+               options.gate_collapse_entropy) {
   batch_.reserve(options_.batch_size);
 }
 
@@ -99,6 +100,9 @@ void Trainer::RecordMetrics() {
       if (e.evaluation == Evaluation::kAtStep && HasLabel(label)) {
         metrics_.Add(t, result_.prediction(i, t), label);
       }
+    }
+    if (result_.lists[t] > 0) {
+      metrics_.AddLists(t, result_.loss[t] * result_.lists[t], result_.lists[t]);
     }
   }
 }

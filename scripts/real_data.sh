@@ -14,7 +14,7 @@ trap 'rm -rf "$tmp"' EXIT
 "$ranker" convert obd --in "$shared/data/open_bandit_dataset" --out "$tmp/obd.ndjson"
 echo "| architecture | income AUC | marital AUC | income AUC (last 10k) | marital AUC (last 10k) |"
 echo "| --- | --- | --- | --- | --- |"
-for arch in mmoe shared_bottom omoe independent; do
+for arch in mmoe shared_bottom omoe independent ple; do
   "$ranker" replay --config config/census.yaml --set model.architecture=$arch --json \
       --progress-seconds 0 "$tmp/census.ndjson" | python3 -c '
 import json, sys

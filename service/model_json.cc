@@ -17,6 +17,8 @@ const char* ArchitectureName(learner::Architecture a) {
       return "omoe";
     case learner::Architecture::kIndependent:
       return "independent";
+    case learner::Architecture::kPle:
+      return "ple";
   }
   return "?";
 }
@@ -29,7 +31,14 @@ boost::json::value Number(double v) {
 
 boost::json::object TaskJson(const learner::TaskMetrics& m) {
   boost::json::object o;
-  if (m.kind == learner::TaskKind::kBinary) {
+  if (m.listwise) {
+    // Softmax within lists: the list cross-entropy replaces logloss.
+    o["auc"] = Number(m.auc);
+    o["window_auc"] = Number(m.window_auc);
+    o["list_cross_entropy"] = Number(m.list_cross_entropy);
+    o["lists"] = m.lists;
+    o["positives"] = m.positives;
+  } else if (m.kind == learner::TaskKind::kBinary) {
     o["auc"] = Number(m.auc);
     o["logloss"] = Number(m.logloss);
     o["window_auc"] = Number(m.window_auc);
@@ -43,6 +52,20 @@ boost::json::object TaskJson(const learner::TaskMetrics& m) {
   o["count"] = m.count;
   o["window_count"] = m.window_count;
   return o;
+}
+
+// Per task with a gate: GateHealth (learner/metrics.h).
+boost::json::object GateHealthJson(const learner::MetricsReport& report) {
+  boost::json::object out;
+  for (size_t t = 0; t < report.tasks.size() && t < report.gate_health.size(); ++t) {
+    if (report.gates[t].empty()) continue;
+    const learner::GateHealth& h = report.gate_health[t];
+    out[report.tasks[t].name] = {{"entropy", Number(h.entropy)},
+                                 {"example_entropy", Number(h.example_entropy)},
+                                 {"utilisation", boost::json::value_from(h.top_share)},
+                                 {"collapsed", h.collapsed}};
+  }
+  return out;
 }
 
 boost::json::object PositionBiasJson(const learner::PositionBiasReport& bias) {
@@ -127,6 +150,8 @@ boost::json::object ModelReportJson(const LearningPipeline& pipeline, bool with_
   }
   out["progressive"] = std::move(progressive);
   out["gates"] = std::move(gates);
+  out["gate_health"] = GateHealthJson(report);
+  out["gate_collapse_entropy"] = report.gate_collapse_entropy;
   out["position_bias"] = PositionBiasJson(model.PositionBias());
   out["inputs"] = InputsJson(model.layout().Inputs());
   boost::json::object join = JoinJson(pipeline.joiner().stats());
@@ -149,7 +174,11 @@ std::string MetricsSummary(const learner::MetricsReport& report, bool window) {
   std::string out;
   char buf[160];
   for (const learner::TaskMetrics& m : report.tasks) {
-    if (m.kind == learner::TaskKind::kBinary) {
+    if (m.listwise) {
+      std::snprintf(buf, sizeof(buf), "%s auc=%.4f list_ce=%.4f lists=%lld", m.name.c_str(),
+                    window ? m.window_auc : m.auc, m.list_cross_entropy,
+                    static_cast<long long>(m.lists));
+    } else if (m.kind == learner::TaskKind::kBinary) {
       std::snprintf(buf, sizeof(buf), "%s auc=%.4f logloss=%.4f n=%lld", m.name.c_str(),
                     window ? m.window_auc : m.auc, window ? m.window_logloss : m.logloss,
                     static_cast<long long>(window ? m.window_count : m.count));

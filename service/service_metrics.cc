@@ -37,6 +37,16 @@ ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
                            "Prequential metrics per task (auc, logloss, rmse, window_*, count)", r);
   gates_ = &Register(BuildGauge(), "ranker_gate_weight",
                      "Mean gate weight per task and expert over the recent window", r);
+  gate_entropy_ = &Register(BuildGauge(), "ranker_gate_entropy",
+                            "Normalised gate entropy per task over the recent window (0..1): "
+                            "kind=mean of the mean weights, kind=example mean per example",
+                            r);
+  gate_collapsed_ = &Register(BuildGauge(), "ranker_gate_collapsed",
+                              "1 when a task's gate entropy (kind=mean) is below "
+                              "train.gate_collapse_entropy: routing collapsed onto few experts",
+                              r);
+  utilisation_ = &Register(BuildGauge(), "ranker_expert_utilisation",
+                           "Share of recent examples whose largest gate weight is the expert's", r);
   version_ = &Register(BuildGauge(), "ranker_model_version",
                        "Version of the model served (+1 per publication)", r)
                   .Add({});
@@ -170,7 +180,11 @@ void ServiceMetrics::OnPublish(const PublishedModel& m, const ingest::RejectCoun
     auto set = [&](const char* metric, double v) {
       progressive_->Add({{"task", tm.name}, {"metric", metric}}).Set(v);
     };
-    if (tm.kind == learner::TaskKind::kBinary) {
+    if (tm.listwise) {
+      set("auc", tm.auc);
+      set("window_auc", tm.window_auc);
+      set("list_cross_entropy", tm.list_cross_entropy);
+    } else if (tm.kind == learner::TaskKind::kBinary) {
       set("auc", tm.auc);
       set("logloss", tm.logloss);
       set("window_auc", tm.window_auc);
@@ -184,6 +198,8 @@ void ServiceMetrics::OnPublish(const PublishedModel& m, const ingest::RejectCoun
     for (size_t e = 0; e < m.metrics.gates[t].size(); ++e) {
       gates_->Add({{"task", tm.name}, {"expert", std::to_string(e)}}).Set(m.metrics.gates[t][e]);
     }
+    if (m.metrics.gates[t].empty() || t >= m.metrics.gate_health.size()) continue;
+    OnGateHealth(tm.name, m.metrics.gate_health[t]);
   }
   if (m.model != nullptr) OnInputs(m.model->layout().Inputs());
   if (m.model != nullptr) {
@@ -214,6 +230,15 @@ void ServiceMetrics::OnInputs(const learner::InputBindings& b) {
   };
   pooled("categorical", b.categorical_pooled);
   pooled("dense", b.dense_pooled);
+}
+
+void ServiceMetrics::OnGateHealth(const std::string& task, const learner::GateHealth& h) {
+  gate_entropy_->Add({{"task", task}, {"kind", "mean"}}).Set(h.entropy);
+  gate_entropy_->Add({{"task", task}, {"kind", "example"}}).Set(h.example_entropy);
+  gate_collapsed_->Add({{"task", task}}).Set(h.collapsed ? 1 : 0);
+  for (size_t e = 0; e < h.top_share.size(); ++e) {
+    utilisation_->Add({{"task", task}, {"expert", std::to_string(e)}}).Set(h.top_share[e]);
+  }
 }
 
 void ServiceMetrics::OnRejects(const ingest::RejectCounters& log_rejects,

@@ -77,11 +77,15 @@ class ServiceMetrics {
   // Bound and pooled input features of the published model.
   void OnInputs(const learner::InputBindings& b);
   static void SetCounter(prometheus::Counter* counter, double value);
+  void OnGateHealth(const std::string& task, const learner::GateHealth& health);
 
   prometheus::Family<prometheus::Counter>* rejected_;
   prometheus::Family<prometheus::Counter>* join_;
   prometheus::Family<prometheus::Gauge>* progressive_;
   prometheus::Family<prometheus::Gauge>* gates_;
+  prometheus::Family<prometheus::Gauge>* gate_entropy_;
+  prometheus::Family<prometheus::Gauge>* gate_collapsed_;
+  prometheus::Family<prometheus::Gauge>* utilisation_;
   prometheus::Family<prometheus::Gauge>* lag_;
   prometheus::Family<prometheus::Counter>* commits_;
   prometheus::Counter* consumed_;

@@ -218,8 +218,10 @@ std::vector<KeyEntry> BuildTable() {
   using learner::OptimizerKind;
   std::vector<KeyEntry> t;
   KeyEntry tasks{"tasks",
-                 "tasks as name:kind[:score_weight[:loss_weight[:transform]]], comma-separated; "
-                 "kind binary|regression, transform log1p|none (YAML: a list of maps)",
+                 "tasks as name:kind[:score_weight[:loss_weight[:transform[:loss]]]], "
+                 "comma-separated; kind binary|regression, transform log1p|none, loss "
+                 "pointwise|listwise (binary only: softmax over one request's impressions) "
+                 "(YAML: a list of maps)",
                  nullptr, nullptr};
   tasks.set = [](Config* c, std::string_view text) {
     return ParseTasks("tasks", text, &c->model.tasks);
@@ -230,13 +232,19 @@ std::vector<KeyEntry> BuildTable() {
                       {{"mmoe", Architecture::kMmoe},
                        {"shared_bottom", Architecture::kSharedBottom},
                        {"omoe", Architecture::kOmoe},
-                       {"independent", Architecture::kIndependent}}));
+                       {"independent", Architecture::kIndependent},
+                       {"ple", Architecture::kPle}}));
   t.push_back(Key("model.categorical_slots",
                   "embedding slots in the input (fields bind on first sight)",
                   REF(model.categorical_slots)));
   t.push_back(Key("model.embedding_dim", "width of every embedding row", REF(model.embedding_dim)));
   t.push_back(Key("model.dense_slots", "standardised dense inputs", REF(model.dense_slots)));
   t.push_back(Key("model.num_experts", "experts of mmoe/omoe", REF(model.num_experts)));
+  t.push_back(Key("model.ple_levels", "extraction levels of ple (1 = CGC)", REF(model.ple_levels)));
+  t.push_back(
+      Key("model.shared_experts", "shared experts per level of ple", REF(model.shared_experts)));
+  t.push_back(
+      Key("model.task_experts", "experts of each task per level of ple", REF(model.task_experts)));
   t.push_back(
       Key("model.expert_hidden", "hidden sizes of each expert (ReLU)", REF(model.expert_hidden)));
   t.push_back(
@@ -282,6 +290,10 @@ std::vector<KeyEntry> BuildTable() {
                   REF(train.batch_size)));
   t.push_back(Key("train.metrics_window", "examples in the recent progressive-metrics window",
                   REF(train.metrics_window)));
+  t.push_back(Key("train.gate_collapse_entropy",
+                  "a gate whose normalised entropy of mean weights falls below this is reported "
+                  "collapsed (ranker_gate_collapsed)",
+                  REF(train.gate_collapse_entropy)));
   t.push_back(Key("join.window_ms", "event-time join window of impressions and engagements",
                   REF(join.window_ms)));
   t.push_back(Key("join.max_pending", "hard bound on pending impressions (oldest closed early)",

@@ -28,7 +28,8 @@ Status ParseInt64(std::string_view key, std::string_view text, int64_t* out);
 Status ParseDouble(std::string_view key, std::string_view text, double* out);
 Status ParseIntList(std::string_view key, std::string_view text, std::vector<int>* out);
 // "click:binary:1:1,watch:regression:1:1:log1p"
-// (name:kind[:score_weight[:loss_weight[:transform]]]).
+// (name:kind[:score_weight[:loss_weight[:transform[:loss]]]], loss
+// pointwise|listwise).
 Status ParseTasks(std::string_view key, std::string_view text, std::vector<learner::TaskSpec>* out);
 std::string FormatTasks(const std::vector<learner::TaskSpec>& tasks);
 // "click:5000,watch:60000" <-> task -> window_ms (each >= 0).

@@ -77,8 +77,8 @@ Status ParseTasks(std::string_view key, std::string_view text,
   std::vector<learner::TaskSpec> tasks;
   for (std::string_view item : Split(text, ',')) {
     std::vector<std::string_view> f = Split(Trim(item), ':');
-    if (f.size() < 2 || f.size() > 5 || f[0].empty()) {
-      return Bad(key, item, "name:kind[:score_weight[:loss_weight[:transform]]]");
+    if (f.size() < 2 || f.size() > 6 || f[0].empty()) {
+      return Bad(key, item, "name:kind[:score_weight[:loss_weight[:transform[:loss]]]]");
     }
     learner::TaskSpec t;
     t.name = std::string(f[0]);
@@ -98,6 +98,15 @@ Status ParseTasks(std::string_view key, std::string_view text,
         t.transform = learner::LabelTransform::kNone;
       } else {
         return Bad(key, f[4], "transform log1p or none");
+      }
+    }
+    if (f.size() > 5) {
+      if (f[5] == "pointwise") {
+        t.loss = learner::ListLoss::kPointwise;
+      } else if (f[5] == "listwise") {
+        t.loss = learner::ListLoss::kListwise;
+      } else {
+        return Bad(key, f[5], "loss pointwise or listwise");
       }
     }
     tasks.push_back(std::move(t));
@@ -141,6 +150,7 @@ std::string FormatTasks(const std::vector<learner::TaskSpec>& tasks) {
     os << t.name << ':' << (t.kind == learner::TaskKind::kBinary ? "binary" : "regression") << ':'
        << t.score_weight << ':' << t.loss_weight << ':'
        << (t.transform == learner::LabelTransform::kLog1p ? "log1p" : "none");
+    if (t.loss == learner::ListLoss::kListwise) os << ":listwise";
   }
   return os.str();
 }

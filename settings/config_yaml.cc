@@ -26,7 +26,8 @@ struct YamlErrors {
   }
 };
 
-// `tasks:` as a list of maps {name, kind, score_weight, loss_weight, transform}.
+// `tasks:` as a list of maps {name, kind, score_weight, loss_weight, transform,
+// loss}.
 StatusOr<std::string> TasksToText(const YAML::Node& list, std::string_view source) {
   std::string text;
   for (const YAML::Node& task : list) {
@@ -36,7 +37,7 @@ StatusOr<std::string> TasksToText(const YAML::Node& list, std::string_view sourc
     for (const auto& kv : task) {
       const std::string k = kv.first.as<std::string>();
       if (k != "name" && k != "kind" && k != "score_weight" && k != "weight" &&
-          k != "loss_weight" && k != "transform" && k != "window_ms") {
+          k != "loss_weight" && k != "transform" && k != "window_ms" && k != "loss") {
         return Where(source, kv.first, "tasks: unknown task field '" + k + "'");
       }
     }
@@ -46,7 +47,7 @@ StatusOr<std::string> TasksToText(const YAML::Node& list, std::string_view sourc
     std::string weight = task["weight"] ? get("weight", "1") : get("score_weight", "1");
     if (!text.empty()) text += ',';
     text += get("name", "") + ":" + get("kind", "") + ":" + weight + ":" + get("loss_weight", "1") +
-            ":" + get("transform", "log1p");
+            ":" + get("transform", "log1p") + ":" + get("loss", "pointwise");
   }
   return text;
 }

@@ -185,6 +185,56 @@ TEST(ProgressiveMetricsTest, GateMeansOverRecentWindow) {
   EXPECT_EQ(r.gate_counts[1], 1);
 }
 
+TEST(ProgressiveMetricsTest, GateHealthFlagsACollapsedGate) {
+  ProgressiveMetrics m(Tasks(), 4, 100, /*collapse_entropy=*/0.2);
+  EXPECT_TRUE(std::isnan(m.Report().gate_health[0].entropy));
+  // Task 0: sharp per example but spread over the experts (healthy).
+  // Task 1: nearly everything on expert 2 (collapsed).
+  for (int i = 0; i < 40; ++i) {
+    double sharp[4] = {0.01, 0.01, 0.01, 0.01};
+    sharp[i % 4] = 0.97;
+    m.AddGates(0, sharp, 4);
+    const double one[4] = {0.001, 0.001, 0.997, 0.001};
+    m.AddGates(1, one, 4);
+  }
+  const MetricsReport r = m.Report();
+  EXPECT_DOUBLE_EQ(r.gate_collapse_entropy, 0.2);
+  const GateHealth& spread = r.gate_health[0];
+  EXPECT_NEAR(spread.entropy, 1.0, 1e-12);
+  EXPECT_LT(spread.example_entropy, 0.15);
+  EXPECT_FALSE(spread.collapsed);
+  EXPECT_EQ(spread.top_share, std::vector<double>(4, 0.25));
+  const GateHealth& one = r.gate_health[1];
+  EXPECT_LT(one.entropy, 0.05);
+  EXPECT_GT(one.entropy, 0.0);
+  EXPECT_TRUE(one.collapsed);
+  EXPECT_EQ(one.top_share, (std::vector<double>{0, 0, 1, 0}));
+}
+
+TEST(ProgressiveMetricsTest, ListwiseTaskReportsListCrossEntropyNotLogloss) {
+  std::vector<TaskSpec> tasks = Tasks();
+  tasks[0].loss = ListLoss::kListwise;
+  ProgressiveMetrics m(tasks, 1, 10);
+  m.Add(0, 0.6, 1);
+  m.Add(0, 0.4, 0);
+  m.AddLists(0, 0.5, 1);
+  m.AddLists(0, 1.0, 2);
+  const MetricsReport r = m.Report();
+  EXPECT_TRUE(r.tasks[0].listwise);
+  EXPECT_FALSE(r.tasks[1].listwise);
+  EXPECT_TRUE(std::isnan(r.tasks[0].logloss));
+  EXPECT_EQ(r.tasks[0].lists, 3);
+  EXPECT_NEAR(r.tasks[0].list_cross_entropy, 0.5, 1e-12);
+  EXPECT_DOUBLE_EQ(r.tasks[0].auc, 1.0);
+  // The totals survive a round trip.
+  std::string state;
+  m.Serialize(&state);
+  ProgressiveMetrics copy(tasks, 1, 10);
+  ASSERT_TRUE(copy.Deserialize(state).ok());
+  EXPECT_EQ(copy.Report().tasks[0].lists, 3);
+  EXPECT_DOUBLE_EQ(copy.Report().tasks[0].list_cross_entropy, 0.5);
+}
+
 void Feed(ProgressiveMetrics* m, Rng* rng, int n) {
   for (int i = 0; i < n; ++i) {
     const double p = rng->Uniform();

@@ -53,7 +53,8 @@ TEST_P(Determinism, ChecksumCoversTrainingOrder) {
 INSTANTIATE_TEST_SUITE_P(
     All, Determinism,
     ::testing::Combine(::testing::Values(Architecture::kMmoe, Architecture::kOmoe,
-                                         Architecture::kSharedBottom, Architecture::kIndependent),
+                                         Architecture::kSharedBottom, Architecture::kIndependent,
+                                         Architecture::kPle),
                        ::testing::Values(OptimizerKind::kAdagrad, OptimizerKind::kAdam)));
 
 TEST(ModelChecksum, ChangesWithEveryKindOfState) {

@@ -145,8 +145,8 @@ TEST_P(ScorerTest, UnseenValuesScoreWithTheirInitialRowsWithoutInserting) {
 
 INSTANTIATE_TEST_SUITE_P(Architectures, ScorerTest,
                          ::testing::Values(Architecture::kMmoe, Architecture::kOmoe,
-                                           Architecture::kSharedBottom,
-                                           Architecture::kIndependent));
+                                           Architecture::kSharedBottom, Architecture::kIndependent,
+                                           Architecture::kPle));
 
 TEST(ScorerPosition, ServingLeavesThePositionTowerOut) {
   ModelOptions o = SmallModel();

@@ -128,6 +128,51 @@ TEST(LossGradient, BatchLossSkipsMissingLabelsAndAverages) {
   EXPECT_NEAR(grad[2], 2.0 * 2.5 / 2, 1e-12);
 }
 
+TEST(LossGradient, ListwiseMatchesCentralDifferences) {
+  TaskSpec task{"click", TaskKind::kBinary, LabelTransform::kLog1p, 1.0, 1.5};
+  task.loss = ListLoss::kListwise;
+  Vector out(7);
+  out << 0.3, -1.2, 2.0, 0.7, -0.4, 1.1, 0.2;
+  // Lists: {0,1,2} (one click, one unlabelled), {3,4} (no click), {5} (a
+  // list of one, group 0), {6} (group 9, one click).
+  const std::vector<double> targets = {1, kNoLabel, 0, 0, 0, 1, 1};
+  const std::vector<uint64_t> groups = {4, 4, 4, 5, 5, 0, 9};
+  Vector grad;
+  std::vector<double> probs;
+  int lists = 0;
+  const auto loss = [&](const Vector& z) {
+    Vector g;
+    std::vector<double> p;
+    int n = 0;
+    return BatchListwiseLoss(task, z, targets, groups, &g, &p, &n);
+  };
+  const double l = BatchListwiseLoss(task, out, targets, groups, &grad, &probs, &lists);
+  EXPECT_EQ(lists, 3);  // {0,1,2}, {5}, {6}
+  const double z0 = 0.3, z2 = 2.0;
+  EXPECT_NEAR(l, (std::log(std::exp(z0) + std::exp(z2)) - z0) / 3, 1e-12);
+  EXPECT_NEAR(probs[0] + probs[2], 1.0, 1e-12);
+  EXPECT_NEAR(probs[3] + probs[4], 1.0, 1e-12);  // reported even without a click
+  EXPECT_EQ(probs[1], 1.0);
+  EXPECT_EQ(probs[5], 1.0);
+  for (Eigen::Index i = 0; i < out.size(); ++i) {
+    const double h = 1e-6;
+    Vector up = out, down = out;
+    up[i] += h;
+    down[i] -= h;
+    const double numeric = 1.5 * (loss(up) - loss(down)) / (2 * h);
+    EXPECT_NEAR(grad[i], numeric, 1e-8) << i;
+  }
+  EXPECT_NE(grad[0], 0);
+  EXPECT_EQ(grad[5], 0);  // a list of one: softmax 1, label 1
+}
+
+TEST(LossGradient, SoftmaxInPlaceIsStable) {
+  std::vector<double> z = {1000, 1000, -1000};
+  SoftmaxInPlace(z);
+  EXPECT_NEAR(z[0], 0.5, 1e-12);
+  EXPECT_NEAR(z[2], 0.0, 1e-12);
+}
+
 TEST(SoftmaxGateGradient, MatchesCentralDifferences) {
   Rng rng(9);
   const SoftmaxGate gate;

@@ -17,12 +17,19 @@ using testing::RandomMatrix;
 struct Shape {
   Architecture arch;
   std::vector<int> expert_hidden;
+  int ple_levels = 2;  // kPle only
+  ListLoss click_loss = ListLoss::kPointwise;
 };
 
 std::string Name(const ::testing::TestParamInfo<Shape>& info) {
-  static const char* kNames[] = {"Mmoe", "SharedBottom", "Omoe", "Independent"};
-  return std::string(kNames[static_cast<int>(info.param.arch)]) + "_" +
-         std::to_string(info.param.expert_hidden.size()) + "layers";
+  static const char* kNames[] = {"Mmoe", "SharedBottom", "Omoe", "Independent", "Ple"};
+  std::string name = std::string(kNames[static_cast<int>(info.param.arch)]) + "_" +
+                     std::to_string(info.param.expert_hidden.size()) + "layers";
+  if (info.param.arch == Architecture::kPle) {
+    name += "_" + std::to_string(info.param.ple_levels) + "levels";
+  }
+  if (info.param.click_loss == ListLoss::kListwise) name += "_listwise";
+  return name;
 }
 
 ModelOptions SmallOptions(const Shape& s) {
@@ -33,6 +40,10 @@ ModelOptions SmallOptions(const Shape& s) {
   o.dense_slots = 2;
   o.num_experts = 3;
   o.expert_hidden = s.expert_hidden;
+  o.ple_levels = s.ple_levels;
+  o.shared_experts = 2;
+  o.task_experts = 2;
+  o.tasks[0].loss = s.click_loss;
   o.tower_hidden = {3};
   o.max_position = 3;
   o.max_devices = 2;
@@ -106,6 +117,7 @@ std::vector<Example> Batch() {
     if (!e.device.empty()) e.categorical.push_back({"context.device", e.device});
     e.dense = {{"price", 0.5 * i}, {"age", 10.0 - i}, {"overflow", 1.0 * (i % 2)}};
     e.labels = {i % 2 == 0 ? 1.0 : 0.0, i == 3 ? kNoLabel : 2.0 * i};
+    e.group = i < 4 ? 7 : 8;  // two lists (listwise), each with a click
     batch.push_back(e);
   }
   return batch;
@@ -129,6 +141,7 @@ std::vector<Example> LargeBatch() {
         {"item.tag", "t" + std::to_string(i % 3)},  {"context.device", e.device}};
     e.dense = {{"price", 0.1 * (i % 11)}, {"age", 3.0 - 0.05 * i}};
     e.labels = {i % 3 == 0 ? 1.0 : 0.0, 0.5 * (i % 5)};
+    e.group = 100 + i / 5;  // lists of 5 (listwise); some without a click
     batch.push_back(e);
   }
   return batch;
@@ -142,7 +155,9 @@ void CheckModelGradient(const Shape& shape, const std::vector<Example>& batch) {
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   Model& m = **model;
   ASSERT_FALSE(m.TrainStep(batch).skipped);  // creates the rows and bindings
-  Rng rng(22);
+  // 23: with 22, one first-layer unit of the large-batch CGC shape sat
+  // within a step of its ReLU kink for one example (seeds 23-25 all pass).
+  Rng rng(23);
   RandomiseBiases(m.mutable_params()->Tensors(), &rng);
   const ModelGradients g = m.Gradients(batch);
   const auto loss = [&] { return m.Gradients(batch).loss; };
@@ -185,6 +200,11 @@ const Shape kShapes[] = {
     {Architecture::kMmoe, {4}},
     {Architecture::kIndependent, {4}},
     {Architecture::kMmoe, {5, 4, 3}},
+    {Architecture::kPle, {5, 4}, 2},
+    {Architecture::kPle, {5, 4}, 1},
+    {Architecture::kPle, {4}, 3},
+    {Architecture::kMmoe, {5, 4}, 2, ListLoss::kListwise},
+    {Architecture::kPle, {5, 4}, 2, ListLoss::kListwise},
 };
 
 INSTANTIATE_TEST_SUITE_P(Architectures, NetworkGradient, ::testing::ValuesIn(kShapes), Name);
@@ -194,10 +214,10 @@ INSTANTIATE_TEST_SUITE_P(Architectures, ModelGradient, ::testing::ValuesIn(kShap
 // batches the first expert layer's gradient is never materialised (it is
 // applied from the layer's deltas and inputs, skipping inactive units), for
 // larger ones it is. Both must match the formula on the checked gradient.
-class AdagradStep : public ::testing::TestWithParam<size_t> {};
+class AdagradStep : public ::testing::TestWithParam<std::tuple<Architecture, size_t>> {};
 
 TEST_P(AdagradStep, AppliesTheGradientOfEveryDenseTensor) {
-  ModelOptions o = SmallOptions({Architecture::kMmoe, {5, 4}});
+  ModelOptions o = SmallOptions({std::get<0>(GetParam()), {5, 4}});
   OptimizerOptions opt;
   opt.learning_rate = 0.05;
   opt.adagrad_initial_accumulator = 0.1;
@@ -205,7 +225,7 @@ TEST_P(AdagradStep, AppliesTheGradientOfEveryDenseTensor) {
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   Model& m = **model;
   const std::vector<Example> all = Batch();
-  const std::span<const Example> batch = std::span(all).first(GetParam());
+  const std::span<const Example> batch = std::span(all).first(std::get<1>(GetParam()));
   const std::unique_ptr<Model> before = m.Clone();
   const ModelGradients g = before->Clone()->Gradients(batch);
   ASSERT_FALSE(m.TrainStep(batch).skipped);
@@ -226,7 +246,9 @@ TEST_P(AdagradStep, AppliesTheGradientOfEveryDenseTensor) {
 }
 
 INSTANTIATE_TEST_SUITE_P(BatchSizes, AdagradStep,
-                         ::testing::Values(size_t{1}, size_t{2}, size_t{6}));
+                         ::testing::Combine(::testing::Values(Architecture::kMmoe,
+                                                              Architecture::kPle),
+                                            ::testing::Values(size_t{1}, size_t{2}, size_t{6})));
 
 }  // namespace
 }  // namespace ranker::learner

@@ -63,6 +63,30 @@ TEST(ModelHandler, ReportsRowsEvictedByExpiry) {
   }));
 }
 
+// ple: gate health per task in /v1/model and /metrics; a collapse threshold
+// of 1 flags every gate (no gate is exactly uniform), so the gauge reads 1.
+TEST(ModelHandler, ReportsGateHealthOfPle) {
+  std::unique_ptr<Service> s = StartedService(TestConfig(
+      {"train.batch_size=4", "model.architecture=ple", "train.gate_collapse_entropy=1"}));
+  ASSERT_NE(s, nullptr);
+  ASSERT_EQ(s->Handle(Post("/v1/events", ExampleLines(40), "application/x-ndjson")).status, 200);
+  ASSERT_TRUE(WaitConsumed(*s, 40));
+  boost::json::object o = Json(s->Handle(Get("/v1/model")));
+  EXPECT_EQ(o["architecture"].as_string(), "ple");
+  ASSERT_TRUE(o["gate_health"].as_object().contains("click")) << boost::json::serialize(o);
+  const boost::json::object& h = o["gate_health"].at("click").as_object();
+  const double entropy = h.at("entropy").as_double();
+  EXPECT_GT(entropy, 0.5);  // 40 examples: still near uniform
+  EXPECT_LE(entropy, 1.0);
+  EXPECT_TRUE(h.at("collapsed").as_bool());
+  EXPECT_EQ(h.at("utilisation").as_array().size(), 6u);  // 2 own + 4 shared experts
+  EXPECT_EQ(o["gates"].at("click").as_array().size(), 6u);
+  EXPECT_TRUE(WaitFor([&] {
+    return s->Handle(Get("/metrics")).body.find(R"(ranker_gate_collapsed{task="click"} 1)") !=
+           std::string::npos;
+  }));
+}
+
 TEST(ModelHandler, StopPublishesAFinalVersionWithTheJoinerFlushed) {
   std::unique_ptr<Service> s = StartedService(TestConfig({"train.batch_size=1"}));
   ASSERT_NE(s, nullptr);

@@ -61,6 +61,37 @@ model:
   EXPECT_EQ(c.model.expert_hidden, (std::vector<int>{32, 16}));
 }
 
+TEST(Config, PleAndListwiseKeys) {
+  Config c;
+  Status s = ApplyYaml(&c, R"(
+tasks:
+  - {name: click, kind: binary, loss: listwise}
+  - {name: watch, kind: regression}
+model:
+  architecture: ple
+  ple_levels: 1
+  shared_experts: 3
+  task_experts: 2
+train:
+  gate_collapse_entropy: 0.25
+)",
+                       "test.yaml");
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(c.model.architecture, learner::Architecture::kPle);
+  EXPECT_EQ(c.model.ple_levels, 1);
+  EXPECT_EQ(c.model.shared_experts, 3);
+  EXPECT_EQ(c.model.task_experts, 2);
+  EXPECT_DOUBLE_EQ(c.train.gate_collapse_entropy, 0.25);
+  EXPECT_EQ(c.model.tasks[0].loss, learner::ListLoss::kListwise);
+  EXPECT_EQ(c.model.tasks[1].loss, learner::ListLoss::kPointwise);
+  s = SetConfigValue(&c, "tasks", "click:binary:1:1:log1p:pairwise");
+  EXPECT_NE(s.message().find("listwise"), std::string::npos) << s.ToString();
+  StatusOr<Config> bad = LoadConfig(
+      {"", {"tasks=watch:regression:1:1:log1p:listwise", "model.position_tower=false"}, false});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("tasks.watch.loss"), std::string::npos);
+}
+
 TEST(Config, ErrorsNameTheKey) {
   Config c;
   Status s = SetConfigValue(&c, "model.no_such_key", "1");
