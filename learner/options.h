@@ -44,12 +44,12 @@ struct TaskSpec {
   LabelTransform transform = LabelTransform::kLog1p;  // regression only
   double score_weight = 1.0;  // exponent in the ranking score (contract §2)
   double loss_weight = 1.0;   // weight of this task's loss in training
+  ListLoss loss = ListLoss::kPointwise;  // binary only
   // Binary tasks: weight each example's loss by fake-negative weighting
   // (Ktena et al., RecSys 2019), for a task trained on every impression at
   // once as a negative plus a positive duplicate on a click (the joiner's
   // immediate mode sets it). See FakeNegativeWeight().
   bool fake_negative_weighting = false;
-  ListLoss loss = ListLoss::kPointwise;  // binary only
 };
 
 struct ModelOptions {

@@ -101,6 +101,8 @@ void Trainer::RecordMetrics() {
         metrics_.Add(t, result_.prediction(i, t), label);
       }
     }
+  }
+  for (int t = 0; t < tasks; ++t) {
     if (result_.lists[t] > 0) {
       metrics_.AddLists(t, result_.loss[t] * result_.lists[t], result_.lists[t]);
     }
