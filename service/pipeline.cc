@@ -1,5 +1,7 @@
 #include "service/pipeline.h"
 
+#include <algorithm>
+
 #include "base/coding.h"
 
 namespace ranker::app {
@@ -27,6 +29,19 @@ Status ValidateJoin(const PipelineOptions& c) {
     if (task(name) == nullptr) {
       return Status::InvalidArgument("tasks[" + name + "].window_ms: no task named '" + name + "'");
     }
+  }
+  const bool listwise = std::any_of(c.model.tasks.begin(), c.model.tasks.end(),
+                                    [](const learner::TaskSpec& t) {
+                                      return t.loss == learner::ListLoss::kListwise;
+                                    });
+  if (listwise && c.join.mode == learner::JoinMode::kImmediate) {
+    return Status::InvalidArgument(
+        "join.mode: immediate trains impressions one by one; a listwise task (tasks[].loss: "
+        "listwise) needs whole requests: use join.mode window");
+  }
+  if (listwise && !c.join.group_requests) {
+    return Status::InvalidArgument(
+        "join.group_requests: a listwise task (tasks[].loss: listwise) needs it true");
   }
   if (c.join.mode != learner::JoinMode::kImmediate) return Status::OK();
   const learner::TaskSpec* click = task(c.join.click_task);

@@ -406,6 +406,8 @@ void DeriveOptions(Config* config) {
   for (learner::TaskSpec& t : config->model.tasks) {
     t.fake_negative_weighting =
         config->join.mode == learner::JoinMode::kImmediate && t.name == config->join.click_task;
+    // A listwise loss needs a request's impressions in one step.
+    if (t.loss == learner::ListLoss::kListwise) config->join.group_requests = true;
   }
 }
 

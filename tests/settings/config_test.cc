@@ -169,6 +169,13 @@ TEST(Config, BadJoinConfigurationsFailNamingTheKey) {
             std::string::npos);
   EXPECT_NE(error({"join.task_window_ms=click:-1"}).find("join.task_window_ms"), std::string::npos);
   EXPECT_NE(error({"join.idle_flush_ms=-1"}).find("join.idle_flush_ms"), std::string::npos);
+  // A listwise task needs whole requests: immediate mode is refused, and the
+  // window mode groups requests by itself.
+  const std::string listwise = "tasks=click:binary:1:1:log1p:listwise,watch:regression:1:1:log1p";
+  EXPECT_NE(error({"join.mode=immediate", listwise}).find("join.mode"), std::string::npos);
+  StatusOr<Config> grouped = LoadConfig({"", {listwise}, false});
+  ASSERT_TRUE(grouped.ok()) << grouped.status().ToString();
+  EXPECT_TRUE(grouped->join.group_requests);
 }
 
 TEST(Config, EveryListedKeyRoundTripsItsDefault) {
