@@ -178,7 +178,9 @@ void ModelFollower::OnCommit(const CommitHeader& h) {
     counters_.newest_version = h.version;
   }
   StatusOr<std::unique_ptr<learner::Model>> model = Build(h);
-  staged_.clear();
+  // Without a version yet, every row read so far may still be needed: on a
+  // compacted topic the rows of older commits come without their commits.
+  if (model.ok() || served_ != nullptr) staged_.clear();
   if (!model.ok()) {
     Reject("version " + std::to_string(h.version) + ": " + model.status().message());
     return;
@@ -194,12 +196,11 @@ StatusOr<std::unique_ptr<learner::Model>> ModelFollower::Build(const CommitHeade
       return Status::Corruption("dense chunk " + std::to_string(i) + " missing");
     state += it->second;
   }
-  // A checkpoint holds every row: start empty and take only its own rows.
+  // A checkpoint holds every row: start empty and take only its own rows. A
+  // delta with no version to apply it to (a late follower) is tried on every
+  // row read so far: on a compacted model topic that is the whole model, and
+  // the checksum below tells; otherwise it waits for a checkpoint.
   const learner::Model* base = h.full || served_ == nullptr ? nullptr : served_->model.get();
-  if (!h.full && base == nullptr) {
-    return Status::Corruption(
-        "a delta without a version to apply it to (waiting for a checkpoint)");
-  }
   std::vector<std::pair<uint64_t, std::string>> changed;
   std::vector<uint64_t> removed;
   for (const auto& [key, s] : staged_) {

@@ -15,12 +15,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The test directories (= ctest labels, = ranker_<dir>_tests) TSan runs,
-# those of them that exist.
-tsan_dirs=()
-for d in base ingest store api app service serving replication cli integration; do
-  [[ -d tests/$d ]] && tsan_dirs+=("$d")
-done
+# The test directories (= ctest labels, = ranker_<dir>_tests) each tree
+# builds and runs. ASan+UBSan: the in-process suites. TSan: the suites whose
+# code runs threads in process (queues, HTTP server, snapshot stores, the
+# trie's and the model's concurrent readers and writer). Suites that drive
+# librdkafka's mock cluster, subprocesses or a browser (ingest, integration,
+# cli, replication) are not in them yet: they have not been run clean under a
+# sanitizer (README "Sanitizers"), so CI would not be green by design.
+asan_dirs=(base api store settings serving learner service)
+tsan_dirs=(base api store learner)
 # Never in a sanitizer tree: real brokers, and scripts driving the binary or
 # a browser.
 plain_only='^(kafka_real|compose|crash|browser)$'
@@ -33,22 +36,22 @@ jobs=${RANKER_TEST_JOBS:-2}
 
 stamp() { echo "sanitize: $* ($(date -u +%H:%M:%S))" >&2; }
 
-run_asan() {
-  stamp "asan: building build-asan"
-  scripts/build.sh build-asan "${common[@]}" -DRANKER_SANITIZE=address
-  stamp "asan: testing"
-  (cd build-asan && ctest --output-on-failure --timeout 900 -j"$jobs" -LE "$plain_only")
+# Builds tree $1 (sanitizer $2) with the test binaries of dirs $3..., then
+# runs those labels.
+run_tree() {
+  local tree=$1 sanitizer=$2 targets=() labels
+  shift 2
+  for d in "$@"; do targets+=("ranker_${d}_tests"); done
+  labels="^($(IFS='|'; echo "$*"))\$"
+  stamp "$tree: building ${targets[*]} in build-$tree"
+  RANKER_TARGETS="${targets[*]}" scripts/build.sh "build-$tree" "${common[@]}" \
+    -DRANKER_SANITIZE="$sanitizer"
+  stamp "$tree: testing"
+  (cd "build-$tree" && ctest --output-on-failure --timeout 900 -j"$jobs" -L "$labels" -LE "$plain_only")
 }
 
-run_tsan() {
-  local targets=() labels
-  for d in "${tsan_dirs[@]}"; do targets+=("ranker_${d}_tests"); done
-  labels="^($(IFS='|'; echo "${tsan_dirs[*]}"))\$"
-  stamp "tsan: building ${targets[*]} in build-tsan"
-  RANKER_TARGETS="${targets[*]}" scripts/build.sh build-tsan "${common[@]}" -DRANKER_SANITIZE=thread
-  stamp "tsan: testing"
-  (cd build-tsan && ctest --output-on-failure --timeout 900 -j"$jobs" -L "$labels" -LE "$plain_only")
-}
+run_asan() { run_tree asan address "${asan_dirs[@]}"; }
+run_tsan() { run_tree tsan thread "${tsan_dirs[@]}"; }
 
 trees=("$@")
 [[ ${#trees[@]} -eq 0 ]] && trees=(asan tsan)
