@@ -84,7 +84,9 @@ StatusOr<store::Snapshot> Snapshotter::Load(uint64_t id) const { return store_->
 std::vector<store::SnapshotInfo> Snapshotter::List() const { return store_->List(); }
 
 Status Snapshotter::RestoreInto(const store::Snapshot& s, LearningPipeline* pipeline) {
-  Decoder in(s.dense_state, "snapshot " + std::to_string(s.id) + " state");
+  // The decoder keeps a view of its name: the string must outlive it.
+  const std::string what = "snapshot " + std::to_string(s.id) + " state";
+  Decoder in(s.dense_state, what);
   uint32_t magic = 0, version = 0;
   RANKER_RETURN_IF_ERROR(in.GetFixed32(&magic));
   if (magic != kMagic) return Status::Corruption("snapshot state: bad magic number");
@@ -101,10 +103,10 @@ Status Snapshotter::RestoreInto(const store::Snapshot& s, LearningPipeline* pipe
   StatusOr<std::unique_ptr<learner::Model>> model =
       learner::Model::Restore(model_state, s.changed_rows, config.model, config.optimizer);
   if (!model.ok()) {
-    const std::string what = "snapshot " + std::to_string(s.id) + ": " + model.status().message();
+    const std::string why = "snapshot " + std::to_string(s.id) + ": " + model.status().message();
     // Options of another shape than the snapshot's: a configuration problem.
-    return model.status().code() == Status::Code::kInvalidArgument ? Status::InvalidArgument(what)
-                                                                   : Status::Corruption(what);
+    return model.status().code() == Status::Code::kInvalidArgument ? Status::InvalidArgument(why)
+                                                                   : Status::Corruption(why);
   }
   const std::string checksum =
       version == kLegacyVersion ? (*model)->LegacyParamChecksumHex() : (*model)->ParamChecksumHex();

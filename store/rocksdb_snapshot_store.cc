@@ -110,7 +110,8 @@ StatusOr<uint64_t> CheckLayout(rocksdb::DB* db, const std::string& path) {
   if (max.status().code() == Status::Code::kNotFound) return uint64_t{0};
   if (!max.ok()) return max.status();
   uint64_t id = 0;
-  Decoder d(*max, path + " max id");
+  const std::string what = path + " max id";  // the decoder keeps a view of it
+  Decoder d(*max, what);
   RANKER_RETURN_IF_ERROR(d.GetFixed64(&id));
   return id;
 }
