@@ -207,8 +207,8 @@ double Model::Losses(std::span<const Example> batch, StepResult* r) {
       r->loss[t] = ListwiseLoss(task, t, r);
       if (r->lists[t] > 0) total += task.loss_weight * r->loss[t];
     } else {
-      r->loss[t] = BatchTaskLoss(task, outputs_[t], targets_, &d_outputs_[t], &r->labelled[t],
-                                 weights_);
+      r->loss[t] =
+          BatchTaskLoss(task, outputs_[t], targets_, &d_outputs_[t], &r->labelled[t], weights_);
       if (r->labelled[t] > 0) total += task.loss_weight * r->loss[t];
     }
     const Matrix* gates = network_.GateWeights(cache_, t);

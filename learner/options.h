@@ -42,8 +42,8 @@ struct TaskSpec {
   std::string name;
   TaskKind kind = TaskKind::kBinary;
   LabelTransform transform = LabelTransform::kLog1p;  // regression only
-  double score_weight = 1.0;  // exponent in the ranking score (contract §2)
-  double loss_weight = 1.0;   // weight of this task's loss in training
+  double score_weight = 1.0;             // exponent in the ranking score (contract §2)
+  double loss_weight = 1.0;              // weight of this task's loss in training
   ListLoss loss = ListLoss::kPointwise;  // binary only
   // Binary tasks: weight each example's loss by fake-negative weighting
   // (Ktena et al., RecSys 2019), for a task trained on every impression at

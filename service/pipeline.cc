@@ -30,10 +30,9 @@ Status ValidateJoin(const PipelineOptions& c) {
       return Status::InvalidArgument("tasks[" + name + "].window_ms: no task named '" + name + "'");
     }
   }
-  const bool listwise = std::any_of(c.model.tasks.begin(), c.model.tasks.end(),
-                                    [](const learner::TaskSpec& t) {
-                                      return t.loss == learner::ListLoss::kListwise;
-                                    });
+  const bool listwise = std::any_of(
+      c.model.tasks.begin(), c.model.tasks.end(),
+      [](const learner::TaskSpec& t) { return t.loss == learner::ListLoss::kListwise; });
   if (listwise && c.join.mode == learner::JoinMode::kImmediate) {
     return Status::InvalidArgument(
         "join.mode: immediate trains impressions one by one; a listwise task (tasks[].loss: "

@@ -377,7 +377,6 @@ Status SetConfigValue(Config* config, std::string_view key, std::string_view val
   return e->set(config, value);
 }
 
-
 StatusOr<std::string> GetConfigValue(const Config& config, std::string_view key) {
   const internal::KeyEntry* e = FindKey(key);
   if (e == nullptr) return Status::NotFound("unknown config key '" + std::string(key) + "'");

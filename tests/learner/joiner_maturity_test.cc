@@ -69,7 +69,7 @@ TEST(JoinerMaturityTest, EachTaskMaturesOnItsOwnWindow) {
   EXPECT_FALSE(HasLabel(out[1].labels[0]));
   EXPECT_EQ(out[1].labels[1], 7.0);
   EXPECT_TRUE(out[1].feedback_ts_ms.empty());  // the feedback delay is the clicks'
-  EXPECT_EQ(out[1].categorical.size(), 2u);  // features on every example
+  EXPECT_EQ(out[1].categorical.size(), 2u);    // features on every example
   EXPECT_EQ(j.stats().late_engagements, 1);
   EXPECT_EQ(j.stats().examples_emitted, 2);
   EXPECT_EQ(j.stats().pending, 0);
