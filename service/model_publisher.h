@@ -18,7 +18,6 @@
 #include <string>
 
 #include "ingest/event_source.h"
-#include "learner/feedback_delay.h"
 #include "learner/metrics.h"
 #include "learner/model.h"
 #include "service/pipeline.h"
