@@ -17,7 +17,7 @@
 //  - Labels of tasks not in DecoderOptions::tasks are ignored unchecked;
 //    binary-task labels are only checked for finiteness here.
 //  - A `watermark` event (`{"type":"watermark","ts_ms":N}`, ts_ms required)
-//    takes only ts_ms and event_id; see learner/joiner.h for what it does.
+//    takes only ts_ms and event_id; see join/joiner.h for what it does.
 //  - Unknown top-level fields (e.g. the simulator's `truth{}`) are ignored;
 //    so are fields a type does not take (user{} on a click).
 //  - A repeated key keeps its last value (Boost.JSON's rule).

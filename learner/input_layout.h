@@ -44,7 +44,7 @@
 #include "base/hash.h"
 #include "learner/embedding_table.h"
 #include "learner/event.h"
-#include "learner/expert_stack.h"
+#include "learner/net/expert_stack.h"
 #include "learner/options.h"
 #include "learner/tensor.h"
 

@@ -5,7 +5,7 @@
 #include <limits>
 
 #include "base/random.h"
-#include "learner/loss.h"
+#include "learner/net/loss.h"
 
 namespace ranker::learner {
 namespace {

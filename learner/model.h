@@ -27,10 +27,10 @@
 #include "learner/embedding_table.h"
 #include "learner/event.h"
 #include "learner/input_layout.h"
-#include "learner/network.h"
+#include "learner/net/network.h"
 #include "learner/optimizer.h"
 #include "learner/options.h"
-#include "learner/position_tower.h"
+#include "learner/net/position_tower.h"
 
 namespace ranker::learner {
 

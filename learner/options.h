@@ -17,7 +17,7 @@ enum class Architecture {
   kSharedBottom,  // one shared network under all towers
   kOmoe,          // K shared experts, one softmax gate shared by all tasks
   kIndependent,   // one network per task (no sharing)
-  kPle,           // Progressive Layered Extraction (Tang et al. 2020), learner/ple.h
+  kPle,           // Progressive Layered Extraction (Tang et al. 2020), learner/net/ple.h
 };
 
 enum class TaskKind {

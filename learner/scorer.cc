@@ -5,7 +5,7 @@
 #include <cmath>
 #include <utility>
 
-#include "learner/loss.h"
+#include "learner/net/loss.h"
 
 namespace ranker::learner {
 namespace {

@@ -2,7 +2,7 @@
 
 #include "base/coding.h"
 #include "learner/example_codec.h"
-#include "learner/loss.h"
+#include "learner/net/loss.h"
 
 namespace ranker::learner {
 namespace {

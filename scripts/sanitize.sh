@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 # librdkafka's mock cluster, subprocesses or a browser (ingest, integration,
 # cli, replication) are not in them yet: they have not been run clean under a
 # sanitizer (README "Sanitizers"), so CI would not be green by design.
-asan_dirs=(base api store settings serving learner service)
+asan_dirs=(base api store settings serving learner join service)
 tsan_dirs=(base api store learner)
 # Never in a sanitizer tree: real brokers, and scripts driving the binary or
 # a browser.

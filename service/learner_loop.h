@@ -26,7 +26,7 @@
 // instead of flushing the joiner). Restore requests roll the learner back
 // and move the assigned partitions to the snapshot's offsets.
 //
-// An idle input moves event time on (learner/idle_watermark.h): after
+// An idle input moves event time on (join/idle_watermark.h): after
 // join.idle_flush_ms of wall time without events, the loop appends
 // `watermark` events, to every assigned partition through deps.producer with
 // a Kafka source (so a restarted learner reads the same advance at the same
@@ -54,7 +54,7 @@
 #include "ingest/event_source.h"
 #include "ingest/kafka_dead_letter.h"
 #include "ingest/kafka_producer.h"
-#include "learner/idle_watermark.h"
+#include "join/idle_watermark.h"
 #include "service/model_publisher.h"
 #include "service/offset_committer.h"
 #include "service/pipeline.h"

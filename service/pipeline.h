@@ -12,7 +12,7 @@
 
 #include "ingest/event_decoder.h"
 #include "ingest/reject.h"
-#include "learner/joiner.h"
+#include "join/joiner.h"
 #include "learner/trainer.h"
 #include "service/pipeline_options.h"
 

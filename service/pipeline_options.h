@@ -4,7 +4,7 @@
 
 #include "base/status.h"
 #include "ingest/event_decoder.h"
-#include "learner/joiner.h"
+#include "join/joiner.h"
 #include "learner/options.h"
 
 namespace ranker::app {

@@ -9,7 +9,7 @@
 
 #include "base/status.h"
 #include "ingest/event_decoder.h"
-#include "learner/joiner.h"
+#include "join/joiner.h"
 #include "learner/options.h"
 #include "service/pipeline_options.h"
 #include "service/service_options.h"

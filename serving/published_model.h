@@ -17,7 +17,7 @@
 
 #include "ingest/event_source.h"
 #include "learner/feedback_delay.h"
-#include "learner/joiner.h"
+#include "join/joiner.h"
 #include "learner/metrics.h"
 #include "learner/model.h"
 

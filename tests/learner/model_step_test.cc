@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include "learner/loss.h"
+#include "learner/net/loss.h"
 #include "learner/model.h"
 #include "tests/learner/model_test_util.h"
 

@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "learner/loss.h"
+#include "learner/net/loss.h"
 #include "learner/model.h"
 #include "learner/scorer.h"
 #include "learner/trainer.h"

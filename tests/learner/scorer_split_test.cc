@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "learner/loss.h"
+#include "learner/net/loss.h"
 #include "learner/scorer.h"
 #include "tests/learner/model_test_util.h"
 

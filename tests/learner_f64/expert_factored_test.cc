@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "learner/expert_stack.h"
+#include "learner/net/expert_stack.h"
 #include "tests/learner_f64/grad_check.h"
 
 namespace ranker::learner {

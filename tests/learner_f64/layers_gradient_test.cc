@@ -2,12 +2,12 @@
 // losses, softmax gate, tower MLP, position tower.
 #include <gtest/gtest.h>
 
-#include "learner/dense_layer.h"
+#include "learner/net/dense_layer.h"
 #include "learner/event.h"
-#include "learner/loss.h"
-#include "learner/mlp.h"
-#include "learner/position_tower.h"
-#include "learner/softmax_gate.h"
+#include "learner/net/loss.h"
+#include "learner/net/mlp.h"
+#include "learner/net/position_tower.h"
+#include "learner/net/softmax_gate.h"
 #include "tests/learner_f64/grad_check.h"
 
 namespace ranker::learner {

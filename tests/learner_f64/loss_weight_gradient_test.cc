@@ -8,7 +8,7 @@
 #include <memory>
 #include <vector>
 
-#include "learner/loss.h"
+#include "learner/net/loss.h"
 #include "learner/model.h"
 #include "tests/learner_f64/grad_check.h"
 

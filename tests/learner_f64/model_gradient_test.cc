@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "learner/model.h"
-#include "learner/network.h"
+#include "learner/net/network.h"
 #include "tests/learner_f64/grad_check.h"
 
 namespace ranker::learner {

@@ -1,4 +1,4 @@
-#include "learner/recent_keys.h"
+#include "join/recent_keys.h"
 
 #include <cassert>
 #include <cstddef>

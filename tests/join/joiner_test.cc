@@ -1,4 +1,4 @@
-#include "learner/joiner.h"
+#include "join/joiner.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "base/random.h"
-#include "tests/learner/joiner_test_util.h"
+#include "tests/join/joiner_test_util.h"
 
 namespace ranker::learner {
 namespace {

@@ -3,7 +3,7 @@
 // mixture weights of the experts for each example.
 #pragma once
 
-#include "learner/dense_layer.h"
+#include "learner/net/dense_layer.h"
 
 namespace ranker::learner {
 

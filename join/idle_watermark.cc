@@ -1,4 +1,4 @@
-#include "learner/idle_watermark.h"
+#include "join/idle_watermark.h"
 
 #include <algorithm>
 

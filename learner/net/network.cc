@@ -1,4 +1,4 @@
-#include "learner/network.h"
+#include "learner/net/network.h"
 
 namespace ranker::learner {
 namespace {

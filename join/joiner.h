@@ -54,7 +54,7 @@
 
 #include "base/status.h"
 #include "learner/event.h"
-#include "learner/recent_keys.h"
+#include "join/recent_keys.h"
 
 namespace ranker {
 class Decoder;

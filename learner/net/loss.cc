@@ -1,4 +1,4 @@
-#include "learner/loss.h"
+#include "learner/net/loss.h"
 
 #include <algorithm>
 #include <cmath>

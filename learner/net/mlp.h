@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "learner/dense_layer.h"
+#include "learner/net/dense_layer.h"
 
 namespace ranker::learner {
 

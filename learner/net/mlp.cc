@@ -1,4 +1,4 @@
-#include "learner/mlp.h"
+#include "learner/net/mlp.h"
 
 #include <cassert>
 #include <utility>

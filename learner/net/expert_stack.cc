@@ -1,4 +1,4 @@
-#include "learner/expert_stack.h"
+#include "learner/net/expert_stack.h"
 
 #include <algorithm>
 #include <cassert>

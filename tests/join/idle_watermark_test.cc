@@ -1,11 +1,11 @@
-#include "learner/idle_watermark.h"
+#include "join/idle_watermark.h"
 
 #include <gtest/gtest.h>
 
 #include <vector>
 
-#include "learner/joiner.h"
-#include "tests/learner/joiner_test_util.h"
+#include "join/joiner.h"
+#include "tests/join/joiner_test_util.h"
 
 namespace ranker::learner {
 namespace {

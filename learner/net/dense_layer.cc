@@ -1,4 +1,4 @@
-#include "learner/dense_layer.h"
+#include "learner/net/dense_layer.h"
 
 #include <cmath>
 

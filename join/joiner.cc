@@ -1,4 +1,4 @@
-#include "learner/joiner.h"
+#include "join/joiner.h"
 
 #include <algorithm>
 #include <cassert>
@@ -8,7 +8,7 @@
 #include "base/coding.h"
 #include "base/hash.h"
 #include "learner/example_codec.h"
-#include "learner/recent_keys.h"
+#include "join/recent_keys.h"
 
 namespace ranker::learner {
 namespace {

@@ -9,8 +9,8 @@
 
 #include "base/coding.h"
 #include "learner/example_codec.h"
-#include "learner/joiner.h"
-#include "tests/learner/joiner_test_util.h"
+#include "join/joiner.h"
+#include "tests/join/joiner_test_util.h"
 
 namespace ranker::learner {
 namespace {

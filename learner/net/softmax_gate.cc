@@ -1,4 +1,4 @@
-#include "learner/softmax_gate.h"
+#include "learner/net/softmax_gate.h"
 
 namespace ranker::learner {
 

@@ -5,21 +5,21 @@
 //   kSharedBottom one expert-shaped bottom network under all towers, no gate
 //   kIndependent  one expert-shaped network per task, no gate
 //   kPle          ple_levels levels of shared and per-task experts with
-//                 per-task and shared gates (Tang et al. 2020; learner/ple.h)
+//                 per-task and shared gates (Tang et al. 2020; learner/net/ple.h)
 // Each task's tower (ReLU hidden layers of tower_hidden, then a linear
 // output) reads the gate-weighted sum of expert outputs, or its own bottom
 // network's output. Outputs are logits (binary tasks) or predictions on the
 // transformed scale (regression). The position tower lives apart
-// (learner/position_tower.h).
+// (learner/net/position_tower.h).
 #pragma once
 
 #include <optional>
 #include <vector>
 
-#include "learner/expert_stack.h"
+#include "learner/net/expert_stack.h"
 #include "learner/options.h"
-#include "learner/ple.h"
-#include "learner/softmax_gate.h"
+#include "learner/net/ple.h"
+#include "learner/net/softmax_gate.h"
 
 namespace ranker::learner {
 

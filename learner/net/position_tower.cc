@@ -1,4 +1,4 @@
-#include "learner/position_tower.h"
+#include "learner/net/position_tower.h"
 
 #include <algorithm>
 

@@ -24,7 +24,7 @@
 
 #include "base/coding.h"
 #include "base/hash.h"
-#include "learner/mlp.h"
+#include "learner/net/mlp.h"
 #include "learner/options.h"
 
 namespace ranker::learner {

@@ -29,9 +29,9 @@
 
 #include <vector>
 
-#include "learner/expert_stack.h"
+#include "learner/net/expert_stack.h"
 #include "learner/options.h"
-#include "learner/softmax_gate.h"
+#include "learner/net/softmax_gate.h"
 
 namespace ranker::learner {
 

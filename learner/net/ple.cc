@@ -1,6 +1,6 @@
-#include "learner/ple.h"
+#include "learner/net/ple.h"
 
-#include "learner/network.h"
+#include "learner/net/network.h"
 
 namespace ranker::learner {
 namespace {

@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "learner/mlp.h"
+#include "learner/net/mlp.h"
 
 namespace ranker::learner {
 
