@@ -7,8 +7,8 @@
 
 #include "base/coding.h"
 #include "base/hash.h"
-#include "learner/example_codec.h"
 #include "join/recent_keys.h"
+#include "learner/example_codec.h"
 
 namespace ranker::learner {
 namespace {

@@ -53,8 +53,8 @@
 #include <vector>
 
 #include "base/status.h"
-#include "learner/event.h"
 #include "join/recent_keys.h"
+#include "learner/event.h"
 
 namespace ranker {
 class Decoder;

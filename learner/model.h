@@ -28,9 +28,9 @@
 #include "learner/event.h"
 #include "learner/input_layout.h"
 #include "learner/net/network.h"
+#include "learner/net/position_tower.h"
 #include "learner/optimizer.h"
 #include "learner/options.h"
-#include "learner/net/position_tower.h"
 
 namespace ranker::learner {
 

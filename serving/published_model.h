@@ -16,8 +16,8 @@
 #include <utility>
 
 #include "ingest/event_source.h"
-#include "learner/feedback_delay.h"
 #include "join/joiner.h"
+#include "learner/feedback_delay.h"
 #include "learner/metrics.h"
 #include "learner/model.h"
 

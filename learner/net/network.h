@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "learner/net/expert_stack.h"
-#include "learner/options.h"
 #include "learner/net/ple.h"
 #include "learner/net/softmax_gate.h"
+#include "learner/options.h"
 
 namespace ranker::learner {
 

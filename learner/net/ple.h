@@ -30,8 +30,8 @@
 #include <vector>
 
 #include "learner/net/expert_stack.h"
-#include "learner/options.h"
 #include "learner/net/softmax_gate.h"
+#include "learner/options.h"
 
 namespace ranker::learner {
 

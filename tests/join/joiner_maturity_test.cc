@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "base/coding.h"
-#include "learner/example_codec.h"
 #include "join/joiner.h"
+#include "learner/example_codec.h"
 #include "tests/join/joiner_test_util.h"
 
 namespace ranker::learner {

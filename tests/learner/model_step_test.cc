@@ -5,8 +5,8 @@
 #include <cmath>
 #include <limits>
 
-#include "learner/net/loss.h"
 #include "learner/model.h"
+#include "learner/net/loss.h"
 #include "tests/learner/model_test_util.h"
 
 namespace ranker::learner {

@@ -5,8 +5,8 @@
 
 #include <cmath>
 
-#include "learner/net/loss.h"
 #include "learner/model.h"
+#include "learner/net/loss.h"
 #include "learner/scorer.h"
 #include "learner/trainer.h"
 #include "tests/learner/model_test_util.h"

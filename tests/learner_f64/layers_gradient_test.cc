@@ -2,8 +2,8 @@
 // losses, softmax gate, tower MLP, position tower.
 #include <gtest/gtest.h>
 
-#include "learner/net/dense_layer.h"
 #include "learner/event.h"
+#include "learner/net/dense_layer.h"
 #include "learner/net/loss.h"
 #include "learner/net/mlp.h"
 #include "learner/net/position_tower.h"

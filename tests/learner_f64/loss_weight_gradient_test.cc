@@ -8,8 +8,8 @@
 #include <memory>
 #include <vector>
 
-#include "learner/net/loss.h"
 #include "learner/model.h"
+#include "learner/net/loss.h"
 #include "tests/learner_f64/grad_check.h"
 
 namespace ranker::learner {
