@@ -2,6 +2,9 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <iterator>
+#include <utility>
+
 namespace ranker::api {
 namespace {
 
@@ -73,8 +76,24 @@ void Metrics::RequestError(std::string_view reason) {
   errors_family_->Add({{"reason", std::string(reason)}}).Increment();
 }
 
+void Metrics::AddCollectable(std::shared_ptr<prometheus::Collectable> collectable) {
+  MutexLock lock(&mu_);
+  collectables_.push_back(std::move(collectable));
+}
+
 std::string Metrics::Render() const {
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables;
+  {
+    MutexLock lock(&mu_);
+    collectables = collectables_;
+  }
+  for (const auto& c : collectables) {
+    std::vector<prometheus::MetricFamily> more = c->Collect();
+    families.insert(families.end(), std::make_move_iterator(more.begin()),
+                    std::make_move_iterator(more.end()));
+  }
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace ranker::api

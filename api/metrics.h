@@ -23,6 +23,7 @@
 // HttpServer that records into it.
 #pragma once
 
+#include <prometheus/collectable.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -33,6 +34,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "base/mutex.h"
 
@@ -59,7 +61,13 @@ class Metrics {
   // `reason`: one of the fixed strings listed in the header comment.
   void RequestError(std::string_view reason);
 
-  // The whole registry in the Prometheus text format (version 0.0.4).
+  // A collectable read at every Render(), after the registry: families
+  // whose values are read when scraped rather than pushed (the service's
+  // counters). Held until this object dies.
+  void AddCollectable(std::shared_ptr<prometheus::Collectable> collectable);
+
+  // The whole registry, then the collectables, in the Prometheus text format
+  // (version 0.0.4).
   std::string Render() const;
 
  private:
@@ -78,9 +86,10 @@ class Metrics {
   prometheus::Counter* connections_rejected_;
   prometheus::Counter* requests_shed_;
 
-  Mutex mu_;
+  mutable Mutex mu_;
   // Key: route '\n' method '\n' status. Values point into the families.
   std::unordered_map<std::string, Series> series_ RANKER_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables_ RANKER_GUARDED_BY(mu_);
 };
 
 // The Content-Type of Render()'s output.

@@ -127,11 +127,9 @@ StatusOr<std::unique_ptr<Service>> Service::CreateFollower(const Config& config,
   }
   std::unique_ptr<Service> service(new Service(config, clock, std::move(replication)));
   Service* s = service.get();
-  StatusOr<std::unique_ptr<ModelFeed>> follower = s->replication_.follower(
-      config, &s->publisher_, clock, &s->metrics_->registry(), [s](const PublishedModel& m) {
-        static const ingest::RejectCounters kNoLogRejects;
-        s->service_metrics_->OnPublish(m, kNoLogRejects, s->http_rejects_);
-      });
+  StatusOr<std::unique_ptr<ModelFeed>> follower =
+      s->replication_.follower(config, &s->publisher_, clock, &s->metrics_->registry(),
+                               [s](const PublishedModel& m) { s->service_metrics_->OnPublish(m); });
   if (!follower.ok()) return follower.status();
   service->follower_ = std::move(follower).value();
   return service;
@@ -184,6 +182,7 @@ Service::Service(const Config& config, const Clock* clock, ReplicationFactories 
       replication_(std::move(replication)),
       metrics_(std::make_unique<api::Metrics>()),
       service_metrics_(std::make_unique<ServiceMetrics>(metrics_.get())) {
+  metrics_->AddCollectable(std::make_shared<ServiceCounters>([this] { return CurrentCounters(); }));
   router_ = std::make_unique<api::Router>(api::RouterOptions{config.service.admin_token});
   AddServiceRoutes(Routes(), router_.get());
   http_ = std::make_unique<api::HttpServer>(config.service.http, router_.get(), metrics_.get());
@@ -220,9 +219,7 @@ void Service::CreateLearner(std::unique_ptr<LearningPipeline> pipeline) {
   deps.snapshotter = snapshotter_.get();
   deps.broadcaster = broadcaster_.get();
   deps.producer = producer_.get();
-  deps.on_publish = [this](const PublishedModel& m) {
-    service_metrics_->OnPublish(m, learner_->rejects(), http_rejects_);
-  };
+  deps.on_publish = [this](const PublishedModel& m) { service_metrics_->OnPublish(m); };
   learner_ = std::make_unique<LearnerLoop>(std::move(pipeline), LoopOptions(config_.service),
                                            std::move(deps));
 }
@@ -313,11 +310,58 @@ std::string Service::RenderMetrics() const {
   const ingest::SourceCounters counters = source_counters();
   if (snapshotter_ != nullptr) service_metrics_->OnSnapshotScrape(snapshotter_->stats());
   if (follower_ != nullptr) follower_->Scrape();
-  if (learner_ != nullptr) service_metrics_->OnRejects(learner_->rejects(), http_rejects_);
-  service_metrics_->OnScrape(source_ != nullptr ? &counters : nullptr,
-                             committer_ ? committer_->commits() : 0,
-                             committer_ ? committer_->failures() : 0, clock_->NowMs());
+  service_metrics_->OnScrape(source_ != nullptr ? &counters : nullptr, clock_->NowMs());
   return metrics_->Render();
+}
+
+CounterTotals Service::CurrentCounters() const {
+  CounterTotals t;
+  if (const std::shared_ptr<const PublishedModel> m = Latest(); m != nullptr) {
+    t.events_consumed = static_cast<uint64_t>(m->events_consumed);
+    t.examples_trained = static_cast<uint64_t>(m->examples_trained);
+    const learner::JoinerStats& j = m->join;
+    for (const auto& [outcome, n] : std::initializer_list<std::pair<const char*, int64_t>>{
+             {"impressions", j.impressions},
+             {"clicks", j.clicks},
+             {"watches", j.watches},
+             {"joined_clicks", j.joined_clicks},
+             {"joined_watches", j.joined_watches},
+             {"examples_emitted", j.examples_emitted},
+             {"passthrough", j.passthrough},
+             {"duplicate_impressions", j.duplicate_impressions},
+             {"late_engagements", j.late_engagements},
+             {"orphan_engagements", j.orphan_engagements},
+             {"evicted", j.evicted},
+             {"watermarks", j.watermarks},
+             {"corrections", j.corrections}}) {
+      t.join.emplace_back(outcome, static_cast<uint64_t>(n));
+    }
+    if (m->model != nullptr) t.embedding_evicted = m->model->embeddings().evicted_rows();
+  }
+  // Rejects by reason: the log's (the learner's) and POST /v1/events'.
+  static const ingest::RejectCounters kNone;
+  const ingest::RejectCounters& log = learner_ != nullptr ? learner_->rejects() : kNone;
+  log.ForEach([&](ingest::RejectReason reason, std::string_view name, uint64_t n) {
+    t.rejected.emplace_back(std::string(name), n + http_rejects_.Get(reason));
+  });
+  if (snapshotter_ != nullptr) {
+    const SnapshotStats stats = snapshotter_->stats();
+    t.snapshots_ok = stats.written;
+    t.snapshots_failed = stats.failed;
+    t.snapshot_corrupt_skipped = stats.corrupt_skipped;
+    t.snapshot_isa_mismatch = stats.isa_mismatch;
+  }
+  if (source_ != nullptr) {
+    const ingest::SourceCounters c = source_->Counters();
+    t.consumer_errors = c.errors;
+    t.consumer_offset_resets = c.offset_resets;
+    t.consumer_offsets_lost = c.offsets_lost;
+  }
+  if (committer_ != nullptr) {
+    t.commits_ok = committer_->commits();
+    t.commits_failed = committer_->failures();
+  }
+  return t;
 }
 
 std::string Service::NewRequestId() const {

@@ -42,6 +42,7 @@
 #include "service/offset_committer.h"
 #include "service/replication_hooks.h"
 #include "service/service_config.h"
+#include "service/service_counters.h"
 #include "service/service_metrics.h"
 #include "service/snapshotter.h"
 #include "serving/event_sink.h"
@@ -143,6 +144,10 @@ class Service final : public ModelSource, public EventSink, public SnapshotAdmin
   StatusOr<RestoredSnapshot> RestoreSnapshot(uint64_t id) override;
   // The Prometheus text of every family, lag and model age refreshed.
   std::string RenderMetrics() const;
+  // The totals behind the service's counters, read when /metrics is scraped
+  // (service/service_counters.h): the served model's counts, rejects, snapshot,
+  // consumer and commit totals.
+  CounterTotals CurrentCounters() const;
   // A new request id for /v1/rank calls that bring none.
   std::string NewRequestId() const;
 

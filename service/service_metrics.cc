@@ -14,15 +14,7 @@ auto& Register(Builder builder, const char* name, const char* help, prometheus::
 
 ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
   prometheus::Registry& r = metrics->registry();
-  using prometheus::BuildCounter;
   using prometheus::BuildGauge;
-  consumed_ = &Register(BuildCounter(), "ranker_events_consumed_total",
-                        "Events taken by the learner (accepted and rejected)", r)
-                   .Add({});
-  rejected_ = &Register(BuildCounter(), "ranker_events_rejected_total",
-                        "Events rejected, by reason (from the log and POST /v1/events)", r);
-  join_ = &Register(BuildCounter(), "ranker_join_events_total",
-                    "Joiner outcomes (impressions, clicks, joined_clicks, late_engagements...)", r);
   pending_ =
       &Register(BuildGauge(), "ranker_join_pending", "Impressions waiting for their join window", r)
            .Add({});
@@ -30,9 +22,6 @@ ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
                               "Event time from an engagement to the training step that first used "
                               "it, over the recent engagements, by quantile",
                               r);
-  trained_ = &Register(BuildCounter(), "ranker_examples_trained_total",
-                       "Examples whose training step was applied", r)
-                  .Add({});
   progressive_ = &Register(BuildGauge(), "ranker_progressive_metric",
                            "Prequential metrics per task (auc, logloss, rmse, window_*, count)", r);
   gates_ = &Register(BuildGauge(), "ranker_gate_weight",
@@ -69,24 +58,11 @@ ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
                        .Add({});
   lag_ = &Register(BuildGauge(), "ranker_consumer_lag_messages",
                    "Messages of a partition not yet consumed (high watermark - next offset)", r);
-  source_errors_ = &Register(BuildCounter(), "ranker_consumer_errors_total",
-                             "Broker and client errors seen by the consumer (never fatal)", r)
-                        .Add({});
-  source_offset_resets_ =
-      &Register(BuildCounter(), "ranker_consumer_offset_resets_total",
-                "Fetch positions reset because retention had deleted them (events lost)", r)
-           .Add({});
-  source_offsets_lost_ =
-      &Register(BuildCounter(), "ranker_consumer_offsets_lost_total",
-                "Messages skipped by those resets (the offset gap): events never learned", r)
-           .Add({});
   source_fenced_ = &Register(BuildGauge(), "ranker_consumer_fenced",
                              "1 once another consumer with this group.instance.id fenced this one "
                              "(it consumes no more)",
                              r)
                         .Add({});
-  commits_ = &Register(BuildCounter(), "ranker_offset_commits_total",
-                       "Offset commits to the consumer group, by result", r);
   inputs_ = &Register(BuildGauge(), "ranker_model_input_features",
                       "Input features by kind (categorical, dense) and binding (bound: a slot "
                       "of its own; pooled: summed into a hashed slot)",
@@ -97,19 +73,6 @@ ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
   embedding_rows_ =
       &Register(BuildGauge(), "ranker_embedding_rows", "Embedding rows of the served model", r)
            .Add({});
-  embedding_evicted_ = &Register(BuildCounter(), "ranker_embedding_evicted_rows_total",
-                                 "Embedding rows removed by expiry (model.embedding_ttl_ms)", r)
-                            .Add({});
-  snapshots_ = &Register(BuildCounter(), "ranker_snapshots_total",
-                         "Snapshots written to the store, by result", r);
-  snapshot_corrupt_ = &Register(BuildCounter(), "ranker_snapshot_corrupt_skipped_total",
-                                "Corrupt snapshots passed over when loading", r)
-                           .Add({});
-  snapshot_isa_ = &Register(BuildCounter(), "ranker_snapshot_isa_mismatch_total",
-                            "Snapshots restored from a build for other instruction sets "
-                            "(they do not continue bit-identically)",
-                            r)
-                       .Add({});
   snapshot_write_ = &Register(BuildGauge(), "ranker_snapshot_write_seconds",
                               "Time the last snapshot took to write (and apply retention)", r)
                          .Add({});
@@ -131,11 +94,6 @@ ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
 }
 
 void ServiceMetrics::OnSnapshotScrape(const SnapshotStats& stats) {
-  std::lock_guard<std::mutex> lock(mu_);
-  SetCounter(&snapshots_->Add({{"result", "ok"}}), static_cast<double>(stats.written));
-  SetCounter(&snapshots_->Add({{"result", "failed"}}), static_cast<double>(stats.failed));
-  SetCounter(snapshot_corrupt_, static_cast<double>(stats.corrupt_skipped));
-  SetCounter(snapshot_isa_, static_cast<double>(stats.isa_mismatch));
   snapshot_write_->Set(stats.last_write_ms / 1000.0);
   snapshot_capture_->Set(stats.last_capture_ms / 1000.0);
   snapshot_bytes_->Set(static_cast<double>(stats.last_bytes));
@@ -144,34 +102,8 @@ void ServiceMetrics::OnSnapshotScrape(const SnapshotStats& stats) {
   snapshot_time_->Set(static_cast<double>(stats.last.created_ms) / 1000.0);
 }
 
-void ServiceMetrics::SetCounter(prometheus::Counter* counter, double value) {
-  const double delta = value - counter->Value();
-  if (delta > 0) counter->Increment(delta);
-}
-
-void ServiceMetrics::OnPublish(const PublishedModel& m, const ingest::RejectCounters& log_rejects,
-                               const ingest::RejectCounters& http_rejects) {
-  SetCounter(consumed_, static_cast<double>(m.events_consumed));
-  SetCounter(trained_, static_cast<double>(m.examples_trained));
-  OnRejects(log_rejects, http_rejects);
+void ServiceMetrics::OnPublish(const PublishedModel& m) {
   const learner::JoinerStats& j = m.join;
-  const std::vector<std::pair<const char*, int64_t>> join = {
-      {"impressions", j.impressions},
-      {"clicks", j.clicks},
-      {"watches", j.watches},
-      {"joined_clicks", j.joined_clicks},
-      {"joined_watches", j.joined_watches},
-      {"examples_emitted", j.examples_emitted},
-      {"passthrough", j.passthrough},
-      {"duplicate_impressions", j.duplicate_impressions},
-      {"late_engagements", j.late_engagements},
-      {"orphan_engagements", j.orphan_engagements},
-      {"evicted", j.evicted},
-      {"watermarks", j.watermarks},
-      {"corrections", j.corrections}};
-  for (const auto& [outcome, n] : join) {
-    SetCounter(&join_->Add({{"outcome", outcome}}), static_cast<double>(n));
-  }
   pending_->Set(static_cast<double>(j.pending));
   feedback_delay_->Add({{"quantile", "0.5"}}).Set(m.feedback_delay.p50_ms);
   feedback_delay_->Add({{"quantile", "0.99"}}).Set(m.feedback_delay.p99_ms);
@@ -202,10 +134,7 @@ void ServiceMetrics::OnPublish(const PublishedModel& m, const ingest::RejectCoun
     OnGateHealth(tm.name, m.metrics.gate_health[t]);
   }
   if (m.model != nullptr) OnInputs(m.model->layout().Inputs());
-  if (m.model != nullptr) {
-    embedding_rows_->Set(static_cast<double>(m.model->embedding_rows()));
-    SetCounter(embedding_evicted_, static_cast<double>(m.model->embeddings().evicted_rows()));
-  }
+  if (m.model != nullptr) embedding_rows_->Set(static_cast<double>(m.model->embedding_rows()));
   version_->Set(static_cast<double>(m.version));
   published_at_->Set(static_cast<double>(m.published_at_ms) / 1000.0);
   clone_seconds_->Set(m.clone_ms / 1000.0);
@@ -241,24 +170,10 @@ void ServiceMetrics::OnGateHealth(const std::string& task, const learner::GateHe
   }
 }
 
-void ServiceMetrics::OnRejects(const ingest::RejectCounters& log_rejects,
-                               const ingest::RejectCounters& http_rejects) {
-  log_rejects.ForEach([&](ingest::RejectReason reason, std::string_view name, uint64_t n) {
-    const double total = static_cast<double>(n + http_rejects.Get(reason));
-    SetCounter(&rejected_->Add({{"reason", std::string(name)}}), total);
-  });
-}
-
-void ServiceMetrics::OnScrape(const ingest::SourceCounters* source, uint64_t commits,
-                              uint64_t commit_failures, int64_t now_ms) {
+void ServiceMetrics::OnScrape(const ingest::SourceCounters* source, int64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   if (published_at_ms_ > 0) age_->Set(static_cast<double>(now_ms - published_at_ms_) / 1000.0);
-  SetCounter(&commits_->Add({{"result", "ok"}}), static_cast<double>(commits));
-  SetCounter(&commits_->Add({{"result", "failed"}}), static_cast<double>(commit_failures));
   if (source == nullptr) return;
-  SetCounter(source_errors_, static_cast<double>(source->errors));
-  SetCounter(source_offset_resets_, static_cast<double>(source->offset_resets));
-  SetCounter(source_offsets_lost_, static_cast<double>(source->offsets_lost));
   source_fenced_->Set(source->fenced ? 1.0 : 0.0);
   for (auto it = lag_series_.begin(); it != lag_series_.end();) {
     if (source->partitions.count(it->first) == 0) {

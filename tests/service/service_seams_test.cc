@@ -95,5 +95,37 @@ TEST_F(ServiceSeamsTest, ARestartResumesFromTheSnapshotAndEndsAsIfNothingHappene
   EXPECT_TRUE(second->snapshots_enabled());
 }
 
+// The value of an unlabelled series in a /metrics text, or -1 when absent.
+double Scraped(const std::string& text, const std::string& name) {
+  const size_t at = text.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + name.size() + 2));
+}
+
+// After a rollback the counters follow the model back: scraped right after
+// it, they never exceed what the served model has counted (copied deltas
+// stood still at the pre-rollback totals until the model caught up).
+TEST_F(ServiceSeamsTest, CountersFollowARollbackAtOnce) {
+  Produce(0, 50);
+  std::unique_ptr<Service> service = Start();
+  ASSERT_NE(service, nullptr);
+  ASSERT_TRUE(WaitConsumed(*service, 50));
+  StatusOr<store::SnapshotInfo> snapshot = service->TakeSnapshot();
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
+  Produce(50, 400);
+  ASSERT_TRUE(WaitConsumed(*service, 400));
+  EXPECT_EQ(Scraped(service->RenderMetrics(), "ranker_events_consumed_total"), 400);
+  StatusOr<RestoredSnapshot> restored = service->RestoreSnapshot(snapshot->id);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  const double after = Scraped(service->RenderMetrics(), "ranker_events_consumed_total");
+  ASSERT_GE(after, 50);
+  EXPECT_LE(after, static_cast<double>(service->Latest()->events_consumed))
+      << "the counter stood at its pre-rollback total";
+  ASSERT_TRUE(WaitConsumed(*service, 400));  // the rolled-back events are learned again
+  const std::string text = service->RenderMetrics();
+  EXPECT_EQ(Scraped(text, "ranker_events_consumed_total"), 400);
+  EXPECT_EQ(Scraped(text, "ranker_examples_trained_total"),
+            static_cast<double>(service->Latest()->examples_trained));
+}
+
 }  // namespace
 }  // namespace ranker::app
