@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "ingest/event_decoder.h"
@@ -29,7 +30,11 @@ struct Config {
   // http.*, rank.*.
   ServiceOptions service;
 
-  // Cross-module checks (e.g. the joiner's tasks exist) plus each Validate().
+  // Every module's Validate() error, then, when each module is sound on its
+  // own, the cross-module checks (e.g. the joiner's tasks exist). Each
+  // message starts with the key it names; empty when the config is valid.
+  std::vector<Status> Errors() const;
+  // OK, or InvalidArgument with Errors()' messages one per line.
   Status Validate() const;
   // The learning pipeline's share (a copy).
   PipelineOptions pipeline() const { return {model, optimizer, train, join, ingest}; }

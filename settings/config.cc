@@ -438,8 +438,8 @@ StatusOr<Config> LoadConfig(const ConfigSources& sources) {
     if (!s.ok()) errors.push_back(s.message());
   }
   DeriveOptions(&config);
-  Status valid = config.Validate();
-  if (!valid.ok()) errors.push_back(Locate(valid.message(), sources.file, lines));
+  for (const Status& e : config.Errors())
+    errors.push_back(Locate(e.message(), sources.file, lines));
   if (errors.empty()) return config;
   std::string all;
   for (const std::string& e : errors) all += (all.empty() ? "" : "\n") + e;

@@ -128,6 +128,26 @@ TEST(Config, ReportsEveryErrorOnceWithItsLine) {
   EXPECT_EQ(std::count(m.begin(), m.end(), '\n'), 2) << m;  // one line per error
 }
 
+// Errors found by different modules' Validate() are all reported, each at
+// its own line (a config that stopped at the first made users fix and rerun).
+TEST(Config, ValidationErrorsOfSeveralModulesAllReported) {
+  const std::string path = ::testing::TempDir() + "/module_errors.yaml";
+  {
+    std::ofstream out(path);
+    out << "service:\n  publish_interval_ms: 0\ntrain:\n  batch_size: 0\n";
+  }
+  StatusOr<Config> c = LoadConfig({path, {}, false});
+  ASSERT_FALSE(c.ok());
+  const std::string m = c.status().message();
+  EXPECT_NE(m.find(path + ":2: service.publish_interval_ms"), std::string::npos) << m;
+  EXPECT_NE(m.find(path + ":4: train.batch_size"), std::string::npos) << m;
+  EXPECT_EQ(std::count(m.begin(), m.end(), '\n'), 1) << m;
+  Config direct;
+  direct.service.publish_interval_ms = 0;
+  direct.train.batch_size = 0;
+  EXPECT_EQ(direct.Errors().size(), 2u);
+}
+
 TEST(Config, JoinModeTaskWindowsAndIdleFlush) {
   Config c;
   Status s = ApplyYaml(&c, R"(
