@@ -155,7 +155,7 @@ void ModelFollower::Run() {
 
 void ModelFollower::Handle(const ingest::SourceMessage& m) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     ++counters_.messages;
   }
   if (const std::optional<uint64_t> key = ParseRowKey(m.key)) {
@@ -174,7 +174,7 @@ void ModelFollower::Handle(const ingest::SourceMessage& m) {
 
 void ModelFollower::OnCommit(const CommitHeader& h) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     counters_.newest_version = h.version;
   }
   StatusOr<std::unique_ptr<learner::Model>> model = Build(h);
@@ -231,7 +231,7 @@ void ModelFollower::Publish(const CommitHeader& h, std::unique_ptr<learner::Mode
   served_ = p;
   publisher_->Install(std::move(p), on_publish_);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     ++counters_.commits_applied;
     if (h.full) ++counters_.checkpoints_applied;
     counters_.applied_version = h.version;
@@ -247,7 +247,7 @@ void ModelFollower::Publish(const CommitHeader& h, std::unique_ptr<learner::Mode
 
 void ModelFollower::Reject(const std::string& why) {
   std::fprintf(stderr, "ranker follower: commit rejected: %s\n", why.c_str());
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   ++counters_.commits_rejected;
   counters_.last_error = why;
   if (rejected_metric_ != nullptr) rejected_metric_->Increment();
@@ -256,7 +256,7 @@ void ModelFollower::Reject(const std::string& why) {
 FollowerCounters ModelFollower::counters() const {
   FollowerCounters c;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     c = counters_;
   }
   for (const auto& [tp, state] : source_->Counters().partitions) {

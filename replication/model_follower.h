@@ -24,11 +24,11 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include "base/clock.h"
+#include "base/mutex.h"
 #include "ingest/kafka_source.h"
 #include "replication/model_topic_codec.h"
 #include "service/model_publisher.h"
@@ -118,8 +118,8 @@ class ModelFollower final : public ingest::RebalanceListener, public ModelFeed {
   std::map<uint64_t, Staged> staged_;
   std::map<uint32_t, std::string> dense_;  // newest chunk per index
 
-  mutable std::mutex mu_;
-  FollowerCounters counters_;  // GUARDED_BY(mu_), lag_messages excepted
+  mutable Mutex mu_;
+  FollowerCounters counters_ RANKER_GUARDED_BY(mu_);  // lag_messages excepted
   std::atomic<bool> stop_{false};
   bool started_ = false;
   std::thread thread_;

@@ -14,15 +14,15 @@ OffsetCommitter::OffsetCommitter(ingest::EventSource* source)
 OffsetCommitter::~OffsetCommitter() { Stop(); }
 
 void OffsetCommitter::Offer(const ingest::OffsetMap& offsets) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (const auto& [tp, next] : offsets) pending_[tp] = next;
-  cv_.notify_one();
+  cv_.Signal();
 }
 
 Status OffsetCommitter::CommitRevoked(const ingest::OffsetMap& offsets) {
-  std::lock_guard<std::mutex> commit(commit_mu_);
+  MutexLock commit(&commit_mu_);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     for (const auto& [tp, next] : offsets) pending_.erase(tp);
   }
   if (offsets.empty()) return Status::OK();
@@ -32,14 +32,14 @@ Status OffsetCommitter::CommitRevoked(const ingest::OffsetMap& offsets) {
 }
 
 Status OffsetCommitter::CommitNow() {
-  std::lock_guard<std::mutex> commit(commit_mu_);
+  MutexLock commit(&commit_mu_);
   return CommitPendingLocked();
 }
 
 Status OffsetCommitter::CommitPendingLocked() {
   ingest::OffsetMap batch;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     batch.swap(pending_);
   }
   if (batch.empty()) return Status::OK();
@@ -52,14 +52,14 @@ Status OffsetCommitter::CommitPendingLocked() {
   Record(s);
   if (!s.ok()) {
     // Retried with the next commit unless a newer offset arrives meanwhile.
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     for (const auto& [tp, next] : batch) pending_.emplace(tp, next);
   }
   return s;
 }
 
 void OffsetCommitter::Record(const Status& s) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (s.ok()) {
     ++commits_;
   } else {
@@ -71,43 +71,45 @@ void OffsetCommitter::Record(const Status& s) {
 void OffsetCommitter::Run() {
   while (true) {
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stop_ || !pending_.empty(); });
+      MutexLock lock(&mu_);
+      while (!stop_ && pending_.empty()) cv_.Wait(&mu_);
       if (stop_) return;
     }
     Status s;
     {
-      std::lock_guard<std::mutex> commit(commit_mu_);
+      MutexLock commit(&commit_mu_);
       s = CommitPendingLocked();
     }
     if (!s.ok()) {  // brokers unreachable: back off instead of spinning
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, std::chrono::milliseconds(kRetryMs), [&] { return stop_; });
+      MutexLock lock(&mu_);
+      const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kRetryMs);
+      while (!stop_ && cv_.WaitUntil(&mu_, until)) {
+      }
     }
   }
 }
 
 void OffsetCommitter::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
-    cv_.notify_all();
+    cv_.SignalAll();
   }
   if (thread_.joinable()) thread_.join();
 }
 
 uint64_t OffsetCommitter::commits() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return commits_;
 }
 
 uint64_t OffsetCommitter::failures() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return failures_;
 }
 
 std::string OffsetCommitter::last_error() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return last_error_;
 }
 

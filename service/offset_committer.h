@@ -12,13 +12,12 @@
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/status.h"
 #include "ingest/event_source.h"
 
@@ -51,21 +50,21 @@ class OffsetCommitter {
 
  private:
   void Run();
-  // Commits the assigned part of pending_. REQUIRES: commit_mu_ held.
-  Status CommitPendingLocked();
+  // Commits the assigned part of pending_.
+  Status CommitPendingLocked() RANKER_REQUIRES(commit_mu_);
   void Record(const Status& s);
 
   ingest::EventSource* const source_;
   // Serialises commits with each other and with CommitRevoked; held across
   // the (blocking) commit call. Acquired before mu_.
-  std::mutex commit_mu_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  ingest::OffsetMap pending_;  // GUARDED_BY(mu_)
-  bool stop_ = false;          // GUARDED_BY(mu_)
-  uint64_t commits_ = 0;       // GUARDED_BY(mu_)
-  uint64_t failures_ = 0;      // GUARDED_BY(mu_)
-  std::string last_error_;     // GUARDED_BY(mu_)
+  Mutex commit_mu_ RANKER_ACQUIRED_BEFORE(mu_);
+  mutable Mutex mu_;
+  CondVar cv_;
+  ingest::OffsetMap pending_ RANKER_GUARDED_BY(mu_);
+  bool stop_ RANKER_GUARDED_BY(mu_) = false;
+  uint64_t commits_ RANKER_GUARDED_BY(mu_) = 0;
+  uint64_t failures_ RANKER_GUARDED_BY(mu_) = 0;
+  std::string last_error_ RANKER_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

@@ -140,7 +140,7 @@ void ServiceMetrics::OnPublish(const PublishedModel& m) {
   clone_seconds_->Set(m.clone_ms / 1000.0);
   publish_seconds_->Set(m.publish_ms / 1000.0);
   publish_rows_->Set(static_cast<double>(m.publish_rows));
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   published_at_ms_ = m.published_at_ms;
 }
 
@@ -171,7 +171,7 @@ void ServiceMetrics::OnGateHealth(const std::string& task, const learner::GateHe
 }
 
 void ServiceMetrics::OnScrape(const ingest::SourceCounters* source, int64_t now_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (published_at_ms_ > 0) age_->Set(static_cast<double>(now_ms - published_at_ms_) / 1000.0);
   if (source == nullptr) return;
   source_fenced_->Set(source->fenced ? 1.0 : 0.0);

@@ -30,10 +30,10 @@
 
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <string>
 
 #include "api/metrics.h"
+#include "base/mutex.h"
 #include "ingest/event_source.h"
 #include "service/model_publisher.h"
 #include "service/snapshotter.h"
@@ -82,9 +82,9 @@ class ServiceMetrics {
   prometheus::Gauge* snapshot_id_;
   prometheus::Gauge* snapshot_time_;
 
-  std::mutex mu_;
-  std::map<ingest::TopicPartition, prometheus::Gauge*> lag_series_;  // GUARDED_BY(mu_)
-  int64_t published_at_ms_ = 0;                                      // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::map<ingest::TopicPartition, prometheus::Gauge*> lag_series_ RANKER_GUARDED_BY(mu_);
+  int64_t published_at_ms_ RANKER_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace ranker::app
