@@ -1,7 +1,9 @@
 // `ranker convert`: the real data sets of ../shared/data as NDJSON `example`
 // events, read in place (never copied into the repo).
 //   ranker convert census [--in F] [--out F]   (tasks income, marital)
-//   ranker convert obd [--in DIR] [--out F]    (task click, positions 1..3)
+//   ranker convert obd [--in DIR] [--out F] [--group-displays]
+//                                              (task click, positions 1..3;
+//                                              one request per display)
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -14,7 +16,7 @@
 namespace ranker::app {
 namespace {
 
-const char kUsage[] = "ranker convert census|obd [--in PATH] [--out F]";
+const char kUsage[] = "ranker convert census|obd [--in PATH] [--out F] [--group-displays]";
 const char kCensusDefault[] = "../shared/data/census_income_kdd/census-income.test.gz";
 const char kObdDefault[] = "../shared/data/open_bandit_dataset";
 
@@ -31,6 +33,9 @@ int RunConvert(int argc, char** argv) {
        std::string("input: census gz file (default ") + kCensusDefault +
            ") or the Open Bandit folder (default " + kObdDefault + ")"},
       {"out", true, "output NDJSON file (default: standard output)"},
+      {"group-displays", false,
+       "obd: the rows of one display (same campaign and timestamp) share one request_id, so a "
+       "listwise loss sees them as one list"},
       {"help", false, "show this help"},
   };
   Flags flags;
@@ -55,10 +60,13 @@ int RunConvert(int argc, char** argv) {
                  static_cast<long long>(st->marital_positive));
   } else if (which == "obd") {
     std::vector<sim::ObdCampaign> campaigns = sim::ObdRandomCampaigns(flags.Get("in", kObdDefault));
-    StatusOr<sim::ObdStats> st = sim::ConvertOpenBandit(campaigns, out);
+    sim::ObdOptions options;
+    options.group_displays = flags.Has("group-displays");
+    StatusOr<sim::ObdStats> st = sim::ConvertOpenBandit(campaigns, out, options);
     if (!st.ok()) return Fail(st.status());
-    std::fprintf(stderr, "obd: %lld rows, %lld clicks\n", static_cast<long long>(st->rows),
-                 static_cast<long long>(st->clicks));
+    std::fprintf(stderr, "obd: %lld rows, %lld clicks, %lld requests\n",
+                 static_cast<long long>(st->rows), static_cast<long long>(st->clicks),
+                 static_cast<long long>(st->requests));
   } else {
     std::fprintf(stderr, "ranker convert: unknown data set '%s' (census or obd)\n", which.c_str());
     return 2;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <set>
+#include <string_view>
 
 #include "sim/event_json.h"
 #include "sim/line_reader.h"
@@ -99,12 +101,13 @@ Status ParseHeader(const std::vector<std::string_view>& header, const std::strin
 // One CSV row (column 0: the row index) as an example event.
 StatusOr<learner::Event> RowToEvent(const std::vector<std::string_view>& f, const Columns& c,
                                     const std::map<int64_t, ItemContext>& items,
-                                    const std::string& campaign) {
+                                    const std::string& campaign, const ObdOptions& options) {
   int64_t row = 0, item = 0, position = 0, click = 0;
   learner::Event e;
   learner::Example& ex = e.example;
   if (!ParseInt(f[0], &row)) return Status::Corruption("row index is not an integer");
-  ex.request_id = campaign + "-" + std::string(TrimSpaces(f[0]));
+  ex.request_id =
+      campaign + "-" + std::string(TrimSpaces(options.group_displays ? f[c.timestamp] : f[0]));
   if (!ParseObdTimestamp(f[c.timestamp], &ex.ts_ms)) return Status::Corruption("bad timestamp");
   if (!ParseInt(f[c.item_id], &item) || !items.contains(item) || !c.affinity.contains(item)) {
     return Status::Corruption("unknown item_id '" + std::string(f[c.item_id]) + "'");
@@ -133,7 +136,8 @@ StatusOr<learner::Event> RowToEvent(const std::vector<std::string_view>& f, cons
   return e;
 }
 
-Status ReadCampaign(const ObdCampaign& campaign, std::vector<learner::Event>* out) {
+Status ReadCampaign(const ObdCampaign& campaign, const ObdOptions& options,
+                    std::vector<learner::Event>* out) {
   StatusOr<std::map<int64_t, ItemContext>> items = ReadItemContext(campaign.item_context_path);
   if (!items.ok()) return items.status();
   StatusOr<std::unique_ptr<LineReader>> reader = LineReader::Open(campaign.csv_path);
@@ -146,7 +150,7 @@ Status ReadCampaign(const ObdCampaign& campaign, std::vector<learner::Event>* ou
   for (int64_t n = 2; (*reader)->Next(&line); ++n) {
     const std::vector<std::string_view> f = SplitFields(line, ',');
     if (f.size() != header.size()) return FileError(campaign.csv_path, n, "wrong column count");
-    StatusOr<learner::Event> e = RowToEvent(f, cols, *items, campaign.name);
+    StatusOr<learner::Event> e = RowToEvent(f, cols, *items, campaign.name, options);
     if (!e.ok()) return FileError(campaign.csv_path, n, e.status().message());
     out->push_back(std::move(*e));
   }
@@ -203,23 +207,28 @@ std::span<const std::string> ObdLabelNames() {
   return kLabels;
 }
 
-StatusOr<std::vector<learner::Event>> ReadOpenBandit(std::span<const ObdCampaign> campaigns) {
+StatusOr<std::vector<learner::Event>> ReadOpenBandit(std::span<const ObdCampaign> campaigns,
+                                                     const ObdOptions& options) {
   std::vector<learner::Event> events;
-  for (const ObdCampaign& c : campaigns) RANKER_RETURN_IF_ERROR(ReadCampaign(c, &events));
+  for (const ObdCampaign& c : campaigns) RANKER_RETURN_IF_ERROR(ReadCampaign(c, options, &events));
   std::stable_sort(events.begin(), events.end(),
                    [](const auto& a, const auto& b) { return a.example.ts_ms < b.example.ts_ms; });
   return events;
 }
 
-StatusOr<ObdStats> ConvertOpenBandit(std::span<const ObdCampaign> campaigns, std::ostream& out) {
-  StatusOr<std::vector<learner::Event>> events = ReadOpenBandit(campaigns);
+StatusOr<ObdStats> ConvertOpenBandit(std::span<const ObdCampaign> campaigns, std::ostream& out,
+                                     const ObdOptions& options) {
+  StatusOr<std::vector<learner::Event>> events = ReadOpenBandit(campaigns, options);
   if (!events.ok()) return events.status();
   ObdStats stats;
+  std::set<std::string_view> requests;
   for (const learner::Event& e : *events) {
     out << EncodeEventJson(e, ObdLabelNames()) << '\n';
     stats.rows += 1;
     stats.clicks += e.example.labels[0] == 1.0;
+    requests.insert(e.example.request_id);
   }
+  stats.requests = static_cast<int64_t>(requests.size());
   if (!out) return Status::IOError("open bandit: writing the output stream failed");
   return stats;
 }

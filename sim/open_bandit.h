@@ -3,7 +3,9 @@
 // one of 3 positions), merged across campaigns in timestamp order. The data
 // stays where it is: paths are parameters.
 //
-// Each event: request_id "<campaign>-<row index>", item_id
+// Each event: request_id "<campaign>-<row index>" (with
+// ObdOptions::group_displays, "<campaign>-<timestamp>": the rows one display
+// logged, which share their timestamp, become one request), item_id
 // "<campaign>-<item_id>" (campaigns have distinct item sets), position
 // 1..3, ts_ms from the timestamp, user{} user_feature_0..3, item{}
 // item_feature_1..3 from item_context.csv, dense{} item_feature_0 and
@@ -40,17 +42,28 @@ bool ParseObdTimestamp(std::string_view s, int64_t* ts_ms);
 struct ObdStats {
   int64_t rows = 0;
   int64_t clicks = 0;
+  int64_t requests = 0;  // distinct request ids
 };
 
 // Task names of example.labels: {"click"}.
 std::span<const std::string> ObdLabelNames();
 
+struct ObdOptions {
+  // One request per display: the rows sharing a campaign and a timestamp
+  // (the positions of one display; a listwise loss needs them as one list).
+  // Off: one request per row.
+  bool group_displays = false;
+};
+
 // Reads every campaign and returns its events, ordered by ts_ms (ties: the
 // campaign order, then the row order). IOError if a file cannot be read;
 // Corruption naming the file and line on a malformed row or an unknown item.
-StatusOr<std::vector<learner::Event>> ReadOpenBandit(std::span<const ObdCampaign> campaigns);
+StatusOr<std::vector<learner::Event>> ReadOpenBandit(std::span<const ObdCampaign> campaigns,
+                                                     const ObdOptions& options = {});
 
-// ReadOpenBandit, then one NDJSON line per event on `out`.
-StatusOr<ObdStats> ConvertOpenBandit(std::span<const ObdCampaign> campaigns, std::ostream& out);
+// ReadOpenBandit, then one NDJSON line per event on `out`. `requests` counts
+// the distinct request ids (displays when grouped).
+StatusOr<ObdStats> ConvertOpenBandit(std::span<const ObdCampaign> campaigns, std::ostream& out,
+                                     const ObdOptions& options = {});
 
 }  // namespace ranker::sim

@@ -193,6 +193,34 @@ TEST_F(ConvertersTest, OpenBanditMergesCampaignsByTime) {
   EXPECT_EQ(rows[2].at("dense"), (json::object{{"item_feature_0", -0.5}, {"affinity", 2.0}}));
 }
 
+// --group-displays: the rows of one display (same campaign, same timestamp)
+// share a request id; other rows, and another campaign at the same time, not.
+TEST_F(ConvertersTest, OpenBanditGroupsTheRowsOfADisplay) {
+  const std::string men =
+      WriteFile("men.csv", std::string(kObdHeader) +
+                               "0,2019-11-24 00:00:01.000+00:00,1,1,0,0.5,u0,u1,u2,u3,0.0,7.5\n"
+                               "1,2019-11-24 00:00:01.000+00:00,0,2,1,0.5,u0,u1,u2,u3,2.0,0.0\n"
+                               "2,2019-11-24 00:00:05.000+00:00,0,1,0,0.5,v0,v1,v2,v3,2.0,0.0\n");
+  const std::string women =
+      WriteFile("women.csv", std::string(kObdHeader) +
+                                 "0,2019-11-24 00:00:01.000+00:00,0,3,0,0.5,w0,w1,w2,w3,0.0,0.0\n");
+  const std::string items = WriteFile("items.csv", kItems);
+  const std::vector<ObdCampaign> campaigns = {{"men", men, items}, {"women", women, items}};
+  std::ostringstream grouped, plain;
+  StatusOr<ObdStats> g = ConvertOpenBandit(campaigns, grouped, ObdOptions{.group_displays = true});
+  StatusOr<ObdStats> p = ConvertOpenBandit(campaigns, plain);
+  ASSERT_TRUE(g.ok() && p.ok());
+  EXPECT_EQ(g->rows, 4);
+  EXPECT_EQ(g->requests, 3);  // men's display of two rows, men's single row, women's row
+  EXPECT_EQ(p->requests, 4);
+  const std::vector<json::object> rows = ParseLines(grouped.str());
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0].at("request_id"), rows[1].at("request_id"));
+  EXPECT_EQ(rows[0].at("request_id"), "men-2019-11-24 00:00:01.000+00:00");
+  EXPECT_NE(rows[2].at("request_id"), rows[0].at("request_id"));  // women's, same time
+  EXPECT_NE(rows[3].at("request_id"), rows[0].at("request_id"));
+}
+
 TEST_F(ConvertersTest, OpenBanditRejectsUnknownItems) {
   const std::string csv = WriteFile(
       "men.csv", std::string(kObdHeader) + "0,2019-11-24 00:00:01+00:00,5,1,0,0.5,a,b,c,d,0,0\n");
@@ -242,6 +270,13 @@ TEST(RealData, OpenBanditRandomCampaigns) {
     ids.insert((*all)[i].example.request_id);
   }
   EXPECT_EQ(ids.size(), 20000u);
+  // This sample keeps few displays whole: most rows are alone at their time.
+  std::ostringstream out;
+  StatusOr<ObdStats> grouped =
+      ConvertOpenBandit(campaigns, out, ObdOptions{.group_displays = true});
+  ASSERT_TRUE(grouped.ok());
+  EXPECT_LT(grouped->requests, 20000);
+  EXPECT_GT(grouped->requests, 19000);
 }
 
 }  // namespace
