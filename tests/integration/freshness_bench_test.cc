@@ -75,6 +75,19 @@ void ProduceAtRate(ingest::KafkaProducer* producer, const std::string& topic, in
 // benchmark on both brokers (it measures the end of a longer stream), the
 // throughput one on the real broker only (WarmUpRealBroker; the mock has no
 // JIT, and its backlog is produced before the clock starts anyway).
+// Kafka settings of both benchmarks, on both brokers. The test helpers'
+// fetch.wait.max.ms 10 with fetch.min.bytes 1 (fast tests) make the consumer
+// ask again for every few messages: ~1000 fetches a second at 10k events/s,
+// each work for the broker's JVM and librdkafka's thread. A fetch that waits
+// for 64 KB (~90 events, ~9 ms at this rate) or 50 ms cuts that tenfold for
+// at most 50 ms of latency. Likewise the producer (the events' source, not
+// the service) batches for 5 ms (librdkafka's default) instead of 1.
+constexpr int kBenchProducerLingerMs = 5;
+std::vector<std::string> BenchServiceSets() {
+  return {"service.publish_interval_ms=100", "kafka.fetch.wait.max.ms=50",
+          "kafka.fetch.min.bytes=65536"};
+}
+
 double BenchWarmUpSeconds() {
   const char* env = std::getenv("RANKER_BENCH_WARMUP_SECONDS");
   return env != nullptr ? std::atof(env) : 30;
