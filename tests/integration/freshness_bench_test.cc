@@ -83,9 +83,19 @@ void ProduceAtRate(ingest::KafkaProducer* producer, const std::string& topic, in
 // at most 50 ms of latency. Likewise the producer (the events' source, not
 // the service) batches for 5 ms (librdkafka's default) instead of 1.
 constexpr int kBenchProducerLingerMs = 5;
+// RANKER_BENCH_SET adds settings ("key=value,key=value") for experiments.
 std::vector<std::string> BenchServiceSets() {
-  return {"service.publish_interval_ms=100", "kafka.fetch.wait.max.ms=50",
-          "kafka.fetch.min.bytes=65536"};
+  std::vector<std::string> sets = {"service.publish_interval_ms=100", "kafka.fetch.wait.max.ms=50",
+                                   "kafka.fetch.min.bytes=65536"};
+  if (const char* extra = std::getenv("RANKER_BENCH_SET")) {
+    std::string rest = extra;
+    for (size_t comma; !rest.empty();
+         rest = comma == std::string::npos ? "" : rest.substr(comma + 1)) {
+      comma = rest.find(',');
+      sets.push_back(rest.substr(0, comma));
+    }
+  }
+  return sets;
 }
 
 double BenchWarmUpSeconds() {
