@@ -24,6 +24,8 @@
 #
 # Environment:
 #   RANKER_KAFKA_HEAP   JVM heap (default 512m)
+#   RANKER_KAFKA_JVM_OPTS  more JVM flags (e.g. -XX:TieredStopAtLevel=1: a
+#                       fresh broker then compiles less, and runs slower warm)
 #   RANKER_KAFKA_PARENT_PID  start: SIGKILL the broker once this process is
 #                       gone (tests, so a crashed test binary leaves none behind)
 #   RANKER_KAFKA_CACHE  where the resolved class path is kept
@@ -101,7 +103,8 @@ free_port() {
 
 # Sets java_cmd: the JVM command line up to the main class.
 java_cmd() {
-  java_cmd=(java -Xms128m -Xmx"${RANKER_KAFKA_HEAP:-512m}" -XX:+UseG1GC
+  # shellcheck disable=SC2206  # RANKER_KAFKA_JVM_OPTS is a word list on purpose
+  java_cmd=(java -Xms128m -Xmx"${RANKER_KAFKA_HEAP:-512m}" -XX:+UseG1GC ${RANKER_KAFKA_JVM_OPTS:-}
     -Djava.awt.headless=true -Dlog4j.configuration="file:$dir/log4j.properties"
     -cp "$(classpath)")
 }

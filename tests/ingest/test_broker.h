@@ -175,6 +175,8 @@ class TestBroker {
     } else {
       ASSERT_NE(own_, nullptr) << "Up() needs an exclusive real broker";
       own_->Start();
+      // Clients keep the address they were given: the restart must keep it.
+      ASSERT_EQ(own_->bootstrap(), bootstrap_) << "the broker came back on another port";
     }
   }
   KafkaMockCluster* mock() const { return mock_.get(); }

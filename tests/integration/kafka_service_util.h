@@ -68,10 +68,11 @@ inline std::unique_ptr<TestBroker> NewCluster(int partitions,
   return cluster;
 }
 
-inline std::unique_ptr<ingest::KafkaProducer> NewProducer(const std::string& bootstrap) {
+inline std::unique_ptr<ingest::KafkaProducer> NewProducer(const std::string& bootstrap,
+                                                          int linger_ms = 1) {
   ingest::KafkaProducerOptions o;
   o.brokers = bootstrap;
-  o.kafka = {{"linger.ms", "1"}, {"reconnect.backoff.max.ms", "300"}};
+  o.kafka = {{"linger.ms", std::to_string(linger_ms)}, {"reconnect.backoff.max.ms", "300"}};
   o.log_to_stderr = false;
   auto p = ingest::KafkaProducer::Create(o);
   EXPECT_TRUE(p.ok()) << p.status().ToString();
