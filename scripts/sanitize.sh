@@ -16,13 +16,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The test directories (= ctest labels, = ranker_<dir>_tests) each tree
-# builds and runs. ASan+UBSan: the in-process suites. TSan: the suites whose
-# code runs threads in process (queues, HTTP server, snapshot stores, the
-# trie's and the model's concurrent readers and writer). Suites that drive
-# librdkafka's mock cluster, subprocesses or a browser (ingest, integration,
-# cli, replication) are not in them yet: they have not been run clean under a
-# sanitizer (README "Sanitizers"), so CI would not be green by design.
-asan_dirs=(base api store settings serving learner join service)
+# builds and runs. ASan+UBSan: the in-process suites, the Kafka source and
+# producer on librdkafka's in-process mock cluster (ingest) included. TSan:
+# the suites whose code runs threads in process (queues, HTTP server,
+# snapshot stores, the trie's and the model's concurrent readers and writer);
+# not ingest, whose librdkafka threads TSan cannot see into. The suites that
+# drive subprocesses or a browser (integration, cli) run on the plain tree.
+asan_dirs=(base api store settings serving learner join service ingest replication)
 tsan_dirs=(base api store learner)
 # Never in a sanitizer tree: real brokers, and scripts driving the binary or
 # a browser.
