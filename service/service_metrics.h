@@ -5,6 +5,7 @@
 //   ranker_join_events_total{outcome}                   counter (joiner stats)
 //   ranker_join_pending                                 gauge
 //   ranker_feedback_delay_ms{quantile}                  gauge (0.5, 0.99)
+//   ranker_feedback_publish_delay_ms{quantile}          gauge (0.5, 0.99)
 //   ranker_examples_trained_total                       counter
 //   ranker_progressive_metric{task,metric}              gauge (auc, logloss,
 //     rmse, their window_ forms, count)
@@ -95,7 +96,8 @@ class ServiceMetrics {
   prometheus::Counter* source_offsets_lost_;
   prometheus::Gauge* source_fenced_;
   prometheus::Gauge* pending_;
-  prometheus::Family<prometheus::Gauge>* feedback_delay_;  // {quantile}
+  prometheus::Family<prometheus::Gauge>* feedback_delay_;          // {quantile}
+  prometheus::Family<prometheus::Gauge>* feedback_publish_delay_;  // {quantile}
   prometheus::Gauge* version_;
   prometheus::Gauge* published_at_;
   prometheus::Gauge* age_;
