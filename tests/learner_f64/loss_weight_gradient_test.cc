@@ -109,14 +109,15 @@ TEST(LossWeightGradient, FakeNegativeWeightingIsAConstantWeightOfTheStep) {
   EXPECT_GT(std::abs(a.loss - plain->Gradients(batch).loss), 1e-4);
 }
 
-// A task's loss averages over the whole batch: masking an example's label
-// must train exactly like giving that label a weight of 0, so that an
-// example's weight does not depend on how many others in its batch carry
-// the task. (Averaging over the labelled examples only gave a lone click
-// correction among masked examples the weight of a whole batch: immediate
-// mode's CTR came out 85% too high, issue 16.)
-TEST(LossWeightGradient, AMaskedLabelTrainsLikeAZeroWeight) {
-  std::unique_ptr<Model> m = MakeModel(false);
+// Under fake-negative weighting a task's loss averages over the whole
+// batch: masking an example's label must train exactly like giving that
+// label a weight of 0, so that an example's weight does not depend on how
+// many others in its batch carry the task. (Averaging over the labelled
+// examples only gave a lone click correction among masked examples the
+// weight of a whole batch: immediate mode's CTR came out 85% too high,
+// issue 16.)
+TEST(LossWeightGradient, AMaskedLabelTrainsLikeAZeroWeightUnderFnw) {
+  std::unique_ptr<Model> m = MakeModel(true);
   std::vector<Example> masked = Batch(), zero = Batch();
   for (size_t i = 1; i < masked.size(); ++i) {
     masked[i].labels[0] = kNoLabel;  // only example 0 is click-labelled
