@@ -6,7 +6,7 @@
 # (mean prediction over the CTR of the window's labels).
 # Usage: python3 bench/fnw_offline_check.py SIM.ndjson window|immediate LR [BATCH]
 #   (SIM.ndjson from `ranker simulate`; needs numpy; ~1 min for 200k events)
-import json, math, sys, heapq
+import heapq, json, math, sys, zlib
 import numpy as np
 path, mode, lr = sys.argv[1], sys.argv[2], float(sys.argv[3])
 batch = int(sys.argv[4]) if len(sys.argv) > 4 else 32
@@ -19,7 +19,7 @@ def feats(e):
     for k, v in e["item"].items(): f.append("i." + k + "=" + v)
     for k, v in e["item"].items():
         for k2, v2 in e["user"].items(): f.append("x" + k + v + k2 + v2)
-    idx = np.array([hash(s) % D for s in f])
+    idx = np.array([zlib.crc32(s.encode()) % D for s in f])
     dense = np.array([v for k, v in sorted(e["dense"].items()) if k != "hour_of_day"])
     return idx, dense
 w = np.zeros(D); G = np.full(D, 1e-3)
