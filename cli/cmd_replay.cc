@@ -14,6 +14,8 @@
 #include "cli/commands.h"
 #include "service/model_json.h"
 #include "service/pipeline.h"
+#include "sim/truth_eval.h"
+#include "sim/truth_progressive.h"
 
 namespace ranker::app {
 namespace {
@@ -49,6 +51,33 @@ Status ReadAll(const std::vector<std::string>& files, const LearningPipeline& pi
   }
   if (!batch.empty()) queue->Push(std::move(batch));
   return Status::OK();
+}
+
+// Replays of simulated streams (impressions with truth{}): the click
+// predictions the progressive metrics took, against the ground truth, as
+// progressive.<click task>.truth {auc, calibration, mean_truth, clicked,
+// count}. Files only (standard input cannot be read twice); a file that is
+// not a simulated stream adds nothing.
+void AddTruth(const std::vector<std::string>& files, const sim::TruthProgressive& scored,
+              const std::string& click_task, boost::json::object* out) {
+  std::vector<sim::TruthRecord> records;
+  for (const std::string& path : files) {
+    if (path == "-") return;
+    StatusOr<std::vector<sim::TruthRecord>> r = sim::ReadTruthFile(path);
+    if (!r.ok()) return;  // not a simulated stream
+    records.insert(records.end(), r->begin(), r->end());
+  }
+  const sim::TruthReport t = scored.Evaluate(records);
+  boost::json::object* progressive = (*out)["progressive"].if_object();
+  if (t.count == 0 || progressive == nullptr || !progressive->contains(click_task)) return;
+  boost::json::object* task = (*progressive)[click_task].if_object();
+  if (task == nullptr) return;
+  (*task)["truth"] = {{"auc", t.auc},
+                      {"calibration", t.calibration},
+                      {"mean_truth", t.mean_truth},
+                      {"mean_prediction", t.mean_prediction},
+                      {"clicked", t.clicked},
+                      {"count", t.count}};
 }
 
 void PrintProgress(const LearningPipeline& p, double seconds) {
@@ -90,6 +119,19 @@ int RunReplay(int argc, char** argv) {
   }
   const double progress_s = *progress;
 
+  sim::TruthProgressive truth;
+  const std::string click_task = config.join.click_task;
+  int click_index = -1;
+  for (size_t t = 0; t < config.model.tasks.size(); ++t) {
+    if (config.model.tasks[t].name == click_task) click_index = static_cast<int>(t);
+  }
+  if (flags.Has("json") && click_index >= 0) {
+    pipeline.mutable_trainer()->set_score_observer(
+        [&](const learner::Example& e, int task, double prediction) {
+          if (task == click_index) truth.Scored(e.request_id, e.item_id, prediction);
+        });
+  }
+
   const int64_t start_ns = SystemClock()->MonotonicNs();
   auto elapsed = [&] { return (SystemClock()->MonotonicNs() - start_ns) * 1e-9; };
   BoundedQueue<Batch> queue(64);
@@ -118,6 +160,7 @@ int RunReplay(int argc, char** argv) {
     boost::json::object out = ModelReportJson(pipeline);
     out["examples_per_second"] = examples / std::max(wall, 1e-9);
     out["wall_seconds"] = wall;
+    AddTruth(flags.positional(), truth, click_task, &out);
     std::cout << boost::json::serialize(out) << "\n";
   } else {
     PrintProgress(pipeline, wall);

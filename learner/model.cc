@@ -209,7 +209,20 @@ double Model::Losses(std::span<const Example> batch, StepResult* r) {
     } else {
       r->loss[t] =
           BatchTaskLoss(task, outputs_[t], targets_, &d_outputs_[t], &r->labelled[t], weights_);
-      if (r->labelled[t] > 0) total += task.loss_weight * r->loss[t];
+      // BatchTaskLoss averages over the task's labelled examples. Under
+      // fake-negative weighting the step averages over the whole batch
+      // instead: immediate mode's batches mix click negatives, lone positive
+      // corrections and watch examples with the click masked, and the
+      // per-task mean gave a correction among masked examples the weight of
+      // a whole batch (issue 16: the CTR came out 85% too high). Other
+      // tasks keep the per-task mean, which balances a sparsely labelled
+      // task (e.g. watch time only on clicks) against the others.
+      double share = 1.0;
+      if (task.fake_negative_weighting && r->labelled[t] > 0 && r->labelled[t] < n) {
+        share = static_cast<double>(r->labelled[t]) / static_cast<double>(n);
+        d_outputs_[t] *= static_cast<Real>(share);
+      }
+      if (r->labelled[t] > 0) total += task.loss_weight * r->loss[t] * share;
     }
     const Matrix* gates = network_.GateWeights(cache_, t);
     if (gates != nullptr) {

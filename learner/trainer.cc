@@ -99,6 +99,7 @@ void Trainer::RecordMetrics() {
       const double label = result_.label(i, t);
       if (e.evaluation == Evaluation::kAtStep && HasLabel(label)) {
         metrics_.Add(t, result_.prediction(i, t), label);
+        if (observer_) observer_(e, t, result_.prediction(i, t));
       }
     }
   }
@@ -121,7 +122,9 @@ void Trainer::Evaluate(const Example& labels) {
   const std::vector<TaskSpec>& tasks = model_->options().tasks;
   for (size_t t = 0; t < tasks.size() && t < labels.labels.size(); ++t) {
     const double label = TransformLabel(tasks[t], labels.labels[t]);
-    if (HasLabel(label)) metrics_.Add(static_cast<int>(t), it->second[t], label);
+    if (!HasLabel(label)) continue;
+    metrics_.Add(static_cast<int>(t), it->second[t], label);
+    if (observer_) observer_(labels, static_cast<int>(t), it->second[t]);
   }
   if (labels.evaluation == Evaluation::kFinalLabelsOnly) scored_.erase(it);
 }

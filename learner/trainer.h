@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -54,6 +55,14 @@ class Trainer {
   void set_event_time_ms(int64_t ms) { event_time_ms_ = ms; }
   const FeedbackDelay& feedback_delay() const { return feedback_delay_; }
 
+  // Called each time a progressive metric takes an impression's prediction
+  // for task `task` (once per impression and task, in both join modes), with
+  // an example naming the impression (request_id, item_id): for
+  // evaluations the trainer cannot do itself, e.g. replay against a
+  // simulator's ground truth. Not part of the state.
+  using ScoreObserver = std::function<void(const Example& example, int task, double prediction)>;
+  void set_score_observer(ScoreObserver observer) { observer_ = std::move(observer); }
+
   const Model& model() const { return *model_; }
   const ProgressiveMetrics& metrics() const { return metrics_; }
   const TrainerStats& stats() const { return stats_; }
@@ -87,6 +96,7 @@ class Trainer {
   // Predictions of kScoreOnly examples by eval_id, until their final labels.
   std::map<uint64_t, std::vector<double>> scored_;
   FeedbackDelay feedback_delay_;
+  ScoreObserver observer_;
   StepResult result_;  // reused across steps
 };
 

@@ -103,6 +103,7 @@ size_t LearnerLoop::PollOnce(bool stopping) {
   size_t n = DrainLocal(std::chrono::milliseconds(0));
   std::vector<ingest::SourceMessage> messages =
       deps_.source->Pop(options_.pop_batch, n > 0 ? std::chrono::milliseconds(0) : wait);
+  pipeline_->set_wall_ms(NowMonoMs());
   for (const ingest::SourceMessage& m : messages) ConsumeMessage(m);
   return n + messages.size();
 }
@@ -117,6 +118,7 @@ size_t LearnerLoop::DrainLocal(std::chrono::milliseconds wait) {
     }
     taken.swap(local_);
   }
+  pipeline_->set_wall_ms(NowMonoMs());
   for (ingest::DecodeResult& r : taken) pipeline_->Consume(std::move(r));
   if (!taken.empty()) dirty_ = learned_since_snapshot_ = true;
   return taken.size();
@@ -168,6 +170,7 @@ void LearnerLoop::MaybePublish(bool idle) {
 }
 
 void LearnerLoop::Publish() {
+  pipeline_->MarkPublished(NowMonoMs());
   deps_.publisher->Publish(*pipeline_, offsets_, deps_.clock->NowMs(), deps_.on_publish);
   last_publish_ms_ = NowMonoMs();
   dirty_ = false;

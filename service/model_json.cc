@@ -162,6 +162,10 @@ boost::json::object ModelReportJson(const LearningPipeline& pipeline, bool with_
   // Event time from each engagement to the training step that first used it.
   const learner::FeedbackDelay::Summary delay = trainer.feedback_delay().Summarize();
   out["feedback_delay_ms"] = {{"p50", delay.p50_ms}, {"p99", delay.p99_ms}, {"count", delay.count}};
+  // serve: wall time from consuming a click to the first version published with it.
+  const learner::FeedbackDelay::Summary wall = pipeline.publish_delay().Summarize();
+  out["feedback_publish_delay_ms"] = {
+      {"p50", wall.p50_ms}, {"p99", wall.p99_ms}, {"count", wall.count}};
   boost::json::object rejected;
   pipeline.rejects().ForEach([&](ingest::RejectReason, std::string_view name, uint64_t n) {
     if (n > 0) rejected[name] = n;

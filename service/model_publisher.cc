@@ -30,6 +30,7 @@ std::shared_ptr<const PublishedModel> ModelPublisher::Publish(
   p->metrics = pipeline.trainer().metrics().Report();
   p->join = pipeline.joiner().stats();
   p->feedback_delay = pipeline.trainer().feedback_delay().Summarize();
+  p->feedback_publish_delay = pipeline.publish_delay().Summarize();
   p->events_consumed = pipeline.events_consumed();
   p->examples_trained = pipeline.trainer().stats().examples_trained;
 

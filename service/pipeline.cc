@@ -87,7 +87,20 @@ void LearningPipeline::Consume(ingest::DecodeResult&& result) {
   }
   learner::Event& event = result.event();
   const bool watermark = event.type == learner::EventType::kWatermark;
-  joiner_->Add(std::move(event), &ready_);
+  // Window mode: remember when a joined click was consumed until its window
+  // closes. (Immediate mode trains it within this Add: see Train.)
+  const bool follow = wall_ms_ >= 0 && event.type == learner::EventType::kClick &&
+                      joiner_->options().mode == learner::JoinMode::kWindow;
+  const int64_t joined = joiner_->stats().joined_clicks;
+  if (follow) {
+    const std::string request_id = event.example.request_id, item_id = event.example.item_id;
+    joiner_->Add(std::move(event), &ready_);
+    if (joiner_->stats().joined_clicks > joined) {
+      publish_delay_.Consumed(request_id, item_id, wall_ms_);
+    }
+  } else {
+    joiner_->Add(std::move(event), &ready_);
+  }
   Train(&ready_);
   // Event time moved on without new impressions (an idle stream): what the
   // joiner released trains now instead of waiting for a full batch.
@@ -102,8 +115,26 @@ void LearningPipeline::Finish() {
 
 void LearningPipeline::Train(std::vector<learner::Example>* ready) {
   trainer_->set_event_time_ms(joiner_->watermark_ms());
-  for (learner::Example& ex : *ready) trainer_->Add(std::move(ex));
+  for (learner::Example& ex : *ready) {
+    if (learner::IsTrained(ex)) {
+      // The joiner sets feedback_ts_ms on the example that first brings a click.
+      if (wall_ms_ >= 0 && !ex.feedback_ts_ms.empty()) {
+        if (joiner_->options().mode == learner::JoinMode::kImmediate) {
+          publish_delay_.HandedAt(handed_, wall_ms_);  // the click consumed just now
+        } else {
+          publish_delay_.Handed(ex.request_id, ex.item_id, handed_);
+        }
+      }
+      ++handed_;
+    }
+    trainer_->Add(std::move(ex));
+  }
   ready->clear();
+}
+
+void LearningPipeline::MarkPublished(int64_t now_ms) {
+  // The trainer takes examples in the order handed; the rest wait in its batch.
+  publish_delay_.Published(handed_ - trainer_->buffered(), now_ms);
 }
 
 void LearningPipeline::SerializeState(std::string* out) const {
@@ -156,6 +187,8 @@ Status LearningPipeline::Restore(std::unique_ptr<learner::Model> model, std::str
     rejects_.Set(static_cast<ingest::RejectReason>(i), rejects[i]);
   }
   ready_.clear();
+  handed_ = trainer_->buffered();
+  publish_delay_.Reset();
   return Status::OK();
 }
 

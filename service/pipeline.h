@@ -15,6 +15,7 @@
 #include "join/joiner.h"
 #include "learner/trainer.h"
 #include "service/pipeline_options.h"
+#include "service/publish_delay.h"
 
 namespace ranker::app {
 
@@ -46,6 +47,15 @@ class LearningPipeline {
   void SerializeState(std::string* out) const;
   Status Restore(std::unique_ptr<learner::Model> model, std::string_view state);
 
+  // The learner's clock (monotonic ms) for the events consumed from now
+  // on; < 0 (the default, e.g. replay) does not follow clicks' wall time.
+  void set_wall_ms(int64_t now_ms) { wall_ms_ = now_ms; }
+  // A version published at now_ms (same clock) has learned everything
+  // trained so far: measures publish_delay() of the clicks in it.
+  void MarkPublished(int64_t now_ms);
+  // Wall time from consuming a click to the first publication that learned
+  // from it (serve only; see set_wall_ms).
+  const PublishDelay& publish_delay() const { return publish_delay_; }
   int64_t events_consumed() const { return events_consumed_; }
   const ingest::RejectCounters& rejects() const { return rejects_; }
   const learner::Joiner& joiner() const { return *joiner_; }
@@ -64,6 +74,9 @@ class LearningPipeline {
   std::unique_ptr<learner::Trainer> trainer_;
   std::vector<learner::Example> ready_;  // reused buffer
   int64_t events_consumed_ = 0;
+  int64_t wall_ms_ = -1;
+  uint64_t handed_ = 0;  // trained examples handed to the trainer (incl. its buffer)
+  PublishDelay publish_delay_;
 };
 
 }  // namespace ranker::app

@@ -22,6 +22,11 @@ ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
                               "Event time from an engagement to the training step that first used "
                               "it, over the recent engagements, by quantile",
                               r);
+  feedback_publish_delay_ =
+      &Register(BuildGauge(), "ranker_feedback_publish_delay_ms",
+                "Wall time from consuming a click to the first published model version that "
+                "learned from it, over the recent clicks, by quantile",
+                r);
   progressive_ = &Register(BuildGauge(), "ranker_progressive_metric",
                            "Prequential metrics per task (auc, logloss, rmse, window_*, count)", r);
   gates_ = &Register(BuildGauge(), "ranker_gate_weight",
@@ -107,6 +112,8 @@ void ServiceMetrics::OnPublish(const PublishedModel& m) {
   pending_->Set(static_cast<double>(j.pending));
   feedback_delay_->Add({{"quantile", "0.5"}}).Set(m.feedback_delay.p50_ms);
   feedback_delay_->Add({{"quantile", "0.99"}}).Set(m.feedback_delay.p99_ms);
+  feedback_publish_delay_->Add({{"quantile", "0.5"}}).Set(m.feedback_publish_delay.p50_ms);
+  feedback_publish_delay_->Add({{"quantile", "0.99"}}).Set(m.feedback_publish_delay.p99_ms);
   for (size_t t = 0; t < m.metrics.tasks.size(); ++t) {
     const learner::TaskMetrics& tm = m.metrics.tasks[t];
     auto set = [&](const char* metric, double v) {

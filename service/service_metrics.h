@@ -3,6 +3,7 @@
 // time instead: service/service_counters.h):
 //   ranker_join_pending                                 gauge
 //   ranker_feedback_delay_ms{quantile}                  gauge (0.5, 0.99)
+//   ranker_feedback_publish_delay_ms{quantile}          gauge (0.5, 0.99)
 //   ranker_progressive_metric{task,metric}              gauge (auc, logloss,
 //     rmse, their window_ forms, count)
 //   ranker_gate_weight{task,expert}                     gauge
@@ -65,7 +66,8 @@ class ServiceMetrics {
   prometheus::Family<prometheus::Gauge>* lag_;
   prometheus::Gauge* source_fenced_;
   prometheus::Gauge* pending_;
-  prometheus::Family<prometheus::Gauge>* feedback_delay_;  // {quantile}
+  prometheus::Family<prometheus::Gauge>* feedback_delay_;          // {quantile}
+  prometheus::Family<prometheus::Gauge>* feedback_publish_delay_;  // {quantile}
   prometheus::Gauge* version_;
   prometheus::Gauge* published_at_;
   prometheus::Gauge* age_;

@@ -38,6 +38,8 @@ struct PublishedModel {
   learner::MetricsReport metrics;
   learner::JoinerStats join;
   learner::FeedbackDelay::Summary feedback_delay;
+  // Wall time from consuming a click to the first version that learned it.
+  learner::FeedbackDelay::Summary feedback_publish_delay;
   int64_t events_consumed = 0;
   int64_t examples_trained = 0;
   double clone_ms = 0;    // how long the copy of the model took

@@ -3,11 +3,15 @@
 // the state format (version 2, and version 1 still restoring).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "base/coding.h"
+#include "base/random.h"
 #include "join/joiner.h"
 #include "learner/example_codec.h"
 #include "tests/join/joiner_test_util.h"
@@ -107,6 +111,61 @@ TEST(JoinerMaturityTest, ImmediateModeEmitsANegativeAtOnceAndAPositiveOnTheClick
   EXPECT_EQ(j.stats().corrections, 1);
   EXPECT_EQ(j.stats().joined_clicks, 2);
   EXPECT_EQ(j.stats().pending, 0);
+}
+
+// Issue 16, hypothesis 1: a click must not reach the click task twice. On
+// a random stream (slates, repeated and late clicks, watches, evictions),
+// immediate mode trains every impression's click task exactly once as a
+// negative, plus exactly one positive duplicate iff a click joined in its
+// window, and its watch task exactly once; the matured labels come once.
+TEST(JoinerMaturityTest, ImmediateModeTrainsEachTaskOncePlusOneCorrection) {
+  JoinerOptions o = Windows(1000, 1500, JoinMode::kImmediate);
+  o.max_pending = 40;  // some impressions are evicted (matured early)
+  Joiner j(o, kTasks);
+  Rng rng(16);
+  std::vector<Example> out;
+  std::map<std::string, int64_t> shown;  // key -> impression time
+  std::set<std::string> clicked;         // a click joined inside the window
+  int64_t now = 0;
+  for (int r = 0; r < 200; ++r) {
+    now += static_cast<int64_t>(rng.Below(50));
+    const std::string req = "r" + std::to_string(r);
+    for (int i = 0; i < 5; ++i) {
+      j.Add(Imp(req, "i" + std::to_string(i), now, i + 1), &out);
+      shown[req + "/i" + std::to_string(i)] = now;
+    }
+    // Engagements on recent requests, in time order, some after the window.
+    const std::string old =
+        "r" + std::to_string(r - static_cast<int>(rng.Below(std::min(r + 1, 30))));
+    const std::string item = "i" + std::to_string(rng.Below(5));
+    const int64_t before = j.stats().corrections;
+    j.Add(Click(old, item, now), &out);
+    if (j.stats().corrections > before) clicked.insert(old + "/" + item);
+    if (rng.Bernoulli(0.3)) j.Add(Click(old, item, now), &out);  // a repeat
+    if (rng.Bernoulli(0.5)) j.Add(Watch(old, item, 3, now), &out);
+  }
+  j.Flush(&out);
+  std::map<std::string, int> negatives, positives, watches, final_labels;
+  for (const Example& e : out) {
+    const std::string key = e.request_id + "/" + e.item_id;
+    if (!IsTrained(e)) {
+      final_labels[key] += e.evaluation == Evaluation::kFinalLabelsOnly;
+      continue;
+    }
+    if (HasLabel(e.labels[0])) ++(e.labels[0] == 1.0 ? positives : negatives)[key];
+    if (HasLabel(e.labels[1])) ++watches[key];
+  }
+  ASSERT_EQ(shown.size(), 1000u);
+  EXPECT_GT(clicked.size(), 50u);
+  EXPECT_GT(j.stats().evicted, 0);
+  EXPECT_GT(j.stats().late_engagements, 0);
+  for (const auto& [key, ts] : shown) {
+    EXPECT_EQ(negatives[key], 1) << key;
+    EXPECT_EQ(positives[key], clicked.count(key)) << key;
+    EXPECT_EQ(watches[key], 1) << key;
+    EXPECT_EQ(final_labels[key], 1) << key;
+  }
+  EXPECT_EQ(j.stats().corrections, static_cast<int64_t>(clicked.size()));
 }
 
 TEST(JoinerMaturityTest, ImmediateClickAfterItsWindowIsLate) {

@@ -4,6 +4,7 @@
 // carrying the weights as loss_weights.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -106,6 +107,35 @@ TEST(LossWeightGradient, FakeNegativeWeightingIsAConstantWeightOfTheStep) {
     for (size_t i = 0; i < va[t].size(); ++i) EXPECT_NEAR(va[t][i], vb[t][i], 1e-12) << t;
   }
   EXPECT_GT(std::abs(a.loss - plain->Gradients(batch).loss), 1e-4);
+}
+
+// Under fake-negative weighting a task's loss averages over the whole
+// batch: masking an example's label must train exactly like giving that
+// label a weight of 0, so that an example's weight does not depend on how
+// many others in its batch carry the task. (Averaging over the labelled
+// examples only gave a lone click correction among masked examples the
+// weight of a whole batch: immediate mode's CTR came out 85% too high,
+// issue 16.)
+TEST(LossWeightGradient, AMaskedLabelTrainsLikeAZeroWeightUnderFnw) {
+  std::unique_ptr<Model> m = MakeModel(true);
+  std::vector<Example> masked = Batch(), zero = Batch();
+  for (size_t i = 1; i < masked.size(); ++i) {
+    masked[i].labels[0] = kNoLabel;  // only example 0 is click-labelled
+    zero[i].loss_weights = {0.0, 1.0};
+  }
+  const ModelGradients a = m->Gradients(masked), b = m->Gradients(zero);
+  EXPECT_NEAR(a.loss, b.loss, 1e-12);
+  NetworkParams ga = a.network, gb = b.network;
+  std::vector<TensorView> va = ga.Tensors(), vb = gb.Tensors();
+  ASSERT_EQ(va.size(), vb.size());
+  double largest = 0;
+  for (size_t t = 0; t < va.size(); ++t) {
+    for (size_t i = 0; i < va[t].size(); ++i) {
+      EXPECT_NEAR(va[t][i], vb[t][i], 1e-12) << "tensor " << t << " [" << i << "]";
+      largest = std::max(largest, std::abs(static_cast<double>(va[t][i])));
+    }
+  }
+  EXPECT_GT(largest, 1e-6);  // the comparison is not between zeros
 }
 
 TEST(LossWeightGradient, FakeNegativeWeightValues) {

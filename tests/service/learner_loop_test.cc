@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/clock.h"
 #include "service/model_publisher.h"
 #include "service/pipeline.h"
 #include "service/snapshotter.h"
@@ -284,6 +285,70 @@ TEST_F(OnePartitionLearnerLoopTest, ALearnerResumedFromASnapshotEndsWhereOneThat
   ASSERT_TRUE(caught_up) << at_100->events_consumed;
   EXPECT_EQ(at_100->ParamChecksum(), never_crashed);
 }
+
+// serve's wall-clock feedback delay (issue 16): from consuming a click to
+// the first published version that learned from it, on the learner's clock.
+// The clicks are consumed at 1000 ms; they are learned only when a
+// `watermark` event, consumed 250 ms later, trains the partial batch (and,
+// in window mode, closes the window first), and that version is published
+// at once.
+class PublishDelayTest : public LearnerLoopTest, public ::testing::WithParamInterface<bool> {
+ protected:
+  PublishDelayTest() { partitions_ = 1; }
+  void StartManualLoop(bool immediate) {
+    PipelineOptions o;
+    o.train.batch_size = 4;
+    o.join.window_ms = 60000;
+    if (immediate) {
+      o.join.mode = learner::JoinMode::kImmediate;
+      o.model.tasks[0].fake_negative_weighting = true;
+    }
+    StatusOr<std::unique_ptr<LearningPipeline>> p = LearningPipeline::Create(o);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    LearnerLoopDeps deps;
+    deps.source = source_.get();
+    deps.publisher = &publisher_;
+    deps.clock = &clock_;
+    deps.snapshotter = snapshotter_.get();
+    loop_ = std::make_unique<LearnerLoop>(std::move(p).value(), Options(), std::move(deps));
+    loop_->Start();
+    ASSERT_TRUE(source_->Start(loop_.get()).ok());
+  }
+  void ProduceOne(const std::string& json) { log_.Produce(kTopic, "r1", json); }
+
+  ManualClock clock_{1000};
+};
+
+TEST_P(PublishDelayTest, ClicksAreMeasuredFromConsumedToPublished) {
+  const bool immediate = GetParam();
+  ASSERT_NO_FATAL_FAILURE(StartManualLoop(immediate));
+  for (int i = 0; i < 3; ++i) {
+    ProduceOne(R"({"type":"impression","request_id":"r1","item_id":"i)" + std::to_string(i) +
+               R"(","position":)" + std::to_string(i + 1) + R"(,"ts_ms":1000})");
+  }
+  ProduceOne(R"({"type":"click","request_id":"r1","item_id":"i0","ts_ms":1500})");
+  ProduceOne(R"({"type":"click","request_id":"r1","item_id":"i2","ts_ms":1600})");
+  ProduceOne(R"({"type":"click","request_id":"r1","item_id":"i2","ts_ms":1700})");  // again
+  ASSERT_TRUE(WaitConsumed(6));
+  // Window mode has trained nothing yet; immediate mode has trained its
+  // first batch of 4 (three impressions and i0's click, learned at once).
+  const auto first = publisher_.Latest();
+  EXPECT_EQ(first->feedback_publish_delay.count, immediate ? 1 : 0);
+  EXPECT_EQ(first->feedback_publish_delay.p50_ms, 0);
+  clock_.AdvanceMs(250);
+  ProduceOne(R"({"type":"watermark","ts_ms":70000})");
+  ASSERT_TRUE(WaitConsumed(7));
+  const auto last = publisher_.Latest();
+  EXPECT_EQ(last->feedback_publish_delay.count, 2);  // the repeated click is not a new one
+  EXPECT_EQ(last->feedback_publish_delay.p99_ms, 250);
+  EXPECT_EQ(last->feedback_publish_delay.p50_ms, immediate ? 0 : 250);
+  EXPECT_NE(last->report_json.find("\"feedback_publish_delay_ms\""), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(JoinModes, PublishDelayTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                           return std::string(i.param ? "Immediate" : "Window");
+                         });
 
 }  // namespace
 }  // namespace ranker::app
