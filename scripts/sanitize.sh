@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 # not ingest, whose librdkafka threads TSan cannot see into. The suites that
 # drive subprocesses or a browser (integration, cli) run on the plain tree.
 asan_dirs=(base api store settings serving learner join service ingest replication)
-tsan_dirs=(base api store learner)
+tsan_dirs=(base api store learner join service serving)
 # Never in a sanitizer tree: real brokers, and scripts driving the binary or
 # a browser.
 plain_only='^(kafka_real|compose|crash|browser)$'
