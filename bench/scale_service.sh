@@ -28,7 +28,7 @@
 #     in-memory broker keeps ~5 MB per partition).
 # Usage: bench/scale_service.sh BUILD_DIR [SIZES...]   (default 1000000 3000000 10000000)
 #   RATE (10000 events/s), SECONDS_RUN (30), WRK_SECONDS (8), KEEP_DATA=1 keeps the data dirs,
-#   FOLLOWER=1
+#   SNAPSHOT_MS (snapshot.interval_ms; default: ~1% of the rows at RATE), FOLLOWER=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -94,7 +94,7 @@ for n in "${sizes[@]}"; do
   port=$(free_port)
   url="http://127.0.0.1:$port"
   # A snapshot every ~1% of the table at `rate` events/s (2 new rows each).
-  interval_ms=$(calc "int($n / 100 / (2 * $rate) * 1000)")
+  interval_ms=${SNAPSHOT_MS:-$(calc "int($n / 100 / (2 * $rate) * 1000)")}
   t0=$(now)
   "$ranker" serve --config config/bench.yaml --brokers "$brokers" --data-dir "$data" \
     --http "127.0.0.1:$port" --set kafka.fetch.wait.max.ms=10 --set ingest.log_kafka_errors=false \
@@ -128,6 +128,8 @@ for n in "${sizes[@]}"; do
     echo "follower: serving the leader's checkpoint $(calc "$(now) - $tf") s after its start"
     hist "$furl" >"$tmp/h0"
   fi
+  events0=$(metric ranker_events_consumed_total)
+  tl=$(now)
   python3 bench/scale_service_load.py "$url" "$rate" "$seconds" >"$tmp/load.out" 2>"$tmp/load.err" &
   load_pid=$!
   sleep 4
@@ -137,6 +139,7 @@ for n in "${sizes[@]}"; do
          -s bench/wrk_rank.lua "$url" | grep '^RESULT' || true)
   wait "$load_pid" || { cat "$tmp/load.err" >&2; }
   load=$(grep '^RESULT' "$tmp/load.out" || true)
+  learned=$(calc "($(metric ranker_events_consumed_total) - $events0) / ($(now) - $tl)")
   rows=$(metric ranker_embedding_rows)
   rss=$(awk '/VmRSS/ {print $2 / 1024}' "/proc/$serve_pid/status")
   hwm=$(awk '/VmHWM/ {print $2 / 1024}' "/proc/$serve_pid/status")
@@ -144,14 +147,18 @@ for n in "${sizes[@]}"; do
   echo "restart: /readyz after ${ready_s}s (RSS then ${rss_ready} MB, peak ${hwm_ready} MB);" \
     "consuming (first batch served) after ${consuming_s}s"
   echo "event -> served at $(field rate "$load") events/s: p50 $(field p50_ms "$load") ms," \
-    "p99 $(field p99_ms "$load") ms, max $(field max_ms "$load") ms" \
-    "($(field batches "$load") batches, $(field rejected "$load") rejected, $(field unserved "$load") unserved)"
+    "p99 $(field p99_ms "$load") ms, max $(field max_ms "$load") ms;" \
+    "steady (sent after the first batch was served) p50 $(field steady_p50_ms "$load")" \
+    "p99 $(field steady_p99_ms "$load") ms" \
+    "($(field batches "$load") batches, $(field rejected "$load") rejected, $(field unserved "$load") unserved);" \
+    "learned ${learned} events/s over the run until all were served"
   echo "/v1/rank 500 candidates while learning: 1 conn p50 $(field p50_ms "$w1") p99 $(field p99_ms "$w1") ms" \
     "($(field rps "$w1") req/s); 4 conns p50 $(field p50_ms "$w4") p99 $(field p99_ms "$w4") ms ($(field rps "$w4") req/s)"
   echo "publication (last): $(calc "$(metric ranker_model_publish_seconds) * 1000") ms," \
     "$(metric ranker_model_publish_rows) rows; versions $(metric ranker_model_version)"
   echo "snapshot (last): learner pause $(calc "$(metric ranker_snapshot_capture_seconds) * 1000") ms," \
-    "write $(calc "$(metric ranker_snapshot_write_seconds) * 1000") ms, $(metric ranker_snapshot_rows) rows" \
+    "write $(calc "$(metric ranker_snapshot_write_seconds) * 1000") ms (of which retention" \
+    "$(calc "$(metric ranker_snapshot_retain_seconds) * 1000") ms), $(metric ranker_snapshot_rows) rows" \
     "($(metric ranker_snapshots_total) written, interval ${interval_ms} ms)"
   echo "memory: RSS ${rss} MB (peak ${hwm} MB) for ${rows} rows: $(calc "$rss * 1048576 / $rows") B/row"
   if [[ ${FOLLOWER:-0} == 1 ]]; then

@@ -8,7 +8,9 @@ Kafka, consumes, learns and publishes. Another thread polls URL/v1/model;
 a batch is served when the served version's events_consumed covers every
 event sent up to and including it. Prints one line:
   RESULT batches=N p50_ms=.. p99_ms=.. max_ms=.. first_ms=.. sent=.. rejected=.. unserved=..
-first_ms is the first batch's delay (after a restart: until consuming).
+         steady_p50_ms=.. steady_p99_ms=.. rate=..
+first_ms is the first batch's delay (after a restart: until consuming); the
+steady_ figures leave out the batches sent before the first one was served.
 
 Usage: scale_service_load.py URL RATE SECONDS [BATCH]
 """
@@ -101,11 +103,16 @@ def main():
     done.set()
     t.join()
     delays = sorted(served.values())
-    pick = lambda q: delays[min(len(delays) - 1, int(q * len(delays)))] if delays else float("nan")
+    pick = lambda q, d=delays: d[min(len(d) - 1, int(q * len(d)))] if d else float("nan")
+    # Steady state: the batches sent after the first one was served (the
+    # first ones wait for the consumer group to form after a restart).
+    first_served = sent_at[0][0] + served[0] / 1000 if 0 in served else float("inf")
+    steady = sorted(d for i, d in served.items() if sent_at[i][0] >= first_served)
     print(f"RESULT batches={len(sent_at)} p50_ms={pick(0.5):.1f} p99_ms={pick(0.99):.1f} "
           f"max_ms={(delays[-1] if delays else float('nan')):.1f} "
           f"first_ms={served.get(0, float('nan')):.1f} sent={total} rejected={rejected} "
           f"unserved={len(sent_at) - len(served)} "
+          f"steady_p50_ms={pick(0.5, steady):.1f} steady_p99_ms={pick(0.99, steady):.1f} "
           f"rate={total / elapsed:.0f}")
 
 

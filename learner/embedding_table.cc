@@ -361,22 +361,23 @@ Status EmbeddingTable::ImportRow(uint64_t key, std::string_view bytes) {
                               std::to_string(bytes.size()) + " bytes, expected " +
                               std::to_string(expected));
   }
-  std::vector<Real> values(stride());
-  uint64_t last_seen = 0;
-  Decoder in(bytes, "embedding row");
-  RANKER_RETURN_IF_ERROR(in.GetInto(values.data(), stride()));
-  RANKER_RETURN_IF_ERROR(in.GetFixed64(&last_seen));
+  // The size is right, so the decoding below cannot fail: the bytes go
+  // straight into the row (a restore imports millions: no allocation and no
+  // initial weights per row).
   const auto mark = marks_.find(key);
   const bool touched = mark != marks_.end() && (mark->second & kTouched);
-  RowTrie::Row row = rows_.Mutable(key);
-  const bool created = row.values == nullptr;
+  bool created = false;
+  RowTrie::Row row = rows_.Upsert(key, &created);
   if (created) {
-    row = CreateRow(key);
+    ForgetRemoved(key);
   } else if (!touched) {
     row_sum_ -= HashOf(key, {row.values, row.last_seen});
   }
-  const int64_t before = *row.last_seen;
-  std::copy(values.begin(), values.end(), row.values);
+  const int64_t before = created ? 0 : *row.last_seen;
+  uint64_t last_seen = 0;
+  Decoder in(bytes, "embedding row");
+  RANKER_RETURN_IF_ERROR(in.GetInto(row.values, stride()));
+  RANKER_RETURN_IF_ERROR(in.GetFixed64(&last_seen));
   *row.last_seen = static_cast<int64_t>(last_seen);
   // Not touched: the new hash enters the sum now (no mark left behind, so
   // a restore of many rows keeps no per-row bookkeeping).

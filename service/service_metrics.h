@@ -32,6 +32,7 @@
 //   ranker_snapshot_isa_mismatch_total                  counter (restores from
 //     a build for other instruction sets)
 //   ranker_snapshot_write_seconds                       gauge (last write)
+//   ranker_snapshot_retain_seconds                      gauge (of it: retention)
 //   ranker_snapshot_capture_seconds                     gauge (last learner pause)
 //   ranker_snapshot_bytes                               gauge (last payload)
 //   ranker_snapshot_rows                                gauge (last delta rows)
@@ -110,6 +111,7 @@ class ServiceMetrics {
   prometheus::Counter* snapshot_corrupt_;
   prometheus::Counter* snapshot_isa_;
   prometheus::Gauge* snapshot_write_;
+  prometheus::Gauge* snapshot_retain_;
   prometheus::Gauge* snapshot_capture_;
   prometheus::Gauge* snapshot_bytes_;
   prometheus::Gauge* snapshot_rows_;

@@ -302,8 +302,11 @@ void Snapshotter::Write(Pending p) {
   store::Snapshot& s = p.snapshot;
   store::SnapshotInfo info = store::InfoOf(s);
   Status status = store_->Put(s);
+  double retain_ms = 0;
   if (status.ok()) {
+    const auto retain_start = std::chrono::steady_clock::now();
     Status retained = store_->Retain(options_.retain);
+    retain_ms = MsSince(retain_start);
     if (!retained.ok()) {
       std::fprintf(stderr, "ranker snapshots: retention failed: %s\n", retained.message().c_str());
     }
@@ -316,6 +319,7 @@ void Snapshotter::Write(Pending p) {
   if (status.ok()) {
     ++stats_.written;
     stats_.last_write_ms = MsSince(start);
+    stats_.last_retain_ms = retain_ms;
     stats_.last_bytes = info.bytes;
     stats_.last_rows = info.changed_rows + info.removed_rows;
     stats_.last = info;

@@ -72,7 +72,14 @@ RocksDbSnapshotStore::RocksDbSnapshotStore(std::unique_ptr<rocksdb::DB> db,
                                            const RocksDbStoreOptions& options, uint64_t max_id)
     : db_(std::move(db)), options_(options), max_id_(max_id) {}
 
-RocksDbSnapshotStore::~RocksDbSnapshotStore() = default;
+RocksDbSnapshotStore::~RocksDbSnapshotStore() {
+  // A clean close leaves the memtables on disk, so the next Open need not
+  // replay them from the WAL (a full snapshot of 10M rows is ~1.5 GB of it:
+  // seconds and memory at every restart). A crash still recovers from the WAL.
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  (void)db_->Flush(flush);
+}
 
 namespace {
 

@@ -40,7 +40,7 @@ class RocksDbSnapshotStore final : public SnapshotStore {
   // Corruption if the directory holds a DB of another layout version.
   static StatusOr<std::unique_ptr<RocksDbSnapshotStore>> Open(
       const std::string& path, const RocksDbStoreOptions& options = {});
-  ~RocksDbSnapshotStore() override;  // closes the DB
+  ~RocksDbSnapshotStore() override;  // flushes the memtables, closes the DB
 
   Status Put(const Snapshot& s) override;
   StatusOr<Snapshot> Get(uint64_t id) const override;
