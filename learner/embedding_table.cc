@@ -119,7 +119,10 @@ size_t EmbeddingTable::FoldDigest() const {
   for (uint64_t key : touched_) {
     const auto it = marks_.find(key);
     it->second &= static_cast<uint8_t>(~kTouched);
-    if (it->second == 0) marks_.erase(it);
+    if (!(it->second & kChanged)) {
+      it->second |= kChanged;
+      changed_.push_back(key);
+    }
     const RowTrie::ConstRow row = rows_.Find(key);
     if (row.values != nullptr) row_sum_ += HashOf(key, row);
   }
@@ -128,6 +131,19 @@ size_t EmbeddingTable::FoldDigest() const {
   touched_.clear();
   if (touched_.capacity() > (1u << 16)) touched_.shrink_to_fit();
   if (marks_.bucket_count() > 4096 && marks_.size() < marks_.bucket_count() / 16) marks_.rehash(0);
+  return n;
+}
+
+size_t EmbeddingTable::TakeChangedRowCount() const {
+  for (uint64_t key : changed_) {
+    const auto it = marks_.find(key);
+    if (it == marks_.end()) continue;
+    it->second &= static_cast<uint8_t>(~kChanged);
+    if (it->second == 0) marks_.erase(it);
+  }
+  const size_t n = changed_.size();
+  changed_.clear();
+  if (changed_.capacity() > (1u << 16)) changed_.shrink_to_fit();
   return n;
 }
 
@@ -190,7 +206,7 @@ std::span<Real> EmbeddingTable::Mutable(uint64_t key, int64_t ts_ms) {
   for (int c = 0; c < kDirtyChannels; ++c) {
     if (!(mark & (1u << c))) dirty_[c].keys.push_back(key);
   }
-  mark = kTouched | ((1u << kDirtyChannels) - 1);
+  mark |= kTouched | ((1u << kDirtyChannels) - 1);  // kChanged kept
   if (created) {
     InitRow(key, row);
     ++admitted_rows_;
@@ -281,7 +297,8 @@ void EmbeddingTable::Expire() {
 // Removes the row of `key` (it leaves the dirty channels, enters removed).
 void EmbeddingTable::RemoveRow(uint64_t key) {
   Touch(key);
-  marks_[key] = kTouched;
+  uint8_t& mark = marks_[key];
+  mark = kTouched | (mark & kChanged);
   rows_.Erase(key);
   MarkRemoved(key);
 }
@@ -344,22 +361,23 @@ Status EmbeddingTable::ImportRow(uint64_t key, std::string_view bytes) {
                               std::to_string(bytes.size()) + " bytes, expected " +
                               std::to_string(expected));
   }
-  std::vector<Real> values(stride());
-  uint64_t last_seen = 0;
-  Decoder in(bytes, "embedding row");
-  RANKER_RETURN_IF_ERROR(in.GetInto(values.data(), stride()));
-  RANKER_RETURN_IF_ERROR(in.GetFixed64(&last_seen));
+  // The size is right, so the decoding below cannot fail: the bytes go
+  // straight into the row (a restore imports millions: no allocation and no
+  // initial weights per row).
   const auto mark = marks_.find(key);
   const bool touched = mark != marks_.end() && (mark->second & kTouched);
-  RowTrie::Row row = rows_.Mutable(key);
-  const bool created = row.values == nullptr;
+  bool created = false;
+  RowTrie::Row row = rows_.Upsert(key, &created);
   if (created) {
-    row = CreateRow(key);
+    ForgetRemoved(key);
   } else if (!touched) {
     row_sum_ -= HashOf(key, {row.values, row.last_seen});
   }
-  const int64_t before = *row.last_seen;
-  std::copy(values.begin(), values.end(), row.values);
+  const int64_t before = created ? 0 : *row.last_seen;
+  uint64_t last_seen = 0;
+  Decoder in(bytes, "embedding row");
+  RANKER_RETURN_IF_ERROR(in.GetInto(row.values, stride()));
+  RANKER_RETURN_IF_ERROR(in.GetFixed64(&last_seen));
   *row.last_seen = static_cast<int64_t>(last_seen);
   // Not touched: the new hash enters the sum now (no mark left behind, so
   // a restore of many rows keeps no per-row bookkeeping).

@@ -217,6 +217,10 @@ class EmbeddingTable {
   // counts once per step): the difference between two publications is
   // what the later one carried.
   uint64_t rows_folded() const { return rows_folded_; }
+  // Distinct rows written or removed (folded) since the previous call, and
+  // starts a new period: what one publication carried (a row written in
+  // several steps counts once). O(those rows). Writer's thread.
+  size_t TakeChangedRowCount() const;
   // The per-row hash that the digest sums, of `key`'s row (0 without one).
   uint64_t RowHash(uint64_t key) const;
   // Rows in ascending key order, then the meta state (restores identically
@@ -256,6 +260,8 @@ class EmbeddingTable {
   // Per key changed since a mark was last cleared: bit c = dirty on
   // channel c, kTouched = written since the last fold of the digest.
   static constexpr uint8_t kTouched = 1u << kDirtyChannels;
+  // Folded since the last TakeChangedRowCount() (listed in changed_).
+  static constexpr uint8_t kChanged = 1u << (kDirtyChannels + 1);
   mutable boost::unordered_flat_map<uint64_t, uint8_t> marks_;
   // One dirty channel's changed and removed keys.
   struct DirtySet {
@@ -269,6 +275,7 @@ class EmbeddingTable {
   mutable uint64_t row_sum_ = 0;
   mutable std::vector<uint64_t> touched_;
   mutable uint64_t rows_folded_ = 0;
+  mutable std::vector<uint64_t> changed_;  // their marks carry kChanged
   // Expiry (ttl_ms > 0): a min-heap of (last-seen, key), at least one entry
   // per row and never later than the row's last-seen time. A copy builds
   // its own at its first sweep.

@@ -125,6 +125,12 @@ class Model {
   static StatusOr<std::unique_ptr<Model>> Restore(
       std::string_view state, std::span<const std::pair<uint64_t, std::string>> rows,
       const ModelOptions& model, const OptimizerOptions& optimizer);
+  // Restore() without the rows: the caller imports them one at a time
+  // (mutable_embeddings()->ImportRow), so a restore streamed from the store
+  // never holds the rows twice. Same errors as Restore().
+  static StatusOr<std::unique_ptr<Model>> RestoreState(std::string_view state,
+                                                       const ModelOptions& model,
+                                                       const OptimizerOptions& optimizer);
   // A follower's next version: the state blob (as Restore), the rows of
   // `base` (shared, not copied; none when base is null), then `changed`
   // rows imported and `removed` keys dropped. O(dense part + changed +

@@ -122,12 +122,18 @@ StatusOr<std::unique_ptr<Model>> Model::Deserialize(std::string_view data,
 StatusOr<std::unique_ptr<Model>> Model::Restore(
     std::string_view state, std::span<const std::pair<uint64_t, std::string>> rows,
     const ModelOptions& model, const OptimizerOptions& optimizer) {
-  StatusOr<std::unique_ptr<Model>> m = ReadImage(state, /*with_rows=*/false, model, optimizer);
+  StatusOr<std::unique_ptr<Model>> m = RestoreState(state, model, optimizer);
   if (!m.ok()) return m.status();
   for (const auto& [key, bytes] : rows) {
     RANKER_RETURN_IF_ERROR((*m)->table_.ImportRow(key, bytes));
   }
   return m;
+}
+
+StatusOr<std::unique_ptr<Model>> Model::RestoreState(std::string_view state,
+                                                     const ModelOptions& model,
+                                                     const OptimizerOptions& optimizer) {
+  return ReadImage(state, /*with_rows=*/false, model, optimizer);
 }
 
 StatusOr<std::unique_ptr<Model>> Model::RestoreDelta(

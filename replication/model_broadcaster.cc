@@ -4,9 +4,10 @@
 #include <prometheus/registry.h>
 
 #include <cstdio>
+#include <utility>
 
+#include "base/thread.h"
 #include "learner/embedding_table.h"
-#include "replication/model_topic_codec.h"
 
 namespace ranker::app {
 namespace {
@@ -26,36 +27,64 @@ ModelBroadcaster::ModelBroadcaster(const ModelTopicOptions& options,
       // Epochs of a later leader run are larger (wall clock at start).
       epoch_(static_cast<uint64_t>(clock->NowMs()) * 1000) {
   static_assert(kTopicChannel < learner::EmbeddingTable::kDirtyChannels);
-  if (registry == nullptr) return;
-  bytes_metric_ = &prometheus::BuildCounter()
-                       .Name("ranker_model_topic_bytes_total")
-                       .Help("Key + value bytes the leader produced to the model topic")
-                       .Register(*registry)
-                       .Add({});
-  versions_metric_ = &prometheus::BuildCounter()
-                          .Name("ranker_model_topic_broadcasts_total")
-                          .Help("Model versions the leader broadcast to the model topic")
-                          .Register(*registry)
-                          .Add({});
+  if (registry != nullptr) {
+    bytes_metric_ = &prometheus::BuildCounter()
+                         .Name("ranker_model_topic_bytes_total")
+                         .Help("Key + value bytes the leader produced to the model topic")
+                         .Register(*registry)
+                         .Add({});
+    versions_metric_ = &prometheus::BuildCounter()
+                            .Name("ranker_model_topic_broadcasts_total")
+                            .Help("Model versions the leader broadcast to the model topic")
+                            .Register(*registry)
+                            .Add({});
+  }
+  thread_ = std::thread([this] { Run(); });
+}
+
+ModelBroadcaster::~ModelBroadcaster() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
 }
 
 void ModelBroadcaster::OnPublish(LearningPipeline* pipeline, bool force) {
-  if (force || !sent_any_ || NowMonoMs() - last_mono_ms_ >= options_.interval_ms) {
+  if (force) {
+    WaitIdle();
     Broadcast(pipeline);
+    WaitIdle();
+    return;
   }
+  if (Busy()) return;  // the rows stay dirty: the next broadcast carries them
+  if (!sent_any_ || NowMonoMs() - last_mono_ms_ >= options_.interval_ms) Broadcast(pipeline);
 }
 
 void ModelBroadcaster::OnIdle(LearningPipeline* pipeline) {
   const std::shared_ptr<const PublishedModel> latest = publisher_->Latest();
-  if (latest == nullptr || (sent_any_ && latest->version == sent_version_ && !need_full_)) return;
-  if (NowMonoMs() - last_mono_ms_ >= options_.interval_ms) Broadcast(pipeline);
+  if (latest == nullptr || (sent_any_ && latest->version == sent_version_ && !need_full_.load())) {
+    return;
+  }
+  if (!Busy() && NowMonoMs() - last_mono_ms_ >= options_.interval_ms) Broadcast(pipeline);
+}
+
+bool ModelBroadcaster::Busy() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return sending_ || job_.has_value();
+}
+
+void ModelBroadcaster::WaitIdle() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return !sending_ && !job_.has_value(); });
 }
 
 bool ModelBroadcaster::Send(std::string_view key, std::string_view value,
                             const ingest::KafkaHeaders& headers) {
   Status s = producer_->Produce(options_.name, key, value, headers, kPartition);
   if (!s.ok()) {
-    need_full_ = true;  // followers may have missed part of it: resend all
+    need_full_.store(true);  // followers may have missed part of it: resend all
     failures_.fetch_add(1);
     std::fprintf(stderr, "ranker model topic: %s\n", s.message().c_str());
     return false;
@@ -67,39 +96,87 @@ bool ModelBroadcaster::Send(std::string_view key, std::string_view value,
   return true;
 }
 
+// Learner thread: O(1) besides the dense part's report already built at
+// publication; the dirty lists are moved out, not copied.
 void ModelBroadcaster::Broadcast(LearningPipeline* pipeline) {
   const std::shared_ptr<const PublishedModel> latest = publisher_->Latest();
   if (latest == nullptr) return;
   last_mono_ms_ = NowMonoMs();
-  const bool full =
-      need_full_ || since_checkpoint_ + 1 >= static_cast<uint64_t>(options_.checkpoint_every);
-  need_full_ = false;
-  const learner::Model& model = pipeline->trainer().model();
-  const learner::EmbeddingTable& table = model.embeddings();
-  CommitHeader h;
+  const bool full = need_full_.exchange(false) ||
+                    since_checkpoint_ + 1 >= static_cast<uint64_t>(options_.checkpoint_every);
+  Job job;
+  job.version = latest;
+  CommitHeader& h = job.header;
   h.version = latest->version;
   h.full = full;
   h.epoch = full ? ++epoch_ : epoch_;
   h.published_at_ms = latest->published_at_ms;
-  h.param_checksum = latest->ParamChecksum();  // `latest` is this state; cached for /v1/model
   h.report_json = latest->report_json;
+  // The learner's rows changed since the last broadcast taken; `latest`
+  // equals the learner's model, so they are the version's too.
+  pipeline->mutable_trainer()->mutable_model()->mutable_embeddings()->TakeDirty(
+      kTopicChannel, &job.keys, &job.removed);
+  if (full) job.keys.clear(), job.removed.clear();
+  since_checkpoint_ = full ? 0 : since_checkpoint_ + 1;
+  sent_version_ = h.version;
+  sent_any_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    job_ = std::move(job);
+  }
+  cv_.notify_all();
+}
+
+void ModelBroadcaster::Run() {
+  SetUpBackgroundThread("ranker-broadcast", 0);
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return stop_ || job_.has_value(); });
+    if (!job_.has_value()) return;  // stopping, nothing left
+    Job job = std::move(*job_);
+    job_.reset();
+    sending_ = true;
+    lock.unlock();
+    SendJob(&job);
+    job.version.reset();  // the rows changed since are no longer held twice
+    lock.lock();
+    sending_ = false;
+    cv_.notify_all();
+  }
+}
+
+bool ModelBroadcaster::SendRow(const learner::EmbeddingTable& table, uint64_t key,
+                               const ingest::KafkaHeaders& h, std::string* buf, Job* job) {
+  buf->clear();
+  if (!table.ExportRow(key, buf)) return true;  // removed since it was marked
+  if (!Send(RowKey(key), *buf, h)) return false;
+  ++job->header.rows;
+  return true;
+}
+
+// Broadcaster thread: everything read from the immutable version.
+void ModelBroadcaster::SendJob(Job* job) {
+  CommitHeader& h = job->header;
+  const learner::Model& model = *job->version->model;
+  const learner::EmbeddingTable& table = model.embeddings();
+  h.param_checksum = job->version->ParamChecksum();  // cached for /v1/model too
   // Rows carry the epoch, so a follower tells a checkpoint's rows from
   // those of an earlier broadcast that was cut short.
   const ingest::KafkaHeaders headers = {{std::string(kEpochHeader), std::to_string(h.epoch)}};
   std::string row;
-  const std::vector<uint64_t> keys = full ? table.SortedKeys() : table.dirty_keys(kTopicChannel);
-  for (uint64_t key : keys) {
-    row.clear();
-    if (!table.ExportRow(key, &row)) continue;
-    if (!Send(RowKey(key), row, headers)) return;
-    ++h.rows;
-  }
-  if (!full) {
-    for (uint64_t key : table.removed_keys(kTopicChannel)) {
-      if (!Send(RowKey(key), {}, headers)) return;
+  bool ok = true;
+  if (h.full) {  // the trie's order (deterministic; followers need none)
+    table.ForEachKey([&](uint64_t key) { ok = ok && SendRow(table, key, headers, &row, job); });
+  } else {
+    for (uint64_t key : job->keys) {
+      if (!(ok = SendRow(table, key, headers, &row, job))) break;
+    }
+    for (uint64_t key : job->removed) {
+      if (!ok || !(ok = Send(RowKey(key), {}, headers))) break;
       ++h.rows;
     }
   }
+  if (!ok) return;
   std::string state;
   model.SerializeState(&state);
   for (std::string_view chunk : SplitChunks(state)) {
@@ -108,12 +185,8 @@ void ModelBroadcaster::Broadcast(LearningPipeline* pipeline) {
   }
   h.sent_at_ms = clock_->NowMs();
   if (!Send(kCommitKey, EncodeCommit(h), headers)) return;
-  pipeline->mutable_trainer()->mutable_model()->ClearDirtyRows(kTopicChannel);
-  since_checkpoint_ = full ? 0 : since_checkpoint_ + 1;
-  sent_version_ = h.version;
-  sent_any_ = true;
   broadcasts_.fetch_add(1);
-  if (full) checkpoints_.fetch_add(1);
+  if (h.full) checkpoints_.fetch_add(1);
   last_version_.store(h.version);
   if (versions_metric_ != nullptr) versions_metric_->Increment();
 }

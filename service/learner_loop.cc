@@ -325,11 +325,14 @@ uint64_t LearnerLoop::Snapshot() {
 // back to where the unchanged learner stands, and says so if that fails too.
 StatusOr<LearnerLoop::Restored> LearnerLoop::Restore(uint64_t id,
                                                      std::unique_lock<std::mutex>* lock) {
-  StatusOr<store::Snapshot> s = deps_.snapshotter->Load(id);
+  // Read and verified (streamed into a new model) before anything moves.
+  StatusOr<Snapshotter::Loaded> s = deps_.snapshotter->Read(id, pipeline_->options());
   if (!s.ok()) return s.status();
-  const ingest::OffsetMap target = Snapshotter::ToSourceOffsets(s->offsets);
+  const store::Snapshot head = std::move(s->head);
+  const uint64_t rows = s->rows;
+  const ingest::OffsetMap target = Snapshotter::ToSourceOffsets(head.offsets);
   RANKER_RETURN_IF_ERROR(MoveSource(target, lock));  // a failed seek moves nothing
-  Status restored = Snapshotter::RestoreInto(*s, pipeline_.get());
+  Status restored = Snapshotter::Apply(std::move(s).value(), pipeline_.get());
   if (!restored.ok()) {
     const ingest::OffsetMap stands = offsets_;
     Status back = MoveSource(stands, lock);
@@ -342,7 +345,7 @@ StatusOr<LearnerLoop::Restored> LearnerLoop::Restore(uint64_t id,
     return restored;
   }
   offsets_ = target;
-  deps_.snapshotter->Rebase(*s);
+  deps_.snapshotter->Rebase(head, rows);
   learned_since_snapshot_ = false;
   if (deps_.broadcaster != nullptr) deps_.broadcaster->RequestFull();  // followers replace all
   Publish();

@@ -17,11 +17,10 @@ std::shared_ptr<const PublishedModel> ModelPublisher::Publish(
   auto p = std::make_shared<PublishedModel>();
   const auto start = std::chrono::steady_clock::now();
   const learner::Model& model = pipeline.trainer().model();
-  model.embeddings().FoldDigest();
-  const uint64_t folded = model.embeddings().rows_folded();
-  p->publish_rows = folded >= rows_folded_ ? folded - rows_folded_ : folded;  // a new model
-  rows_folded_ = folded;
-  p->model = model.Clone();
+  p->model = model.Clone();  // folds the rows written since the last fold
+  // Distinct rows changed since the previous publication (the learner's own
+  // table: Clone's copy starts clean).
+  p->publish_rows = pipeline.trainer().model().embeddings().TakeChangedRowCount();
   p->clone_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   p->version = ++versions_;

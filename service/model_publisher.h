@@ -57,8 +57,7 @@ class ModelPublisher {
 
  private:
   std::atomic<std::shared_ptr<const PublishedModel>> latest_;
-  uint64_t rows_folded_ = 0;  // the learner table's count at the last Publish()
-  uint64_t versions_ = 0;     // writer only
+  uint64_t versions_ = 0;  // writer only
 };
 
 }  // namespace ranker::app

@@ -99,23 +99,30 @@ Status Service::OpenSnapshots(std::unique_ptr<store::SnapshotStore> store,
   RANKER_RETURN_IF_ERROR(config_.service.snapshot.Validate());
   snapshotter_ =
       std::make_unique<Snapshotter>(std::move(store), SnapshotterOptions(config_.service), clock_);
-  StatusOr<store::Snapshot> latest = snapshotter_->LoadLatest();
+  // Streamed: the rows go from the store's iterator into the table, so a
+  // 10M-row restore never holds them twice.
+  StatusOr<Snapshotter::Loaded> latest = snapshotter_->ReadLatest(pipeline->options());
   if (!latest.ok() && latest.status().code() == Status::Code::kNotFound) return Status::OK();
+  // A snapshot of another model shape: a configuration error, said as is.
+  if (!latest.ok() && latest.status().code() == Status::Code::kInvalidArgument) {
+    return latest.status();
+  }
   if (!latest.ok()) {
     // Starting empty would silently drop the model: refuse, and say why.
     return Status::Corruption("snapshot.dir " + config_.service.snapshot.dir +
                               ": no snapshot can be restored (" + latest.status().message() +
                               "); move the directory away to start from an empty model");
   }
-  RANKER_RETURN_IF_ERROR(Snapshotter::RestoreInto(*latest, pipeline));
-  snapshotter_->Rebase(*latest);
-  publisher_.ContinueFrom(latest->model_version);
-  *resume = Snapshotter::ToSourceOffsets(latest->offsets);
-  std::fprintf(stderr,
-               "ranker: restored snapshot %llu (model version %llu, %zu rows, %lld events)\n",
-               static_cast<unsigned long long>(latest->id),
-               static_cast<unsigned long long>(latest->model_version), latest->changed_rows.size(),
-               static_cast<long long>(pipeline->events_consumed()));
+  const store::Snapshot head = std::move(latest->head);
+  const uint64_t rows = latest->rows;
+  RANKER_RETURN_IF_ERROR(Snapshotter::Apply(std::move(latest).value(), pipeline));
+  snapshotter_->Rebase(head, rows);
+  publisher_.ContinueFrom(head.model_version);
+  *resume = Snapshotter::ToSourceOffsets(head.offsets);
+  std::fprintf(
+      stderr, "ranker: restored snapshot %llu (model version %llu, %llu rows, %lld events)\n",
+      static_cast<unsigned long long>(head.id), static_cast<unsigned long long>(head.model_version),
+      static_cast<unsigned long long>(rows), static_cast<long long>(pipeline->events_consumed()));
   return Status::OK();
 }
 

@@ -81,6 +81,11 @@ ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
   snapshot_write_ = &Register(BuildGauge(), "ranker_snapshot_write_seconds",
                               "Time the last snapshot took to write (and apply retention)", r)
                          .Add({});
+  snapshot_retain_ = &Register(BuildGauge(), "ranker_snapshot_retain_seconds",
+                               "Of the last write: the time retention took (dropping old "
+                               "snapshots and the row versions only they used)",
+                               r)
+                          .Add({});
   snapshot_capture_ = &Register(BuildGauge(), "ranker_snapshot_capture_seconds",
                                 "Time the learner paused to capture the last snapshot", r)
                            .Add({});
@@ -100,6 +105,7 @@ ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
 
 void ServiceMetrics::OnSnapshotScrape(const SnapshotStats& stats) {
   snapshot_write_->Set(stats.last_write_ms / 1000.0);
+  snapshot_retain_->Set(stats.last_retain_ms / 1000.0);
   snapshot_capture_->Set(stats.last_capture_ms / 1000.0);
   snapshot_bytes_->Set(static_cast<double>(stats.last_bytes));
   snapshot_rows_->Set(static_cast<double>(stats.last_rows));

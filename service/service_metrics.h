@@ -19,6 +19,7 @@
 //   ranker_model_input_pooled{kind,name,slot}           gauge (1 per pooled name)
 //   ranker_embedding_rows                               gauge
 //   ranker_snapshot_write_seconds                       gauge (last write)
+//   ranker_snapshot_retain_seconds                      gauge (of it: retention)
 //   ranker_snapshot_capture_seconds                     gauge (last learner pause)
 //   ranker_snapshot_bytes                               gauge (last payload)
 //   ranker_snapshot_rows                                gauge (last delta rows)
@@ -78,6 +79,7 @@ class ServiceMetrics {
   prometheus::Gauge* publish_rows_;
   prometheus::Gauge* embedding_rows_;
   prometheus::Gauge* snapshot_write_;
+  prometheus::Gauge* snapshot_retain_;
   prometheus::Gauge* snapshot_capture_;
   prometheus::Gauge* snapshot_bytes_;
   prometheus::Gauge* snapshot_rows_;

@@ -83,42 +83,119 @@ StatusOr<store::Snapshot> Snapshotter::Load(uint64_t id) const { return store_->
 
 std::vector<store::SnapshotInfo> Snapshotter::List() const { return store_->List(); }
 
-Status Snapshotter::RestoreInto(const store::Snapshot& s, LearningPipeline* pipeline) {
-  // The decoder keeps a view of its name: the string must outlive it.
-  const std::string what = "snapshot " + std::to_string(s.id) + " state";
-  Decoder in(s.dense_state, what);
-  uint32_t magic = 0, version = 0;
-  RANKER_RETURN_IF_ERROR(in.GetFixed32(&magic));
-  if (magic != kMagic) return Status::Corruption("snapshot state: bad magic number");
-  RANKER_RETURN_IF_ERROR(in.GetFixed32(&version));
-  if (version != kVersion && version != kLegacyVersion) {
-    return Status::Corruption("snapshot state: unsupported version " + std::to_string(version) +
-                              " (this build reads versions 1 and 2)");
+namespace {
+
+// The per-model restore: builds a model from a snapshot streamed by the
+// store (its state blob at Begin, then its rows one by one into the table)
+// and verifies the param_checksum at Finish.
+class ModelRestorer final : public store::SnapshotSink {
+ public:
+  explicit ModelRestorer(const PipelineOptions& config) : config_(config) {}
+
+  Status Begin(store::Snapshot head) override {
+    loaded_ = Snapshotter::Loaded{};
+    loaded_.head = std::move(head);
+    const store::Snapshot& s = loaded_.head;
+    // The decoder keeps a view of its name: the string must outlive it.
+    const std::string what = "snapshot " + std::to_string(s.id) + " state";
+    Decoder in(s.dense_state, what);
+    uint32_t magic = 0;
+    RANKER_RETURN_IF_ERROR(in.GetFixed32(&magic));
+    if (magic != kMagic) return Status::Corruption("snapshot state: bad magic number");
+    RANKER_RETURN_IF_ERROR(in.GetFixed32(&version_));
+    if (version_ != kVersion && version_ != kLegacyVersion) {
+      return Status::Corruption("snapshot state: unsupported version " + std::to_string(version_) +
+                                " (this build reads versions 1 and 2)");
+    }
+    std::string model_state;
+    RANKER_RETURN_IF_ERROR(in.GetString(&model_state));
+    RANKER_RETURN_IF_ERROR(in.GetString(&loaded_.pipeline_state));
+    if (!in.done()) return Status::Corruption("snapshot state: trailing bytes");
+    StatusOr<std::unique_ptr<learner::Model>> model =
+        learner::Model::RestoreState(model_state, config_.model, config_.optimizer);
+    if (!model.ok()) return Named(model.status());
+    loaded_.model = std::move(model).value();
+    return Status::OK();
   }
-  std::string model_state, pipeline_state;
-  RANKER_RETURN_IF_ERROR(in.GetString(&model_state));
-  RANKER_RETURN_IF_ERROR(in.GetString(&pipeline_state));
-  if (!in.done()) return Status::Corruption("snapshot state: trailing bytes");
-  const PipelineOptions& config = pipeline->options();
-  StatusOr<std::unique_ptr<learner::Model>> model =
-      learner::Model::Restore(model_state, s.changed_rows, config.model, config.optimizer);
-  if (!model.ok()) {
-    const std::string why = "snapshot " + std::to_string(s.id) + ": " + model.status().message();
-    // Options of another shape than the snapshot's: a configuration problem.
-    return model.status().code() == Status::Code::kInvalidArgument ? Status::InvalidArgument(why)
-                                                                   : Status::Corruption(why);
+
+  Status Row(uint64_t key, std::string_view bytes) override {
+    ++loaded_.rows;
+    const Status s = loaded_.model->mutable_embeddings()->ImportRow(key, bytes);
+    return s.ok() ? s : Named(s);
   }
-  const std::string checksum =
-      version == kLegacyVersion ? (*model)->LegacyParamChecksumHex() : (*model)->ParamChecksumHex();
-  if (checksum != s.param_checksum) {
-    return Status::Corruption("snapshot " + std::to_string(s.id) + " (state version " +
-                              std::to_string(version) +
-                              "): restored parameters do not match its param_checksum");
+
+  // REQUIRES: the store's Read returned OK into this sink.
+  StatusOr<Snapshotter::Loaded> Finish() {
+    const learner::Model& m = *loaded_.model;
+    const std::string checksum =
+        version_ == kLegacyVersion ? m.LegacyParamChecksumHex() : m.ParamChecksumHex();
+    if (checksum != loaded_.head.param_checksum) {
+      return Status::Corruption("snapshot " + std::to_string(loaded_.head.id) + " (state version " +
+                                std::to_string(version_) +
+                                "): restored parameters do not match its param_checksum");
+    }
+    return std::move(loaded_);
   }
-  return pipeline->Restore(std::move(model).value(), pipeline_state);
+
+ private:
+  // Options of another shape than the snapshot's: a configuration problem.
+  Status Named(const Status& s) const {
+    const std::string why = "snapshot " + std::to_string(loaded_.head.id) + ": " + s.message();
+    return s.code() == Status::Code::kInvalidArgument ? Status::InvalidArgument(why)
+                                                      : Status::Corruption(why);
+  }
+
+  const PipelineOptions& config_;
+  uint32_t version_ = 0;
+  Snapshotter::Loaded loaded_;
+};
+
+}  // namespace
+
+StatusOr<Snapshotter::Loaded> Snapshotter::Read(uint64_t id, const PipelineOptions& config) const {
+  ModelRestorer restorer(config);
+  RANKER_RETURN_IF_ERROR(store_->Read(id, &restorer));
+  return restorer.Finish();
 }
 
-void Snapshotter::Rebase(const store::Snapshot& s) {
+StatusOr<Snapshotter::Loaded> Snapshotter::ReadLatest(const PipelineOptions& config) {
+  ModelRestorer restorer(config);
+  Status skipped;
+  const Status read = store_->ReadLatest(&restorer, &skipped);
+  if (!skipped.ok()) {
+    std::fprintf(stderr, "ranker snapshots: skipped corrupt snapshots: %s\n",
+                 skipped.message().c_str());
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.corrupt_skipped = store_->corrupt_skipped();
+  }
+  RANKER_RETURN_IF_ERROR(read);
+  return restorer.Finish();
+}
+
+Status Snapshotter::Apply(Loaded loaded, LearningPipeline* pipeline) {
+  return pipeline->Restore(std::move(loaded.model), loaded.pipeline_state);
+}
+
+Status Snapshotter::RestoreInto(const store::Snapshot& s, LearningPipeline* pipeline) {
+  ModelRestorer restorer(pipeline->options());
+  store::Snapshot head;  // s without its rows (not copied)
+  head.id = s.id;
+  head.created_ms = s.created_ms;
+  head.model_version = s.model_version;
+  head.param_checksum = s.param_checksum;
+  head.isa = s.isa;
+  head.offsets = s.offsets;
+  head.dense_state = s.dense_state;
+  RANKER_RETURN_IF_ERROR(restorer.Begin(std::move(head)));
+  for (const auto& [key, bytes] : s.changed_rows) RANKER_RETURN_IF_ERROR(restorer.Row(key, bytes));
+  StatusOr<Loaded> loaded = restorer.Finish();
+  if (!loaded.ok()) return loaded.status();
+  return Apply(std::move(loaded).value(), pipeline);
+}
+
+void Snapshotter::Rebase(const store::Snapshot& s, uint64_t rows) {
   base_id_ = s.id;
   const std::string mismatch = learner::InstructionSetMismatch(s.isa);
   if (!mismatch.empty()) {
@@ -130,7 +207,7 @@ void Snapshotter::Rebase(const store::Snapshot& s) {
   need_full_ = false;
   if (stats_.last.id == 0) {  // what /v1/model shows until the next one
     stats_.last = store::InfoOf(s);
-    stats_.last.rows = s.changed_rows.size();
+    stats_.last.rows = rows;
   }
 }
 
@@ -225,8 +302,11 @@ void Snapshotter::Write(Pending p) {
   store::Snapshot& s = p.snapshot;
   store::SnapshotInfo info = store::InfoOf(s);
   Status status = store_->Put(s);
+  double retain_ms = 0;
   if (status.ok()) {
+    const auto retain_start = std::chrono::steady_clock::now();
     Status retained = store_->Retain(options_.retain);
+    retain_ms = MsSince(retain_start);
     if (!retained.ok()) {
       std::fprintf(stderr, "ranker snapshots: retention failed: %s\n", retained.message().c_str());
     }
@@ -239,6 +319,7 @@ void Snapshotter::Write(Pending p) {
   if (status.ok()) {
     ++stats_.written;
     stats_.last_write_ms = MsSince(start);
+    stats_.last_retain_ms = retain_ms;
     stats_.last_bytes = info.bytes;
     stats_.last_rows = info.changed_rows + info.removed_rows;
     stats_.last = info;

@@ -57,6 +57,7 @@ struct SnapshotStats {
   uint64_t isa_mismatch = 0;
   double last_capture_ms = 0;  // learner-thread pause of the last capture
   double last_write_ms = 0;    // store write (+ retention) of the last snapshot
+  double last_retain_ms = 0;   // of which retention (Retain: a scan of the row versions)
   uint64_t last_bytes = 0;     // payload bytes of the last written snapshot
   uint64_t last_rows = 0;      // changed + removed rows it carried
   store::SnapshotInfo last;    // the last written or restored (id 0: none)
@@ -76,17 +77,39 @@ class Snapshotter {
   Snapshotter& operator=(const Snapshotter&) = delete;
 
   // The newest snapshot that verifies (NotFound: none stored). Corrupt newer
-  // ones are skipped, logged to stderr and counted.
+  // ones are skipped, logged to stderr and counted. Holds every row in
+  // memory: startup and rollback use ReadLatest()/Read() instead.
   StatusOr<store::Snapshot> LoadLatest();
   StatusOr<store::Snapshot> Load(uint64_t id) const;
   std::vector<store::SnapshotInfo> List() const;
 
+  // A snapshot read back and verified (param_checksum included), not yet
+  // in a pipeline.
+  struct Loaded {
+    store::Snapshot head;  // the snapshot without its rows
+    uint64_t rows = 0;     // rows restored into `model`
+    std::unique_ptr<learner::Model> model;
+    std::string pipeline_state;  // for LearningPipeline::Restore
+  };
+  // Snapshot `id` (or the newest that verifies, skipping corrupt ones as
+  // LoadLatest does) streamed from the store into a new model of `config`'s
+  // shape, row by row: the rows are never held twice, so the peak memory of
+  // a restore stays near the restored model's. Errors as RestoreInto's, and
+  // the store's (NotFound: no such snapshot / none stored).
+  StatusOr<Loaded> Read(uint64_t id, const PipelineOptions& config) const;
+  StatusOr<Loaded> ReadLatest(const PipelineOptions& config);
+  // Puts a Loaded snapshot's model and state into `pipeline` at once.
+  // Nothing changes unless OK.
+  static Status Apply(Loaded loaded, LearningPipeline* pipeline);
+
   // Rebuilds `pipeline` (model and state) from `s`. Nothing changes unless OK.
   static Status RestoreInto(const store::Snapshot& s, LearningPipeline* pipeline);
-  // After RestoreInto(s): the next capture is a delta against s. Warns on
-  // stderr and counts (stats().isa_mismatch) when s was written by a build
-  // for other instruction sets.
-  void Rebase(const store::Snapshot& s);
+  // After RestoreInto(s) or Apply(): the next capture is a delta against
+  // `s` (rows: its live row count, for display). Warns on stderr and counts
+  // (stats().isa_mismatch) when s was written by a build for other
+  // instruction sets.
+  void Rebase(const store::Snapshot& s) { Rebase(s, s.changed_rows.size()); }
+  void Rebase(const store::Snapshot& s, uint64_t rows);
 
   // A periodic snapshot is due: interval_ms since the last capture and no
   // write in flight.

@@ -45,8 +45,8 @@ struct PublishedModel {
   double clone_ms = 0;    // how long the copy of the model took
   double publish_ms = 0;  // the whole publication on the learner thread (copy, report)
   // Embedding rows written or removed since the previous publication (what
-  // this one carried; the rest is shared with it), counted once per
-  // training step that wrote them.
+  // this one carried; the rest is shared with it): distinct rows, each
+  // counted once however many training steps wrote it.
   uint64_t publish_rows = 0;
 
   // The model's param_checksum, computed on first use by whichever thread

@@ -15,6 +15,7 @@
 #include "base/status.h"
 #include "store/rocksdb_format.h"
 #include "store/snapshot.h"
+#include "store/snapshot_store.h"
 
 namespace ranker::store::internal {
 
@@ -33,11 +34,13 @@ struct PrefixRead {
   rocksdb::ReadOptions ro;
 };
 
-// Appends the live rows `lineage` sees to *rows (sorted by key), checking each
-// against its RowHash and summing the hashes into *digest. Corruption names
-// the row and version.
+// Streams the live rows `lineage` sees into `sink` (ascending keys),
+// checking each against its RowHash; counts them into *count and sums their
+// hashes into *digest. Corruption names the row and version. An error of the
+// sink stops the scan and is returned as is, with *sink_failed set.
 Status ScanVisibleRows(rocksdb::DB* db, const rocksdb::Snapshot* snap,
-                       const format::Lineage& lineage, std::vector<Row>* rows, uint64_t* digest);
+                       const format::Lineage& lineage, SnapshotSink* sink, uint64_t* count,
+                       uint64_t* digest, bool* sink_failed);
 
 // For a Put of delta `s` on a base seen through `base`: subtracts from
 // *live / *digest the base rows that `s` replaces or removes, and lists in

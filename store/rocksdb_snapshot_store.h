@@ -4,7 +4,7 @@
 // the layout, visibility rule and checksums are in store/rocksdb_format.h.
 //
 // Costs: Put = O(delta) writes + one point lookup per changed/removed key;
-// Get = one scan of the stored row versions; Delete/Retain = one scan of the
+// Get/Read = one scan of the stored row versions; Delete/Retain = one scan of the
 // row versions (garbage collection) plus the deletions.
 #pragma once
 
@@ -40,10 +40,13 @@ class RocksDbSnapshotStore final : public SnapshotStore {
   // Corruption if the directory holds a DB of another layout version.
   static StatusOr<std::unique_ptr<RocksDbSnapshotStore>> Open(
       const std::string& path, const RocksDbStoreOptions& options = {});
-  ~RocksDbSnapshotStore() override;  // closes the DB
+  ~RocksDbSnapshotStore() override;  // flushes the memtables, closes the DB
 
   Status Put(const Snapshot& s) override;
   StatusOr<Snapshot> Get(uint64_t id) const override;
+  // Streams the rows from one RocksDB iterator: memory O(one row), not
+  // O(table), whatever the snapshot's size.
+  Status Read(uint64_t id, SnapshotSink* sink) const override;
   std::vector<SnapshotInfo> List() const override;
   StatusOr<std::vector<uint64_t>> Ids() const override;
   Status Retain(size_t keep_newest = 5) override;

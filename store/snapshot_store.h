@@ -23,12 +23,39 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
 #include "store/snapshot.h"
 
 namespace ranker::store {
+
+// Receives a snapshot that SnapshotStore::Read streams: the snapshot without
+// its rows first, then the rows one at a time, so a reader of millions of
+// rows never holds them all (a restore builds its table as they arrive).
+class SnapshotSink {
+ public:
+  virtual ~SnapshotSink() = default;
+  // `head` is the full snapshot but its rows (changed_rows and removed_rows
+  // empty; base_id 0); its dense state is verified. Called again when
+  // ReadLatest gives up on a corrupt snapshot and moves to an older one: each
+  // call starts over, and what the rows before it built must be dropped.
+  virtual Status Begin(Snapshot head) = 0;
+  // One live row, keys ascending. `bytes` is valid during the call only.
+  virtual Status Row(uint64_t key, std::string_view bytes) = 0;
+};
+
+// Collects a streamed snapshot back into one Snapshot (what Get returns).
+class CollectingSink final : public SnapshotSink {
+ public:
+  explicit CollectingSink(Snapshot* out) : out_(out) {}  // borrowed for the sink's life
+  Status Begin(Snapshot head) override;
+  Status Row(uint64_t key, std::string_view bytes) override;
+
+ private:
+  Snapshot* const out_;
+};
 
 class SnapshotStore {
  public:
@@ -44,6 +71,15 @@ class SnapshotStore {
   // The full snapshot `id`. NotFound if not stored (never Put, or dropped);
   // Corruption naming the id if any of its bytes fail verification.
   virtual StatusOr<Snapshot> Get(uint64_t id) const = 0;
+
+  // Streams the full snapshot `id` into `sink` (Begin, then every live row,
+  // ascending). The rows are verified one by one as they are delivered; the
+  // whole row set (count and digest) only at the end, so a sink must not
+  // act on what it received unless Read returns OK. Errors as Get's, plus
+  // any error of the sink, returned as is (and reading stops there).
+  // This default Get()s the snapshot and replays it; stores that can read
+  // row by row override it.
+  virtual Status Read(uint64_t id, SnapshotSink* sink) const;
 
   // Every stored snapshot, newest first, without loading dense state or rows.
   // A record that cannot be decoded appears with SnapshotInfo::error set.
@@ -66,6 +102,12 @@ class SnapshotStore {
   // when none). NotFound when the store is empty; Corruption listing all when
   // none verifies; any other error (IOError) is returned as is.
   StatusOr<Snapshot> Latest(Status* skipped = nullptr) const;
+
+  // Latest() streamed: Read()s the newest snapshot that verifies into
+  // `sink`, skipping (and counting) corrupt ones as Latest() does; the sink
+  // then sees Begin() once per snapshot tried. An error of the sink ends
+  // the search and is returned as is.
+  Status ReadLatest(SnapshotSink* sink, Status* skipped = nullptr) const;
 
   // Corrupt snapshots Latest() has skipped so far (a metric).
   uint64_t corrupt_skipped() const { return corrupt_skipped_.load(std::memory_order_relaxed); }

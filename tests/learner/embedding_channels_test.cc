@@ -31,6 +31,33 @@ TEST(EmbeddingChannels, ClearingOneChannelLeavesTheOtherDirty) {
   EXPECT_EQ(t.dirty_keys(1), (std::vector<uint64_t>{5}));
 }
 
+// What a publication carried (ranker_model_publish_rows): distinct rows
+// folded since the previous call, however many steps wrote each one.
+TEST(EmbeddingChannels, ChangedRowCountIsDistinctRowsSinceTheLastCall) {
+  EmbeddingTable t(2, 2, 0, 1, 0.1, RowPolicy{.ttl_ms = 10});
+  for (int step = 0; step < 3; ++step) {  // rows 5 and 6 written in three steps
+    t.Mutable(5, 0);
+    t.Mutable(6, 0);
+    t.FoldDigest();
+  }
+  t.Mutable(7, 0);
+  t.FoldDigest();
+  EXPECT_EQ(t.TakeChangedRowCount(), 3u);
+  EXPECT_EQ(t.TakeChangedRowCount(), 0u);  // a new period
+  t.Mutable(6, 0);
+  t.Mutable(6, 0);
+  EXPECT_EQ(t.TakeChangedRowCount(), 0u) << "counted once folded";
+  t.FoldDigest();
+  EXPECT_EQ(t.TakeChangedRowCount(), 1u);
+  t.Mutable(9, 100);
+  t.EndStep({.probation = {}, .newest_ts_ms = 100});  // 5, 6, 7 expire; 9 written
+  t.Mutable(9, 100);
+  t.FoldDigest();
+  EXPECT_EQ(t.TakeChangedRowCount(), 4u) << "removed rows count as changed";
+  // The dirty channels are not disturbed by the count's marks.
+  EXPECT_EQ(t.dirty_keys(0), (std::vector<uint64_t>{9}));
+}
+
 TEST(EmbeddingChannels, RemovalsAreTrackedPerChannel) {
   EmbeddingTable t(2, 2, 0, 1, 0.1, RowPolicy{.ttl_ms = 10});
   t.Mutable(7, 0);

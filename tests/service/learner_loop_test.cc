@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/coding.h"
 #include "service/model_publisher.h"
 #include "service/pipeline.h"
 #include "service/snapshotter.h"
@@ -178,32 +179,65 @@ TEST_F(LearnerLoopTest, RestoreSeeksWithoutHoldingTheLockTheRebalanceCallbacksTa
   EXPECT_TRUE(WaitConsumed(60)) << Consumed();
 }
 
-// A restore whose state does not load moves the partitions back; when that
-// seek fails too, the learner's positions are wrong and the caller must hear
-// it, not just the first error.
+// A snapshot whose model does not load is refused before anything moves (it
+// is read and verified first). One whose model verifies but whose pipeline
+// state does not load fails after the partitions moved: they move back, and
+// when that seek fails too, the learner's positions are wrong and the caller
+// must hear it, not just the first error.
 TEST_F(LearnerLoopTest, AFailedRestoreMovesThePartitionsBackOrSaysItCouldNot) {
   Produce(0, 30);
   ASSERT_NO_FATAL_FAILURE(StartLoop());
   ASSERT_TRUE(WaitConsumed(30));
+  StatusOr<store::Snapshot> good = store_->Get(TakeSnapshot());
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
   store::Snapshot bad;  // stores fine, does not restore: its state is garbage
   bad.id = 77;          // and it covers no offsets: every partition from its start
   bad.dense_state = "not a pipeline state";
   ASSERT_TRUE(store_->Put(bad).ok());
+  // The good snapshot's model with a pipeline state that does not load.
+  Decoder in(good->dense_state, "state");
+  uint32_t magic = 0, version = 0;
+  std::string model_state, pipeline_state;
+  ASSERT_TRUE(in.GetFixed32(&magic).ok());
+  ASSERT_TRUE(in.GetFixed32(&version).ok());
+  ASSERT_TRUE(in.GetString(&model_state).ok());
+  store::Snapshot half = *good;
+  half.id = 78;
+  half.dense_state.clear();
+  PutFixed32(&half.dense_state, magic);
+  PutFixed32(&half.dense_state, version);
+  PutString(&half.dense_state, model_state);
+  PutString(&half.dense_state, "not a pipeline state");
+  ASSERT_TRUE(store_->Put(half).ok());
 
-  // The restore's own error comes back, and the learner goes on from where
-  // it stood: nothing is learned twice.
+  // The restore's own error comes back, no partition moved, and the learner
+  // goes on from where it stood: nothing is learned twice.
+  int seeks = 0;
+  source_->before_seek = [&](const ingest::OffsetMap&) {
+    ++seeks;
+    return Status::OK();
+  };
   StatusOr<LearnerLoop::Restored> failed = loop_->RequestRestore(77, milliseconds(30000));
   EXPECT_EQ(failed.status().code(), Status::Code::kCorruption) << failed.status().ToString();
+  EXPECT_EQ(seeks, 0);
   Produce(30, 35);
   EXPECT_TRUE(WaitConsumed(35)) << Consumed();
 
+  // Moved, failed, moved back: the state error comes back.
+  failed = loop_->RequestRestore(78, milliseconds(30000));
+  EXPECT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().code(), Status::Code::kInternal) << failed.status().ToString();
+  EXPECT_EQ(seeks, 2);
+  Produce(35, 40);
+  EXPECT_TRUE(WaitConsumed(40)) << Consumed();
+
   // When the seek back fails too, the partitions stay at the snapshot's
   // offsets under the unchanged model: the caller must hear that.
-  int seeks = 0;
+  seeks = 0;
   source_->before_seek = [&](const ingest::OffsetMap&) {
     return ++seeks == 2 ? Status::Unavailable("injected: the seek back") : Status::OK();
   };
-  failed = loop_->RequestRestore(77, milliseconds(30000));
+  failed = loop_->RequestRestore(78, milliseconds(30000));
   EXPECT_EQ(seeks, 2);
   EXPECT_EQ(failed.status().code(), Status::Code::kInternal) << failed.status().ToString();
   EXPECT_NE(failed.status().message().find("injected: the seek back"), std::string::npos)

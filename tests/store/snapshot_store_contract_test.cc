@@ -332,6 +332,69 @@ TEST_P(SnapshotStoreContract, LatestIsConsistentDuringWrites) {
   EXPECT_EQ(store_->corrupt_skipped(), 0u);
 }
 
+// Records what Read() streams; fails with `fail` at row number `fail_at`.
+class RecordingSink final : public SnapshotSink {
+ public:
+  Status Begin(Snapshot head) override {
+    ++begins;
+    rows_at_begin = head.changed_rows.size() + head.removed_rows.size();
+    this->head = std::move(head);
+    rows.clear();
+    return Status::OK();
+  }
+  Status Row(uint64_t key, std::string_view bytes) override {
+    if (rows.size() == fail_at) return fail;
+    rows.emplace_back(key, std::string(bytes));
+    return Status::OK();
+  }
+  int begins = 0;
+  size_t rows_at_begin = 0;
+  Snapshot head;
+  std::vector<::ranker::store::Row> rows;
+  size_t fail_at = SIZE_MAX;
+  Status fail = Status::Unavailable("sink is full");
+};
+
+TEST_P(SnapshotStoreContract, ReadStreamsTheHeadThenEveryRowAscending) {
+  PutDelta(1, 0, Rows(1, 50, 1));
+  PutDelta(2, 1, Rows(40, 80, 2), {3, 4});
+  RecordingSink sink;
+  ASSERT_TRUE(store_->Read(2, &sink).ok());
+  EXPECT_EQ(sink.begins, 1);
+  EXPECT_EQ(sink.rows_at_begin, 0u);  // the head carries no rows
+  const Snapshot want = Header(2, 0);
+  EXPECT_EQ(sink.head.id, 2u);
+  EXPECT_EQ(sink.head.base_id, 0u);
+  EXPECT_EQ(sink.head.dense_state, want.dense_state);
+  EXPECT_EQ(sink.head.offsets, want.offsets);
+  EXPECT_EQ(sink.head.param_checksum, want.param_checksum);
+  EXPECT_EQ(sink.rows, ToRows(expected_.at(2)));  // ascending, removals applied
+  EXPECT_EQ(store_->Read(9, &sink).code(), Status::Code::kNotFound);
+}
+
+// The rows reach the sink while the store reads them: a sink that gives up
+// at the fifth row has seen four, and its error (not the store's) comes back.
+TEST_P(SnapshotStoreContract, ReadStopsAtTheSinksErrorAndReturnsIt) {
+  PutDelta(1, 0, Rows(1, 100, 1));
+  RecordingSink sink;
+  sink.fail_at = 4;
+  const Status s = store_->Read(1, &sink);
+  EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.ToString();
+  EXPECT_EQ(s.message(), "sink is full");
+  EXPECT_EQ(sink.rows.size(), 4u);
+  // ReadLatest neither counts it as corrupt nor falls back to an older one.
+  PutDelta(2, 1, Rows(1, 3, 2));
+  RecordingSink latest;
+  latest.fail_at = 4;
+  EXPECT_EQ(store_->ReadLatest(&latest).code(), Status::Code::kUnavailable);
+  EXPECT_EQ(latest.begins, 1);
+  EXPECT_EQ(latest.head.id, 2u);
+  EXPECT_EQ(store_->corrupt_skipped(), 0u);
+  RecordingSink whole;
+  ASSERT_TRUE(store_->ReadLatest(&whole).ok());
+  EXPECT_EQ(whole.rows, ToRows(expected_.at(2)));
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, SnapshotStoreContract,
                          ::testing::Values(Backend{"InMemory", &OpenInMemory},
                                            Backend{"RocksDb", &OpenRocks}),
