@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "service/challengers.h"
 #include "service/model_json.h"
 #include "service/pipeline.h"
 
@@ -60,6 +61,15 @@ void PrintProgress(const LearningPipeline& p, double seconds) {
                MetricsSummary(p.trainer().metrics().Report(), /*window=*/true).c_str());
 }
 
+// replay --json "challengers": {name: {progressive, gates, param_checksum, ...}}.
+boost::json::object ChallengersJson(const ChallengerSet& set) {
+  boost::json::object out;
+  for (size_t i = 0; i < set.size(); ++i) {
+    set.Read(i, [&](const learner::Trainer& t) { out[set.name(i)] = TrainerReportJson(t); });
+  }
+  return out;
+}
+
 }  // namespace
 
 int RunReplay(int argc, char** argv) {
@@ -89,6 +99,17 @@ int RunReplay(int argc, char** argv) {
     return 2;
   }
   const double progress_s = *progress;
+  // Challengers train on their own thread from the champion's examples.
+  StatusOr<std::unique_ptr<ChallengerSet>> challengers =
+      ChallengerSet::Create(config.challengers, ChallengerSetOptions());
+  if (!challengers.ok()) {
+    std::fprintf(stderr, "ranker replay: %s\n", challengers.status().message().c_str());
+    return 2;
+  }
+  if ((*challengers)->size() > 0) {
+    pipeline.set_tap(challengers->get());
+    (*challengers)->Start();
+  }
 
   const int64_t start_ns = SystemClock()->MonotonicNs();
   auto elapsed = [&] { return (SystemClock()->MonotonicNs() - start_ns) * 1e-9; };
@@ -108,6 +129,7 @@ int RunReplay(int argc, char** argv) {
   }
   reader.join();
   pipeline.Finish();
+  (*challengers)->Sync();
   const double wall = elapsed();
   if (!read_status.ok()) {
     std::fprintf(stderr, "ranker replay: %s\n", read_status.message().c_str());
@@ -118,6 +140,7 @@ int RunReplay(int argc, char** argv) {
     boost::json::object out = ModelReportJson(pipeline);
     out["examples_per_second"] = examples / std::max(wall, 1e-9);
     out["wall_seconds"] = wall;
+    if ((*challengers)->size() > 0) out["challengers"] = ChallengersJson(**challengers);
     std::cout << boost::json::serialize(out) << "\n";
   } else {
     PrintProgress(pipeline, wall);

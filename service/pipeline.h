@@ -18,6 +18,16 @@
 
 namespace ranker::app {
 
+// Sees what the champion's trainer is given, in order, on the learner
+// thread: each example (a copy is the tap's to take) with the event time of
+// its step, and each Flush(). Challengers (service/challengers.h) replay it.
+class ExampleTap {
+ public:
+  virtual ~ExampleTap() = default;
+  virtual void OnExample(const learner::Example& example, int64_t event_time_ms) = 0;
+  virtual void OnFlush() = 0;
+};
+
 class LearningPipeline {
  public:
   static StatusOr<std::unique_ptr<LearningPipeline>> Create(const PipelineOptions& options);
@@ -46,6 +56,9 @@ class LearningPipeline {
   void SerializeState(std::string* out) const;
   Status Restore(std::unique_ptr<learner::Model> model, std::string_view state);
 
+  // Borrows `tap` (null: none) until replaced. Learner thread only.
+  void set_tap(ExampleTap* tap) { tap_ = tap; }
+
   int64_t events_consumed() const { return events_consumed_; }
   const ingest::RejectCounters& rejects() const { return rejects_; }
   const learner::Joiner& joiner() const { return *joiner_; }
@@ -56,6 +69,7 @@ class LearningPipeline {
  private:
   LearningPipeline(const PipelineOptions& options, std::unique_ptr<learner::Trainer> trainer);
   void Train(std::vector<learner::Example>* ready);
+  void Flush();  // the trainer's partial batch, and the tap's
 
   const PipelineOptions options_;
   const ingest::EventDecoder decoder_;
@@ -64,6 +78,7 @@ class LearningPipeline {
   std::unique_ptr<learner::Trainer> trainer_;
   std::vector<learner::Example> ready_;  // reused buffer
   int64_t events_consumed_ = 0;
+  ExampleTap* tap_ = nullptr;
 };
 
 }  // namespace ranker::app

@@ -6,6 +6,8 @@
 
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "base/status.h"
 #include "ingest/event_decoder.h"
@@ -15,6 +17,18 @@
 #include "service/service_options.h"
 
 namespace ranker::app {
+
+// A challenger (README "Champion and challengers"): a model trained beside
+// the champion on the same joined examples, in the same order.
+struct ChallengerConfig {
+  std::string name;  // unique; not "champion" or "main" (the config's own model)
+  // The overrides as written, each a full key of the learning keys
+  // (model.*, optimizer.*, train.*, tasks) with its value text.
+  std::vector<std::pair<std::string, std::string>> overrides;
+  // The champion's learning options with the overrides applied
+  // (settings/ResolveChallengers); what the challenger trains with.
+  PipelineOptions pipeline;
+};
 
 struct Config {
   learner::ModelOptions model;
@@ -28,8 +42,12 @@ struct Config {
   // The service (serve/demo): ingest.brokers/topic/group_id/..., service.*,
   // http.*, rank.*.
   ServiceOptions service;
+  // `challengers:` (YAML list of {name, model: {overrides}}). Each one's
+  // `pipeline` is filled by settings/ResolveChallengers.
+  std::vector<ChallengerConfig> challengers;
 
-  // Cross-module checks (e.g. the joiner's tasks exist) plus each Validate().
+  // Cross-module checks (e.g. the joiner's tasks exist) plus each Validate(),
+  // and every challenger's (errors name "challengers[i].<key>").
   Status Validate() const;
   // The learning pipeline's share (a copy).
   PipelineOptions pipeline() const { return {model, optimizer, train, join, ingest}; }

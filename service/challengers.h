@@ -1,0 +1,116 @@
+// Challengers (README "Champion and challengers"): models trained beside the
+// champion on the champion's joined examples, in the same order, each with
+// its own options, progressive metrics and gate health.
+//
+// The champion's learner thread offers every example and flush it gives its
+// own trainer (ExampleTap); the set copies them into hand-off batches and
+// passes them through a bounded queue to ONE challenger thread that trains
+// every challenger in turn. So challengers cost the learner thread a copy of
+// each example, never a training step, and never change the champion. When
+// the queue is full the learner thread waits (backpressure, counted) instead
+// of dropping: every challenger sees every example exactly once. lag() is
+// how many examples were offered and not yet trained.
+//
+// Thread-safety: OnExample/OnFlush/Handoff/Sync/Start/Stop from the learner
+// thread (the owner); Read() and the counters from any thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/bounded_queue.h"
+#include "learner/trainer.h"
+#include "service/pipeline.h"
+#include "service/service_config.h"
+
+namespace ranker::app {
+
+struct ChallengerSetOptions {
+  size_t queue_batches = 64;    // hand-off batches in flight before backpressure
+  size_t batch_examples = 256;  // examples per hand-off batch
+  int thread_nice = 0;          // of the challenger thread
+};
+
+class ChallengerSet final : public ExampleTap {
+ public:
+  // One trainer per challenger, from its resolved options.
+  // REQUIRES: `challengers` passed Config::Validate().
+  static StatusOr<std::unique_ptr<ChallengerSet>> Create(
+      const std::vector<ChallengerConfig>& challengers, const ChallengerSetOptions& options);
+  ~ChallengerSet() override;  // Stop()s
+  ChallengerSet(const ChallengerSet&) = delete;
+  ChallengerSet& operator=(const ChallengerSet&) = delete;
+
+  // Starts the challenger thread. REQUIRES: called once.
+  void Start();
+  // Hands over what is pending, trains everything queued, joins. Idempotent.
+  void Stop();
+
+  // ExampleTap (learner thread).
+  void OnExample(const learner::Example& example, int64_t event_time_ms) override;
+  void OnFlush() override;
+  // Passes the partial hand-off batch to the challenger thread now (e.g. at
+  // a publication, so challengers do not wait for a full batch).
+  void Handoff();
+  // Handoff() and waits until every challenger trained everything offered
+  // (end of a replay; a consistent capture). Before Start(): trains inline.
+  void Sync();
+
+  size_t size() const { return challengers_.size(); }
+  const std::string& name(size_t i) const { return challengers_[i]->name; }
+  // Runs `fn(trainer)` on challenger i under its lock: the trainer does not
+  // change meanwhile. Any thread.
+  template <typename Fn>
+  void Read(size_t i, Fn&& fn) const {
+    std::lock_guard<std::mutex> lock(challengers_[i]->mu);
+    fn(static_cast<const learner::Trainer&>(*challengers_[i]->trainer));
+  }
+
+  uint64_t offered() const { return offered_.load(); }  // examples
+  uint64_t trained() const { return trained_.load(); }  // examples every challenger trained
+  uint64_t lag() const { return offered() - trained(); }
+  // Hand-offs that found the queue full and waited.
+  uint64_t backpressure_waits() const { return backpressure_waits_.load(); }
+
+ private:
+  struct Challenger {
+    std::string name;
+    std::unique_ptr<learner::Trainer> trainer;
+    mutable std::mutex mu;  // held while it trains a batch, and by Read()
+  };
+  // One step of the champion's feed: an example at its event time, or a flush.
+  struct Op {
+    learner::Example example;
+    int64_t event_time_ms = 0;
+    bool flush = false;
+  };
+  struct Batch {
+    std::vector<Op> ops;
+    uint64_t examples = 0;
+  };
+
+  explicit ChallengerSet(const ChallengerSetOptions& options);
+  void Run();
+  void Train(Batch& batch);  // moves the examples out
+
+  const ChallengerSetOptions options_;
+  std::vector<std::unique_ptr<Challenger>> challengers_;
+  Batch pending_;  // learner thread
+  BoundedQueue<Batch> queue_;
+  std::atomic<uint64_t> offered_{0};
+  std::atomic<uint64_t> trained_{0};
+  std::atomic<uint64_t> backpressure_waits_{0};
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;  // trained_ moved
+  std::thread thread_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace ranker::app
