@@ -129,6 +129,7 @@ int RunReplay(int argc, char** argv) {
   }
   reader.join();
   pipeline.Finish();
+  const double champion_wall = elapsed();  // the learner thread's part
   (*challengers)->Sync();
   const double wall = elapsed();
   if (!read_status.ok()) {
@@ -140,7 +141,13 @@ int RunReplay(int argc, char** argv) {
     boost::json::object out = ModelReportJson(pipeline);
     out["examples_per_second"] = examples / std::max(wall, 1e-9);
     out["wall_seconds"] = wall;
-    if ((*challengers)->size() > 0) out["challengers"] = ChallengersJson(**challengers);
+    if ((*challengers)->size() > 0) {
+      out["challengers"] = ChallengersJson(**challengers);
+      // The champion's learner finished first; the rest of the wall time is
+      // the challengers catching up. Backpressure: hand-offs that waited.
+      out["champion_wall_seconds"] = champion_wall;
+      out["challenger_backpressure_waits"] = (*challengers)->backpressure_waits();
+    }
     std::cout << boost::json::serialize(out) << "\n";
   } else {
     PrintProgress(pipeline, wall);

@@ -1,9 +1,12 @@
 #include "service/challengers.h"
 
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <cassert>
 #include <utility>
 
 #include "base/thread.h"
+#include "service/model_json.h"
 
 namespace ranker::app {
 
@@ -61,8 +64,22 @@ void ChallengerSet::OnFlush() {
   pending_.ops.push_back(std::move(op));
 }
 
+int ChallengerSet::Find(std::string_view name) const {
+  for (size_t i = 0; i < challengers_.size(); ++i) {
+    if (challengers_[i]->name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+void ChallengerSet::Publish(uint64_t version, int64_t now_ms) {
+  if (challengers_.empty()) return;
+  pending_.publish_version = version;
+  pending_.publish_ms = now_ms;
+  Handoff();
+}
+
 void ChallengerSet::Handoff() {
-  if (pending_.ops.empty()) return;
+  if (pending_.ops.empty() && pending_.publish_version == 0) return;
   Batch batch = std::move(pending_);
   pending_ = Batch();
   pending_.ops.reserve(options_.batch_examples);
@@ -100,11 +117,42 @@ void ChallengerSet::Train(Batch& batch) {
       c->trainer->Add(last ? std::move(op.example) : op.example);
     }
   }
+  if (batch.publish_version > 0) {
+    for (const auto& c : challengers_) PublishOne(c.get(), batch.publish_version, batch.publish_ms);
+  }
   {
     std::lock_guard<std::mutex> lock(done_mu_);
     trained_.fetch_add(batch.examples);
   }
   done_cv_.notify_all();
+}
+
+}  // namespace ranker::app
+
+namespace ranker::app {
+
+// A copy that shares the embedding rows (as ModelPublisher does for the
+// champion), on the challenger thread: the champion's learner never pays it.
+void ChallengerSet::PublishOne(Challenger* c, uint64_t version, int64_t now_ms) {
+  auto p = std::make_shared<PublishedModel>();
+  std::lock_guard<std::mutex> lock(c->mu);
+  const learner::Trainer& trainer = *c->trainer;
+  trainer.model().embeddings().FoldDigest();
+  p->model = trainer.model().Clone();
+  p->version = version;
+  p->published_at_ms = now_ms;
+  p->metrics = trainer.metrics().Report();
+  p->examples_trained = trainer.stats().examples_trained;
+  boost::json::object report = TrainerReportJson(trainer, /*with_checksum=*/false);
+  report["name"] = c->name;
+  report["model_version"] = version;
+  report["published_at_ms"] = now_ms;
+  report["lag_examples"] = lag();
+  boost::json::object started;
+  for (const auto& [tp, next] : options_.started_offsets) started[tp] = next;
+  report["started_offsets"] = std::move(started);
+  p->report_json = boost::json::serialize(report);
+  c->latest.store(std::shared_ptr<const PublishedModel>(std::move(p)));
 }
 
 }  // namespace ranker::app

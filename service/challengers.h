@@ -18,9 +18,11 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -28,6 +30,7 @@
 #include "learner/trainer.h"
 #include "service/pipeline.h"
 #include "service/service_config.h"
+#include "serving/published_model.h"
 
 namespace ranker::app {
 
@@ -35,6 +38,10 @@ struct ChallengerSetOptions {
   size_t queue_batches = 64;    // hand-off batches in flight before backpressure
   size_t batch_examples = 256;  // examples per hand-off batch
   int thread_nice = 0;          // of the challenger thread
+  // Where the challengers started reading ("topic/partition" -> offset; the
+  // restored snapshot's, empty from the beginning): a challenger is as
+  // young as the process that made it (README "Champion and challengers").
+  std::map<std::string, int64_t> started_offsets;
 };
 
 class ChallengerSet final : public ExampleTap {
@@ -55,9 +62,18 @@ class ChallengerSet final : public ExampleTap {
   // ExampleTap (learner thread).
   void OnExample(const learner::Example& example, int64_t event_time_ms) override;
   void OnFlush() override;
-  // Passes the partial hand-off batch to the challenger thread now (e.g. at
-  // a publication, so challengers do not wait for a full batch).
+  // Passes the partial hand-off batch to the challenger thread now.
   void Handoff();
+  // At the champion's publication `version`: Handoff(), and once the
+  // challenger thread has trained up to here it publishes every challenger
+  // as `version` too (one model_version counts publications of the set).
+  void Publish(uint64_t version, int64_t now_ms);
+  // Challenger i's latest published version; nullptr before its first.
+  std::shared_ptr<const PublishedModel> Latest(size_t i) const {
+    return challengers_[i]->latest.load();
+  }
+  // The index of challenger `name`, or -1.
+  int Find(std::string_view name) const;
   // Handoff() and waits until every challenger trained everything offered
   // (end of a replay; a consistent capture). Before Start(): trains inline.
   void Sync();
@@ -83,6 +99,7 @@ class ChallengerSet final : public ExampleTap {
     std::string name;
     std::unique_ptr<learner::Trainer> trainer;
     mutable std::mutex mu;  // held while it trains a batch, and by Read()
+    std::atomic<std::shared_ptr<const PublishedModel>> latest;
   };
   // One step of the champion's feed: an example at its event time, or a flush.
   struct Op {
@@ -93,11 +110,14 @@ class ChallengerSet final : public ExampleTap {
   struct Batch {
     std::vector<Op> ops;
     uint64_t examples = 0;
+    uint64_t publish_version = 0;  // > 0: publish every challenger after it
+    int64_t publish_ms = 0;
   };
 
   explicit ChallengerSet(const ChallengerSetOptions& options);
   void Run();
   void Train(Batch& batch);  // moves the examples out
+  void PublishOne(Challenger* c, uint64_t version, int64_t now_ms);
 
   const ChallengerSetOptions options_;
   std::vector<std::unique_ptr<Challenger>> challengers_;
