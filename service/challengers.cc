@@ -21,6 +21,7 @@ StatusOr<std::unique_ptr<ChallengerSet>> ChallengerSet::Create(
     }
     auto one = std::make_unique<Challenger>();
     one->name = c.name;
+    one->options = c.pipeline;
     one->trainer = std::move(trainer).value();
     set->challengers_.push_back(std::move(one));
   }
@@ -28,7 +29,7 @@ StatusOr<std::unique_ptr<ChallengerSet>> ChallengerSet::Create(
 }
 
 ChallengerSet::ChallengerSet(const ChallengerSetOptions& options)
-    : options_(options), queue_(options.queue_batches) {}
+    : options_(options), started_offsets_(options.started_offsets), queue_(options.queue_batches) {}
 
 ChallengerSet::~ChallengerSet() { Stop(); }
 
@@ -62,6 +63,21 @@ void ChallengerSet::OnFlush() {
   Op op;
   op.flush = true;
   pending_.ops.push_back(std::move(op));
+}
+
+void ChallengerSet::Restart(const std::map<std::string, int64_t>& started_offsets) {
+  Sync();
+  {
+    std::lock_guard<std::mutex> lock(started_mu_);
+    started_offsets_ = started_offsets;
+  }
+  for (const std::unique_ptr<Challenger>& c : challengers_) {
+    StatusOr<std::unique_ptr<learner::Trainer>> fresh =
+        learner::Trainer::Create(c->options.model, c->options.optimizer, c->options.train);
+    assert(fresh.ok());  // the same options made the first one
+    std::lock_guard<std::mutex> lock(c->mu);
+    c->trainer = std::move(fresh).value();
+  }
 }
 
 int ChallengerSet::Find(std::string_view name) const {
@@ -149,7 +165,10 @@ void ChallengerSet::PublishOne(Challenger* c, uint64_t version, int64_t now_ms) 
   report["published_at_ms"] = now_ms;
   report["lag_examples"] = lag();
   boost::json::object started;
-  for (const auto& [tp, next] : options_.started_offsets) started[tp] = next;
+  {
+    std::lock_guard<std::mutex> started_lock(started_mu_);
+    for (const auto& [tp, next] : started_offsets_) started[tp] = next;
+  }
   report["started_offsets"] = std::move(started);
   p->report_json = boost::json::serialize(report);
   c->latest.store(std::shared_ptr<const PublishedModel>(std::move(p)));

@@ -78,6 +78,11 @@ class ChallengerSet final : public ExampleTap {
   // (end of a replay; a consistent capture). Before Start(): trains inline.
   void Sync();
 
+  // After a rollback of the champion (challengers are not in snapshots):
+  // trains what is queued, then starts every challenger over with a fresh
+  // model, reading from `started_offsets`. Learner thread.
+  void Restart(const std::map<std::string, int64_t>& started_offsets);
+
   size_t size() const { return challengers_.size(); }
   const std::string& name(size_t i) const { return challengers_[i]->name; }
   // Runs `fn(trainer)` on challenger i under its lock: the trainer does not
@@ -97,6 +102,7 @@ class ChallengerSet final : public ExampleTap {
  private:
   struct Challenger {
     std::string name;
+    PipelineOptions options;  // to start over (Restart)
     std::unique_ptr<learner::Trainer> trainer;
     mutable std::mutex mu;  // held while it trains a batch, and by Read()
     std::atomic<std::shared_ptr<const PublishedModel>> latest;
@@ -120,6 +126,8 @@ class ChallengerSet final : public ExampleTap {
   void PublishOne(Challenger* c, uint64_t version, int64_t now_ms);
 
   const ChallengerSetOptions options_;
+  mutable std::mutex started_mu_;
+  std::map<std::string, int64_t> started_offsets_;  // GUARDED_BY(started_mu_)
   std::vector<std::unique_ptr<Challenger>> challengers_;
   Batch pending_;  // learner thread
   BoundedQueue<Batch> queue_;

@@ -237,6 +237,12 @@ void Service::CreateLearner(std::unique_ptr<LearningPipeline> pipeline) {
     service_metrics_->OnPublish(m, learner_->rejects(), http_rejects_);
     if (challengers_ != nullptr) challengers_->Publish(m.version, m.published_at_ms);
   };
+  deps.on_restore = [this](const ingest::OffsetMap& offsets) {
+    if (challengers_ == nullptr) return;
+    std::map<std::string, int64_t> started;
+    for (const auto& [tp, next] : offsets) started[OffsetKey(tp)] = next;
+    challengers_->Restart(started);
+  };
   learner_ = std::make_unique<LearnerLoop>(std::move(pipeline), LoopOptions(config_.service),
                                            std::move(deps));
 }
