@@ -178,6 +178,14 @@ class Parser {
       RANKER_RETURN_IF_ERROR(Numbers(*v, {"weights"}, &out->weights));
     }
     if (const json::value* v = obj.if_contains("k")) RANKER_RETURN_IF_ERROR(K(*v, out));
+    if (const json::value* v = obj.if_contains("model")) {
+      if (!v->is_string()) return Invalid({"model"}, "must be a string (a model's name)");
+      if (v->get_string().size() > limits_.max_string_bytes) {
+        return Invalid({"model"},
+                       "longer than " + std::to_string(limits_.max_string_bytes) + " bytes");
+      }
+      out->model = std::string(v->get_string());
+    }
     return Status::OK();
   }
 

@@ -61,6 +61,8 @@ struct RankRequest {
   std::vector<RankCandidate> candidates;
   std::optional<size_t> k;             // >= 1 when set; absent: all
   std::vector<NumberFeature> weights;  // task -> score weight overrides
+  // The model to rank with (a challenger's name); empty: the champion.
+  std::string model;
 };
 
 struct RankRequestLimits {

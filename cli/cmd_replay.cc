@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "service/challengers.h"
 #include "service/model_json.h"
 #include "service/pipeline.h"
 #include "sim/truth_eval.h"
@@ -89,6 +90,15 @@ void PrintProgress(const LearningPipeline& p, double seconds) {
                MetricsSummary(p.trainer().metrics().Report(), /*window=*/true).c_str());
 }
 
+// replay --json "challengers": {name: {progressive, gates, param_checksum, ...}}.
+boost::json::object ChallengersJson(const ChallengerSet& set) {
+  boost::json::object out;
+  for (size_t i = 0; i < set.size(); ++i) {
+    set.Read(i, [&](const learner::Trainer& t) { out[set.name(i)] = TrainerReportJson(t); });
+  }
+  return out;
+}
+
 }  // namespace
 
 int RunReplay(int argc, char** argv) {
@@ -118,6 +128,17 @@ int RunReplay(int argc, char** argv) {
     return 2;
   }
   const double progress_s = *progress;
+  // Challengers train on their own thread from the champion's examples.
+  StatusOr<std::unique_ptr<ChallengerSet>> challengers =
+      ChallengerSet::Create(config.challengers, ChallengerSetOptions());
+  if (!challengers.ok()) {
+    std::fprintf(stderr, "ranker replay: %s\n", challengers.status().message().c_str());
+    return 2;
+  }
+  if ((*challengers)->size() > 0) {
+    pipeline.set_tap(challengers->get());
+    (*challengers)->Start();
+  }
 
   sim::TruthProgressive truth;
   const std::string click_task = config.join.click_task;
@@ -150,6 +171,8 @@ int RunReplay(int argc, char** argv) {
   }
   reader.join();
   pipeline.Finish();
+  const double champion_wall = elapsed();  // the learner thread's part
+  (*challengers)->Sync();
   const double wall = elapsed();
   if (!read_status.ok()) {
     std::fprintf(stderr, "ranker replay: %s\n", read_status.message().c_str());
@@ -161,6 +184,13 @@ int RunReplay(int argc, char** argv) {
     out["examples_per_second"] = examples / std::max(wall, 1e-9);
     out["wall_seconds"] = wall;
     AddTruth(flags.positional(), truth, click_task, &out);
+    if ((*challengers)->size() > 0) {
+      out["challengers"] = ChallengersJson(**challengers);
+      // The champion's learner finished first; the rest of the wall time is
+      // the challengers catching up. Backpressure: hand-offs that waited.
+      out["champion_wall_seconds"] = champion_wall;
+      out["challenger_backpressure_waits"] = (*challengers)->backpressure_waits();
+    }
     std::cout << boost::json::serialize(out) << "\n";
   } else {
     PrintProgress(pipeline, wall);

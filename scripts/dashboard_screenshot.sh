@@ -61,6 +61,7 @@ live=$(attr live)
 polls=$(attr polls)
 errors=$(attr errors)
 ranked=$(attr ranked)
+models=$(attr models)
 echo "dashboard_screenshot: live=${live:-?} polls=${polls:-?} errors=${errors:-?} ranked=${ranked:-0}"
 
 status=0
@@ -81,6 +82,11 @@ if [[ "$ranked" != 1 ]]; then
   echo "FAIL: the ranking form got no ranking; the page shows:" >&2
   sed -n 's/.*<div id="rank-result"[^>]*>\(.*\)/\1/p' "$dom" | head -c 500 >&2
   echo >&2
+  status=1
+fi
+# DASHBOARD_EXPECT_MODELS=N: the models table (GET /v1/models) shows N rows.
+if [[ -n "${DASHBOARD_EXPECT_MODELS:-}" && "$models" != "$DASHBOARD_EXPECT_MODELS" ]]; then
+  echo "FAIL: the models table shows ${models:-no} models, expected $DASHBOARD_EXPECT_MODELS" >&2
   status=1
 fi
 if [[ ! -s "$out" ]]; then

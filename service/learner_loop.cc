@@ -345,6 +345,7 @@ StatusOr<LearnerLoop::Restored> LearnerLoop::Restore(uint64_t id,
     return restored;
   }
   offsets_ = target;
+  if (deps_.on_restore) deps_.on_restore(offsets_);
   deps_.snapshotter->Rebase(head, rows);
   learned_since_snapshot_ = false;
   if (deps_.broadcaster != nullptr) deps_.broadcaster->RequestFull();  // followers replace all

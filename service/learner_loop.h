@@ -90,6 +90,10 @@ struct LearnerLoopDeps {
   // visible to readers (metrics gauges), so a reader that sees a version
   // also sees its metrics.
   std::function<void(const PublishedModel&)> on_publish;
+  // Runs on the learner thread after a restore replaced the pipeline's
+  // state, with the offsets it now stands at, before the restored version
+  // is published (challengers start over there).
+  std::function<void(const ingest::OffsetMap&)> on_restore;
 };
 
 class LearnerLoop final : public ingest::RebalanceListener {

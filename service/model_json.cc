@@ -174,6 +174,31 @@ boost::json::object ModelReportJson(const LearningPipeline& pipeline, bool with_
   return out;
 }
 
+boost::json::object TrainerReportJson(const learner::Trainer& trainer, bool with_checksum) {
+  const learner::Model& model = trainer.model();
+  const learner::MetricsReport report = trainer.metrics().Report();
+  boost::json::object out;
+  if (with_checksum) out["param_checksum"] = model.ParamChecksumHex();
+  out["architecture"] = ArchitectureName(model.options().architecture);
+  out["examples_trained"] = trainer.stats().examples_trained;
+  out["examples_buffered"] = trainer.buffered();
+  out["steps"] = trainer.stats().steps;
+  out["skipped_steps"] = trainer.stats().skipped_steps;
+  out["embedding_rows"] = model.embedding_rows();
+  out["parameters"] = model.num_parameters();
+  boost::json::object progressive, gates;
+  for (size_t t = 0; t < report.tasks.size(); ++t) {
+    progressive[report.tasks[t].name] = TaskJson(report.tasks[t]);
+    if (t < report.gates.size() && !report.gates[t].empty()) {
+      gates[report.tasks[t].name] = boost::json::value_from(report.gates[t]);
+    }
+  }
+  out["progressive"] = std::move(progressive);
+  out["gates"] = std::move(gates);
+  out["gate_health"] = GateHealthJson(report);
+  return out;
+}
+
 std::string MetricsSummary(const learner::MetricsReport& report, bool window) {
   std::string out;
   char buf[160];

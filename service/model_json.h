@@ -15,6 +15,11 @@ namespace ranker::app {
 // the service computes it off the learner thread, on first request).
 boost::json::object ModelReportJson(const LearningPipeline& pipeline, bool with_checksum = true);
 
+// One model's share of the report (a challenger's in `replay --json`
+// "challengers" and GET /v1/models): architecture, param_checksum when
+// asked, counts, progressive metrics, gates and gate health.
+boost::json::object TrainerReportJson(const learner::Trainer& trainer, bool with_checksum = true);
+
 // Human-readable progressive metrics, one line per task ("click auc=0.73 ...").
 std::string MetricsSummary(const learner::MetricsReport& report, bool window);
 

@@ -104,17 +104,23 @@ void LearningPipeline::Consume(ingest::DecodeResult&& result) {
   Train(&ready_);
   // Event time moved on without new impressions (an idle stream): what the
   // joiner released trains now instead of waiting for a full batch.
-  if (watermark) trainer_->Flush();
+  if (watermark) Flush();
+}
+
+void LearningPipeline::Flush() {
+  trainer_->Flush();
+  if (tap_ != nullptr) tap_->OnFlush();
 }
 
 void LearningPipeline::Finish() {
   joiner_->Flush(&ready_);
   Train(&ready_);
-  trainer_->Flush();
+  Flush();
 }
 
 void LearningPipeline::Train(std::vector<learner::Example>* ready) {
-  trainer_->set_event_time_ms(joiner_->watermark_ms());
+  const int64_t event_time = joiner_->watermark_ms();
+  trainer_->set_event_time_ms(event_time);
   for (learner::Example& ex : *ready) {
     if (learner::IsTrained(ex)) {
       // The joiner sets feedback_ts_ms on the example that first brings a click.
@@ -127,6 +133,7 @@ void LearningPipeline::Train(std::vector<learner::Example>* ready) {
       }
       ++handed_;
     }
+    if (tap_ != nullptr) tap_->OnExample(ex, event_time);
     trainer_->Add(std::move(ex));
   }
   ready->clear();

@@ -19,6 +19,16 @@
 
 namespace ranker::app {
 
+// Sees what the champion's trainer is given, in order, on the learner
+// thread: each example (a copy is the tap's to take) with the event time of
+// its step, and each Flush(). Challengers (service/challengers.h) replay it.
+class ExampleTap {
+ public:
+  virtual ~ExampleTap() = default;
+  virtual void OnExample(const learner::Example& example, int64_t event_time_ms) = 0;
+  virtual void OnFlush() = 0;
+};
+
 class LearningPipeline {
  public:
   static StatusOr<std::unique_ptr<LearningPipeline>> Create(const PipelineOptions& options);
@@ -56,6 +66,9 @@ class LearningPipeline {
   // Wall time from consuming a click to the first publication that learned
   // from it (serve only; see set_wall_ms).
   const PublishDelay& publish_delay() const { return publish_delay_; }
+  // Borrows `tap` (null: none) until replaced. Learner thread only.
+  void set_tap(ExampleTap* tap) { tap_ = tap; }
+
   int64_t events_consumed() const { return events_consumed_; }
   const ingest::RejectCounters& rejects() const { return rejects_; }
   const learner::Joiner& joiner() const { return *joiner_; }
@@ -66,6 +79,7 @@ class LearningPipeline {
  private:
   LearningPipeline(const PipelineOptions& options, std::unique_ptr<learner::Trainer> trainer);
   void Train(std::vector<learner::Example>* ready);
+  void Flush();  // the trainer's partial batch, and the tap's
 
   const PipelineOptions options_;
   const ingest::EventDecoder decoder_;
@@ -77,6 +91,7 @@ class LearningPipeline {
   int64_t wall_ms_ = -1;
   uint64_t handed_ = 0;  // trained examples handed to the trainer (incl. its buffer)
   PublishDelay publish_delay_;
+  ExampleTap* tap_ = nullptr;
 };
 
 }  // namespace ranker::app

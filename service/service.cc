@@ -59,6 +59,18 @@ StatusOr<std::unique_ptr<Service>> Service::Create(const Config& config, const C
     service->source_ = std::move(seams.source);
     service->committer_ = std::make_unique<OffsetCommitter>(service->source_.get());
   }
+  if (!config.challengers.empty()) {
+    ChallengerSetOptions options;
+    options.thread_nice = config.service.learner_nice;
+    for (const auto& [tp, next] : resume) options.started_offsets[OffsetKey(tp)] = next;
+    StatusOr<std::unique_ptr<ChallengerSet>> set =
+        ChallengerSet::Create(config.challengers, options);
+    if (!set.ok()) return set.status();
+    service->challengers_ = std::move(set).value();
+    service->challenger_metrics_ =
+        std::make_unique<ChallengerMetrics>(&service->metrics_->registry());
+    (*pipeline)->set_tap(service->challengers_.get());
+  }
   service->CreateLearner(std::move(pipeline).value());
   if (!resume.empty()) service->learner_->ResumeFrom(resume);
   return service;
@@ -175,6 +187,7 @@ ServingDeps Service::Routes() {
   deps.models = this;
   deps.events = config_.service.follower() ? nullptr : this;
   deps.snapshots = this;
+  deps.promoter = this;  // (built in the constructor: challengers_ is not made yet)
   deps.rank = config_.service.rank;
   deps.new_request_id = [this] { return NewRequestId(); };
   deps.render_metrics = [this] { return RenderMetrics(); };
@@ -226,7 +239,16 @@ void Service::CreateLearner(std::unique_ptr<LearningPipeline> pipeline) {
   deps.snapshotter = snapshotter_.get();
   deps.broadcaster = broadcaster_.get();
   deps.producer = producer_.get();
-  deps.on_publish = [this](const PublishedModel& m) { service_metrics_->OnPublish(m); };
+  deps.on_publish = [this](const PublishedModel& m) {
+    service_metrics_->OnPublish(m);
+    if (challengers_ != nullptr) challengers_->Publish(m.version, m.published_at_ms);
+  };
+  deps.on_restore = [this](const ingest::OffsetMap& offsets) {
+    if (challengers_ == nullptr) return;
+    std::map<std::string, int64_t> started;
+    for (const auto& [tp, next] : offsets) started[OffsetKey(tp)] = next;
+    challengers_->Restart(started);
+  };
   learner_ = std::make_unique<LearnerLoop>(std::move(pipeline), LoopOptions(config_.service),
                                            std::move(deps));
 }
@@ -234,6 +256,7 @@ void Service::CreateLearner(std::unique_ptr<LearningPipeline> pipeline) {
 Status Service::Start() {
   started_ = true;
   if (follower_ != nullptr) RANKER_RETURN_IF_ERROR(follower_->Start());
+  if (challengers_ != nullptr) challengers_->Start();
   if (learner_ != nullptr) learner_->Start();
   if (source_ != nullptr) RANKER_RETURN_IF_ERROR(source_->Start(learner_.get()));
   if (config_.service.http_enabled) {
@@ -248,6 +271,7 @@ void Service::Stop() {
   stopped_ = true;
   if (follower_ != nullptr) follower_->Stop();
   if (learner_ != nullptr) learner_->Stop();  // drains, publishes and broadcasts the final version
+  if (challengers_ != nullptr) challengers_->Stop();  // trains what the learner handed over
   if (committer_ != nullptr) {
     (void)committer_->CommitNow();
     committer_->Stop();
@@ -256,6 +280,44 @@ void Service::Stop() {
   if (producer_ != nullptr) (void)producer_->Flush(std::chrono::milliseconds(5000));
   http_up_.store(false);
   http_->Stop();
+}
+
+std::shared_ptr<const PublishedModel> Service::Named(std::string_view name) const {
+  std::string wanted(name);
+  if (wanted.empty() || wanted == "champion") {
+    std::lock_guard<std::mutex> lock(champion_mu_);
+    wanted = champion_;
+  }
+  if (wanted == "main") return Latest();
+  const int i = challengers_ != nullptr ? challengers_->Find(wanted) : -1;
+  return i >= 0 ? challengers_->Latest(i) : nullptr;
+}
+
+std::vector<ModelSource::Entry> Service::Models() const {
+  std::string champion;
+  {
+    std::lock_guard<std::mutex> lock(champion_mu_);
+    champion = champion_;
+  }
+  std::vector<Entry> out{{"main", Latest(), champion == "main"}};
+  for (size_t i = 0; challengers_ != nullptr && i < challengers_->size(); ++i) {
+    const std::string& name = challengers_->name(i);
+    out.push_back({name, challengers_->Latest(i), champion == name});
+  }
+  return out;
+}
+
+Status Service::Promote(std::string_view name) {
+  if (challengers_ == nullptr) {
+    return Status::NotFound("no challengers are configured (challengers:): nothing to promote");
+  }
+  const bool known = name == "main" || (challengers_ != nullptr && challengers_->Find(name) >= 0);
+  if (!known) {
+    return Status::NotFound("no model named '" + std::string(name) + "' (GET /v1/models)");
+  }
+  std::lock_guard<std::mutex> lock(champion_mu_);
+  champion_ = std::string(name);
+  return Status::OK();
 }
 
 api::Response Service::Handle(api::Request request) const {
@@ -317,6 +379,7 @@ std::string Service::RenderMetrics() const {
   const ingest::SourceCounters counters = source_counters();
   if (snapshotter_ != nullptr) service_metrics_->OnSnapshotScrape(snapshotter_->stats());
   if (follower_ != nullptr) follower_->Scrape();
+  if (challengers_ != nullptr) challenger_metrics_->Scrape(*challengers_);
   service_metrics_->OnScrape(source_ != nullptr ? &counters : nullptr, clock_->NowMs());
   return metrics_->Render();
 }

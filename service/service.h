@@ -37,6 +37,8 @@
 #include "ingest/event_source.h"
 #include "ingest/kafka_dead_letter.h"
 #include "ingest/kafka_producer.h"
+#include "service/challenger_metrics.h"
+#include "service/challengers.h"
 #include "service/learner_loop.h"
 #include "service/model_publisher.h"
 #include "service/offset_committer.h"
@@ -70,7 +72,10 @@ struct ServiceSeams {
 
 // The serving/ interfaces (ModelSource, EventSink, SnapshotAdmin) are
 // implemented here and wired to the HTTP routes (serving/handlers.h).
-class Service final : public ModelSource, public EventSink, public SnapshotAdmin {
+class Service final : public ModelSource,
+                      public EventSink,
+                      public SnapshotAdmin,
+                      public ModelPromoter {
  public:
   // Validates the configuration and builds every part; creates the Kafka
   // clients (without contacting the brokers) when ingest.brokers is set.
@@ -99,6 +104,15 @@ class Service final : public ModelSource, public EventSink, public SnapshotAdmin
 
   // The latest published version (never null after Start()).
   std::shared_ptr<const PublishedModel> Latest() const override { return publisher_.Latest(); }
+  // Champion and challengers: "main" is the config's own model (the
+  // learner's, Latest()), each challenger by its name, "champion" whichever
+  // was promoted last (main until then).
+  std::shared_ptr<const PublishedModel> Named(std::string_view name) const override;
+  std::vector<Entry> Models() const override;
+  // --- ModelPromoter: which model serves /v1/rank by default.
+  Status Promote(std::string_view name) override;
+  // The challengers (null without any).
+  const ChallengerSet* challengers() const { return challengers_.get(); }
   // Answers a request as the HTTP server would (tests call handlers this way).
   api::Response Handle(api::Request request) const;
   // REQUIRES: Start() returned OK with http.enabled.
@@ -184,9 +198,13 @@ class Service final : public ModelSource, public EventSink, public SnapshotAdmin
   std::unique_ptr<ingest::EventSource> source_;
   std::unique_ptr<OffsetCommitter> committer_;
   std::unique_ptr<Snapshotter> snapshotter_;
-  std::unique_ptr<PublicationListener> broadcaster_;  // leader with a model topic
-  std::unique_ptr<LearnerLoop> learner_;              // null on a follower
-  std::unique_ptr<ModelFeed> follower_;               // follower only
+  std::unique_ptr<PublicationListener> broadcaster_;       // leader with a model topic
+  std::unique_ptr<LearnerLoop> learner_;                   // null on a follower
+  std::unique_ptr<ChallengerSet> challengers_;             // null without challengers
+  std::unique_ptr<ChallengerMetrics> challenger_metrics_;  // with challengers_
+  mutable std::mutex champion_mu_;
+  std::string champion_ = "main";        // GUARDED_BY(champion_mu_)
+  std::unique_ptr<ModelFeed> follower_;  // follower only
   std::unique_ptr<api::Router> router_;
   std::unique_ptr<api::HttpServer> http_;
   std::atomic<bool> http_up_{false};

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -16,6 +17,18 @@
 #include "service/service_options.h"
 
 namespace ranker::app {
+
+// A challenger (README "Champion and challengers"): a model trained beside
+// the champion on the same joined examples, in the same order.
+struct ChallengerConfig {
+  std::string name;  // unique; not "champion" or "main" (the config's own model)
+  // The overrides as written, each a full key of the learning keys
+  // (model.*, optimizer.*, train.*, tasks) with its value text.
+  std::vector<std::pair<std::string, std::string>> overrides;
+  // The champion's learning options with the overrides applied
+  // (settings/ResolveChallengers); what the challenger trains with.
+  PipelineOptions pipeline;
+};
 
 struct Config {
   learner::ModelOptions model;
@@ -29,10 +42,14 @@ struct Config {
   // The service (serve/demo): ingest.brokers/topic/group_id/..., service.*,
   // http.*, rank.*.
   ServiceOptions service;
+  // `challengers:` (YAML list of {name, model: {overrides}}). Each one's
+  // `pipeline` is filled by settings/ResolveChallengers.
+  std::vector<ChallengerConfig> challengers;
 
-  // Every module's Validate() error, then, when each module is sound on its
-  // own, the cross-module checks (e.g. the joiner's tasks exist). Each
-  // message starts with the key it names; empty when the config is valid.
+  // Every module's Validate() error and every challenger's (errors name
+  // "challengers[i].<key>"), then, when each module is sound on its own, the
+  // cross-module checks (e.g. the joiner's tasks exist). Each message starts
+  // with the key it names; empty when the config is valid.
   std::vector<Status> Errors() const;
   // OK, or InvalidArgument with Errors()' messages one per line.
   Status Validate() const;

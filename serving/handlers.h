@@ -7,6 +7,8 @@
 //   POST /v1/rank            RankHandler
 //   POST /v1/events          EventsHandler
 //   GET  /v1/model           ModelHandler (the published version's report)
+//   GET  /v1/models          ModelsHandler (champion and challengers)
+//   POST /v1/models/{name}/promote  PromoteHandler (admin)
 //   GET  /metrics            MetricsTextHandler
 //   GET  /healthz, /readyz   api/handlers.h, readiness from ServingDeps::ready
 //   GET  /, /assets/{name}   the dashboard (api/dashboard_handler.h)
@@ -36,6 +38,8 @@ struct ServingDeps {
   // null: this replica takes no events (a follower): POST /v1/events is 409.
   EventSink* events = nullptr;
   SnapshotAdmin* snapshots = nullptr;
+  // null: no challengers; POST /v1/models/{name}/promote is 404.
+  ModelPromoter* promoter = nullptr;
   api::RankRequestLimits rank;
   // A new request id for /v1/rank calls that bring none.
   std::function<std::string()> new_request_id;
@@ -48,6 +52,10 @@ struct ServingDeps {
 api::Handler RankHandler(const ModelSource* models, const api::RankRequestLimits& limits,
                          std::function<std::string()> new_request_id);
 api::Handler EventsHandler(EventSink* sink);
+// GET /v1/models: every model of the set with its report, champion flagged.
+api::Handler ModelsHandler(const ModelSource* models);
+// POST /v1/models/{name}/promote (admin).
+api::Handler PromoteHandler(ModelPromoter* promoter);
 api::Handler ModelHandler(const ModelSource* models, const SnapshotAdmin* snapshots);
 api::Handler MetricsTextHandler(std::function<std::string()> render);
 api::Handler SnapshotsHandler(const SnapshotAdmin* snapshots);

@@ -39,6 +39,8 @@ void AddServiceRoutes(const ServingDeps& deps, api::Router* router) {
               body);
   router->Add(Method::kPost, "/v1/events", EventsHandler(deps.events), body);
   router->Add(Method::kGet, "/v1/model", ModelHandler(deps.models, deps.snapshots));
+  router->Add(Method::kGet, "/v1/models", ModelsHandler(deps.models));
+  router->Add(Method::kPost, "/v1/models/{name}/promote", PromoteHandler(deps.promoter), admin);
   router->Add(Method::kGet, "/healthz", api::HealthzHandler());
   router->Add(Method::kGet, "/readyz", api::ReadyzHandler(deps.ready));
   router->Add(Method::kGet, "/metrics", MetricsTextHandler(deps.render_metrics));

@@ -94,7 +94,15 @@ api::Handler RankHandler(const ModelSource* models, const api::RankRequestLimits
     if (auto bad = api::RequireJsonContentType(request)) return *bad;
     StatusOr<api::RankRequest> rank = api::ParseRankRequest(request.body, limits);
     if (!rank.ok()) return api::ErrorFromStatus(rank.status());
-    const std::shared_ptr<const PublishedModel> published = models->Latest();
+    const std::shared_ptr<const PublishedModel> published = models->Named(rank->model);
+    if (published == nullptr && !rank->model.empty() && models->Latest() != nullptr) {
+      bool known = false;
+      for (const ModelSource::Entry& e : models->Models()) known = known || e.name == rank->model;
+      if (!known) {
+        return api::JsonError(404, "unknown_model",
+                              "model: no model named '" + rank->model + "' (GET /v1/models)");
+      }
+    }
     if (published == nullptr) return api::JsonError(503, "unavailable", "no model published yet");
     StatusOr<std::vector<double>> weights = Weights(*published->model, rank->weights);
     if (!weights.ok()) return api::ErrorFromStatus(weights.status());

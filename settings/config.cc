@@ -323,6 +323,7 @@ std::vector<KeyEntry> BuildTable() {
   t.push_back(
       Key("ingest.max_string_bytes", "longest id or feature value", REF(ingest.max_string_bytes)));
   AddServiceKeys(&t);
+  t.push_back(ChallengersKey());
   return t;
 }
 
@@ -388,7 +389,8 @@ namespace {
 // A Validate() message starts with the key it names ("model.num_experts must
 // be >= 1"): located at that key's line when the file set it.
 std::string Locate(const std::string& message, const std::string& file, const YamlKeyLines& lines) {
-  const std::string key = message.substr(0, message.find_first_of(" :"));
+  std::string key = message.substr(0, message.find_first_of(" :"));
+  if (key.starts_with("challengers[")) key = "challengers";  // the list's line
   const auto it = lines.find(key);
   if (it == lines.end()) return message;
   return file + ":" + std::to_string(it->second) + ": " + message;
@@ -438,8 +440,13 @@ StatusOr<Config> LoadConfig(const ConfigSources& sources) {
     if (!s.ok()) errors.push_back(s.message());
   }
   DeriveOptions(&config);
-  for (const Status& e : config.Errors())
-    errors.push_back(Locate(e.message(), sources.file, lines));
+  if (Status s = ResolveChallengers(&config); !s.ok()) {
+    errors.push_back(Locate(s.message(), sources.file, lines));
+  } else {
+    for (const Status& e : config.Errors()) {
+      errors.push_back(Locate(e.message(), sources.file, lines));
+    }
+  }
   if (errors.empty()) return config;
   std::string all;
   for (const std::string& e : errors) all += (all.empty() ? "" : "\n") + e;

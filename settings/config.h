@@ -57,6 +57,12 @@ struct ConfigSources {
 // mode. LoadConfig calls it; a Config built in code calls it before use.
 void DeriveOptions(Config* config);
 
+// Fills each challenger's options: the champion's learning options (model,
+// optimizer, train; the joiner is shared) with its overrides applied.
+// InvalidArgument names "challengers[i].<key>". LoadConfig calls it after
+// DeriveOptions; a Config built in code calls it before Validate().
+Status ResolveChallengers(Config* config);
+
 // Builds and validates the configuration from all sources. Reports every
 // error at once: InvalidArgument with one line per error (the file's, each
 // "file:line: ..."; the environment's; --set's; then the first Validate()

@@ -19,6 +19,9 @@ struct KeyEntry {
   std::function<std::string(const Config&)> get;
 };
 
+// `challengers` (settings/config_challengers.cc).
+KeyEntry ChallengersKey();
+
 // The table, built once.
 const std::vector<KeyEntry>& KeyTable();
 

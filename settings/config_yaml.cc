@@ -63,12 +63,100 @@ std::string TaskWindowsText(const YAML::Node& list) {
   return text;
 }
 
+// A scalar, or a list of scalars joined by commas (model.expert_hidden).
+StatusOr<std::string> ScalarText(const YAML::Node& value, const std::string& key,
+                                 std::string_view source) {
+  if (value.IsScalar()) return value.as<std::string>();
+  std::string joined;
+  if (value.IsSequence()) {
+    for (const YAML::Node& item : value) {
+      if (!item.IsScalar()) return Where(source, item, key + ": expected a list of scalars");
+      joined += (joined.empty() ? "" : ",") + item.as<std::string>();
+    }
+    return joined;
+  }
+  return Where(source, value, key + ": expected a value");
+}
+
+// One override of a challenger's `model:` map, as a full key: `tasks`,
+// nested maps (`optimizer: {learning_rate: ..}`), dotted keys as written,
+// the shorthands learning_rate/experts/batch_size, else model.<key>.
+std::string OverrideKey(const std::string& prefix, const std::string& k) {
+  if (!prefix.empty()) return prefix + "." + k;
+  if (k == "tasks" || k.find('.') != std::string::npos) return k;
+  if (k == "learning_rate") return "optimizer.learning_rate";
+  if (k == "experts") return "model.num_experts";
+  if (k == "batch_size") return "train.batch_size";
+  return "model." + k;
+}
+
+// Appends ";key=value" for every override under `map`.
+Status OverridesText(const YAML::Node& map, const std::string& prefix, std::string_view source,
+                     std::string* text) {
+  for (const auto& kv : map) {
+    const std::string k = kv.first.as<std::string>();
+    const YAML::Node& value = kv.second;
+    if (value.IsMap()) {
+      RANKER_RETURN_IF_ERROR(
+          OverridesText(value, prefix.empty() ? k : prefix + "." + k, source, text));
+      continue;
+    }
+    const std::string key = OverrideKey(prefix, k);
+    StatusOr<std::string> v = key == "tasks" && value.IsSequence() ? TasksToText(value, source)
+                                                                   : ScalarText(value, key, source);
+    if (!v.ok()) return v.status();
+    *text += ";" + key + "=" + *v;
+  }
+  return Status::OK();
+}
+
+// `challengers:` as a list of {name, model: {overrides}} (optimizer:,
+// train: and tasks: beside model: too), as the key's text form.
+StatusOr<std::string> ChallengersToText(const YAML::Node& list, std::string_view source) {
+  std::string text;
+  size_t i = 0;
+  for (const YAML::Node& entry : list) {
+    const std::string at = "challengers[" + std::to_string(i++) + "]";
+    if (!entry.IsMap() || !entry["name"] || !entry["name"].IsScalar()) {
+      return Where(source, entry, at + ": each challenger needs a name");
+    }
+    std::string one = entry["name"].as<std::string>();
+    for (const auto& kv : entry) {
+      const std::string k = kv.first.as<std::string>();
+      if (k == "name") continue;
+      if (k == "model" && kv.second.IsMap()) {
+        RANKER_RETURN_IF_ERROR(OverridesText(kv.second, "", source, &one));
+      } else if ((k == "optimizer" || k == "train") && kv.second.IsMap()) {
+        RANKER_RETURN_IF_ERROR(OverridesText(kv.second, k, source, &one));
+      } else if (k == "tasks" && kv.second.IsSequence()) {
+        StatusOr<std::string> tasks = TasksToText(kv.second, source);
+        if (!tasks.ok()) return tasks.status();
+        one += ";tasks=" + *tasks;
+      } else {
+        return Where(source, kv.first,
+                     at + ": unknown field '" + k +
+                         "' (name, model: {overrides}, optimizer:, "
+                         "train:, tasks:)");
+      }
+    }
+    if (!text.empty()) text += '|';
+    text += one;
+  }
+  return text;
+}
+
 // The value of `key`, as the text SetConfigValue takes; nullopt after
 // recording why there is none.
 std::optional<std::string> ValueText(const std::string& key, const YAML::Node& value,
                                      YamlErrors* errors) {
   if (key == "tasks" && value.IsSequence()) {
     StatusOr<std::string> text = TasksToText(value, errors->source);
+    if (text.ok()) return *text;
+    errors->messages.push_back(text.status().message());
+    return std::nullopt;
+  }
+  if (key == "challengers" && value.IsSequence()) {
+    StatusOr<std::string> text = ChallengersToText(value, errors->source);
     if (text.ok()) return *text;
     errors->messages.push_back(text.status().message());
     return std::nullopt;

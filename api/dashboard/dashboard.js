@@ -304,6 +304,59 @@
     fillTable('t-rejected', m.rejected);
   }
 
+  // ---- Champion and challengers: one row per model, its metrics per task
+  // and its gates (mean weight per expert, and the normalised entropy).
+
+  function modelCells(m, tasks) {
+    const cells = [m.name + (m.champion ? ' \u2605' : ''), m.architecture || '\u2013',
+                   fmtInt(m.examples_trained), fmtInt(m.lag_examples || 0)];
+    for (const t of tasks) {
+      const p = (m.progressive || {})[t] || {};
+      const loss = isNum(p.rmse) ? p.rmse : isNum(p.logloss) ? p.logloss : p.list_cross_entropy;
+      cells.push(isNum(p.auc) ? fmt(p.auc, 4) : '\u2013', isNum(loss) ? fmt(loss, 4) : '\u2013');
+      const g = (m.gates || {})[t];
+      const h = (m.gate_health || {})[t];
+      cells.push(Array.isArray(g) ? g.map((w) => fmt(w, 2)).join(' ') +
+                 (h && isNum(h.entropy) ? ' (H ' + fmt(h.entropy, 2) + ')' : '') : '\u2013');
+    }
+    return cells;
+  }
+
+  function renderModels(body) {
+    const models = Array.isArray(body.models) ? body.models : [];
+    const card = document.getElementById('models-card');
+    card.hidden = models.length < 2;  // one model: the page above says it all
+    const tasks = [...new Set(models.flatMap((m) => Object.keys(m.progressive || {})))];
+    const head = el('tr');
+    for (const c of ['model', 'architecture', 'examples', 'lag']) head.append(el('th', {}, c));
+    for (const t of tasks) {
+      head.append(el('th', {}, t + ' auc'), el('th', {}, t + ' loss'), el('th', {}, t + ' gates'));
+    }
+    document.getElementById('t-models-head').replaceChildren(head);
+    document.getElementById('t-models').replaceChildren(...models.map((m) => {
+      const tr = el('tr', m.champion ? { class: 'champion' } : {});
+      for (const c of modelCells(m, tasks)) tr.append(el('td', {}, c));
+      return tr;
+    }));
+    document.body.dataset.models = String(models.length);
+  }
+
+  // GET /v1/models: a server without it (older) leaves the card hidden.
+  async function pollModels() {
+    let r;
+    try {
+      r = await fetchJson('/v1/models');
+    } catch (_) {
+      return;
+    }
+    if (!r.ok || !r.body) return;
+    try {
+      renderModels(r.body);
+    } catch (e) {
+      reportError('rendering the models: ' + e.message);
+    }
+  }
+
   // ---- Polling.
 
   function setStatus(ok, text) {
@@ -364,6 +417,7 @@
 
   async function poll() {
     await pollOnce();
+    await pollModels();
     setTimeout(poll, POLL_MS);
   }
 

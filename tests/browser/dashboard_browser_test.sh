@@ -43,7 +43,8 @@ fi
 port=$(cat "$port_file")
 
 rc=0
-"$script" "$port" "$png" || rc=$?
+# The fixture serves the champion and two challengers at GET /v1/models.
+DASHBOARD_EXPECT_MODELS=3 "$script" "$port" "$png" || rc=$?
 if [[ $rc -ne 0 ]]; then
   echo "FAIL: $script exited $rc" >&2
   exit 1

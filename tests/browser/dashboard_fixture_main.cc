@@ -211,6 +211,24 @@ int Run(const Flags& flags) {
   AddDashboardRoutes(&router);
   router.Add(Method::kGet, "/v1/model",
              [&model](const Request&) { return JsonResponse(json::serialize(model.Next())); });
+  // GET /v1/models: the champion's report beside two challengers'.
+  router.Add(Method::kGet, "/v1/models", [&model](const Request&) {
+    json::object main = model.Next();
+    main["name"] = "main";
+    main["champion"] = true;
+    json::array models{main};
+    const char* names[] = {"omoe4", "ple"};
+    for (const char* name : names) {
+      json::object c = main;
+      c["name"] = name;
+      c["champion"] = false;
+      c["architecture"] = std::string(name) == "omoe4" ? "omoe" : "ple";
+      c["lag_examples"] = 256;
+      models.push_back(std::move(c));
+    }
+    return JsonResponse(json::serialize(json::object{
+        {"champion", "main"}, {"model_version", main["model_version"]}, {"models", models}}));
+  });
   router.Add(Method::kPost, "/v1/rank", Rank, {.requires_body = true});
   router.Add(Method::kGet, "/healthz", HealthzHandler());
   Metrics metrics;

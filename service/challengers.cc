@@ -1,0 +1,177 @@
+#include "service/challengers.h"
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <cassert>
+#include <utility>
+
+#include "base/thread.h"
+#include "service/model_json.h"
+
+namespace ranker::app {
+
+StatusOr<std::unique_ptr<ChallengerSet>> ChallengerSet::Create(
+    const std::vector<ChallengerConfig>& challengers, const ChallengerSetOptions& options) {
+  std::unique_ptr<ChallengerSet> set(new ChallengerSet(options));
+  for (const ChallengerConfig& c : challengers) {
+    StatusOr<std::unique_ptr<learner::Trainer>> trainer =
+        learner::Trainer::Create(c.pipeline.model, c.pipeline.optimizer, c.pipeline.train);
+    if (!trainer.ok()) {
+      return Status::InvalidArgument("challenger '" + c.name + "': " + trainer.status().message());
+    }
+    auto one = std::make_unique<Challenger>();
+    one->name = c.name;
+    one->options = c.pipeline;
+    one->trainer = std::move(trainer).value();
+    set->challengers_.push_back(std::move(one));
+  }
+  return set;
+}
+
+ChallengerSet::ChallengerSet(const ChallengerSetOptions& options)
+    : options_(options), started_offsets_(options.started_offsets), queue_(options.queue_batches) {}
+
+ChallengerSet::~ChallengerSet() { Stop(); }
+
+void ChallengerSet::Start() {
+  assert(!started_);
+  started_ = true;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void ChallengerSet::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  Handoff();
+  queue_.Close();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ChallengerSet::OnExample(const learner::Example& example, int64_t event_time_ms) {
+  if (challengers_.empty()) return;
+  Op op;
+  op.example = example;
+  op.event_time_ms = event_time_ms;
+  pending_.ops.push_back(std::move(op));
+  ++pending_.examples;
+  offered_.fetch_add(1, std::memory_order_relaxed);
+  if (pending_.ops.size() >= options_.batch_examples) Handoff();
+}
+
+void ChallengerSet::OnFlush() {
+  if (challengers_.empty()) return;
+  Op op;
+  op.flush = true;
+  pending_.ops.push_back(std::move(op));
+}
+
+void ChallengerSet::Restart(const std::map<std::string, int64_t>& started_offsets) {
+  Sync();
+  {
+    std::lock_guard<std::mutex> lock(started_mu_);
+    started_offsets_ = started_offsets;
+  }
+  for (const std::unique_ptr<Challenger>& c : challengers_) {
+    StatusOr<std::unique_ptr<learner::Trainer>> fresh =
+        learner::Trainer::Create(c->options.model, c->options.optimizer, c->options.train);
+    assert(fresh.ok());  // the same options made the first one
+    std::lock_guard<std::mutex> lock(c->mu);
+    c->trainer = std::move(fresh).value();
+  }
+}
+
+int ChallengerSet::Find(std::string_view name) const {
+  for (size_t i = 0; i < challengers_.size(); ++i) {
+    if (challengers_[i]->name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+void ChallengerSet::Publish(uint64_t version, int64_t now_ms) {
+  if (challengers_.empty()) return;
+  pending_.publish_version = version;
+  pending_.publish_ms = now_ms;
+  Handoff();
+}
+
+void ChallengerSet::Handoff() {
+  if (pending_.ops.empty() && pending_.publish_version == 0) return;
+  Batch batch = std::move(pending_);
+  pending_ = Batch();
+  pending_.ops.reserve(options_.batch_examples);
+  if (!started_ || stopped_) {  // no thread (yet, or any more): train here
+    Train(batch);
+    return;
+  }
+  if (queue_.size() >= options_.queue_batches) backpressure_waits_.fetch_add(1);
+  queue_.Push(std::move(batch));  // waits while full: nothing is dropped
+}
+
+void ChallengerSet::Sync() {
+  Handoff();
+  std::unique_lock<std::mutex> lock(done_mu_);
+  done_cv_.wait(lock, [this] { return trained_.load() == offered_.load(); });
+}
+
+void ChallengerSet::Run() {
+  SetUpBackgroundThread("ranker-challng", options_.thread_nice);
+  while (std::optional<Batch> batch = queue_.Pop()) Train(*batch);
+}
+
+void ChallengerSet::Train(Batch& batch) {
+  for (size_t i = 0; i < challengers_.size(); ++i) {
+    Challenger* c = challengers_[i].get();
+    const bool last = i + 1 == challengers_.size();
+    std::lock_guard<std::mutex> lock(c->mu);
+    for (Op& op : batch.ops) {
+      if (op.flush) {
+        c->trainer->Flush();
+        continue;
+      }
+      c->trainer->set_event_time_ms(op.event_time_ms);
+      // Every challenger but the last gets a copy.
+      c->trainer->Add(last ? std::move(op.example) : op.example);
+    }
+  }
+  if (batch.publish_version > 0) {
+    for (const auto& c : challengers_) PublishOne(c.get(), batch.publish_version, batch.publish_ms);
+  }
+  {
+    std::lock_guard<std::mutex> lock(done_mu_);
+    trained_.fetch_add(batch.examples);
+  }
+  done_cv_.notify_all();
+}
+
+}  // namespace ranker::app
+
+namespace ranker::app {
+
+// A copy that shares the embedding rows (as ModelPublisher does for the
+// champion), on the challenger thread: the champion's learner never pays it.
+void ChallengerSet::PublishOne(Challenger* c, uint64_t version, int64_t now_ms) {
+  auto p = std::make_shared<PublishedModel>();
+  std::lock_guard<std::mutex> lock(c->mu);
+  const learner::Trainer& trainer = *c->trainer;
+  trainer.model().embeddings().FoldDigest();
+  p->model = trainer.model().Clone();
+  p->version = version;
+  p->published_at_ms = now_ms;
+  p->metrics = trainer.metrics().Report();
+  p->examples_trained = trainer.stats().examples_trained;
+  boost::json::object report = TrainerReportJson(trainer, /*with_checksum=*/false);
+  report["name"] = c->name;
+  report["model_version"] = version;
+  report["published_at_ms"] = now_ms;
+  report["lag_examples"] = lag();
+  boost::json::object started;
+  {
+    std::lock_guard<std::mutex> started_lock(started_mu_);
+    for (const auto& [tp, next] : started_offsets_) started[tp] = next;
+  }
+  report["started_offsets"] = std::move(started);
+  p->report_json = boost::json::serialize(report);
+  c->latest.store(std::shared_ptr<const PublishedModel>(std::move(p)));
+}
+
+}  // namespace ranker::app
