@@ -88,7 +88,8 @@ int Main(int argc, char** argv) {
   StatusOr<store::SnapshotInfo> info = (*snapshots)->Wait(id, std::chrono::minutes(30));
   if (!info.ok()) return Fail("snapshot", info.status());
   std::printf("snapshot %llu: %llu rows, %.0f MB, written in %.1f s; checksum %s; RSS %.0f MB\n",
-              static_cast<unsigned long long>(id), static_cast<unsigned long long>(info->changed_rows),
+              static_cast<unsigned long long>(id),
+              static_cast<unsigned long long>(info->changed_rows),
               static_cast<double>(info->bytes) / 1e6, SecondsSince(t1),
               info->param_checksum.c_str(), RssMb());
   return 0;

@@ -118,6 +118,20 @@ boost::json::object InputsJson(const learner::InputBindings& b) {
           {"dense", std::move(dense)}};
 }
 
+// progressive{task: metrics}, gates{task: mean weights}, gate_health.
+void AddMetricsJson(const learner::MetricsReport& report, boost::json::object* out) {
+  boost::json::object progressive, gates;
+  for (size_t t = 0; t < report.tasks.size(); ++t) {
+    progressive[report.tasks[t].name] = TaskJson(report.tasks[t]);
+    if (t < report.gates.size() && !report.gates[t].empty()) {
+      gates[report.tasks[t].name] = boost::json::value_from(report.gates[t]);
+    }
+  }
+  (*out)["progressive"] = std::move(progressive);
+  (*out)["gates"] = std::move(gates);
+  (*out)["gate_health"] = GateHealthJson(report);
+}
+
 }  // namespace
 
 boost::json::object ModelReportJson(const LearningPipeline& pipeline, bool with_checksum) {
@@ -141,16 +155,7 @@ boost::json::object ModelReportJson(const LearningPipeline& pipeline, bool with_
                       {"admitted_rows", table.admitted_rows()},
                       {"rejected_sightings", table.rejected_sightings()}};
   out["parameters"] = model.num_parameters();
-  boost::json::object progressive, gates;
-  for (size_t t = 0; t < report.tasks.size(); ++t) {
-    progressive[report.tasks[t].name] = TaskJson(report.tasks[t]);
-    if (t < report.gates.size() && !report.gates[t].empty()) {
-      gates[report.tasks[t].name] = boost::json::value_from(report.gates[t]);
-    }
-  }
-  out["progressive"] = std::move(progressive);
-  out["gates"] = std::move(gates);
-  out["gate_health"] = GateHealthJson(report);
+  AddMetricsJson(report, &out);
   out["gate_collapse_entropy"] = report.gate_collapse_entropy;
   out["position_bias"] = PositionBiasJson(model.PositionBias());
   out["inputs"] = InputsJson(model.layout().Inputs());
@@ -186,16 +191,7 @@ boost::json::object TrainerReportJson(const learner::Trainer& trainer, bool with
   out["skipped_steps"] = trainer.stats().skipped_steps;
   out["embedding_rows"] = model.embedding_rows();
   out["parameters"] = model.num_parameters();
-  boost::json::object progressive, gates;
-  for (size_t t = 0; t < report.tasks.size(); ++t) {
-    progressive[report.tasks[t].name] = TaskJson(report.tasks[t]);
-    if (t < report.gates.size() && !report.gates[t].empty()) {
-      gates[report.tasks[t].name] = boost::json::value_from(report.gates[t]);
-    }
-  }
-  out["progressive"] = std::move(progressive);
-  out["gates"] = std::move(gates);
-  out["gate_health"] = GateHealthJson(report);
+  AddMetricsJson(report, &out);
   return out;
 }
 

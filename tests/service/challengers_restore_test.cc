@@ -16,29 +16,11 @@
 namespace ranker::app {
 namespace {
 
+using testing::BorrowedStore;
+using testing::Example;
 using testing::TestConfig;
 using testing::WaitConsumed;
 using testing::WaitFor;
-
-class BorrowedStore final : public store::SnapshotStore {
- public:
-  explicit BorrowedStore(store::SnapshotStore* inner) : inner_(inner) {}
-  Status Put(const store::Snapshot& s) override { return inner_->Put(s); }
-  StatusOr<store::Snapshot> Get(uint64_t id) const override { return inner_->Get(id); }
-  std::vector<store::SnapshotInfo> List() const override { return inner_->List(); }
-  StatusOr<std::vector<uint64_t>> Ids() const override { return inner_->Ids(); }
-  Status Retain(size_t keep_newest) override { return inner_->Retain(keep_newest); }
-  Status Delete(uint64_t id) override { return inner_->Delete(id); }
-
- private:
-  store::SnapshotStore* const inner_;
-};
-
-std::string Example(int i) {
-  return R"({"type":"example","request_id":"r)" + std::to_string(i) + R"(","item_id":"i)" +
-         std::to_string(i % 7) + R"(","labels":{"click":)" + std::to_string(i % 2) +
-         R"(,"watch":)" + std::to_string(i % 4) + "}}";
-}
 
 class ChallengersRestoreTest : public ::testing::Test {
  protected:
