@@ -10,7 +10,7 @@ FetchQueue::FetchQueue(size_t max_messages, size_t max_bytes, double resume_frac
     : max_messages_(max_messages), max_bytes_(max_bytes), resume_fraction_(resume_fraction) {}
 
 void FetchQueue::Assign(const TopicPartition& tp, int64_t start_offset) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (auto it = parts_.find(tp); it != parts_.end()) {
     while (!it->second.queue.empty()) TakeFront(&it->second);
   }
@@ -24,7 +24,7 @@ void FetchQueue::Assign(const TopicPartition& tp, int64_t start_offset) {
 }
 
 void FetchQueue::Purge(const std::vector<TopicPartition>& tps) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (const auto& tp : tps) {
     auto it = parts_.find(tp);
     if (it == parts_.end()) continue;
@@ -34,7 +34,7 @@ void FetchQueue::Purge(const std::vector<TopicPartition>& tps) {
 }
 
 bool FetchQueue::Reset(const TopicPartition& tp, int64_t next_offset) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = parts_.find(tp);
   if (it == parts_.end()) return false;
   Partition& part = it->second;
@@ -47,12 +47,12 @@ bool FetchQueue::Reset(const TopicPartition& tp, int64_t next_offset) {
 
 void FetchQueue::Unassign(const std::vector<TopicPartition>& tps) {
   Purge(tps);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (const auto& tp : tps) parts_.erase(tp);
 }
 
 Status FetchQueue::CheckAssigned(const std::vector<TopicPartition>& tps) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (const auto& tp : tps) {
     if (closed_ || !parts_.contains(tp)) {
       return Status::FailedPrecondition("partition " + tp.topic + "[" +
@@ -64,14 +64,14 @@ Status FetchQueue::CheckAssigned(const std::vector<TopicPartition>& tps) const {
 }
 
 std::vector<TopicPartition> FetchQueue::Assignment() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<TopicPartition> tps;
   for (const auto& entry : parts_) tps.push_back(entry.first);
   return tps;
 }
 
 void FetchQueue::Push(SourceMessage message) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = parts_.find(message.tp());
   if (it == parts_.end()) return;  // fetched before a revoke: not ours now
   Partition& part = it->second;
@@ -94,13 +94,17 @@ void FetchQueue::Push(SourceMessage message) {
     backpressure_ = true;
     ++counters_.pauses;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 std::vector<SourceMessage> FetchQueue::Pop(size_t max, std::chrono::milliseconds timeout) {
   std::vector<SourceMessage> out;
-  std::unique_lock<std::mutex> lock(mu_);
-  if (!cv_.wait_for(lock, timeout, [this] { return Poppable(); }) || closed_) return out;
+  MutexLock lock(&mu_);
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (!Poppable()) {
+    if (!cv_.WaitUntil(&mu_, until) && !Poppable()) return out;
+  }
+  if (closed_) return out;
   // Round-robin, one message at a time, so a busy partition cannot starve
   // the others.
   std::vector<Partition*> ready;
@@ -128,16 +132,16 @@ std::vector<SourceMessage> FetchQueue::Pop(size_t max, std::chrono::milliseconds
 }
 
 void FetchQueue::SetOwnerPaused(const std::vector<TopicPartition>& tps, bool paused) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (const auto& tp : tps) {
     if (auto it = parts_.find(tp); it != parts_.end()) it->second.owner_paused = paused;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 void FetchQueue::TakeFetchChanges(std::vector<TopicPartition>* pause,
                                   std::vector<TopicPartition>* resume) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (auto& [tp, part] : parts_) {
     const bool want = backpressure_ || part.owner_paused;
     if (want == part.fetch_paused) continue;
@@ -147,21 +151,21 @@ void FetchQueue::TakeFetchChanges(std::vector<TopicPartition>* pause,
 }
 
 void FetchQueue::SetHighWatermark(const TopicPartition& tp, int64_t high) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (auto it = parts_.find(tp); it != parts_.end() && high >= 0) {
     it->second.high_watermark = high;
   }
 }
 
 void FetchQueue::SetPositionIfIdle(const TopicPartition& tp, int64_t position) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = parts_.find(tp);
   if (it == parts_.end() || position < 0) return;
   if (it->second.next_offset < 0 && it->second.queue.empty()) it->second.next_offset = position;
 }
 
 void FetchQueue::FillCounters(SourceCounters* c) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   c->consumed = counters_.consumed;
   c->consumed_bytes = counters_.consumed_bytes;
   c->pauses = counters_.pauses;
@@ -182,11 +186,11 @@ void FetchQueue::FillCounters(SourceCounters* c) const {
 }
 
 void FetchQueue::Close() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   closed_ = true;
   parts_.clear();
   queued_messages_ = queued_bytes_ = 0;
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 bool FetchQueue::Poppable() const {

@@ -8,13 +8,12 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <vector>
 
+#include "base/mutex.h"
 #include "ingest/event_source.h"
 
 namespace ranker::ingest {
@@ -75,23 +74,23 @@ class FetchQueue {
     bool fetch_paused = false;  // as last reported by TakeFetchChanges()
   };
 
-  bool Poppable() const;                     // REQUIRES: mu_ held
-  SourceMessage TakeFront(Partition* part);  // REQUIRES: mu_ held
-  void MaybeLiftBackpressure();              // REQUIRES: mu_ held
+  bool Poppable() const RANKER_REQUIRES(mu_);
+  SourceMessage TakeFront(Partition* part) RANKER_REQUIRES(mu_);
+  void MaybeLiftBackpressure() RANKER_REQUIRES(mu_);
 
   const size_t max_messages_;
   const size_t max_bytes_;
   const double resume_fraction_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;                 // became poppable, or closed
-  std::map<TopicPartition, Partition> parts_;  // GUARDED_BY(mu_)
-  size_t queued_messages_ = 0;                 // GUARDED_BY(mu_)
-  size_t queued_bytes_ = 0;                    // GUARDED_BY(mu_)
-  bool backpressure_ = false;                  // GUARDED_BY(mu_)
-  bool closed_ = false;                        // GUARDED_BY(mu_)
-  size_t rr_cursor_ = 0;                       // GUARDED_BY(mu_)
-  SourceCounters counters_;                    // GUARDED_BY(mu_); the fields above
+  mutable Mutex mu_;
+  CondVar cv_;  // became poppable, or closed
+  std::map<TopicPartition, Partition> parts_ RANKER_GUARDED_BY(mu_);
+  size_t queued_messages_ RANKER_GUARDED_BY(mu_) = 0;
+  size_t queued_bytes_ RANKER_GUARDED_BY(mu_) = 0;
+  bool backpressure_ RANKER_GUARDED_BY(mu_) = false;
+  bool closed_ RANKER_GUARDED_BY(mu_) = false;
+  size_t rr_cursor_ RANKER_GUARDED_BY(mu_) = 0;
+  SourceCounters counters_ RANKER_GUARDED_BY(mu_);  // the fields above
 };
 
 }  // namespace ranker::ingest

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <mutex>
 
+#include "base/mutex.h"
 #include "base/thread.h"
 #include "ingest/kafka_config.h"
 #include "ingest/kafka_errors.h"
@@ -39,7 +40,7 @@ class KafkaProducer::DeliveryCb final : public RdKafka::DeliveryReportCb, public
   void Fill(ProducerCounters* c) const {
     c->delivered = delivered_.load();
     c->failed = failed_.load();
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     c->last_error = last_error_;
   }
 
@@ -47,15 +48,15 @@ class KafkaProducer::DeliveryCb final : public RdKafka::DeliveryReportCb, public
   void Record(const std::string& what, bool keep = true) {
     if (log_) std::fprintf(stderr, "ranker producer: %s\n", what.c_str());
     if (!keep) return;
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     last_error_ = what;
   }
 
   const bool log_;
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> failed_{0};
-  mutable std::mutex mu_;
-  std::string last_error_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::string last_error_ RANKER_GUARDED_BY(mu_);
 };
 
 Status KafkaProducerOptions::Validate() const {

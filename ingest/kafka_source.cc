@@ -179,7 +179,7 @@ KafkaSource::KafkaSource(const KafkaSourceOptions& options, std::unique_ptr<Call
 KafkaSource::~KafkaSource() { (void)Close(); }
 
 Status KafkaSource::Start(RebalanceListener* listener) {
-  std::lock_guard<std::mutex> close_lock(close_mu_);
+  MutexLock close_lock(&close_mu_);
   assert(listener != nullptr && !started_);
   if (closed_) return Status::FailedPrecondition("kafka source: Start() after Close()");
   listener_ = listener;
@@ -205,7 +205,7 @@ void KafkaSource::Run() {
   }
   // Leaves the group; the final revoke runs the listener on this thread.
   Status s = KafkaStatus(consumer_->close(), "close");
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   close_status_ = s;
 }
 
@@ -294,7 +294,7 @@ void KafkaSource::OnAssign(RdPartitions& partitions, bool cooperative) {
     s = KafkaStatus(consumer_->assign(partitions), "assign");
   }
   if (!s.ok()) OnError(s.ToString(), true);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   ++rebalances_;
 }
 
@@ -311,21 +311,21 @@ void KafkaSource::OnRevoke(RdPartitions& partitions, bool cooperative) {
   }
   if (!s.ok()) OnError(s.ToString(), true);
   queue_.Unassign(tps);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   ++rebalances_;
 }
 
 void KafkaSource::OnError(const std::string& what, bool count) {
   if (options_.log_to_stderr) std::fprintf(stderr, "ranker ingest: %s\n", what.c_str());
   if (!count) return;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   ++errors_;
   last_error_ = what;
 }
 
 void KafkaSource::OnFatal() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (!fatal_error_.empty()) return;
   }
   std::string reason;
@@ -341,7 +341,7 @@ void KafkaSource::OnFatal() {
     what = "fatal: " + KafkaStatus(code, "kafka consumer").ToString() + ": " + reason;
   }
   std::fprintf(stderr, "ranker ingest: %s\n", what.c_str());  // always: consuming stopped
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   ++errors_;
   last_error_ = what;
   fatal_error_ = what;
@@ -349,7 +349,7 @@ void KafkaSource::OnFatal() {
 }
 
 void KafkaSource::OnOffsetReset() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   ++offset_resets_;
 }
 
@@ -388,11 +388,17 @@ Status KafkaSource::Seek(const OffsetMap& next_offsets) {
   for (const auto& entry : next_offsets) tps.push_back(entry.first);
   Status assigned = queue_.CheckAssigned(tps);
   if (!assigned.ok()) return Status::FailedPrecondition("seek: " + assigned.message());
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (const auto& [tp, offset] : next_offsets) seeks_[tp] = offset;
   const uint64_t ticket = ++seek_requests_;
-  const bool applied = seek_cv_.wait_for(lock, std::chrono::milliseconds(options_.seek_timeout_ms),
-                                         [&] { return seek_done_ >= ticket || stop_.load(); });
+  const auto until =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.seek_timeout_ms);
+  bool applied = seek_done_ >= ticket || stop_.load();
+  while (!applied) {
+    const bool in_time = seek_cv_.WaitUntil(&mu_, until);
+    applied = seek_done_ >= ticket || stop_.load();
+    if (!in_time) break;
+  }
   if (!applied && seek_taken_ < ticket) {
     // Not taken yet: withdraw it, so that nothing moves after this returns.
     // (Only the owner thread seeks: every pending entry is this call's.)
@@ -404,7 +410,7 @@ Status KafkaSource::Seek(const OffsetMap& next_offsets) {
                                                   " ms; nothing moved");
   }
   // Taken: the consumer thread is applying it; its outcome is the answer.
-  seek_cv_.wait(lock, [&] { return seek_done_ >= ticket; });
+  while (seek_done_ < ticket) seek_cv_.Wait(&mu_);
   return seek_status_;
 }
 
@@ -415,7 +421,7 @@ void KafkaSource::ApplySeeks() {
   OffsetMap seeks;
   uint64_t ticket;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (seek_done_ == seek_requests_) return;
     seeks.swap(seeks_);
     ticket = seek_taken_ = seek_requests_;
@@ -431,10 +437,10 @@ void KafkaSource::ApplySeeks() {
     Status s = KafkaStatus(consumer_->seek(*p, /*timeout_ms=*/5000), "seek " + Name(tp));
     if (!s.ok()) status = s;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   seek_done_ = ticket;
   seek_status_ = status;
-  seek_cv_.notify_all();
+  seek_cv_.SignalAll();
 }
 
 std::vector<TopicPartition> KafkaSource::Assignment() const { return queue_.Assignment(); }
@@ -442,7 +448,7 @@ std::vector<TopicPartition> KafkaSource::Assignment() const { return queue_.Assi
 SourceCounters KafkaSource::Counters() const {
   SourceCounters c;
   queue_.FillCounters(&c);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   c.errors = errors_;
   c.rebalances = rebalances_;
   c.offset_resets = offset_resets_;
@@ -453,18 +459,18 @@ SourceCounters KafkaSource::Counters() const {
 }
 
 Status KafkaSource::Close() {
-  std::lock_guard<std::mutex> close_lock(close_mu_);
+  MutexLock close_lock(&close_mu_);
   if (closed_) return Status::OK();
   closed_ = true;
   stop_.store(true);
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    seek_cv_.notify_all();
+    MutexLock lock(&mu_);
+    seek_cv_.SignalAll();
   }
   Status s;
   if (thread_.joinable()) {
     thread_.join();
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     s = close_status_;
   } else {
     s = KafkaStatus(consumer_->close(), "close");

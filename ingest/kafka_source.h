@@ -25,7 +25,6 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -35,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/status.h"
 #include "ingest/event_source.h"
 #include "ingest/kafka_fetch_queue.h"
@@ -132,27 +132,27 @@ class KafkaSource final : public EventSource {
   RebalanceListener* listener_ = nullptr;  // borrowed until Close()
   std::thread thread_;                     // the consumer thread
   std::atomic<bool> stop_{false};
-  std::mutex close_mu_;   // serialises Start()/Close()
-  bool started_ = false;  // GUARDED_BY(close_mu_)
-  bool closed_ = false;   // GUARDED_BY(close_mu_)
+  Mutex close_mu_;  // serialises Start()/Close()
+  bool started_ RANKER_GUARDED_BY(close_mu_) = false;
+  bool closed_ RANKER_GUARDED_BY(close_mu_) = false;
 
-  mutable std::mutex mu_;
-  uint64_t errors_ = 0;         // GUARDED_BY(mu_)
-  uint64_t rebalances_ = 0;     // GUARDED_BY(mu_)
-  uint64_t offset_resets_ = 0;  // GUARDED_BY(mu_)
-  std::string last_error_;      // GUARDED_BY(mu_)
-  std::string fatal_error_;     // GUARDED_BY(mu_)
-  bool fenced_ = false;         // GUARDED_BY(mu_)
-  Status close_status_;         // GUARDED_BY(mu_); of librdkafka's close()
+  mutable Mutex mu_;
+  uint64_t errors_ RANKER_GUARDED_BY(mu_) = 0;
+  uint64_t rebalances_ RANKER_GUARDED_BY(mu_) = 0;
+  uint64_t offset_resets_ RANKER_GUARDED_BY(mu_) = 0;
+  std::string last_error_ RANKER_GUARDED_BY(mu_);
+  std::string fatal_error_ RANKER_GUARDED_BY(mu_);
+  bool fenced_ RANKER_GUARDED_BY(mu_) = false;
+  Status close_status_ RANKER_GUARDED_BY(mu_);  // of librdkafka's close()
   // Seek() requests for the consumer thread: `seek_taken_` is the last
   // request it took to apply, `seek_done_` the last it applied (or that its
   // caller withdrew before it was taken).
-  OffsetMap seeks_;             // GUARDED_BY(mu_)
-  uint64_t seek_requests_ = 0;  // GUARDED_BY(mu_)
-  uint64_t seek_taken_ = 0;     // GUARDED_BY(mu_)
-  uint64_t seek_done_ = 0;      // GUARDED_BY(mu_)
-  Status seek_status_;          // GUARDED_BY(mu_); of the last applied batch
-  std::condition_variable seek_cv_;
+  OffsetMap seeks_ RANKER_GUARDED_BY(mu_);
+  uint64_t seek_requests_ RANKER_GUARDED_BY(mu_) = 0;
+  uint64_t seek_taken_ RANKER_GUARDED_BY(mu_) = 0;
+  uint64_t seek_done_ RANKER_GUARDED_BY(mu_) = 0;
+  Status seek_status_ RANKER_GUARDED_BY(mu_);  // of the last applied batch
+  CondVar seek_cv_;
 };
 
 }  // namespace ranker::ingest

@@ -44,10 +44,10 @@ ModelBroadcaster::ModelBroadcaster(const ModelTopicOptions& options,
 
 ModelBroadcaster::~ModelBroadcaster() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   thread_.join();
 }
 
@@ -71,13 +71,13 @@ void ModelBroadcaster::OnIdle(LearningPipeline* pipeline) {
 }
 
 bool ModelBroadcaster::Busy() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return sending_ || job_.has_value();
 }
 
 void ModelBroadcaster::WaitIdle() {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return !sending_ && !job_.has_value(); });
+  MutexLock lock(&mu_);
+  while (sending_ || job_.has_value()) cv_.Wait(&mu_);
 }
 
 bool ModelBroadcaster::Send(std::string_view key, std::string_view value,
@@ -121,27 +121,27 @@ void ModelBroadcaster::Broadcast(LearningPipeline* pipeline) {
   sent_version_ = h.version;
   sent_any_ = true;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     job_ = std::move(job);
   }
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 void ModelBroadcaster::Run() {
   SetUpBackgroundThread("ranker-broadcast", 0);
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   while (true) {
-    cv_.wait(lock, [&] { return stop_ || job_.has_value(); });
+    while (!stop_ && !job_.has_value()) cv_.Wait(&mu_);
     if (!job_.has_value()) return;  // stopping, nothing left
     Job job = std::move(*job_);
     job_.reset();
     sending_ = true;
-    lock.unlock();
+    mu_.Unlock();
     SendJob(&job);
     job.version.reset();  // the rows changed since are no longer held twice
-    lock.lock();
+    mu_.Lock();
     sending_ = false;
-    cv_.notify_all();
+    cv_.SignalAll();
   }
 }
 

@@ -24,7 +24,6 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -34,6 +33,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/mutex.h"
 #include "ingest/kafka_producer.h"
 #include "replication/model_topic_codec.h"
 #include "service/model_publisher.h"
@@ -121,11 +121,11 @@ class ModelBroadcaster final : public PublicationListener {
   bool sent_any_ = false;
   int64_t last_mono_ms_ = 0;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;  // a job queued, or one finished
-  std::optional<Job> job_;      // GUARDED_BY(mu_): queued, not yet taken
-  bool sending_ = false;        // GUARDED_BY(mu_)
-  bool stop_ = false;           // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar cv_;                                     // a job queued, or one finished
+  std::optional<Job> job_ RANKER_GUARDED_BY(mu_);  // queued, not yet taken
+  bool sending_ RANKER_GUARDED_BY(mu_) = false;
+  bool stop_ RANKER_GUARDED_BY(mu_) = false;
   std::thread thread_;
 
   std::atomic<uint64_t> broadcasts_{0}, checkpoints_{0}, failures_{0}, bytes_{0}, messages_{0},

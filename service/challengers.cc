@@ -68,7 +68,7 @@ void ChallengerSet::OnFlush() {
 void ChallengerSet::Restart(const std::map<std::string, int64_t>& started_offsets) {
   Sync();
   {
-    std::lock_guard<std::mutex> lock(started_mu_);
+    MutexLock lock(&started_mu_);
     started_offsets_ = started_offsets;
   }
   for (const std::unique_ptr<Challenger>& c : challengers_) {
@@ -166,7 +166,7 @@ void ChallengerSet::PublishOne(Challenger* c, uint64_t version, int64_t now_ms) 
   report["lag_examples"] = lag();
   boost::json::object started;
   {
-    std::lock_guard<std::mutex> started_lock(started_mu_);
+    MutexLock started_lock(&started_mu_);
     for (const auto& [tp, next] : started_offsets_) started[tp] = next;
   }
   report["started_offsets"] = std::move(started);

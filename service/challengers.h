@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "base/bounded_queue.h"
+#include "base/mutex.h"
 #include "learner/trainer.h"
 #include "service/pipeline.h"
 #include "service/service_config.h"
@@ -126,8 +127,8 @@ class ChallengerSet final : public ExampleTap {
   void PublishOne(Challenger* c, uint64_t version, int64_t now_ms);
 
   const ChallengerSetOptions options_;
-  mutable std::mutex started_mu_;
-  std::map<std::string, int64_t> started_offsets_;  // GUARDED_BY(started_mu_)
+  mutable Mutex started_mu_;
+  std::map<std::string, int64_t> started_offsets_ RANKER_GUARDED_BY(started_mu_);
   std::vector<std::unique_ptr<Challenger>> challengers_;
   Batch pending_;  // learner thread
   BoundedQueue<Batch> queue_;

@@ -22,7 +22,7 @@ LearnerLoop::~LearnerLoop() { Stop(); }
 
 void LearnerLoop::ResumeFrom(const ingest::OffsetMap& offsets) {
   assert(!started_);
-  std::lock_guard<std::mutex> lock(batch_mu_);
+  MutexLock lock(&batch_mu_);
   offsets_ = offsets;
 }
 
@@ -30,7 +30,7 @@ void LearnerLoop::Start() {
   assert(!started_);
   started_ = true;
   {
-    std::lock_guard<std::mutex> lock(batch_mu_);
+    MutexLock lock(&batch_mu_);
     Publish();
   }
   thread_ = std::thread([this] { Run(); });
@@ -38,12 +38,12 @@ void LearnerLoop::Start() {
 
 void LearnerLoop::Stop() {
   stop_.store(true);
-  local_cv_.notify_all();
+  local_cv_.SignalAll();
   if (thread_.joinable()) thread_.join();
 }
 
 Status LearnerLoop::Enqueue(std::vector<ingest::DecodeResult>* events) {
-  std::lock_guard<std::mutex> lock(local_mu_);
+  MutexLock lock(&local_mu_);
   if (local_closed_) return Status::Unavailable("the learner is shutting down");
   if (local_.size() + events->size() > options_.local_queue_max_events) {
     return Status::ResourceExhausted(
@@ -51,7 +51,7 @@ Status LearnerLoop::Enqueue(std::vector<ingest::DecodeResult>* events) {
   }
   for (ingest::DecodeResult& r : *events) local_.push_back(std::move(r));
   events->clear();
-  local_cv_.notify_one();
+  local_cv_.Signal();
   return Status::OK();
 }
 
@@ -63,23 +63,23 @@ void LearnerLoop::Run() {
     if (stopping && drain_deadline < 0) drain_deadline = NowMonoMs() + options_.drain_timeout_ms;
     size_t n;
     {
-      std::unique_lock<std::mutex> lock(batch_mu_);
+      MutexLock lock(&batch_mu_);
       n = PollOnce(stopping);
       if (!stopping) MaybeAdvanceIdle();
       MaybePublish(/*idle=*/n == 0);
       if (n == 0 && !dirty_ && deps_.broadcaster) deps_.broadcaster->OnIdle(pipeline_.get());
-      if (has_requests_.load()) ServeRequests(&lock);
+      if (has_requests_.load()) ServeRequests();
       MaybeSnapshot();
     }
     if (stopping && (n == 0 || NowMonoMs() >= drain_deadline)) break;
   }
   {
-    std::lock_guard<std::mutex> lock(local_mu_);
+    MutexLock lock(&local_mu_);
     local_closed_ = true;
   }
-  std::unique_lock<std::mutex> lock(batch_mu_);
+  MutexLock lock(&batch_mu_);
   DrainLocal(std::chrono::milliseconds(0));  // what was enqueued before closing
-  ServeRequests(&lock);
+  ServeRequests();
   Snapshotter* snapshots = deps_.snapshotter;
   const bool snapshot = snapshots != nullptr && snapshots->options().on_stop;
   // A final snapshot keeps the pending impressions; without one, flushing
@@ -111,10 +111,12 @@ size_t LearnerLoop::PollOnce(bool stopping) {
 size_t LearnerLoop::DrainLocal(std::chrono::milliseconds wait) {
   std::deque<ingest::DecodeResult> taken;
   {
-    std::unique_lock<std::mutex> lock(local_mu_);
+    MutexLock lock(&local_mu_);
     if (wait.count() > 0) {
-      local_cv_.wait_for(lock, wait,
-                         [&] { return !local_.empty() || stop_.load() || has_requests_.load(); });
+      const auto until = std::chrono::steady_clock::now() + wait;
+      while (local_.empty() && !stop_.load() && !has_requests_.load() &&
+             local_cv_.WaitUntil(&local_mu_, until)) {
+      }
     }
     taken.swap(local_);
   }
@@ -151,7 +153,7 @@ void LearnerLoop::AppendWatermark(int64_t ts_ms) {
   event.type = learner::EventType::kWatermark;
   event.example.ts_ms = ts_ms;
   if (deps_.source == nullptr) {
-    std::lock_guard<std::mutex> lock(local_mu_);
+    MutexLock lock(&local_mu_);
     local_.push_back(ingest::DecodeResult(std::move(event)));
     return;
   }
@@ -187,7 +189,7 @@ ingest::OffsetMap LearnerLoop::OnAssigned(const std::vector<ingest::TopicPartiti
   // commit failed and that come straight back (an eager rebalance revokes
   // everything, then reassigns): nobody else read them in between, so this
   // member resumes where it stopped, and commits that with its next version.
-  std::lock_guard<std::mutex> lock(batch_mu_);
+  MutexLock lock(&batch_mu_);
   ingest::OffsetMap start;
   if (deps_.snapshotter != nullptr) {  // where the model stands, or the beginning
     // (while a restore seeks: where the restored model will stand)
@@ -210,7 +212,7 @@ ingest::OffsetMap LearnerLoop::OnAssigned(const std::vector<ingest::TopicPartiti
 }
 
 void LearnerLoop::OnRevoked(const std::vector<ingest::TopicPartition>& partitions) {
-  std::lock_guard<std::mutex> lock(batch_mu_);  // the batch in progress is learned first
+  MutexLock lock(&batch_mu_);  // the batch in progress is learned first
   ingest::OffsetMap revoked;
   for (const ingest::TopicPartition& tp : partitions) {
     auto it = offsets_.find(tp);
@@ -261,25 +263,25 @@ Status LearnerLoop::Enqueue(const std::shared_ptr<PendingRequest>& request) {
     return Status::FailedPrecondition("snapshots are off (no snapshot.dir / --data-dir)");
   }
   {
-    std::lock_guard<std::mutex> lock(request_mu_);
+    MutexLock lock(&request_mu_);
     if (local_closed_requests_) return Status::Unavailable("the learner is shutting down");
     requests_.push_back(request);
     has_requests_.store(true);
   }
-  local_cv_.notify_all();  // wakes a learner waiting for POSTed events
+  local_cv_.SignalAll();  // wakes a learner waiting for POSTed events
   return Status::OK();
 }
 
-void LearnerLoop::ServeRequests(std::unique_lock<std::mutex>* lock) {
+void LearnerLoop::ServeRequests() {
   std::deque<std::shared_ptr<PendingRequest>> requests;
   {
-    std::lock_guard<std::mutex> lock(request_mu_);
+    MutexLock lock(&request_mu_);
     requests.swap(requests_);
     has_requests_.store(false);
   }
   for (const auto& r : requests) {
     if (r->restore) {
-      r->restored.set_value(Restore(r->id, lock));
+      r->restored.set_value(Restore(r->id));
     } else {
       r->snapshot.set_value(Snapshot());
     }
@@ -289,7 +291,7 @@ void LearnerLoop::ServeRequests(std::unique_lock<std::mutex>* lock) {
 void LearnerLoop::FailRequests() {
   std::deque<std::shared_ptr<PendingRequest>> requests;
   {
-    std::lock_guard<std::mutex> lock(request_mu_);
+    MutexLock lock(&request_mu_);
     local_closed_requests_ = true;
     requests.swap(requests_);
     has_requests_.store(false);
@@ -323,19 +325,18 @@ uint64_t LearnerLoop::Snapshot() {
 // Moves the partitions first (so nothing of the old position is learned
 // after the rollback), then swaps the state in; a failed restore moves them
 // back to where the unchanged learner stands, and says so if that fails too.
-StatusOr<LearnerLoop::Restored> LearnerLoop::Restore(uint64_t id,
-                                                     std::unique_lock<std::mutex>* lock) {
+StatusOr<LearnerLoop::Restored> LearnerLoop::Restore(uint64_t id) {
   // Read and verified (streamed into a new model) before anything moves.
   StatusOr<Snapshotter::Loaded> s = deps_.snapshotter->Read(id, pipeline_->options());
   if (!s.ok()) return s.status();
   const store::Snapshot head = std::move(s->head);
   const uint64_t rows = s->rows;
   const ingest::OffsetMap target = Snapshotter::ToSourceOffsets(head.offsets);
-  RANKER_RETURN_IF_ERROR(MoveSource(target, lock));  // a failed seek moves nothing
+  RANKER_RETURN_IF_ERROR(MoveSource(target));  // a failed seek moves nothing
   Status restored = Snapshotter::Apply(std::move(s).value(), pipeline_.get());
   if (!restored.ok()) {
     const ingest::OffsetMap stands = offsets_;
-    Status back = MoveSource(stands, lock);
+    Status back = MoveSource(stands);
     if (!back.ok()) {
       return Status::Internal("restore of snapshot " + std::to_string(id) + " failed (" +
                               restored.ToString() +
@@ -354,17 +355,17 @@ StatusOr<LearnerLoop::Restored> LearnerLoop::Restore(uint64_t id,
                   pipeline_->trainer().model().ParamChecksumHex()};
 }
 
-Status LearnerLoop::MoveSource(const ingest::OffsetMap& where, std::unique_lock<std::mutex>* lock) {
+Status LearnerLoop::MoveSource(const ingest::OffsetMap& where) {
   if (deps_.source == nullptr) return Status::OK();
   seek_target_ = &where;
-  lock->unlock();
+  batch_mu_.Unlock();
   ingest::OffsetMap seek;
   for (const ingest::TopicPartition& tp : deps_.source->Assignment()) {
     auto it = where.find(tp);
     seek[tp] = it != where.end() ? it->second : ingest::kOffsetBeginning;
   }
   Status s = deps_.source->Seek(seek);
-  lock->lock();
+  batch_mu_.Lock();
   seek_target_ = nullptr;
   return s;
 }

@@ -38,7 +38,6 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -51,6 +50,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/mutex.h"
 #include "ingest/event_source.h"
 #include "ingest/kafka_dead_letter.h"
 #include "ingest/kafka_producer.h"
@@ -148,28 +148,26 @@ class LearnerLoop final : public ingest::RebalanceListener {
  private:
   void Run();
   // One round of input; returns how many events were consumed.
-  // REQUIRES: batch_mu_ held.
-  size_t PollOnce(bool stopping);
-  size_t DrainLocal(std::chrono::milliseconds wait);
-  void ConsumeMessage(const ingest::SourceMessage& message);
-  void MaybePublish(bool idle);
+  size_t PollOnce(bool stopping) RANKER_REQUIRES(batch_mu_);
+  size_t DrainLocal(std::chrono::milliseconds wait) RANKER_REQUIRES(batch_mu_);
+  void ConsumeMessage(const ingest::SourceMessage& message) RANKER_REQUIRES(batch_mu_);
+  void MaybePublish(bool idle) RANKER_REQUIRES(batch_mu_);
   // Appends a watermark when the input has been idle long enough.
-  void MaybeAdvanceIdle();
-  void AppendWatermark(int64_t ts_ms);
-  void Publish();
-  // Snapshot and restore requests, and periodic snapshots.
-  // REQUIRES: batch_mu_ held through `lock` (a restore releases it while it
-  // seeks: see MoveSource()).
-  void ServeRequests(std::unique_lock<std::mutex>* lock);
-  void MaybeSnapshot();
-  uint64_t Snapshot();
-  StatusOr<Restored> Restore(uint64_t id, std::unique_lock<std::mutex>* lock);
+  void MaybeAdvanceIdle() RANKER_REQUIRES(batch_mu_);
+  void AppendWatermark(int64_t ts_ms) RANKER_REQUIRES(batch_mu_);
+  void Publish() RANKER_REQUIRES(batch_mu_);
+  // Snapshot and restore requests, and periodic snapshots. A restore
+  // releases batch_mu_ while it seeks (see MoveSource()).
+  void ServeRequests() RANKER_REQUIRES(batch_mu_);
+  void MaybeSnapshot() RANKER_REQUIRES(batch_mu_);
+  uint64_t Snapshot() RANKER_REQUIRES(batch_mu_);
+  StatusOr<Restored> Restore(uint64_t id) RANKER_REQUIRES(batch_mu_);
   // Seeks the assigned partitions to `where` (kOffsetBeginning where it has
   // none) with batch_mu_ RELEASED: the source applies a seek on its own
   // thread, which may first have to finish a rebalance callback, and those
   // take batch_mu_. A partition assigned meanwhile starts at `where` too.
-  // REQUIRES: batch_mu_ held through `lock`; `where` outlives the call.
-  Status MoveSource(const ingest::OffsetMap& where, std::unique_lock<std::mutex>* lock);
+  // `where` outlives the call.
+  Status MoveSource(const ingest::OffsetMap& where) RANKER_REQUIRES(batch_mu_);
   void FailRequests();
   int64_t NowMonoMs() const { return deps_.clock->MonotonicNs() / 1000000; }
 
@@ -178,19 +176,19 @@ class LearnerLoop final : public ingest::RebalanceListener {
   const LearnerLoopDeps deps_;
 
   // Held while a batch is learned or published: OnRevoked() waits on it.
-  std::mutex batch_mu_;
-  ingest::OffsetMap offsets_;  // GUARDED_BY(batch_mu_)
+  Mutex batch_mu_ RANKER_ACQUIRED_BEFORE(local_mu_, request_mu_);
+  ingest::OffsetMap offsets_ RANKER_GUARDED_BY(batch_mu_);
   // Revoked partitions whose commit failed, until the next assignment.
-  ingest::OffsetMap uncommitted_;  // GUARDED_BY(batch_mu_)
-  bool dirty_ = false;             // GUARDED_BY(batch_mu_): learned since last publish
+  ingest::OffsetMap uncommitted_ RANKER_GUARDED_BY(batch_mu_);
+  bool dirty_ RANKER_GUARDED_BY(batch_mu_) = false;  // learned since last publish
   // While MoveSource() seeks: where OnAssigned() starts partitions.
-  const ingest::OffsetMap* seek_target_ = nullptr;  // GUARDED_BY(batch_mu_)
-  int64_t last_publish_ms_ = 0;                     // GUARDED_BY(batch_mu_); monotonic
+  const ingest::OffsetMap* seek_target_ RANKER_GUARDED_BY(batch_mu_) = nullptr;
+  int64_t last_publish_ms_ RANKER_GUARDED_BY(batch_mu_) = 0;  // monotonic
 
-  std::mutex local_mu_;
-  std::condition_variable local_cv_;
-  std::deque<ingest::DecodeResult> local_;  // GUARDED_BY(local_mu_)
-  bool local_closed_ = false;               // GUARDED_BY(local_mu_)
+  Mutex local_mu_;
+  CondVar local_cv_;
+  std::deque<ingest::DecodeResult> local_ RANKER_GUARDED_BY(local_mu_);
+  bool local_closed_ RANKER_GUARDED_BY(local_mu_) = false;
 
   // Requests for the learner thread.
   struct PendingRequest {
@@ -200,13 +198,13 @@ class LearnerLoop final : public ingest::RebalanceListener {
     std::promise<StatusOr<Restored>> restored;  // restore
   };
   Status Enqueue(const std::shared_ptr<PendingRequest>& request);
-  std::mutex request_mu_;
-  std::deque<std::shared_ptr<PendingRequest>> requests_;  // GUARDED_BY(request_mu_)
-  bool local_closed_requests_ = false;                    // GUARDED_BY(request_mu_)
+  Mutex request_mu_;
+  std::deque<std::shared_ptr<PendingRequest>> requests_ RANKER_GUARDED_BY(request_mu_);
+  bool local_closed_requests_ RANKER_GUARDED_BY(request_mu_) = false;
   std::atomic<bool> has_requests_{false};
-  bool learned_since_snapshot_ = false;  // GUARDED_BY(batch_mu_)
+  bool learned_since_snapshot_ RANKER_GUARDED_BY(batch_mu_) = false;
 
-  learner::IdleWatermark idle_;  // GUARDED_BY(batch_mu_)
+  learner::IdleWatermark idle_ RANKER_GUARDED_BY(batch_mu_);
   std::atomic<uint64_t> dead_letter_failures_{0};
   std::atomic<uint64_t> watermark_failures_{0};
   std::atomic<bool> stop_{false};

@@ -285,7 +285,7 @@ void Service::Stop() {
 std::shared_ptr<const PublishedModel> Service::Named(std::string_view name) const {
   std::string wanted(name);
   if (wanted.empty() || wanted == "champion") {
-    std::lock_guard<std::mutex> lock(champion_mu_);
+    MutexLock lock(&champion_mu_);
     wanted = champion_;
   }
   if (wanted == "main") return Latest();
@@ -296,7 +296,7 @@ std::shared_ptr<const PublishedModel> Service::Named(std::string_view name) cons
 std::vector<ModelSource::Entry> Service::Models() const {
   std::string champion;
   {
-    std::lock_guard<std::mutex> lock(champion_mu_);
+    MutexLock lock(&champion_mu_);
     champion = champion_;
   }
   std::vector<Entry> out{{"main", Latest(), champion == "main"}};
@@ -315,7 +315,7 @@ Status Service::Promote(std::string_view name) {
   if (!known) {
     return Status::NotFound("no model named '" + std::string(name) + "' (GET /v1/models)");
   }
-  std::lock_guard<std::mutex> lock(champion_mu_);
+  MutexLock lock(&champion_mu_);
   champion_ = std::string(name);
   return Status::OK();
 }

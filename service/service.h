@@ -34,6 +34,7 @@
 #include "api/metrics.h"
 #include "api/router.h"
 #include "base/clock.h"
+#include "base/mutex.h"
 #include "ingest/event_source.h"
 #include "ingest/kafka_dead_letter.h"
 #include "ingest/kafka_producer.h"
@@ -202,8 +203,8 @@ class Service final : public ModelSource,
   std::unique_ptr<LearnerLoop> learner_;                   // null on a follower
   std::unique_ptr<ChallengerSet> challengers_;             // null without challengers
   std::unique_ptr<ChallengerMetrics> challenger_metrics_;  // with challengers_
-  mutable std::mutex champion_mu_;
-  std::string champion_ = "main";        // GUARDED_BY(champion_mu_)
+  mutable Mutex champion_mu_;
+  std::string champion_ RANKER_GUARDED_BY(champion_mu_) = "main";
   std::unique_ptr<ModelFeed> follower_;  // follower only
   std::unique_ptr<api::Router> router_;
   std::unique_ptr<api::HttpServer> http_;

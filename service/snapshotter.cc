@@ -60,10 +60,10 @@ Snapshotter::Snapshotter(std::unique_ptr<store::SnapshotStore> store,
 
 Snapshotter::~Snapshotter() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   thread_.join();
 }
 
@@ -74,7 +74,7 @@ StatusOr<store::Snapshot> Snapshotter::LoadLatest() {
     std::fprintf(stderr, "ranker snapshots: skipped corrupt snapshots: %s\n",
                  skipped.message().c_str());
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   stats_.corrupt_skipped = store_->corrupt_skipped();
   return s;
 }
@@ -167,7 +167,7 @@ StatusOr<Snapshotter::Loaded> Snapshotter::ReadLatest(const PipelineOptions& con
                  skipped.message().c_str());
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stats_.corrupt_skipped = store_->corrupt_skipped();
   }
   RANKER_RETURN_IF_ERROR(read);
@@ -202,7 +202,7 @@ void Snapshotter::Rebase(const store::Snapshot& s, uint64_t rows) {
     std::fprintf(stderr, "ranker snapshots: snapshot %llu: %s\n",
                  static_cast<unsigned long long>(s.id), mismatch.c_str());
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (!mismatch.empty()) ++stats_.isa_mismatch;
   need_full_ = false;
   if (stats_.last.id == 0) {  // what /v1/model shows until the next one
@@ -214,7 +214,7 @@ void Snapshotter::Rebase(const store::Snapshot& s, uint64_t rows) {
 bool Snapshotter::Due() const {
   const int64_t now = clock_->MonotonicNs() / 1000000;
   if (now - last_capture_mono_ms_ < options_.interval_ms) return false;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return !writing_ && queue_.empty();
 }
 
@@ -224,7 +224,7 @@ uint64_t Snapshotter::Capture(LearningPipeline* pipeline, const ingest::OffsetMa
   const auto start = std::chrono::steady_clock::now();
   bool full;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     full = need_full_ || base_id_ == 0;
     need_full_ = false;
   }
@@ -249,18 +249,21 @@ uint64_t Snapshotter::Capture(LearningPipeline* pipeline, const ingest::OffsetMa
   last_capture_mono_ms_ = clock_->MonotonicNs() / 1000000;
   const uint64_t id = s.id;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stats_.last_capture_ms = MsSince(start);
     queue_.push_back(std::move(p));
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   return id;
 }
 
 StatusOr<store::SnapshotInfo> Snapshotter::Wait(uint64_t id, std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  if (!cv_.wait_for(lock, timeout, [&] { return outcomes_.contains(id); })) {
-    return Status::Unavailable("snapshot " + std::to_string(id) + " is not written yet");
+  MutexLock lock(&mu_);
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (!outcomes_.contains(id)) {
+    if (!cv_.WaitUntil(&mu_, until) && !outcomes_.contains(id)) {
+      return Status::Unavailable("snapshot " + std::to_string(id) + " is not written yet");
+    }
   }
   const Status s = outcomes_.at(id);
   if (!s.ok()) return s;
@@ -272,7 +275,7 @@ StatusOr<store::SnapshotInfo> Snapshotter::Wait(uint64_t id, std::chrono::millis
 }
 
 SnapshotStats Snapshotter::stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   SnapshotStats s = stats_;
   s.corrupt_skipped = store_->corrupt_skipped();
   return s;
@@ -280,18 +283,18 @@ SnapshotStats Snapshotter::stats() const {
 
 void Snapshotter::Run() {
   SetUpBackgroundThread("ranker-snapshot", options_.thread_nice);
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   while (true) {
-    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    while (!stop_ && queue_.empty()) cv_.Wait(&mu_);
     if (queue_.empty()) return;  // stopping, nothing left
     Pending p = std::move(queue_.front());
     queue_.pop_front();
     writing_ = true;
-    lock.unlock();
+    mu_.Unlock();
     Write(std::move(p));
-    lock.lock();
+    mu_.Lock();
     writing_ = false;
-    cv_.notify_all();
+    cv_.SignalAll();
   }
 }
 
@@ -315,7 +318,7 @@ void Snapshotter::Write(Pending p) {
     std::fprintf(stderr, "ranker snapshots: snapshot %llu failed: %s\n",
                  static_cast<unsigned long long>(s.id), status.ToString().c_str());
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (status.ok()) {
     ++stats_.written;
     stats_.last_write_ms = MsSince(start);

@@ -27,7 +27,6 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -39,6 +38,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/mutex.h"
 #include "ingest/event_source.h"
 #include "service/model_publisher.h"
 #include "service/pipeline.h"
@@ -158,14 +158,14 @@ class Snapshotter {
   uint64_t base_id_ = 0;  // 0: the next capture carries every row
   int64_t last_capture_mono_ms_ = 0;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;           // queue changed, or a write ended
-  std::deque<Pending> queue_;            // GUARDED_BY(mu_)
-  bool writing_ = false;                 // GUARDED_BY(mu_)
-  bool need_full_ = false;               // GUARDED_BY(mu_): a write failed
-  std::map<uint64_t, Status> outcomes_;  // GUARDED_BY(mu_): recent ids
-  SnapshotStats stats_;                  // GUARDED_BY(mu_)
-  bool stop_ = false;                    // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar cv_;  // queue changed, or a write ended
+  std::deque<Pending> queue_ RANKER_GUARDED_BY(mu_);
+  bool writing_ RANKER_GUARDED_BY(mu_) = false;
+  bool need_full_ RANKER_GUARDED_BY(mu_) = false;               // a write failed
+  std::map<uint64_t, Status> outcomes_ RANKER_GUARDED_BY(mu_);  // recent ids
+  SnapshotStats stats_ RANKER_GUARDED_BY(mu_);
+  bool stop_ RANKER_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 
