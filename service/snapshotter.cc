@@ -180,15 +180,7 @@ Status Snapshotter::Apply(Loaded loaded, LearningPipeline* pipeline) {
 
 Status Snapshotter::RestoreInto(const store::Snapshot& s, LearningPipeline* pipeline) {
   ModelRestorer restorer(pipeline->options());
-  store::Snapshot head;  // s without its rows (not copied)
-  head.id = s.id;
-  head.created_ms = s.created_ms;
-  head.model_version = s.model_version;
-  head.param_checksum = s.param_checksum;
-  head.isa = s.isa;
-  head.offsets = s.offsets;
-  head.dense_state = s.dense_state;
-  RANKER_RETURN_IF_ERROR(restorer.Begin(std::move(head)));
+  RANKER_RETURN_IF_ERROR(restorer.Begin(store::HeadOf(s)));  // the rows are not copied
   for (const auto& [key, bytes] : s.changed_rows) RANKER_RETURN_IF_ERROR(restorer.Row(key, bytes));
   StatusOr<Loaded> loaded = restorer.Finish();
   if (!loaded.ok()) return loaded.status();

@@ -44,14 +44,7 @@ Status InMemorySnapshotStore::Put(const Snapshot& s) {
     if (!base.ok()) return base.status();
     base_rows = std::move(base->changed_rows);
   }
-  Snapshot full;
-  full.id = s.id;
-  full.created_ms = s.created_ms;
-  full.model_version = s.model_version;
-  full.param_checksum = s.param_checksum;
-  full.isa = s.isa;
-  full.offsets = s.offsets;
-  full.dense_state = s.dense_state;
+  Snapshot full = HeadOf(s);
   full.changed_rows = ApplyDelta(std::move(base_rows), s);
   SnapshotInfo info = InfoOf(s);
   info.rows = full.changed_rows.size();

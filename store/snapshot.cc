@@ -66,6 +66,18 @@ Status Corrupt(std::string_view what, std::string_view why) {
 void PutOffsetMap(std::string* dst, const OffsetMap& offsets) { PutOffsetsImpl(dst, offsets); }
 Status GetOffsetMap(Decoder* in, OffsetMap* offsets) { return GetOffsetsImpl(in, offsets); }
 
+Snapshot HeadOf(const Snapshot& s) {
+  Snapshot head;
+  head.id = s.id;
+  head.created_ms = s.created_ms;
+  head.model_version = s.model_version;
+  head.param_checksum = s.param_checksum;
+  head.isa = s.isa;
+  head.offsets = s.offsets;
+  head.dense_state = s.dense_state;
+  return head;
+}
+
 SnapshotInfo InfoOf(const Snapshot& s) {
   SnapshotInfo info;
   info.id = s.id;

@@ -85,6 +85,10 @@ uint64_t PayloadBytes(const Snapshot& s);
 // which only the store knows) and `error`.
 SnapshotInfo InfoOf(const Snapshot& s);
 
+// `s` as a full snapshot without rows: its header and dense state, base_id 0,
+// no changed or removed rows (what a SnapshotSink's Begin() receives).
+Snapshot HeadOf(const Snapshot& s);
+
 // Checks the structural REQUIREs of a Put (unique keys, changed/removed
 // disjoint, removed empty when base_id == 0, id > 0, base_id < id).
 // InvalidArgument naming the field otherwise.

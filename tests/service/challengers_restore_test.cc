@@ -22,27 +22,12 @@ using testing::TestConfig;
 using testing::WaitConsumed;
 using testing::WaitFor;
 
-class ChallengersRestoreTest : public ::testing::Test {
+class ChallengersRestoreTest : public ::testing::Test, protected testing::FakeLogServices {
  protected:
-  void SetUp() override { log_.CreateTopic(config_.service.topic, 1); }
-
-  void Produce(int from, int to) {
-    for (int i = from; i < to; ++i) {
-      log_.Produce(config_.service.topic, "r" + std::to_string(i), Example(i));
-    }
-  }
-
-  std::unique_ptr<Service> Start() {
-    ServiceSeams seams;
-    seams.source = log_.NewSource({config_.service.topic}, config_.service.group_id);
-    seams.snapshots = std::make_unique<BorrowedStore>(&store_);
-    StatusOr<std::unique_ptr<Service>> s =
-        Service::Create(config_, SystemClock(), std::move(seams));
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    if (!s.ok()) return nullptr;
-    EXPECT_TRUE((*s)->Start().ok());
-    return std::move(s).value();
-  }
+  ChallengersRestoreTest()
+      : FakeLogServices(
+            TestConfig({"snapshot.interval_ms=100000000", "snapshot.on_stop=false",
+                        "train.batch_size=1", "challengers=omoe;model.architecture=omoe"})) {}
 
   // Challenger "omoe"'s latest version has trained `n` examples.
   static bool WaitChallenger(const Service& s, int64_t n) {
@@ -57,12 +42,6 @@ class ChallengersRestoreTest : public ::testing::Test {
     const boost::json::object& started = report.at("started_offsets").as_object();
     return started.empty() ? -1 : started.begin()->value().as_int64();
   }
-
-  const Config config_ =
-      TestConfig({"snapshot.interval_ms=100000000", "snapshot.on_stop=false", "train.batch_size=1",
-                  "challengers=omoe;model.architecture=omoe"});
-  fakes::FakeLog log_;
-  store::InMemorySnapshotStore store_;
 };
 
 TEST_F(ChallengersRestoreTest, ARollbackStartsChallengersOverFromTheSnapshotOffsets) {

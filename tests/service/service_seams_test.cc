@@ -20,34 +20,12 @@ using testing::Example;
 using testing::TestConfig;
 using testing::WaitConsumed;
 
-class ServiceSeamsTest : public ::testing::Test {
+class ServiceSeamsTest : public ::testing::Test, protected testing::FakeLogServices {
  protected:
-  void SetUp() override { log_.CreateTopic(config_.service.topic, 1); }
-
-  void Produce(int from, int to) {
-    for (int i = from; i < to; ++i) {
-      log_.Produce(config_.service.topic, "r" + std::to_string(i), Example(i));
-    }
-  }
-
-  // A started service reading the fake topic, snapshotting into store_.
-  std::unique_ptr<Service> Start() {
-    ServiceSeams seams;
-    seams.source = log_.NewSource({config_.service.topic}, config_.service.group_id);
-    seams.snapshots = std::make_unique<BorrowedStore>(&store_);
-    StatusOr<std::unique_ptr<Service>> s =
-        Service::Create(config_, SystemClock(), std::move(seams));
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    if (!s.ok()) return nullptr;
-    EXPECT_TRUE((*s)->Start().ok());
-    return std::move(s).value();
-  }
-
   // Snapshots only when asked, none at shutdown: stopping is then as good
   // as a crash for what was learned after the last snapshot.
-  const Config config_ = TestConfig({"snapshot.interval_ms=100000000", "snapshot.on_stop=false"});
-  fakes::FakeLog log_;
-  store::InMemorySnapshotStore store_;
+  ServiceSeamsTest()
+      : FakeLogServices(TestConfig({"snapshot.interval_ms=100000000", "snapshot.on_stop=false"})) {}
 };
 
 TEST_F(ServiceSeamsTest, ARestartResumesFromTheSnapshotAndEndsAsIfNothingHappened) {

@@ -15,11 +15,12 @@
 
 #include "service/service.h"
 #include "settings/config.h"
+#include "store/in_memory_snapshot_store.h"
 #include "store/snapshot_store.h"
+#include "tests/fakes/fake_event_source.h"
 
 namespace ranker::app::testing {
 
-// Config of a socket-less, broker-less service; `sets` are "key=value".
 // A SnapshotStore that forwards to one it borrows: the store outlives the
 // services that use it, as a directory outlives a process.
 class BorrowedStore final : public store::SnapshotStore {
@@ -44,6 +45,18 @@ inline std::string Example(int i) {
          R"(,"watch":)" + std::to_string(i % 4) + "}}";
 }
 
+// An NDJSON body of n pre-joined examples for POST /v1/events: item
+// i<i % 5>, click i % 2, no request id.
+inline std::string ExampleLines(int n) {
+  std::string body;
+  for (int i = 0; i < n; ++i) {
+    body += R"({"type":"example","item_id":"i)" + std::to_string(i % 5) +
+            R"(","labels":{"click":)" + std::to_string(i % 2) + "}}\n";
+  }
+  return body;
+}
+
+// Config of a socket-less, broker-less service; `sets` are "key=value".
 inline Config TestConfig(const std::vector<std::string>& sets = {}) {
   ConfigSources sources;
   sources.use_environment = false;
@@ -106,5 +119,38 @@ inline bool WaitFor(const std::function<bool()>& pred,
 inline bool WaitConsumed(const Service& s, int64_t n) {
   return WaitFor([&] { return s.Latest() && s.Latest()->events_consumed >= n; });
 }
+
+// Services over one FakeLog topic (one partition) that snapshot into an
+// in-memory store outliving them: a restart without a broker or a disk.
+class FakeLogServices {
+ protected:
+  explicit FakeLogServices(Config config) : config_(std::move(config)) {
+    log_.CreateTopic(config_.service.topic, 1);
+  }
+
+  // Example(from) .. Example(to - 1), keyed by request id.
+  void Produce(int from, int to) {
+    for (int i = from; i < to; ++i) {
+      log_.Produce(config_.service.topic, "r" + std::to_string(i), Example(i));
+    }
+  }
+
+  // A started service reading the topic, snapshotting into store_.
+  std::unique_ptr<Service> Start() {
+    ServiceSeams seams;
+    seams.source = log_.NewSource({config_.service.topic}, config_.service.group_id);
+    seams.snapshots = std::make_unique<BorrowedStore>(&store_);
+    StatusOr<std::unique_ptr<Service>> s =
+        Service::Create(config_, SystemClock(), std::move(seams));
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    if (!s.ok()) return nullptr;
+    EXPECT_TRUE((*s)->Start().ok());
+    return std::move(s).value();
+  }
+
+  const Config config_;
+  fakes::FakeLog log_;
+  store::InMemorySnapshotStore store_;
+};
 
 }  // namespace ranker::app::testing

@@ -12,15 +12,6 @@ namespace {
 
 using namespace ranker::app::testing;  // NOLINT
 
-std::string ExampleLines(int n) {
-  std::string body;
-  for (int i = 0; i < n; ++i) {
-    body += R"({"type":"example","item_id":"i)" + std::to_string(i % 5) +
-            R"(","labels":{"click":)" + std::to_string(i % 2) + "}}\n";
-  }
-  return body;
-}
-
 TEST(ModelHandler, ServesThePublishedVersion) {
   std::unique_ptr<Service> s = StartedService(TestConfig({"train.batch_size=4"}));
   ASSERT_NE(s, nullptr);

@@ -11,15 +11,6 @@ namespace {
 
 using namespace ranker::app::testing;  // NOLINT
 
-std::string ExampleLines(int n) {
-  std::string body;
-  for (int i = 0; i < n; ++i) {
-    body += R"({"type":"example","item_id":"i)" + std::to_string(i % 5) +
-            R"(","labels":{"click":)" + std::to_string(i % 2) + "}}\n";
-  }
-  return body;
-}
-
 const char kRank[] = R"({"user_id":"u1","candidates":[{"item_id":"i1"},{"item_id":"i2"}])";
 
 std::string RankBody(const std::string& model) {
