@@ -63,7 +63,12 @@ TEST(ModelsHandler, ListsEveryModelWithItsMetricsChampionFlagged) {
       << metrics;
   EXPECT_NE(metrics.find(R"(ranker_challenger_progressive_metric{metric="auc",model="same")"),
             std::string::npos);
-  EXPECT_NE(metrics.find("ranker_challenger_lag_examples 0"), std::string::npos);
+  // The lag falls to 0 once the challenger thread counts the batch, which it
+  // does just after it publishes the versions waited for above.
+  EXPECT_TRUE(WaitFor([&] {
+    return s->Handle(Get("/metrics")).body.find("ranker_challenger_lag_examples 0") !=
+           std::string::npos;
+  }));
 }
 
 TEST(ModelsHandler, RankWithAChallengerAndA404ForAnUnknownModel) {
