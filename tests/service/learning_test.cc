@@ -102,7 +102,8 @@ constexpr int kWindow = 20000;
 TEST(Learning, ClickAucClosesNinetyPercentOfTheGapToBayesOptimal) {
   const Stream s = Simulate(SmallWorld(3), 600000);
   auto p = Train(s, {"train.metrics_window=" + std::to_string(kWindow)});
-  const learner::TaskMetrics& click = Task(p->trainer().metrics().Report(), "click");
+  const learner::MetricsReport report = p->trainer().metrics().Report();
+  const learner::TaskMetrics& click = Task(report, "click");
   const double bayes = BayesAucOfLast(s, kWindow);
   const double closed = (click.window_auc - 0.5) / (bayes - 0.5);
   std::printf("click window AUC %.4f, Bayes-optimal %.4f: %.1f%% of the gap closed\n",
