@@ -6,6 +6,7 @@
 // serves after a restart.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <utility>
@@ -205,6 +206,72 @@ TEST(ChallengersRestoreTest, APreviousFormatSnapshotRestoresTheChampionAndChalle
   ASSERT_TRUE(WaitChallenger(*second, "omoe", 20));
   ASSERT_TRUE(WaitChallenger(*second, "slow", 20));
   EXPECT_EQ(StartedAt(*second, "omoe"), 40);
+}
+
+// Model stores that refuse the next `refuse` Puts.
+class RefusingModels final : public store::SnapshotStore {
+ public:
+  explicit RefusingModels(store::SnapshotStore* inner) : inner_(inner) {}
+  Status Put(const store::Snapshot& s) override { return inner_->Put(s); }
+  StatusOr<store::Snapshot> Get(uint64_t id) const override { return inner_->Get(id); }
+  std::vector<store::SnapshotInfo> List() const override { return inner_->List(); }
+  StatusOr<std::vector<uint64_t>> Ids() const override { return inner_->Ids(); }
+  Status Retain(size_t keep) override { return inner_->Retain(keep); }
+  Status Delete(uint64_t id) override { return inner_->Delete(id); }
+  std::vector<std::string> ModelStoreNames() const override { return inner_->ModelStoreNames(); }
+  StatusOr<store::SnapshotStore*> ModelStore(std::string_view name) override {
+    if (refuse.load() > 0) {
+      refuse.fetch_sub(1);
+      return Status::IOError("injected: model store down");
+    }
+    return inner_->ModelStore(name);
+  }
+  std::atomic<int> refuse{0};
+
+ private:
+  store::SnapshotStore* const inner_;
+};
+
+// A challenger that cannot be written fails the whole snapshot (the
+// champion's record is not written, so no snapshot without it exists), and
+// the next one carries every row of every model.
+TEST(ChallengersRestoreTest, AFailedChallengerWriteFailsTheSnapshotAndTheNextIsWhole) {
+  const Config config = TestConfig(Sets(kTwo));
+  fakes::FakeLog log;
+  log.CreateTopic(config.service.topic, 1);
+  for (int i = 0; i < 30; ++i) {
+    log.Produce(config.service.topic, "r" + std::to_string(i), testing::Example(i));
+  }
+  store::InMemorySnapshotStore inner;
+  auto refusing = std::make_unique<RefusingModels>(&inner);
+  RefusingModels* models = refusing.get();
+  ServiceSeams seams;
+  seams.source = log.NewSource({config.service.topic}, config.service.group_id);
+  seams.snapshots = std::move(refusing);
+  StatusOr<std::unique_ptr<Service>> s = Service::Create(config, SystemClock(), std::move(seams));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_TRUE((*s)->Start().ok());
+  ASSERT_TRUE(WaitConsumed(**s, 30));
+  ASSERT_TRUE((*s)->TakeSnapshot().ok());  // full for everyone
+  models->refuse = 1;
+  log.Produce(config.service.topic, "r30", testing::Example(30));
+  ASSERT_TRUE(WaitConsumed(**s, 31));
+  StatusOr<store::SnapshotInfo> failed = (*s)->TakeSnapshot();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("injected"), std::string::npos)
+      << failed.status().ToString();
+  EXPECT_EQ(inner.Ids()->size(), 1u);  // no champion record for the failed one
+  StatusOr<store::SnapshotInfo> next = (*s)->TakeSnapshot();
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  EXPECT_EQ(next->base_id, 0u);
+  for (const char* name : {"omoe", "slow"}) {
+    StatusOr<store::SnapshotStore*> one = inner.ModelStore(name);
+    ASSERT_TRUE(one.ok());
+    const std::vector<store::SnapshotInfo> list = (*one)->List();
+    ASSERT_FALSE(list.empty());
+    EXPECT_EQ(list.front().id, next->id);
+    EXPECT_EQ(list.front().base_id, 0u) << name;
+  }
 }
 
 TEST(ChallengersRestoreTest, ThePromotedChampionStandsAfterARestart) {
