@@ -10,7 +10,11 @@
 # (each costs what the champion costs). Keep RATE below what the challenger
 # thread trains (BENCHMARKS.md "Challengers"), or the learner is paced by
 # backpressure by design.
-# Usage: bench/challengers_served_bench.sh [RANKER] [RATE] [SECONDS] [RUNS]
+# The delay includes the join window (window mode: an example leaves the
+# joiner when its window closes), so pass join.mode=immediate to see the
+# learner and publication alone.
+# Usage: bench/challengers_served_bench.sh [RANKER] [RATE] [SECONDS] [RUNS] [KEY=VALUE...]
+#   each KEY=VALUE is passed as --set to every run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -18,6 +22,9 @@ ranker=${1:-build/cli/ranker}
 rate=${2:-1000}
 seconds=${3:-60}
 runs=${4:-2}
+shift $(($# < 4 ? $# : 4))
+extra=()
+for kv in "$@"; do extra+=(--set "$kv"); done
 bench_require challengers_served_bench "$ranker" curl python3
 tmp=$(mktemp -d /tmp/ranker-served-bench.XXXXXX)
 trap bench_cleanup EXIT
@@ -26,7 +33,7 @@ challengers="c1;model.seed=101|c2;model.seed=102|c3;model.seed=103|c4;model.seed
 for ((r = 1; r <= runs; r++)); do
   for n in 0 4; do
     args=(--config config/bench.yaml --http "127.0.0.1:$port" --rate "$rate"
-      --set "snapshot.dir=$tmp/snap-$r-$n")
+      --set "snapshot.dir=$tmp/snap-$r-$n" "${extra[@]}")
     ((n > 0)) && args+=(--set "challengers=$challengers")
     "$ranker" demo "${args[@]}" >"$tmp/demo-$r-$n.log" 2>&1 &
     pids+=($!)
