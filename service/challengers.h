@@ -47,9 +47,10 @@ struct ChallengerSetOptions {
   size_t queue_batches = 64;    // hand-off batches in flight before backpressure
   size_t batch_examples = 256;  // examples per hand-off batch
   int thread_nice = 0;          // of the challenger thread
-  // Where the challengers started reading ("topic/partition" -> offset; the
-  // restored snapshot's, empty from the beginning): a challenger is as
-  // young as the process that made it (README "Champion and challengers").
+  // Where the challengers start reading ("topic/partition" -> offset; empty:
+  // from the beginning) until a snapshot's Install() says otherwise: a
+  // challenger restored from a snapshot keeps its own, a fresh one gets the
+  // snapshot's (README "Champion and challengers").
   std::map<std::string, int64_t> started_offsets;
 };
 
