@@ -5,6 +5,7 @@
 #include <cassert>
 #include <utility>
 
+#include "base/coding.h"
 #include "base/thread.h"
 #include "service/model_json.h"
 
@@ -23,13 +24,17 @@ StatusOr<std::unique_ptr<ChallengerSet>> ChallengerSet::Create(
     one->name = c.name;
     one->options = c.pipeline;
     one->trainer = std::move(trainer).value();
+    {
+      MutexLock lock(&one->started_mu);
+      one->started = options.started_offsets;
+    }
     set->challengers_.push_back(std::move(one));
   }
   return set;
 }
 
 ChallengerSet::ChallengerSet(const ChallengerSetOptions& options)
-    : options_(options), started_offsets_(options.started_offsets), queue_(options.queue_batches) {}
+    : options_(options), queue_(options.queue_batches) {}
 
 ChallengerSet::~ChallengerSet() { Stop(); }
 
@@ -65,18 +70,109 @@ void ChallengerSet::OnFlush() {
   pending_.ops.push_back(std::move(op));
 }
 
-void ChallengerSet::Restart(const std::map<std::string, int64_t>& started_offsets) {
-  Sync();
-  {
-    MutexLock lock(&started_mu_);
-    started_offsets_ = started_offsets;
+namespace {
+
+// ChallengerCapture::state: the trainer's state, then where it started.
+std::string EncodeState(const learner::Trainer& trainer,
+                        const std::map<std::string, int64_t>& started) {
+  std::string out, part;
+  trainer.SerializeState(&part);
+  PutString(&out, part);
+  PutFixed64(&out, started.size());
+  for (const auto& [tp, next] : started) {
+    PutString(&out, tp);
+    PutFixed64(&out, static_cast<uint64_t>(next));
   }
+  return out;
+}
+
+Status DecodeState(std::string_view in, std::string* trainer_state,
+                   std::map<std::string, int64_t>* started) {
+  Decoder d(in, "challenger state");
+  RANKER_RETURN_IF_ERROR(d.GetString(trainer_state));
+  uint64_t n = 0;
+  RANKER_RETURN_IF_ERROR(d.GetFixed64(&n));
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string tp;
+    uint64_t next = 0;
+    RANKER_RETURN_IF_ERROR(d.GetString(&tp));
+    RANKER_RETURN_IF_ERROR(d.GetFixed64(&next));
+    (*started)[tp] = static_cast<int64_t>(next);
+  }
+  if (!d.done()) return Status::Corruption("challenger state: trailing bytes");
+  return Status::OK();
+}
+
+}  // namespace
+
+std::future<std::vector<ChallengerCapture>> ChallengerSet::Capture() {
+  pending_.capture = std::make_unique<std::promise<std::vector<ChallengerCapture>>>();
+  std::future<std::vector<ChallengerCapture>> done = pending_.capture->get_future();
+  Handoff();
+  return done;
+}
+
+std::vector<ChallengerCapture> ChallengerSet::CaptureAll() {
+  std::vector<ChallengerCapture> out;
+  out.reserve(challengers_.size());
   for (const std::unique_ptr<Challenger>& c : challengers_) {
-    StatusOr<std::unique_ptr<learner::Trainer>> fresh =
-        learner::Trainer::Create(c->options.model, c->options.optimizer, c->options.train);
-    assert(fresh.ok());  // the same options made the first one
+    ChallengerCapture one;
+    one.name = c->name;
+    std::map<std::string, int64_t> started;
+    {
+      MutexLock lock(&c->started_mu);
+      started = c->started;
+    }
     std::lock_guard<std::mutex> lock(c->mu);
-    c->trainer = std::move(fresh).value();
+    learner::Model* model = c->trainer->mutable_model();
+    model->embeddings().FoldDigest();
+    one.model = model->Clone();
+    one.state = EncodeState(*c->trainer, started);
+    model->mutable_embeddings()->TakeDirty(0, &one.dirty_keys, &one.removed_keys);
+    out.push_back(std::move(one));
+  }
+  return out;
+}
+
+StatusOr<ChallengerSet::Prepared> ChallengerSet::Prepare(
+    std::vector<RestoredChallenger> restored) const {
+  Prepared out;
+  out.trainers.resize(challengers_.size());
+  out.started.resize(challengers_.size());
+  for (RestoredChallenger& r : restored) {
+    const int i = Find(r.name);
+    if (i < 0) continue;  // the snapshotter drops those the config no longer names
+    std::string trainer_state;
+    Status s = DecodeState(r.state, &trainer_state, &out.started[i]);
+    auto trainer =
+        std::make_unique<learner::Trainer>(std::move(r.model), challengers_[i]->options.train);
+    if (s.ok()) s = trainer->RestoreState(trainer_state);
+    if (!s.ok()) return Status::Corruption("challenger '" + r.name + "': " + s.message());
+    out.trainers[i] = std::move(trainer);
+  }
+  return out;
+}
+
+void ChallengerSet::Install(Prepared prepared,
+                            const std::map<std::string, int64_t>& started_offsets) {
+  Sync();
+  for (size_t i = 0; i < challengers_.size(); ++i) {
+    Challenger* c = challengers_[i].get();
+    std::unique_ptr<learner::Trainer> trainer = std::move(prepared.trainers[i]);
+    std::map<std::string, int64_t> started = std::move(prepared.started[i]);
+    if (trainer == nullptr) {  // not in the snapshot: starts fresh here
+      StatusOr<std::unique_ptr<learner::Trainer>> fresh =
+          learner::Trainer::Create(c->options.model, c->options.optimizer, c->options.train);
+      assert(fresh.ok());  // the same options made the first one
+      trainer = std::move(fresh).value();
+      started = started_offsets;
+    }
+    {
+      MutexLock lock(&c->started_mu);
+      c->started = std::move(started);
+    }
+    std::lock_guard<std::mutex> lock(c->mu);
+    c->trainer = std::move(trainer);
   }
 }
 
@@ -95,7 +191,7 @@ void ChallengerSet::Publish(uint64_t version, int64_t now_ms) {
 }
 
 void ChallengerSet::Handoff() {
-  if (pending_.ops.empty() && pending_.publish_version == 0) return;
+  if (pending_.ops.empty() && pending_.publish_version == 0 && pending_.capture == nullptr) return;
   Batch batch = std::move(pending_);
   pending_ = Batch();
   pending_.ops.reserve(options_.batch_examples);
@@ -133,6 +229,8 @@ void ChallengerSet::Train(Batch& batch) {
       c->trainer->Add(last ? std::move(op.example) : op.example);
     }
   }
+  // Before publishing, which folds the digests the capture folds too.
+  if (batch.capture != nullptr) batch.capture->set_value(CaptureAll());
   if (batch.publish_version > 0) {
     for (const auto& c : challengers_) PublishOne(c.get(), batch.publish_version, batch.publish_ms);
   }
@@ -166,8 +264,8 @@ void ChallengerSet::PublishOne(Challenger* c, uint64_t version, int64_t now_ms) 
   report["lag_examples"] = lag();
   boost::json::object started;
   {
-    MutexLock started_lock(&started_mu_);
-    for (const auto& [tp, next] : started_offsets_) started[tp] = next;
+    MutexLock started_lock(&c->started_mu);
+    for (const auto& [tp, next] : c->started) started[tp] = next;
   }
   report["started_offsets"] = std::move(started);
   p->report_json = boost::json::serialize(report);

@@ -11,13 +11,21 @@
 // of dropping: every challenger sees every example exactly once. lag() is
 // how many examples were offered and not yet trained.
 //
-// Thread-safety: OnExample/OnFlush/Handoff/Sync/Start/Stop from the learner
-// thread (the owner); Read() and the counters from any thread.
+// Snapshots cover every challenger: Capture() puts a marker in the hand-off
+// stream, and the challenger thread, when it reaches it (every example
+// offered before it trained, none after), copies each challenger's state
+// for the snapshotter. So the champion's capture pause grows by a few
+// pointer moves, not by the challengers' lag.
+//
+// Thread-safety: OnExample/OnFlush/Handoff/Sync/Capture/Prepare/Install/
+// Start/Stop from the learner thread (the owner); Read() and the counters
+// from any thread.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,10 +47,28 @@ struct ChallengerSetOptions {
   size_t queue_batches = 64;    // hand-off batches in flight before backpressure
   size_t batch_examples = 256;  // examples per hand-off batch
   int thread_nice = 0;          // of the challenger thread
-  // Where the challengers started reading ("topic/partition" -> offset; the
-  // restored snapshot's, empty from the beginning): a challenger is as
-  // young as the process that made it (README "Champion and challengers").
+  // Where the challengers start reading ("topic/partition" -> offset; empty:
+  // from the beginning) until a snapshot's Install() says otherwise: a
+  // challenger restored from a snapshot keeps its own, a fresh one gets the
+  // snapshot's (README "Champion and challengers").
   std::map<std::string, int64_t> started_offsets;
+};
+
+// One challenger's state at a capture (ChallengerSet::Capture), taken on the
+// challenger thread; the snapshotter's writer thread serialises it.
+struct ChallengerCapture {
+  std::string name;
+  std::unique_ptr<const learner::Model> model;  // a copy that shares the rows
+  std::string state;                            // the trainer's state and started offsets
+  std::vector<uint64_t> dirty_keys;             // rows changed since the previous capture
+  std::vector<uint64_t> removed_keys;
+};
+
+// A challenger read back from a snapshot (for Prepare).
+struct RestoredChallenger {
+  std::string name;
+  std::unique_ptr<learner::Model> model;
+  std::string state;  // ChallengerCapture::state
 };
 
 class ChallengerSet final : public ExampleTap {
@@ -79,10 +105,26 @@ class ChallengerSet final : public ExampleTap {
   // (end of a replay; a consistent capture). Before Start(): trains inline.
   void Sync();
 
-  // After a rollback of the champion (challengers are not in snapshots):
-  // trains what is queued, then starts every challenger over with a fresh
-  // model, reading from `started_offsets`. Learner thread.
-  void Restart(const std::map<std::string, int64_t>& started_offsets);
+  // A snapshot of every challenger at this point of the champion's feed:
+  // hands everything over, and the challenger thread fulfils the future
+  // once it has trained up to here (in order: captures of one set are
+  // consecutive). Each capture marks the challenger's rows clean.
+  std::future<std::vector<ChallengerCapture>> Capture();
+
+  // Restore, in two steps so that a failure changes nothing: Prepare()
+  // builds a trainer for each restored challenger (InvalidArgument naming
+  // it on a model of another shape, Corruption on a bad state); Install()
+  // trains what is queued, then puts the prepared challengers in and starts
+  // every other one over fresh, reading from `started_offsets` (the
+  // snapshot's; a challenger new in the config is that young).
+  struct Prepared {
+    std::vector<std::unique_ptr<learner::Trainer>> trainers;  // by index; null: fresh
+    std::vector<std::map<std::string, int64_t>> started;      // of the restored ones
+  };
+  StatusOr<Prepared> Prepare(std::vector<RestoredChallenger> restored) const;
+  void Install(Prepared prepared, const std::map<std::string, int64_t>& started_offsets);
+  // Challenger i's options.
+  const PipelineOptions& options(size_t i) const { return challengers_[i]->options; }
 
   size_t size() const { return challengers_.size(); }
   const std::string& name(size_t i) const { return challengers_[i]->name; }
@@ -103,10 +145,13 @@ class ChallengerSet final : public ExampleTap {
  private:
   struct Challenger {
     std::string name;
-    PipelineOptions options;  // to start over (Restart)
+    PipelineOptions options;  // to start over (Install)
     std::unique_ptr<learner::Trainer> trainer;
     mutable std::mutex mu;  // held while it trains a batch, and by Read()
     std::atomic<std::shared_ptr<const PublishedModel>> latest;
+    mutable Mutex started_mu;
+    // Where it started reading ("topic/partition" -> offset).
+    std::map<std::string, int64_t> started RANKER_GUARDED_BY(started_mu);
   };
   // One step of the champion's feed: an example at its event time, or a flush.
   struct Op {
@@ -119,16 +164,17 @@ class ChallengerSet final : public ExampleTap {
     uint64_t examples = 0;
     uint64_t publish_version = 0;  // > 0: publish every challenger after it
     int64_t publish_ms = 0;
+    // Set: capture every challenger after it (Capture()).
+    std::unique_ptr<std::promise<std::vector<ChallengerCapture>>> capture;
   };
 
   explicit ChallengerSet(const ChallengerSetOptions& options);
   void Run();
   void Train(Batch& batch);  // moves the examples out
   void PublishOne(Challenger* c, uint64_t version, int64_t now_ms);
+  std::vector<ChallengerCapture> CaptureAll();
 
   const ChallengerSetOptions options_;
-  mutable Mutex started_mu_;
-  std::map<std::string, int64_t> started_offsets_ RANKER_GUARDED_BY(started_mu_);
   std::vector<std::unique_ptr<Challenger>> challengers_;
   Batch pending_;  // learner thread
   BoundedQueue<Batch> queue_;

@@ -329,11 +329,11 @@ StatusOr<LearnerLoop::Restored> LearnerLoop::Restore(uint64_t id) {
   // Read and verified (streamed into a new model) before anything moves.
   StatusOr<Snapshotter::Loaded> s = deps_.snapshotter->Read(id, pipeline_->options());
   if (!s.ok()) return s.status();
-  const store::Snapshot head = std::move(s->head);
+  const store::Snapshot head = s->head;  // Apply() reads its offsets too
   const uint64_t rows = s->rows;
   const ingest::OffsetMap target = Snapshotter::ToSourceOffsets(head.offsets);
   RANKER_RETURN_IF_ERROR(MoveSource(target));  // a failed seek moves nothing
-  Status restored = Snapshotter::Apply(std::move(s).value(), pipeline_.get());
+  Status restored = deps_.snapshotter->Apply(std::move(s).value(), pipeline_.get());
   if (!restored.ok()) {
     const ingest::OffsetMap stands = offsets_;
     Status back = MoveSource(stands);

@@ -92,7 +92,7 @@ struct LearnerLoopDeps {
   std::function<void(const PublishedModel&)> on_publish;
   // Runs on the learner thread after a restore replaced the pipeline's
   // state, with the offsets it now stands at, before the restored version
-  // is published (challengers start over there).
+  // is published. (The challengers are restored by Snapshotter::Apply.)
   std::function<void(const ingest::OffsetMap&)> on_restore;
 };
 

@@ -49,6 +49,18 @@ StatusOr<std::unique_ptr<Service>> Service::Create(const Config& config, const C
       LearningPipeline::Create(config.pipeline());
   if (!pipeline.ok()) return pipeline.status();
   std::unique_ptr<Service> service(new Service(config, clock, std::move(seams.replication)));
+  // The challengers first: a snapshot restores them with the champion.
+  if (!config.challengers.empty()) {
+    ChallengerSetOptions options;
+    options.thread_nice = config.service.learner_nice;
+    StatusOr<std::unique_ptr<ChallengerSet>> set =
+        ChallengerSet::Create(config.challengers, options);
+    if (!set.ok()) return set.status();
+    service->challengers_ = std::move(set).value();
+    service->challenger_metrics_ =
+        std::make_unique<ChallengerMetrics>(&service->metrics_->registry());
+    (*pipeline)->set_tap(service->challengers_.get());
+  }
   ingest::OffsetMap resume;
   if (seams.snapshots != nullptr) {
     RANKER_RETURN_IF_ERROR(
@@ -58,18 +70,6 @@ StatusOr<std::unique_ptr<Service>> Service::Create(const Config& config, const C
   if (seams.source != nullptr) {
     service->source_ = std::move(seams.source);
     service->committer_ = std::make_unique<OffsetCommitter>(service->source_.get());
-  }
-  if (!config.challengers.empty()) {
-    ChallengerSetOptions options;
-    options.thread_nice = config.service.learner_nice;
-    for (const auto& [tp, next] : resume) options.started_offsets[OffsetKey(tp)] = next;
-    StatusOr<std::unique_ptr<ChallengerSet>> set =
-        ChallengerSet::Create(config.challengers, options);
-    if (!set.ok()) return set.status();
-    service->challengers_ = std::move(set).value();
-    service->challenger_metrics_ =
-        std::make_unique<ChallengerMetrics>(&service->metrics_->registry());
-    (*pipeline)->set_tap(service->challengers_.get());
   }
   service->CreateLearner(std::move(pipeline).value());
   if (!resume.empty()) service->learner_->ResumeFrom(resume);
@@ -111,6 +111,13 @@ Status Service::OpenSnapshots(std::unique_ptr<store::SnapshotStore> store,
   RANKER_RETURN_IF_ERROR(config_.service.snapshot.Validate());
   snapshotter_ =
       std::make_unique<Snapshotter>(std::move(store), SnapshotterOptions(config_.service), clock_);
+  snapshotter_->set_challengers(challengers_.get());
+  snapshotter_->set_champion(
+      [this] {
+        MutexLock lock(&champion_mu_);
+        return champion_;
+      },
+      [this](const std::string& name) { RestoreChampion(name); });
   // Streamed: the rows go from the store's iterator into the table, so a
   // 10M-row restore never holds them twice.
   StatusOr<Snapshotter::Loaded> latest = snapshotter_->ReadLatest(pipeline->options());
@@ -125,9 +132,9 @@ Status Service::OpenSnapshots(std::unique_ptr<store::SnapshotStore> store,
                               ": no snapshot can be restored (" + latest.status().message() +
                               "); move the directory away to start from an empty model");
   }
-  const store::Snapshot head = std::move(latest->head);
+  const store::Snapshot head = latest->head;  // Apply() reads its offsets too
   const uint64_t rows = latest->rows;
-  RANKER_RETURN_IF_ERROR(Snapshotter::Apply(std::move(latest).value(), pipeline));
+  RANKER_RETURN_IF_ERROR(snapshotter_->Apply(std::move(latest).value(), pipeline));
   snapshotter_->Rebase(head, rows);
   publisher_.ContinueFrom(head.model_version);
   *resume = Snapshotter::ToSourceOffsets(head.offsets);
@@ -243,12 +250,6 @@ void Service::CreateLearner(std::unique_ptr<LearningPipeline> pipeline) {
     service_metrics_->OnPublish(m);
     if (challengers_ != nullptr) challengers_->Publish(m.version, m.published_at_ms);
   };
-  deps.on_restore = [this](const ingest::OffsetMap& offsets) {
-    if (challengers_ == nullptr) return;
-    std::map<std::string, int64_t> started;
-    for (const auto& [tp, next] : offsets) started[OffsetKey(tp)] = next;
-    challengers_->Restart(started);
-  };
   learner_ = std::make_unique<LearnerLoop>(std::move(pipeline), LoopOptions(config_.service),
                                            std::move(deps));
 }
@@ -305,6 +306,17 @@ std::vector<ModelSource::Entry> Service::Models() const {
     out.push_back({name, challengers_->Latest(i), champion == name});
   }
   return out;
+}
+
+void Service::RestoreChampion(const std::string& name) {
+  const bool known = name == "main" || (challengers_ != nullptr && challengers_->Find(name) >= 0);
+  if (!known) {
+    std::fprintf(stderr,
+                 "ranker: the snapshot's champion '%s' is not in the config: 'main' serves\n",
+                 name.c_str());
+  }
+  MutexLock lock(&champion_mu_);
+  champion_ = known ? name : "main";
 }
 
 Status Service::Promote(std::string_view name) {

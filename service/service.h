@@ -112,6 +112,9 @@ class Service final : public ModelSource,
   std::vector<Entry> Models() const override;
   // --- ModelPromoter: which model serves /v1/rank by default.
   Status Promote(std::string_view name) override;
+  // A restored snapshot's champion: serves by default if the config still
+  // has it ('main' otherwise, logged).
+  void RestoreChampion(const std::string& name);
   // The challengers (null without any).
   const ChallengerSet* challengers() const { return challengers_.get(); }
   // Answers a request as the HTTP server would (tests call handlers this way).

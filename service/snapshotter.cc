@@ -1,6 +1,7 @@
 #include "service/snapshotter.h"
 
 #include <cstdio>
+#include <optional>
 #include <utility>
 
 #include "base/coding.h"
@@ -12,9 +13,12 @@ namespace ranker::app {
 namespace {
 
 constexpr uint32_t kMagic = 0x44534b52;  // "RKSD": the snapshot's dense_state
-// 2: param_checksum is the incremental digest (Model::ParamChecksum); 1:
-// the legacy key-ordered one (Model::LegacyParamChecksumHex).
-constexpr uint32_t kVersion = 2;
+// 3: 2 + the models record (champion's name, challengers held); 2:
+// param_checksum is the incremental digest (Model::ParamChecksum); 1: the
+// legacy key-ordered one (Model::LegacyParamChecksumHex). A challenger's
+// own state is written as version 2 (it has no models record).
+constexpr uint32_t kVersion = 3;
+constexpr uint32_t kModelVersion = 2;
 constexpr uint32_t kLegacyVersion = 1;
 constexpr size_t kOutcomesKept = 64;
 
@@ -103,13 +107,21 @@ class ModelRestorer final : public store::SnapshotSink {
     RANKER_RETURN_IF_ERROR(in.GetFixed32(&magic));
     if (magic != kMagic) return Status::Corruption("snapshot state: bad magic number");
     RANKER_RETURN_IF_ERROR(in.GetFixed32(&version_));
-    if (version_ != kVersion && version_ != kLegacyVersion) {
+    if (version_ < kLegacyVersion || version_ > kVersion) {
       return Status::Corruption("snapshot state: unsupported version " + std::to_string(version_) +
-                                " (this build reads versions 1 and 2)");
+                                " (this build reads versions 1 to 3)");
     }
     std::string model_state;
     RANKER_RETURN_IF_ERROR(in.GetString(&model_state));
     RANKER_RETURN_IF_ERROR(in.GetString(&loaded_.pipeline_state));
+    if (version_ >= 3) {
+      RANKER_RETURN_IF_ERROR(in.GetString(&loaded_.champion));
+      uint64_t n = 0;
+      RANKER_RETURN_IF_ERROR(in.GetFixed64(&n));
+      if (n > in.remaining()) return Status::Corruption("snapshot state: bad model count");
+      loaded_.models.resize(n);
+      for (std::string& name : loaded_.models) RANKER_RETURN_IF_ERROR(in.GetString(&name));
+    }
     if (!in.done()) return Status::Corruption("snapshot state: trailing bytes");
     StatusOr<std::unique_ptr<learner::Model>> model =
         learner::Model::RestoreState(model_state, config_.model, config_.optimizer);
@@ -155,7 +167,36 @@ class ModelRestorer final : public store::SnapshotSink {
 StatusOr<Snapshotter::Loaded> Snapshotter::Read(uint64_t id, const PipelineOptions& config) const {
   ModelRestorer restorer(config);
   RANKER_RETURN_IF_ERROR(store_->Read(id, &restorer));
-  return restorer.Finish();
+  StatusOr<Loaded> loaded = restorer.Finish();
+  if (loaded.ok()) RANKER_RETURN_IF_ERROR(ReadChallengers(&*loaded));
+  return loaded;
+}
+
+Status Snapshotter::ReadChallengers(Loaded* loaded) const {
+  const uint64_t id = loaded->head.id;
+  for (const std::string& name : loaded->models) {
+    const int i = challengers_ != nullptr ? challengers_->Find(name) : -1;
+    if (i < 0) {
+      std::fprintf(stderr,
+                   "ranker snapshots: snapshot %llu holds challenger '%s', which the config no "
+                   "longer names: ignored\n",
+                   static_cast<unsigned long long>(id), name.c_str());
+      continue;
+    }
+    StatusOr<store::SnapshotStore*> models = store_->ModelStore(name);
+    if (!models.ok()) return models.status();
+    ModelRestorer restorer(challengers_->options(i));
+    Status read = (*models)->Read(id, &restorer);
+    StatusOr<Loaded> one = read.ok() ? restorer.Finish() : StatusOr<Loaded>(read);
+    if (!one.ok()) {
+      const std::string why = "challenger '" + name + "': " + one.status().message();
+      return one.status().code() == Status::Code::kInvalidArgument
+                 ? Status::InvalidArgument(why)
+                 : Status::Corruption("snapshot " + std::to_string(id) + ": " + why);
+    }
+    loaded->challengers.push_back({name, std::move(one->model), std::move(one->pipeline_state)});
+  }
+  return Status::OK();
 }
 
 StatusOr<Snapshotter::Loaded> Snapshotter::ReadLatest(const PipelineOptions& config) {
@@ -171,11 +212,30 @@ StatusOr<Snapshotter::Loaded> Snapshotter::ReadLatest(const PipelineOptions& con
     stats_.corrupt_skipped = store_->corrupt_skipped();
   }
   RANKER_RETURN_IF_ERROR(read);
-  return restorer.Finish();
+  StatusOr<Loaded> loaded = restorer.Finish();
+  if (loaded.ok()) RANKER_RETURN_IF_ERROR(ReadChallengers(&*loaded));
+  return loaded;
 }
 
 Status Snapshotter::Apply(Loaded loaded, LearningPipeline* pipeline) {
-  return pipeline->Restore(std::move(loaded.model), loaded.pipeline_state);
+  std::optional<ChallengerSet::Prepared> prepared;
+  std::set<std::string> restored;
+  for (const RestoredChallenger& c : loaded.challengers) restored.insert(c.name);
+  if (challengers_ != nullptr) {
+    StatusOr<ChallengerSet::Prepared> p = challengers_->Prepare(std::move(loaded.challengers));
+    if (!p.ok()) return p.status();
+    prepared = std::move(p).value();
+  }
+  RANKER_RETURN_IF_ERROR(pipeline->Restore(std::move(loaded.model), loaded.pipeline_state));
+  if (prepared.has_value()) {
+    std::map<std::string, int64_t> started;
+    for (const auto& [tp, next] : ToSourceOffsets(loaded.head.offsets))
+      started[OffsetKey(tp)] = next;
+    challengers_->Install(std::move(prepared).value(), started);
+  }
+  applied_models_ = std::move(restored);
+  if (set_champion_ && !loaded.champion.empty()) set_champion_(loaded.champion);
+  return Status::OK();
 }
 
 Status Snapshotter::RestoreInto(const store::Snapshot& s, LearningPipeline* pipeline) {
@@ -184,11 +244,13 @@ Status Snapshotter::RestoreInto(const store::Snapshot& s, LearningPipeline* pipe
   for (const auto& [key, bytes] : s.changed_rows) RANKER_RETURN_IF_ERROR(restorer.Row(key, bytes));
   StatusOr<Loaded> loaded = restorer.Finish();
   if (!loaded.ok()) return loaded.status();
-  return Apply(std::move(loaded).value(), pipeline);
+  return pipeline->Restore(std::move(loaded->model), loaded->pipeline_state);  // the champion only
 }
 
 void Snapshotter::Rebase(const store::Snapshot& s, uint64_t rows) {
   base_id_ = s.id;
+  base_models_ = std::move(applied_models_);  // the others are written whole next time
+  applied_models_.clear();
   const std::string mismatch = learner::InstructionSetMismatch(s.isa);
   if (!mismatch.empty()) {
     std::fprintf(stderr, "ranker snapshots: snapshot %llu: %s\n",
@@ -237,6 +299,16 @@ uint64_t Snapshotter::Capture(LearningPipeline* pipeline, const ingest::OffsetMa
   p.full = full;
   model->mutable_embeddings()->TakeDirty(0, &p.dirty_keys, &s.removed_rows);
   if (full) s.removed_rows.clear();
+  if (challengers_ != nullptr && challengers_->size() > 0) {
+    for (size_t i = 0; i < challengers_->size(); ++i) {
+      const std::string& name = challengers_->name(i);
+      p.challengers.push_back(name);
+      p.challenger_full.push_back(full || !base_models_.contains(name));
+    }
+    p.captures = challengers_->Capture();  // taken on the challenger thread
+    base_models_ = std::set<std::string>(p.challengers.begin(), p.challengers.end());
+  }
+  p.champion = get_champion_ ? get_champion_() : "main";
   base_id_ = s.id;
   last_capture_mono_ms_ = clock_->MonotonicNs() / 1000000;
   const uint64_t id = s.id;
@@ -293,14 +365,17 @@ void Snapshotter::Run() {
 // Writer thread: one Put (atomic, synced), then retention.
 void Snapshotter::Write(Pending p) {
   const auto start = std::chrono::steady_clock::now();
+  // The challengers first: the champion's record makes the snapshot exist.
+  Status status = WriteChallengers(&p);
   Fill(&p);
   store::Snapshot& s = p.snapshot;
   store::SnapshotInfo info = store::InfoOf(s);
-  Status status = store_->Put(s);
+  if (status.ok()) status = store_->Put(s);
   double retain_ms = 0;
   if (status.ok()) {
     const auto retain_start = std::chrono::steady_clock::now();
     Status retained = store_->Retain(options_.retain);
+    RetainModels();
     retain_ms = MsSince(retain_start);
     if (!retained.ok()) {
       std::fprintf(stderr, "ranker snapshots: retention failed: %s\n", retained.message().c_str());
@@ -327,16 +402,81 @@ void Snapshotter::Write(Pending p) {
   while (outcomes_.size() > kOutcomesKept) outcomes_.erase(outcomes_.begin());
 }
 
+Status Snapshotter::WriteChallengers(Pending* p) {
+  if (p->challengers.empty()) return Status::OK();
+  std::vector<ChallengerCapture> captures;
+  try {
+    captures = p->captures.get();
+  } catch (const std::future_error&) {  // the set went away before the capture
+    return Status::Unavailable("the challengers stopped before their capture");
+  }
+  if (captures.size() != p->challengers.size()) {
+    return Status::Internal("challenger capture: set changed size");
+  }
+  for (size_t i = 0; i < captures.size(); ++i) {
+    ChallengerCapture& c = captures[i];
+    Pending one;
+    store::Snapshot& s = one.snapshot;
+    s.id = p->snapshot.id;
+    s.base_id = p->challenger_full[i] ? 0 : p->snapshot.base_id;
+    s.created_ms = p->snapshot.created_ms;
+    s.model_version = p->snapshot.model_version;
+    s.isa = p->snapshot.isa;
+    s.offsets = p->snapshot.offsets;
+    s.dense_state = std::move(c.state);
+    if (!p->challenger_full[i]) s.removed_rows = std::move(c.removed_keys);
+    one.model = std::move(c.model);
+    one.full = p->challenger_full[i];
+    one.dirty_keys = std::move(c.dirty_keys);
+    Fill(&one, kModelVersion, nullptr);
+    StatusOr<store::SnapshotStore*> models = store_->ModelStore(c.name);
+    Status put = models.ok() ? (*models)->Put(s) : models.status();
+    if (!put.ok()) return Status::IOError("challenger '" + c.name + "': " + put.ToString());
+  }
+  return Status::OK();
+}
+
+void Snapshotter::RetainModels() {
+  StatusOr<std::vector<uint64_t>> ids = store_->Ids();
+  if (!ids.ok()) return;
+  const std::set<uint64_t> kept(ids->begin(), ids->end());
+  // Every model store, those of challengers the config dropped included:
+  // their rows go with the last snapshot that holds them.
+  for (const std::string& name : store_->ModelStoreNames()) {
+    StatusOr<store::SnapshotStore*> models = store_->ModelStore(name);
+    if (!models.ok()) continue;
+    StatusOr<std::vector<uint64_t>> mine = (*models)->Ids();
+    if (!mine.ok()) continue;
+    for (uint64_t id : *mine) {
+      if (kept.contains(id)) continue;
+      Status s = (*models)->Delete(id);
+      if (!s.ok()) {
+        std::fprintf(stderr, "ranker snapshots: retention of challenger '%s': %s\n", name.c_str(),
+                     s.message().c_str());
+      }
+    }
+  }
+}
+
 void Snapshotter::Fill(Pending* p) {
+  std::string models;
+  PutString(&models, p->champion);
+  PutFixed64(&models, p->challengers.size());
+  for (const std::string& name : p->challengers) PutString(&models, name);
+  Fill(p, kVersion, &models);
+}
+
+void Snapshotter::Fill(Pending* p, uint32_t version, const std::string* models) {
   store::Snapshot& s = p->snapshot;
   const std::string pipeline_state = std::move(s.dense_state);
   s.dense_state.clear();
   PutFixed32(&s.dense_state, kMagic);
-  PutFixed32(&s.dense_state, kVersion);
+  PutFixed32(&s.dense_state, version);
   std::string part;
   p->model->SerializeState(&part);
   PutString(&s.dense_state, part);
   PutString(&s.dense_state, pipeline_state);
+  if (models != nullptr) s.dense_state.append(*models);
   ExportRows(p->model->embeddings(), p->full, p->dirty_keys, &s);
   s.param_checksum = p->model->ParamChecksumHex();  // a copy: already folded
   p->model.reset();  // the rows changed since are no longer held twice

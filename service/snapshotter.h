@@ -18,9 +18,20 @@
 // exports its rows and computes its param_checksum. While it does, the copy
 // holds the rows the learner changes meanwhile (path-copied trie nodes).
 //
-// State version 2 records the incremental param_checksum; version 1 (the
-// releases before it) is restored and verified against the legacy
-// key-ordered digest.
+// Every model (README "Champion and challengers"): the champion's snapshot
+// is the one above; each challenger's (its model state, trainer state and
+// rows, deltas too, under the same id and base) goes to the store's
+// ModelStore(name), written BEFORE the champion's, so a snapshot exists
+// once the champion's is stored. The champion's state (version 3) names
+// the model serving by default and the challengers the snapshot holds.
+// Challengers are captured on their own thread at the hand-off boundary
+// (ChallengerSet::Capture), so the snapshot's offsets are exactly what
+// every model has trained; the writer waits for that capture.
+//
+// State version 3 adds the models record; 2 records the incremental
+// param_checksum; version 1 (the releases before it) is restored and
+// verified against the legacy key-ordered digest. Versions 1 and 2 restore
+// the champion only (challengers start fresh).
 //
 // Thread-safety: Capture(), Due() and Rebase() from the learner thread;
 // everything else from any thread.
@@ -30,9 +41,11 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,6 +53,7 @@
 #include "base/clock.h"
 #include "base/mutex.h"
 #include "ingest/event_source.h"
+#include "service/challengers.h"
 #include "service/model_publisher.h"
 #include "service/pipeline.h"
 #include "service/service_options.h"
@@ -90,6 +104,12 @@ class Snapshotter {
     uint64_t rows = 0;     // rows restored into `model`
     std::unique_ptr<learner::Model> model;
     std::string pipeline_state;  // for LearningPipeline::Restore
+    // State version 3: the model serving by default, and the challengers
+    // the snapshot holds (empty before).
+    std::string champion;
+    std::vector<std::string> models;
+    // Those of `models` the ChallengerSet still names, read back.
+    std::vector<RestoredChallenger> challengers;
   };
   // Snapshot `id` (or the newest that verifies, skipping corrupt ones as
   // LoadLatest does) streamed from the store into a new model of `config`'s
@@ -98,11 +118,25 @@ class Snapshotter {
   // the store's (NotFound: no such snapshot / none stored).
   StatusOr<Loaded> Read(uint64_t id, const PipelineOptions& config) const;
   StatusOr<Loaded> ReadLatest(const PipelineOptions& config);
-  // Puts a Loaded snapshot's model and state into `pipeline` at once.
-  // Nothing changes unless OK.
-  static Status Apply(Loaded loaded, LearningPipeline* pipeline);
+  // Puts a Loaded snapshot's model and state into `pipeline`, and its
+  // challengers into the ChallengerSet (set_challengers; the others start
+  // fresh at the snapshot's offsets), and names its champion
+  // (set_champion). Nothing changes unless OK. Learner thread.
+  Status Apply(Loaded loaded, LearningPipeline* pipeline);
 
-  // Rebuilds `pipeline` (model and state) from `s`. Nothing changes unless OK.
+  // The challengers to capture and restore with the champion (borrowed;
+  // null: none). Call before any Read or Capture.
+  void set_challengers(ChallengerSet* challengers) { challengers_ = challengers; }
+  // Which model serves by default: read at each capture, set by Apply()
+  // to the snapshot's (a name the config no longer has is passed as is:
+  // the callee decides).
+  void set_champion(std::function<std::string()> get, std::function<void(const std::string&)> set) {
+    get_champion_ = std::move(get);
+    set_champion_ = std::move(set);
+  }
+
+  // Rebuilds `pipeline` (model and state) from `s`, the champion only.
+  // Nothing changes unless OK.
   static Status RestoreInto(const store::Snapshot& s, LearningPipeline* pipeline);
   // After RestoreInto(s) or Apply(): the next capture is a delta against
   // `s` (rows: its live row count, for display). Warns on stderr and counts
@@ -138,13 +172,26 @@ class Snapshotter {
 
  private:
   struct Pending {
-    store::Snapshot snapshot;                     // without the model's state and rows yet
-    std::unique_ptr<const learner::Model> model;  // the captured version
-    bool full = false;                            // every row, or:
-    std::vector<uint64_t> dirty_keys;             // rows changed since the base
+    store::Snapshot snapshot;                              // without the model's state and rows yet
+    std::unique_ptr<const learner::Model> model;           // the captured version
+    bool full = false;                                     // every row, or:
+    std::vector<uint64_t> dirty_keys;                      // rows changed since the base
+    std::string champion;                                  // serving by default
+    std::vector<std::string> challengers;                  // captured (names)
+    std::vector<bool> challenger_full;                     // each: every row (not in the base)
+    std::future<std::vector<ChallengerCapture>> captures;  // valid iff challengers
   };
-  // Writer thread: the model's state blob, rows and checksum into p->snapshot.
+  // Writer thread: the model's state blob, rows and checksum into
+  // p->snapshot; the champion's (with its models record), or a challenger's
+  // at `version`, `models` appended when given.
   static void Fill(Pending* p);
+  static void Fill(Pending* p, uint32_t version, const std::string* models);
+  // Writer thread: each challenger's snapshot into its model store.
+  Status WriteChallengers(Pending* p);
+  // Drops from the model stores the ids the champion's store no longer has.
+  void RetainModels();
+  // Reads the challengers `loaded` names (and the set still has).
+  Status ReadChallengers(Loaded* loaded) const;
   void Run();
   void Write(Pending p);
 
@@ -153,7 +200,13 @@ class Snapshotter {
   const Clock* const clock_;
   std::function<void(const ingest::OffsetMap&)> on_durable_;
 
+  ChallengerSet* challengers_ = nullptr;
+  std::function<std::string()> get_champion_;
+  std::function<void(const std::string&)> set_champion_;
+
   // Learner thread only.
+  std::set<std::string> base_models_;     // challengers the base snapshot holds
+  std::set<std::string> applied_models_;  // restored by Apply(), for Rebase()
   uint64_t next_id_ = 1;
   uint64_t base_id_ = 0;  // 0: the next capture carries every row
   int64_t last_capture_mono_ms_ = 0;

@@ -53,6 +53,22 @@ Status InMemorySnapshotStore::Put(const Snapshot& s) {
   return Status::OK();
 }
 
+StatusOr<SnapshotStore*> InMemorySnapshotStore::ModelStore(std::string_view name) {
+  MutexLock lock(&mu_);
+  auto it = models_.find(name);
+  if (it == models_.end()) {
+    it = models_.emplace(std::string(name), std::make_unique<InMemorySnapshotStore>()).first;
+  }
+  return static_cast<SnapshotStore*>(it->second.get());
+}
+
+std::vector<std::string> InMemorySnapshotStore::ModelStoreNames() const {
+  MutexLock lock(&mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, store] : models_) names.push_back(name);
+  return names;
+}
+
 StatusOr<Snapshot> InMemorySnapshotStore::Get(uint64_t id) const {
   MutexLock lock(&mu_);
   return DecodeLocked(id);

@@ -8,7 +8,10 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "base/mutex.h"
 #include "store/snapshot_store.h"
@@ -25,6 +28,9 @@ class InMemorySnapshotStore final : public SnapshotStore {
   StatusOr<std::vector<uint64_t>> Ids() const override;
   Status Retain(size_t keep_newest = 5) override;
   Status Delete(uint64_t id) override;
+  // Another InMemorySnapshotStore per name.
+  StatusOr<SnapshotStore*> ModelStore(std::string_view name) override;
+  std::vector<std::string> ModelStoreNames() const override;
 
   // Test hook: the stored encoding of snapshot `id` (nullptr if absent), to
   // flip bits in or truncate. The pointer is valid until the next writer call.
@@ -40,6 +46,8 @@ class InMemorySnapshotStore final : public SnapshotStore {
   mutable Mutex mu_;
   std::map<uint64_t, Entry> entries_ RANKER_GUARDED_BY(mu_);
   uint64_t max_id_ RANKER_GUARDED_BY(mu_) = 0;  // ids are never reused
+  std::map<std::string, std::unique_ptr<InMemorySnapshotStore>, std::less<>> models_
+      RANKER_GUARDED_BY(mu_);
 };
 
 }  // namespace ranker::store

@@ -1,5 +1,6 @@
 #include "store/rocksdb_format.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/coding.h"
@@ -93,6 +94,18 @@ std::string RowKey(uint64_t row_key, uint64_t version) {
   return key;
 }
 
+std::string WrittenKey(uint64_t id, uint32_t chunk) {
+  std::string key = PrefixedKey(kWrittenPrefix, id);
+  for (int shift = 24; shift >= 0; shift -= 8) key.push_back(static_cast<char>(chunk >> shift));
+  return key;
+}
+
+bool ParseWrittenKey(std::string_view key, uint64_t* id) {
+  if (key.size() != 13 || key[0] != kWrittenPrefix) return false;
+  *id = GetBigEndian64(key.substr(1));
+  return true;
+}
+
 bool ParseManifestKey(std::string_view key, uint64_t* id) {
   if (key.size() != 9 || key[0] != kManifestPrefix) return false;
   *id = GetBigEndian64(key.substr(1));
@@ -114,6 +127,68 @@ Lineage Lineage::Extend(uint64_t id, bool linear) const {
     out.intervals_.emplace_back(id, id);
   }
   return out;
+}
+
+namespace {
+
+// Sorted, disjoint intervals with adjacent ones merged.
+std::vector<std::pair<uint64_t, uint64_t>> Normalise(
+    std::vector<std::pair<uint64_t, uint64_t>> iv) {
+  std::sort(iv.begin(), iv.end());
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  for (const auto& [first, last] : iv) {
+    if (first > last) continue;
+    if (!out.empty() && first <= out.back().second + 1) {
+      out.back().second = std::max(out.back().second, last);
+    } else {
+      out.emplace_back(first, last);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Lineage Lineage::Union(const Lineage& a, const Lineage& b) {
+  std::vector<std::pair<uint64_t, uint64_t>> iv = a.intervals_;
+  iv.insert(iv.end(), b.intervals_.begin(), b.intervals_.end());
+  return Lineage(Normalise(std::move(iv)));
+}
+
+Lineage Lineage::Intersect(const Lineage& a, const Lineage& b) {
+  std::vector<std::pair<uint64_t, uint64_t>> iv;
+  for (const auto& [af, al] : a.intervals_) {
+    for (const auto& [bf, bl] : b.intervals_) {
+      const uint64_t first = std::max(af, bf), last = std::min(al, bl);
+      if (first <= last) iv.emplace_back(first, last);
+    }
+  }
+  return Lineage(Normalise(std::move(iv)));
+}
+
+Lineage Lineage::Minus(const Lineage& other) const {
+  std::vector<std::pair<uint64_t, uint64_t>> iv;
+  for (auto [first, last] : intervals_) {
+    for (const auto& [of, ol] : other.intervals_) {
+      if (ol < first || of > last) continue;
+      if (of > first) iv.emplace_back(first, of - 1);
+      if (ol >= last) {
+        first = 1, last = 0;  // nothing left of this interval
+        break;
+      }
+      first = ol + 1;
+    }
+    if (first <= last) iv.emplace_back(first, last);
+  }
+  return Lineage(Normalise(std::move(iv)));
+}
+
+Lineage Lineage::Above(uint64_t id) const {
+  std::vector<std::pair<uint64_t, uint64_t>> iv;
+  for (const auto& [first, last] : intervals_) {
+    if (last > id) iv.emplace_back(std::max(first, id + 1), last);
+  }
+  return Lineage(std::move(iv));
 }
 
 bool Lineage::Contains(uint64_t version) const {

@@ -9,6 +9,12 @@
 //   "D" id:BE64              dense_state of snapshot id, raw bytes
 //   "R" key:BE64 ~ver:BE64   one version of embedding row `key`, written by
 //                            snapshot `ver` (EncodeRowValue: live or removed)
+//   "W" id:BE64 chunk:BE32   the row keys snapshot id wrote (live and removal
+//                            versions), fixed64 each, up to kWrittenChunkKeys
+//                            a chunk: garbage collection reads these instead of
+//                            every row version
+//   "G"                      fixed64: the first snapshot id with "W" records
+//                            (stores written before them have none)
 // Rows sort by key, then NEWEST version first, so "the newest version of k
 // visible to snapshot N" is one Seek.
 //
@@ -20,6 +26,10 @@
 // key, its newest version whose writer is in lineage(N), unless that version
 // is a removal. Garbage collection (on Delete/Retain) drops every version
 // that is no remaining snapshot's visible one; Get results never change.
+// It looks only at the keys that ids of two sets wrote (rocksdb_rows.cc
+// GarbageCandidates): those no remaining lineage holds, and those a
+// remaining lineage holds above the part it shares with a dropped one;
+// any other version's visibility is unchanged by the drop.
 //
 // Checksums: each live row version carries RowHash(key, bytes). The manifest
 // holds the row count and rows_digest = sum (mod 2^64) of RowHash over the
@@ -46,12 +56,17 @@ inline constexpr std::string_view kMaxIdKey = "N";
 inline constexpr char kManifestPrefix = 'M';
 inline constexpr char kDensePrefix = 'D';
 inline constexpr char kRowPrefix = 'R';
+inline constexpr char kWrittenPrefix = 'W';
+inline constexpr std::string_view kWrittenSinceKey = "G";
+inline constexpr size_t kWrittenChunkKeys = 65536;
 // The value under kLayoutKey.
 std::string LayoutValue();
 
 std::string ManifestKey(uint64_t id);
 std::string DenseKey(uint64_t id);
 std::string RowKey(uint64_t row_key, uint64_t version);
+std::string WrittenKey(uint64_t id, uint32_t chunk);
+bool ParseWrittenKey(std::string_view key, uint64_t* id);
 // Parses a key of the given kind; false if it is not one.
 bool ParseManifestKey(std::string_view key, uint64_t* id);
 bool ParseRowKey(std::string_view key, uint64_t* row_key, uint64_t* version);
@@ -71,6 +86,14 @@ class Lineage {
   bool Contains(uint64_t version) const;
   uint64_t newest() const { return intervals_.empty() ? 0 : intervals_.back().second; }
   const std::vector<std::pair<uint64_t, uint64_t>>& intervals() const { return intervals_; }
+  bool empty() const { return intervals_.empty(); }
+  uint64_t oldest() const { return intervals_.empty() ? 0 : intervals_.front().first; }
+
+  // Set algebra over the ids (the result need not end at a snapshot's id).
+  static Lineage Union(const Lineage& a, const Lineage& b);
+  static Lineage Intersect(const Lineage& a, const Lineage& b);
+  Lineage Minus(const Lineage& other) const;
+  Lineage Above(uint64_t id) const;  // the ids > id
 
  private:
   explicit Lineage(std::vector<std::pair<uint64_t, uint64_t>> intervals)

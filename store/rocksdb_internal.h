@@ -49,8 +49,29 @@ Status SubtractReplaced(rocksdb::DB* db, const Snapshot& s, const format::Lineag
                         uint64_t* live, uint64_t* digest, std::vector<uint64_t>* removed_live);
 
 // Adds to *batch the deletion of every row version that none of `kept` sees,
-// and of removal records that no longer hide anything.
+// and of removal records that no longer hide anything: a scan of every row
+// version (the reference, and the way for stores older than "W" records).
+// Adds the versions looked at to *examined.
 Status CollectGarbage(rocksdb::DB* db, const std::vector<format::Lineage>& kept,
-                      rocksdb::WriteBatch* batch);
+                      rocksdb::WriteBatch* batch, uint64_t* examined);
+
+// The snapshot ids whose written keys hold every version that dropping
+// `dropped` (lineages of the snapshots going) can make garbage while `kept`
+// remain: the ids no kept lineage holds, and for each dropped x and kept y
+// the ids of y not in x above the oldest id they share (a version x saw as
+// newest is hidden in y only by a newer one of y's that x does not see).
+format::Lineage GarbageCandidates(const std::vector<format::Lineage>& dropped,
+                                  const std::vector<format::Lineage>& kept);
+
+// CollectGarbage restricted to the keys that the snapshots in `candidates`
+// wrote ("W" records): O(those keys), not O(table). Also deletes the "W"
+// records of the ids in `unreachable` (no kept lineage holds them).
+Status CollectGarbageOf(rocksdb::DB* db, const format::Lineage& candidates,
+                        const format::Lineage& unreachable,
+                        const std::vector<format::Lineage>& kept, rocksdb::WriteBatch* batch,
+                        uint64_t* examined);
+
+// Adds to *batch the "W" records of snapshot `id` writing `keys`.
+void AddWritten(uint64_t id, const std::vector<uint64_t>& keys, rocksdb::WriteBatch* batch);
 
 }  // namespace ranker::store::internal

@@ -1,5 +1,6 @@
 #include <algorithm>
 
+#include "base/coding.h"
 #include "store/rocksdb_internal.h"
 
 namespace ranker::store::internal {
@@ -138,8 +139,8 @@ Status SubtractReplaced(rocksdb::DB* db, const Snapshot& s, const Lineage& base,
   return Status::OK();
 }
 
-Status CollectGarbage(rocksdb::DB* db, const std::vector<Lineage>& kept,
-                      rocksdb::WriteBatch* batch) {
+Status CollectGarbage(rocksdb::DB* db, const std::vector<Lineage>& kept, rocksdb::WriteBatch* batch,
+                      uint64_t* examined) {
   PrefixRead read(format::kRowPrefix, nullptr);
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read.ro));
   RowGroup group;
@@ -154,9 +155,87 @@ Status CollectGarbage(rocksdb::DB* db, const std::vector<Lineage>& kept,
     format::RowValue value;
     const bool malformed = !format::DecodeRowValue(it->value().ToStringView(), &value).ok();
     group.versions.emplace_back(version, malformed || value.live);  // malformed: keep
+    ++*examined;
   }
   RANKER_RETURN_IF_ERROR(FromRocks(it->status(), "row garbage collection"));
   if (!group.versions.empty()) CollectGroup(group, kept, batch);
+  return Status::OK();
+}
+
+Lineage GarbageCandidates(const std::vector<Lineage>& dropped, const std::vector<Lineage>& kept) {
+  Lineage seen_dropped, seen_kept;
+  for (const Lineage& x : dropped) seen_dropped = Lineage::Union(seen_dropped, x);
+  for (const Lineage& y : kept) seen_kept = Lineage::Union(seen_kept, y);
+  Lineage out = seen_dropped.Minus(seen_kept);
+  for (const Lineage& x : dropped) {
+    for (const Lineage& y : kept) {
+      const Lineage shared = Lineage::Intersect(x, y);
+      if (shared.empty()) continue;
+      out = Lineage::Union(out, y.Minus(x).Above(shared.oldest()));
+    }
+  }
+  return out;
+}
+
+void AddWritten(uint64_t id, const std::vector<uint64_t>& keys, rocksdb::WriteBatch* batch) {
+  uint32_t chunk = 0;
+  size_t i = 0;
+  do {  // one record even when empty: "wrote nothing" is known, not missing
+    std::string value;
+    const size_t end = std::min(keys.size(), i + format::kWrittenChunkKeys);
+    value.reserve(8 * (end - i));
+    for (; i < end; ++i) PutFixed64(&value, keys[i]);
+    batch->Put(format::WrittenKey(id, chunk++), value);
+  } while (i < keys.size());
+}
+
+Status CollectGarbageOf(rocksdb::DB* db, const Lineage& candidates, const Lineage& unreachable,
+                        const std::vector<Lineage>& kept, rocksdb::WriteBatch* batch,
+                        uint64_t* examined) {
+  std::vector<uint64_t> keys;
+  {
+    PrefixRead read(format::kWrittenPrefix, nullptr);
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read.ro));
+    for (const auto& [first, last] : candidates.intervals()) {
+      for (it->Seek(format::WrittenKey(first, 0)); it->Valid(); it->Next()) {
+        uint64_t id = 0;
+        if (!format::ParseWrittenKey(it->key().ToStringView(), &id)) {
+          return Status::Corruption("malformed written-keys record");
+        }
+        if (id > last) break;
+        const std::string_view value = it->value().ToStringView();
+        if (value.size() % 8 != 0) return Status::Corruption("malformed written-keys record");
+        for (size_t at = 0; at < value.size(); at += 8) {
+          Decoder d(value.substr(at, 8), "written keys");
+          uint64_t key = 0;
+          RANKER_RETURN_IF_ERROR(d.GetFixed64(&key));
+          keys.push_back(key);
+        }
+        if (unreachable.Contains(id)) batch->Delete(it->key());
+      }
+      RANKER_RETURN_IF_ERROR(FromRocks(it->status(), "written keys"));
+    }
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  PrefixRead read(format::kRowPrefix, nullptr);
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read.ro));
+  RowGroup group;
+  for (uint64_t key : keys) {
+    group.key = key;
+    group.versions.clear();
+    for (it->Seek(format::RowKey(key, ~uint64_t{0})); it->Valid(); it->Next()) {
+      uint64_t row_key = 0, version = 0;
+      if (!format::ParseRowKey(it->key().ToStringView(), &row_key, &version)) continue;
+      if (row_key != key) break;
+      format::RowValue value;
+      const bool malformed = !format::DecodeRowValue(it->value().ToStringView(), &value).ok();
+      group.versions.emplace_back(version, malformed || value.live);  // malformed: keep
+      ++*examined;
+    }
+    RANKER_RETURN_IF_ERROR(FromRocks(it->status(), "row garbage collection"));
+    if (!group.versions.empty()) CollectGroup(group, kept, batch);
+  }
   return Status::OK();
 }
 

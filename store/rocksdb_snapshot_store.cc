@@ -6,6 +6,8 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <filesystem>
 #include <unordered_set>
 
@@ -57,6 +59,11 @@ void AddRows(const Snapshot& s, const std::vector<uint64_t>& removed_live, Manif
   for (uint64_t key : removed_live) {
     batch->Put(format::RowKey(key, s.id), format::EncodeRowValue(false, 0, {}));
   }
+  std::vector<uint64_t> written;
+  written.reserve(sorted.size() + removed_live.size());
+  for (const Row* row : sorted) written.push_back(row->first);
+  written.insert(written.end(), removed_live.begin(), removed_live.end());
+  internal::AddWritten(s.id, written, batch);
 }
 
 }  // namespace
@@ -68,9 +75,9 @@ Status RocksDbStoreOptions::Validate() const {
   return Status::OK();
 }
 
-RocksDbSnapshotStore::RocksDbSnapshotStore(std::unique_ptr<rocksdb::DB> db,
+RocksDbSnapshotStore::RocksDbSnapshotStore(std::unique_ptr<rocksdb::DB> db, std::string path,
                                            const RocksDbStoreOptions& options, uint64_t max_id)
-    : db_(std::move(db)), options_(options), max_id_(max_id) {}
+    : db_(std::move(db)), path_(std::move(path)), options_(options), max_id_(max_id) {}
 
 RocksDbSnapshotStore::~RocksDbSnapshotStore() {
   // A clean close leaves the memtables on disk, so the next Open need not
@@ -123,6 +130,28 @@ StatusOr<uint64_t> CheckLayout(rocksdb::DB* db, const std::string& path) {
   return id;
 }
 
+// The first snapshot id with "W" records: recorded the first time a store
+// is opened by a build that writes them (older snapshots have none, and
+// garbage collection that needs theirs scans every row version instead).
+StatusOr<uint64_t> WrittenSince(rocksdb::DB* db, const std::string& path, uint64_t max_id) {
+  const std::string what = path + " written-since";  // the decoder keeps a view of it
+  StatusOr<std::string> v =
+      ReadValue(db, rocksdb::ReadOptions(), std::string(format::kWrittenSinceKey), what);
+  if (v.status().code() == Status::Code::kNotFound) {
+    std::string since;
+    PutFixed64(&since, max_id + 1);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    RANKER_RETURN_IF_ERROR(FromRocks(db->Put(wo, format::kWrittenSinceKey, since), what));
+    return max_id + 1;
+  }
+  if (!v.ok()) return v.status();
+  uint64_t id = 0;
+  Decoder d(*v, what);
+  RANKER_RETURN_IF_ERROR(d.GetFixed64(&id));
+  return id;
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<RocksDbSnapshotStore>> RocksDbSnapshotStore::Open(
@@ -136,8 +165,12 @@ StatusOr<std::unique_ptr<RocksDbSnapshotStore>> RocksDbSnapshotStore::Open(
   std::unique_ptr<rocksdb::DB> db(raw);
   StatusOr<uint64_t> max_id = CheckLayout(db.get(), path);
   if (!max_id.ok()) return max_id.status();
-  return std::unique_ptr<RocksDbSnapshotStore>(
-      new RocksDbSnapshotStore(std::move(db), options, *max_id));
+  StatusOr<uint64_t> since = WrittenSince(db.get(), path, *max_id);
+  if (!since.ok()) return since.status();
+  auto store = std::unique_ptr<RocksDbSnapshotStore>(
+      new RocksDbSnapshotStore(std::move(db), path, options, *max_id));
+  store->written_since_ = *since;
+  return store;
 }
 
 Status RocksDbSnapshotStore::Put(const Snapshot& s) {
@@ -285,7 +318,17 @@ Status RocksDbSnapshotStore::Delete(uint64_t id) {
 
 Status RocksDbSnapshotStore::DropLocked(const std::vector<uint64_t>& doomed) {
   rocksdb::WriteBatch batch;
+  // The lineages going: an undecodable one is unknown, and only a scan of
+  // every row version can tell what it alone saw.
+  std::vector<Lineage> going;
+  bool known = true;
   for (uint64_t id : doomed) {
+    StatusOr<Manifest> m = ReadManifest(db_.get(), rocksdb::ReadOptions(), id);
+    if (m.ok()) {
+      going.push_back(m->lineage);
+    } else {
+      known = false;
+    }
     batch.Delete(format::ManifestKey(id));
     batch.Delete(format::DenseKey(id));
   }
@@ -295,12 +338,90 @@ Status RocksDbSnapshotStore::DropLocked(const std::vector<uint64_t>& doomed) {
   for (const SnapshotInfo& info : List()) {
     if (dropped.contains(info.id) || !info.error.empty()) continue;
     StatusOr<Manifest> m = ReadManifest(db_.get(), rocksdb::ReadOptions(), info.id);
-    if (m.ok()) kept.push_back(m->lineage);
+    if (m.ok()) {
+      kept.push_back(m->lineage);
+    } else {
+      known = false;  // neither kept nor known to be going
+    }
   }
-  RANKER_RETURN_IF_ERROR(internal::CollectGarbage(db_.get(), kept, &batch));
+  const Lineage candidates = internal::GarbageCandidates(going, kept);
+  uint64_t examined = 0;
+  if (known && !options_.gc_full_scan &&
+      (candidates.empty() || candidates.oldest() >= written_since_)) {
+    Lineage seen_kept;
+    for (const Lineage& y : kept) seen_kept = Lineage::Union(seen_kept, y);
+    RANKER_RETURN_IF_ERROR(internal::CollectGarbageOf(
+        db_.get(), candidates, candidates.Minus(seen_kept), kept, &batch, &examined));
+  } else {
+    RANKER_RETURN_IF_ERROR(internal::CollectGarbage(db_.get(), kept, &batch, &examined));
+    gc_full_scans_.fetch_add(1, std::memory_order_relaxed);
+  }
+  gc_versions_examined_.fetch_add(examined, std::memory_order_relaxed);
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
   return FromRocks(db_->Write(wo, &batch), "snapshot deletion");
+}
+
+namespace {
+
+constexpr std::string_view kModelsDir = "models";
+
+// A model name as a directory name: [A-Za-z0-9_-] as is, other bytes %XX.
+std::string DirName(std::string_view name) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : name) {
+    if (std::isalnum(c) || c == '_' || c == '-') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string ModelName(std::string_view dir) {
+  std::string out;
+  for (size_t i = 0; i < dir.size(); ++i) {
+    unsigned byte = 0;
+    if (dir[i] == '%' && i + 2 < dir.size() &&
+        std::from_chars(dir.data() + i + 1, dir.data() + i + 3, byte, 16).ptr ==
+            dir.data() + i + 3) {
+      out.push_back(static_cast<char>(byte));
+      i += 2;
+    } else {
+      out.push_back(dir[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+StatusOr<SnapshotStore*> RocksDbSnapshotStore::ModelStore(std::string_view name) {
+  if (name.empty()) return Status::InvalidArgument("a model store needs a name");
+  MutexLock lock(&models_mu_);
+  auto it = models_.find(name);
+  if (it == models_.end()) {
+    const std::string dir = (std::filesystem::path(path_) / kModelsDir / DirName(name)).string();
+    StatusOr<std::unique_ptr<RocksDbSnapshotStore>> store = Open(dir, options_);
+    if (!store.ok()) return store.status();
+    it = models_.emplace(std::string(name), std::move(store).value()).first;
+  }
+  return static_cast<SnapshotStore*>(it->second.get());
+}
+
+std::vector<std::string> RocksDbSnapshotStore::ModelStoreNames() const {
+  std::vector<std::string> names;
+  std::error_code ec;
+  const std::filesystem::path dir = std::filesystem::path(path_) / kModelsDir;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.is_directory(ec)) names.push_back(ModelName(entry.path().filename().string()));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 StatusOr<uint64_t> RocksDbSnapshotStore::CountRowVersions() const {

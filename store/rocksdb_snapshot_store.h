@@ -4,14 +4,21 @@
 // the layout, visibility rule and checksums are in store/rocksdb_format.h.
 //
 // Costs: Put = O(delta) writes + one point lookup per changed/removed key;
-// Get/Read = one scan of the stored row versions; Delete/Retain = one scan of the
-// row versions (garbage collection) plus the deletions.
+// Get/Read = one scan of the stored row versions; Delete/Retain = a seek per
+// key that the snapshots concerned wrote (rocksdb_internal.h
+// GarbageCandidates: with a chain of deltas, those the kept ones wrote),
+// plus the deletions; O(table) only for snapshots of stores written before
+// the "W" records, or when a manifest is undecodable.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "base/mutex.h"
 #include "store/snapshot_store.h"
@@ -30,6 +37,9 @@ struct RocksDbStoreOptions {
   size_t write_buffer_bytes = 64u << 20;
   // Bytes of uncompressed blocks cached for reads.
   size_t block_cache_bytes = 64u << 20;
+  // Garbage collection scans every row version (the O(table) reference, for
+  // tests and benchmarks) instead of the keys the snapshots concerned wrote.
+  bool gc_full_scan = false;
 
   Status Validate() const;
 };
@@ -52,20 +62,36 @@ class RocksDbSnapshotStore final : public SnapshotStore {
   Status Retain(size_t keep_newest = 5) override;
   Status Delete(uint64_t id) override;
 
+  // A RocksDbSnapshotStore of its own in `path`/models/NAME (NAME with
+  // bytes other than [A-Za-z0-9_-] hex-escaped as %XX), same options.
+  StatusOr<SnapshotStore*> ModelStore(std::string_view name) override;
+  std::vector<std::string> ModelStoreNames() const override;
+
   // Row versions currently stored (live and removals), for tests and
   // reports of how much garbage collection keeps.
   StatusOr<uint64_t> CountRowVersions() const;
+  // Row versions garbage collection has looked at, and the times it had to
+  // scan all of them (tests, reports).
+  uint64_t gc_versions_examined() const { return gc_versions_examined_.load(); }
+  uint64_t gc_full_scans() const { return gc_full_scans_.load(); }
 
  private:
-  RocksDbSnapshotStore(std::unique_ptr<rocksdb::DB> db, const RocksDbStoreOptions& options,
-                       uint64_t max_id);
+  RocksDbSnapshotStore(std::unique_ptr<rocksdb::DB> db, std::string path,
+                       const RocksDbStoreOptions& options, uint64_t max_id);
   // Drops `doomed` (manifest ids) and collects garbage rows for `kept`.
   Status DropLocked(const std::vector<uint64_t>& doomed) RANKER_REQUIRES(mu_);
 
   const std::unique_ptr<rocksdb::DB> db_;
+  const std::string path_;
   const RocksDbStoreOptions options_;
   Mutex mu_;  // serialises writers
   uint64_t max_id_ RANKER_GUARDED_BY(mu_);
+  uint64_t written_since_ = 1;  // set once by Open
+  std::atomic<uint64_t> gc_versions_examined_{0};
+  std::atomic<uint64_t> gc_full_scans_{0};
+  mutable Mutex models_mu_;
+  std::map<std::string, std::unique_ptr<RocksDbSnapshotStore>, std::less<>> models_
+      RANKER_GUARDED_BY(models_mu_);
 };
 
 }  // namespace ranker::store

@@ -36,6 +36,11 @@ Status CollectingSink::Row(uint64_t key, std::string_view bytes) {
   return Status::OK();
 }
 
+StatusOr<SnapshotStore*> SnapshotStore::ModelStore(std::string_view name) {
+  return Status::FailedPrecondition("this snapshot store holds one model: no store for model '" +
+                                    std::string(name) + "'");
+}
+
 Status SnapshotStore::Read(uint64_t id, SnapshotSink* sink) const {
   StatusOr<Snapshot> s = Get(id);
   if (!s.ok()) return s.status();

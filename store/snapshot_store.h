@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -108,6 +109,16 @@ class SnapshotStore {
   // then sees Begin() once per snapshot tried. An error of the sink ends
   // the search and is returned as is.
   Status ReadLatest(SnapshotSink* sink, Status* skipped = nullptr) const;
+
+  // The store of another model's snapshots (a challenger's, README "Champion
+  // and challengers"), created on first use and owned by this store: the
+  // same contract, written under the same ids as this store's snapshots
+  // (the snapshotter writes them before the champion's, so a snapshot
+  // exists once the champion's is stored). The pointer lives as long as
+  // this store. Unimplemented by stores that hold one model only.
+  virtual StatusOr<SnapshotStore*> ModelStore(std::string_view name);
+  // Names of the model stores that exist (opened or on disk), sorted.
+  virtual std::vector<std::string> ModelStoreNames() const { return {}; }
 
   // Corrupt snapshots Latest() has skipped so far (a metric).
   uint64_t corrupt_skipped() const { return corrupt_skipped_.load(std::memory_order_relaxed); }

@@ -201,11 +201,12 @@ TEST_F(LearnerLoopTest, AFailedRestoreMovesThePartitionsBackOrSaysItCouldNot) {
   ASSERT_TRUE(in.GetFixed32(&magic).ok());
   ASSERT_TRUE(in.GetFixed32(&version).ok());
   ASSERT_TRUE(in.GetString(&model_state).ok());
+  EXPECT_EQ(version, 3u);
   store::Snapshot half = *good;
   half.id = 78;
   half.dense_state.clear();
   PutFixed32(&half.dense_state, magic);
-  PutFixed32(&half.dense_state, version);
+  PutFixed32(&half.dense_state, 2);  // state version 2: no models record to forge
   PutString(&half.dense_state, model_state);
   PutString(&half.dense_state, "not a pipeline state");
   ASSERT_TRUE(store_->Put(half).ok());

@@ -29,6 +29,10 @@ class BorrowedStore final : public store::SnapshotStore {
   Status Put(const store::Snapshot& s) override { return inner_->Put(s); }
   StatusOr<store::Snapshot> Get(uint64_t id) const override { return inner_->Get(id); }
   std::vector<store::SnapshotInfo> List() const override { return inner_->List(); }
+  StatusOr<store::SnapshotStore*> ModelStore(std::string_view name) override {
+    return inner_->ModelStore(name);
+  }
+  std::vector<std::string> ModelStoreNames() const override { return inner_->ModelStoreNames(); }
   StatusOr<std::vector<uint64_t>> Ids() const override { return inner_->Ids(); }
   Status Retain(size_t keep_newest) override { return inner_->Retain(keep_newest); }
   Status Delete(uint64_t id) override { return inner_->Delete(id); }
@@ -136,12 +140,13 @@ class FakeLogServices {
   }
 
   // A started service reading the topic, snapshotting into store_.
-  std::unique_ptr<Service> Start() {
+  std::unique_ptr<Service> Start() { return Start(config_); }
+  // ... of another config (same topic and group): a restart after a change.
+  std::unique_ptr<Service> Start(const Config& config) {
     ServiceSeams seams;
-    seams.source = log_.NewSource({config_.service.topic}, config_.service.group_id);
+    seams.source = log_.NewSource({config.service.topic}, config.service.group_id);
     seams.snapshots = std::make_unique<BorrowedStore>(&store_);
-    StatusOr<std::unique_ptr<Service>> s =
-        Service::Create(config_, SystemClock(), std::move(seams));
+    StatusOr<std::unique_ptr<Service>> s = Service::Create(config, SystemClock(), std::move(seams));
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     if (!s.ok()) return nullptr;
     EXPECT_TRUE((*s)->Start().ok());

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "base/coding.h"
 #include "learner/instruction_set.h"
 #include "service/pipeline.h"
 #include "settings/config.h"
@@ -228,8 +229,23 @@ TEST_F(SnapshotterTest, APreviousFormatSnapshotRestoresAndAnUnknownOneIsRefused)
   const std::string checksum = live->trainer().model().ParamChecksumHex();
   EXPECT_EQ(current->param_checksum, checksum);
 
+  // Version 3's framing without its models record, as version 1.
   store::Snapshot v1 = *current;
-  v1.dense_state[4] = 1;  // the version after the 4-byte magic (little-endian)
+  {
+    Decoder in(current->dense_state, "state");
+    uint32_t magic = 0, version = 0;
+    std::string model_state, pipeline_state;
+    ASSERT_TRUE(in.GetFixed32(&magic).ok());
+    ASSERT_TRUE(in.GetFixed32(&version).ok());
+    EXPECT_EQ(version, 3u);
+    ASSERT_TRUE(in.GetString(&model_state).ok());
+    ASSERT_TRUE(in.GetString(&pipeline_state).ok());
+    v1.dense_state.clear();
+    PutFixed32(&v1.dense_state, magic);
+    PutFixed32(&v1.dense_state, 1);
+    PutString(&v1.dense_state, model_state);
+    PutString(&v1.dense_state, pipeline_state);
+  }
   v1.param_checksum = live->trainer().model().LegacyParamChecksumHex();
   ASSERT_NE(v1.param_checksum, checksum);
   auto restored = NewPipeline(config_);
@@ -282,7 +298,7 @@ TEST_F(SnapshotterTest, ReadLatestStreamsTheNewestValidSnapshotIntoANewModel) {
   EXPECT_EQ(latest->rows, live->trainer().model().embedding_rows());
   EXPECT_EQ(latest->model->ParamChecksumHex(), live->trainer().model().ParamChecksumHex());
   auto restored = NewPipeline(config_);
-  ASSERT_TRUE(Snapshotter::Apply(std::move(latest).value(), restored.get()).ok());
+  ASSERT_TRUE(snapshots_.Apply(std::move(latest).value(), restored.get()).ok());
   ExpectSameState(*live, *restored);
 
   std::string* encoding = store_->MutableEncodingForTest(second);
@@ -294,7 +310,7 @@ TEST_F(SnapshotterTest, ReadLatestStreamsTheNewestValidSnapshotIntoANewModel) {
   EXPECT_EQ(older->model->ParamChecksumHex(), first_sum);
   EXPECT_EQ(snapshots_.stats().corrupt_skipped, 1u);
   auto restored_first = NewPipeline(config_);
-  ASSERT_TRUE(Snapshotter::Apply(std::move(older).value(), restored_first.get()).ok());
+  ASSERT_TRUE(snapshots_.Apply(std::move(older).value(), restored_first.get()).ok());
   ExpectSameState(*at_first, *restored_first);
 }
 
@@ -328,7 +344,7 @@ TEST(SnapshotterRocksDb, ReadStreamsADeltaChainBackToTheSavedChecksum) {
     EXPECT_EQ(loaded->head.param_checksum, live->trainer().model().ParamChecksumHex());
     EXPECT_EQ(loaded->rows, live->trainer().model().embedding_rows());
     auto restored = NewPipeline(config);
-    ASSERT_TRUE(Snapshotter::Apply(std::move(loaded).value(), restored.get()).ok());
+    ASSERT_TRUE((*snapshots)->Apply(std::move(loaded).value(), restored.get()).ok());
     ExpectSameState(*live, *restored);
     EXPECT_EQ((*snapshots)->Read(id + 5, config.pipeline()).status().code(),
               Status::Code::kNotFound);

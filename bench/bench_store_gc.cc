@@ -1,0 +1,89 @@
+// Garbage collection cost of RocksDbSnapshotStore::Retain against the table
+// size: a full snapshot of --rows rows, then a chain of deltas of 1000
+// changed rows each, Retain(5) after each (as the service does). The time
+// is of Retain alone (manual timing). gc=1 is the keys-written path
+// (rocksdb_rows.cc CollectGarbageOf), gc=0 the full scan of every row
+// version it replaced (RocksDbStoreOptions::gc_full_scan). Run side by
+// side: bench/snapshot_bench.sh does not cover it.
+//   build-test/bench/ranker_bench_store_gc --benchmark_counters_tabular=true
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+#include "base/random.h"
+#include "store/rocksdb_snapshot_store.h"
+
+namespace ranker::store {
+namespace {
+
+std::string Bytes(uint64_t key, uint64_t gen) {
+  std::string b(64, '\0');
+  Rng rng(key * 1000003u + gen);
+  for (char& c : b) c = static_cast<char>(rng.NextU64());
+  return b;
+}
+
+void BM_RetainAfterDelta(benchmark::State& state) {
+  const uint64_t rows = static_cast<uint64_t>(state.range(0));
+  const bool keys_written = state.range(1) != 0;
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                    ("ranker_bench_gc_" + std::to_string(::getpid()) + "_" +
+                                     std::to_string(rows) + "_" + std::to_string(keys_written));
+  std::filesystem::remove_all(dir);
+  {
+    RocksDbStoreOptions o;
+    o.sync = false;
+    o.gc_full_scan = !keys_written;
+    auto store = std::move(RocksDbSnapshotStore::Open(dir.string(), o)).value();
+    Snapshot full;
+    full.id = 1;
+    full.dense_state = "dense";
+    for (uint64_t k = 0; k < rows; ++k) full.changed_rows.emplace_back(k, Bytes(k, 1));
+    if (!store->Put(full).ok()) state.SkipWithError("put failed");
+    full.changed_rows.clear();
+    full.changed_rows.shrink_to_fit();
+    Rng rng(7);
+    uint64_t id = 1;
+    for (auto _ : state) {
+      Snapshot delta;
+      delta.id = id + 1;
+      delta.base_id = id;
+      delta.dense_state = "dense";
+      std::vector<bool> used(rows, false);
+      while (delta.changed_rows.size() < 1000) {
+        const uint64_t k = rng.NextU64() % rows;
+        if (used[k]) continue;
+        used[k] = true;
+        delta.changed_rows.emplace_back(k, Bytes(k, delta.id));
+      }
+      if (!store->Put(delta).ok()) state.SkipWithError("put failed");
+      id = delta.id;
+      const auto start = std::chrono::steady_clock::now();
+      if (!store->Retain(5).ok()) state.SkipWithError("retain failed");
+      state.SetIterationTime(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    state.counters["versions_examined_per_retain"] =
+        static_cast<double>(store->gc_versions_examined()) /
+        static_cast<double>(state.iterations());
+    state.counters["full_scans"] = static_cast<double>(store->gc_full_scans());
+  }
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_RetainAfterDelta)
+    ->ArgNames({"rows", "gc"})
+    ->Args({100000, 0})
+    ->Args({100000, 1})
+    ->Args({1000000, 0})
+    ->Args({1000000, 1})
+    ->Iterations(20)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace ranker::store
+
+BENCHMARK_MAIN();

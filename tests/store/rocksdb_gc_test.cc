@@ -1,0 +1,195 @@
+// Garbage collection of RocksDbSnapshotStore reads the keys the snapshots
+// concerned wrote, not every row version: it must delete exactly what the
+// full scan deletes (checked against the full-scan store on random
+// histories with restores from older bases, i.e. branching lineages), and
+// look at O(delta) versions, not O(table). Also: model stores (a
+// challenger's snapshots) live beside the champion's.
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/random.h"
+#include "store/rocksdb_snapshot_store.h"
+#include "tests/store/store_test_util.h"
+
+namespace ranker::store {
+namespace {
+
+using testing::Header;
+using testing::RowBytes;
+using testing::RowMap;
+
+std::unique_ptr<RocksDbSnapshotStore> MustOpen(const std::string& dir, bool full_scan) {
+  RocksDbStoreOptions o;
+  o.sync = false;
+  o.gc_full_scan = full_scan;
+  auto store = RocksDbSnapshotStore::Open(dir, o);
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
+uint64_t Versions(const RocksDbSnapshotStore& s) {
+  StatusOr<uint64_t> n = s.CountRowVersions();
+  EXPECT_TRUE(n.ok());
+  return n.ok() ? *n : 0;
+}
+
+TEST(RocksDbGc, DeletesExactlyWhatTheFullScanDeletesOnRandomHistories) {
+  testing::TempDir dir;
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    auto fast = MustOpen(dir.path() + "/fast" + std::to_string(seed), false);
+    auto full = MustOpen(dir.path() + "/full" + std::to_string(seed), true);
+    ASSERT_TRUE(fast && full);
+    Rng rng(seed);
+    std::map<uint64_t, RowMap> rows;  // of every stored snapshot
+    uint64_t id = 0;
+    for (int step = 0; step < 60; ++step) {
+      ++id;
+      std::vector<uint64_t> stored;
+      for (const SnapshotInfo& info : fast->List()) stored.push_back(info.id);
+      Snapshot s = Header(id, 0);
+      RowMap now;
+      const uint64_t r = rng.NextU64() % 10;
+      if (!stored.empty() && r != 0) {
+        // Usually on the newest, sometimes on an older one (a restore).
+        s.base_id = r < 8 ? stored.front() : stored[rng.NextU64() % stored.size()];
+        now = rows[s.base_id];
+        for (int i = 0; i < 6; ++i) {
+          const uint64_t key = rng.NextU64() % 40;
+          if (rng.NextU64() % 4 == 0 && now.contains(key) &&
+              std::find(s.removed_rows.begin(), s.removed_rows.end(), key) ==
+                  s.removed_rows.end()) {
+            bool changed = false;
+            for (const Row& row : s.changed_rows) changed = changed || row.first == key;
+            if (changed) continue;
+            s.removed_rows.push_back(key);
+            now.erase(key);
+          } else if (std::find(s.removed_rows.begin(), s.removed_rows.end(), key) ==
+                     s.removed_rows.end()) {
+            bool changed = false;
+            for (const Row& row : s.changed_rows) changed = changed || row.first == key;
+            if (changed) continue;
+            s.changed_rows.emplace_back(key, RowBytes(key, id));
+            now[key] = RowBytes(key, id);
+          }
+        }
+      } else {
+        for (uint64_t key = 0; key < 30; ++key) {
+          s.changed_rows.emplace_back(key, RowBytes(key, id));
+          now[key] = RowBytes(key, id);
+        }
+      }
+      ASSERT_TRUE(fast->Put(s).ok());
+      ASSERT_TRUE(full->Put(s).ok());
+      rows[id] = now;
+      if (rng.NextU64() % 3 == 0 && fast->List().size() > 1) {
+        const std::vector<SnapshotInfo> list = fast->List();
+        const uint64_t victim = list[rng.NextU64() % list.size()].id;
+        ASSERT_TRUE(fast->Delete(victim).ok());
+        ASSERT_TRUE(full->Delete(victim).ok());
+        rows.erase(victim);
+      } else {
+        const size_t keep = 1 + rng.NextU64() % 5;
+        ASSERT_TRUE(fast->Retain(keep).ok());
+        ASSERT_TRUE(full->Retain(keep).ok());
+      }
+      ASSERT_EQ(Versions(*fast), Versions(*full)) << "seed " << seed << " step " << step;
+      for (const SnapshotInfo& info : fast->List()) {
+        StatusOr<Snapshot> got = fast->Get(info.id);
+        ASSERT_TRUE(got.ok()) << got.status().ToString();
+        EXPECT_EQ(RowMap(got->changed_rows.begin(), got->changed_rows.end()), rows[info.id]);
+      }
+    }
+    EXPECT_EQ(fast->gc_full_scans(), 0u);
+  }
+}
+
+TEST(RocksDbGc, LooksAtTheDeltasNotTheTable) {
+  testing::TempDir dir;
+  auto store = MustOpen(dir.path(), false);
+  Snapshot base = Header(1, 0);
+  for (uint64_t key = 0; key < 5000; ++key) base.changed_rows.emplace_back(key, RowBytes(key, 1));
+  ASSERT_TRUE(store->Put(base).ok());
+  for (uint64_t id = 2; id <= 20; ++id) {
+    Snapshot delta = Header(id, id - 1);
+    for (uint64_t i = 0; i < 10; ++i) {
+      const uint64_t key = (id * 37 + i * 101) % 5000;
+      delta.changed_rows.emplace_back(key, RowBytes(key, id));
+    }
+    ASSERT_TRUE(store->Put(delta).ok());
+    const uint64_t before = store->gc_versions_examined();
+    ASSERT_TRUE(store->Retain(3).ok());
+    // The keys of the 3 kept deltas and the dropped one, a few versions
+    // each: far below the 5000-row table the full scan reads.
+    EXPECT_LT(store->gc_versions_examined() - before, 200u) << "at snapshot " << id;
+  }
+  EXPECT_EQ(store->gc_full_scans(), 0u);
+  StatusOr<Snapshot> latest = store->Get(20);
+  ASSERT_TRUE(latest.ok());
+  EXPECT_EQ(latest->changed_rows.size(), 5000u);
+}
+
+TEST(RocksDbGc, AStoreWithoutWrittenKeyRecordsFallsBackToTheScan) {
+  testing::TempDir dir;
+  {
+    auto store = MustOpen(dir.path(), false);
+    Snapshot s = Header(1, 0);
+    s.changed_rows = {{1, RowBytes(1, 1)}, {2, RowBytes(2, 1)}};
+    ASSERT_TRUE(store->Put(s).ok());
+    Snapshot d = Header(2, 1);
+    d.changed_rows = {{1, RowBytes(1, 2)}};
+    ASSERT_TRUE(store->Put(d).ok());
+  }
+  {  // as a build before the records left it
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir.path(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const std::string key = it->key().ToString();
+      if (key == "G" || key[0] == 'W') {
+        ASSERT_TRUE(db->Delete({}, key).ok());
+      }
+    }
+  }
+  auto store = MustOpen(dir.path(), false);
+  Snapshot d = Header(3, 2);
+  d.changed_rows = {{2, RowBytes(2, 3)}};
+  ASSERT_TRUE(store->Put(d).ok());
+  ASSERT_TRUE(store->Retain(1).ok());
+  EXPECT_EQ(store->gc_full_scans(), 1u);
+  EXPECT_EQ(Versions(*store), 2u);  // key 1 of snapshot 2, key 2 of snapshot 3
+  StatusOr<Snapshot> got = store->Get(3);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->changed_rows, (std::vector<Row>{{1, RowBytes(1, 2)}, {2, RowBytes(2, 3)}}));
+}
+
+TEST(RocksDbModelStores, EachModelHasItsOwnStoreListedByName) {
+  testing::TempDir dir;
+  {
+    auto store = MustOpen(dir.path(), false);
+    StatusOr<SnapshotStore*> a = store->ModelStore("omoe");
+    StatusOr<SnapshotStore*> b = store->ModelStore("a b/c");  // escaped as a directory name
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_NE(*a, *b);
+    Snapshot s = Header(3, 0);
+    s.changed_rows = {{7, RowBytes(7, 3)}};
+    ASSERT_TRUE((*a)->Put(s).ok());
+    EXPECT_EQ(*store->ModelStore("omoe"), *a);  // the same one again
+    EXPECT_TRUE(store->Ids()->empty());         // not the champion's
+  }
+  auto store = MustOpen(dir.path(), false);
+  EXPECT_EQ(store->ModelStoreNames(), (std::vector<std::string>{"a b/c", "omoe"}));
+  StatusOr<SnapshotStore*> a = store->ModelStore("omoe");
+  ASSERT_TRUE(a.ok());
+  StatusOr<Snapshot> got = (*a)->Get(3);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->changed_rows, (std::vector<Row>{{7, RowBytes(7, 3)}}));
+}
+
+}  // namespace
+}  // namespace ranker::store
