@@ -98,9 +98,11 @@ struct JoinerOptions {
   // fake-negative weighting to a pre-trained model: from a cold start,
   // the first seconds train negatives whose clicks are still in flight,
   // and Adagrad, which sums its whole history, kept that bias for minutes
-  // (issue 16). 0 = immediate from the first impression. Snapshots carry
-  // the end, so a restarted learner does not warm up again.
-  int64_t immediate_warmup_ms = 60000;
+  // (issue 16). The default, two default click windows, met the issue's
+  // targets with the long tail of delays too (one did not quite). 0 =
+  // immediate from the first impression. Snapshots carry the end, so a
+  // restarted learner does not warm up again.
+  int64_t immediate_warmup_ms = 120000;
   // Immediate mode: the delayed-feedback correction of the click task
   // (join.correction; DeriveOptions copies it to the task's TaskSpec). The
   // joiner's part is DEFER's (Gu et al., KDD 2021): when the click window
@@ -156,8 +158,10 @@ class Joiner {
   static uint64_t GroupOf(std::string_view request_id);
 
   // Binary state (magic + format version 3): pending impressions with
-  // their joined engagements, watermark, the remembered closed keys and the
-  // stats. Version 1 (one window, no per-task state) still restores.
+  // their joined engagements, watermark, the end of immediate mode's
+  // warm-up, the remembered closed keys and the stats. Versions 1 (one
+  // window, no per-task state) and 2 (no warm-up: restored as over) still
+  // restore.
   // Options are not stored: the restoring Joiner's options apply (windows
   // are recomputed from each impression's time; a smaller max_pending
   // evicts on the next impression). On error the object is unchanged. A

@@ -303,7 +303,7 @@ std::vector<KeyEntry> BuildTable() {
   t.push_back(EnumKey(
       "join.mode",
       "window: a task trains when its window closes; immediate: the click task "
-      "trains at once, corrected by fake-negative weighting (Ktena et al. 2019)",
+      "trains at once (after join.immediate_warmup_ms), corrected by join.correction",
       REF(join.mode),
       {{"window", learner::JoinMode::kWindow}, {"immediate", learner::JoinMode::kImmediate}}));
   t.push_back(EnumKey(

@@ -174,7 +174,7 @@ tasks:
   ASSERT_TRUE(window.ok());
   EXPECT_FALSE(window->model.tasks[0].fake_negative_weighting);
   EXPECT_EQ(window->model.tasks[0].delayed_feedback, learner::DelayedFeedback::kNone);
-  EXPECT_EQ(c.join.immediate_warmup_ms, 60000);
+  EXPECT_EQ(c.join.immediate_warmup_ms, 120000);
   // join.correction picks the method; fnw stays the default.
   EXPECT_EQ(c.join.correction, learner::DelayedFeedback::kFakeNegativeWeighting);
   EXPECT_EQ(c.model.tasks[0].delayed_feedback, learner::DelayedFeedback::kFakeNegativeWeighting);
