@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The delayed-feedback report (issue 16): one simulated stream, with and
 # without a long tail of click delays, replayed with a 60 s window, a 5 s
-# window and join.mode immediate (fake-negative weighting, 60 s window).
+# window, and join.mode immediate (60 s window) with each join.correction:
+# fnw (fake-negative weighting, the default; also without its warm-up,
+# join.immediate_warmup_ms=0), pu (positive-unlabeled loss), defer (DEFER
+# with a zero wait).
 # Per run: click AUC and logloss (progressive: each impression scored once
 # before training, against its matured label), calibration (mean predicted
 # CTR over the observed CTR of the matured labels, and over the simulator's
@@ -21,8 +24,12 @@ printf '| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n'
 for tail in 0 1.5; do
   file="$tmp/sim-$tail.ndjson"
   "$ranker" simulate --events "$events" --seed "$seed" --delay-tail "$tail" --out "$file"
-  for join in "join.window_ms=60000" "join.window_ms=5000" "join.mode=immediate"; do
-    "$ranker" replay --json --progress-seconds 0 --set "$join" "$file" >"$tmp/out.json"
+  for join in "join.window_ms=60000" "join.window_ms=5000" "join.mode=immediate" \
+    "join.mode=immediate join.immediate_warmup_ms=0" "join.mode=immediate join.correction=pu" \
+    "join.mode=immediate join.correction=defer"; do
+    sets=()
+    for kv in $join; do sets+=(--set "$kv"); done
+    "$ranker" replay --json --progress-seconds 0 "${sets[@]}" "$file" >"$tmp/out.json"
     python3 - "$tmp/out.json" "$tail" "$join" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -1,10 +1,12 @@
 # Offline check (issue 16, hypothesis 3): plain logistic regression with
 # Adagrad on hashed one-hot features, trained on the same simulated stream in
-# window mode (label at t+60 s) and in immediate mode with fake-negative
-# weighting (negative at t, positive duplicate at the click). Each impression
-# is scored once before any training on it. Prints AUC and calibration
-# (mean prediction over the CTR of the window's labels).
-# Usage: python3 bench/fnw_offline_check.py SIM.ndjson window|immediate LR [BATCH]
+# window mode (label at t+60 s) and in immediate mode (negative at t, positive
+# duplicate at the click) with fake-negative weighting (immediate), the
+# positive-unlabeled loss (pu; Ktena et al. 2019) or DEFER with a zero wait
+# (defer; Gu et al. 2021: also a real-negative duplicate at the window's
+# close). Each impression is scored once before any training on it. Prints
+# AUC and calibration (mean prediction over the CTR of the window's labels).
+# Usage: python3 bench/fnw_offline_check.py SIM.ndjson window|immediate|pu|defer LR [BATCH]
 #   (SIM.ndjson from `ranker simulate`; needs numpy; ~1 min for 200k events)
 import heapq, json, math, sys, zlib
 import numpy as np
@@ -27,14 +29,18 @@ nd = 7; wd = np.zeros(nd); Gd = np.full(nd, 1e-3)
 def predict(x):
     idx, d = x
     return 1 / (1 + math.exp(-(w[idx].sum() + wd @ d)))
+def weight(p, y):
+    if mode == "pu": return 1 / (1 - p) if y else 1.0
+    if mode == "defer": return 2.0 if y else (1 - p) / (1 - p / 2)
+    return (1 + p) if y else (1 - p) * (1 + p)
 buf = []
 def step():
     global buf
     if not buf: return
     gi = {}; gd = np.zeros(nd)
-    for x, y, fnw in buf:
+    for x, y, corrected in buf:
         p = predict(x)
-        wt = ((1 + p) if y else (1 - p) * (1 + p)) if fnw else 1.0
+        wt = weight(p, y) if corrected else 1.0
         g = wt * (p - y) / len(buf)
         for i in x[0]: gi[i] = gi.get(i, 0) + g
         gd += g * x[1]
@@ -58,6 +64,7 @@ def close(until):
             train(x, clicked, False)
         else:
             scores.append(score); labels.append(clicked)
+            if mode == "defer" and not clicked: train(x, 0, True)  # the real negative
 for line in open(path):
     e = json.loads(line)
     wm = max(wm, e.get("ts_ms", wm)); close(wm)
@@ -65,12 +72,12 @@ for line in open(path):
     if e["type"] == "impression":
         x = feats(e)
         s = None
-        if mode == "immediate":
+        if mode != "window":
             s = predict(x); train(x, 0, True)   # score before any training on it
         pending[key] = [x, 0, s]; heapq.heappush(queue, (e["ts_ms"] + W, key))
     elif e["type"] == "click" and key in pending and not pending[key][1]:
         pending[key][1] = 1
-        if mode == "immediate": train(pending[key][0], 1, True)
+        if mode != "window": train(pending[key][0], 1, True)
 close(1 << 62)
 s = np.array(scores); y = np.array(labels)
 order = np.argsort(s); r = np.empty(len(s)); r[order] = np.arange(1, len(s) + 1)

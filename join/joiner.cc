@@ -17,7 +17,7 @@ constexpr uint32_t kMagic = 0x4e4a4b52;  // "RKJN"
 // Version 1: one window, examples in format 1. Version 2: per-task
 // maturity and immediate mode (open task slots, engagement times), examples
 // in format 2.
-constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersion = 3;
 
 // Orders the std heap as a min-heap by (deadline, arrival).
 template <typename E>
@@ -69,11 +69,18 @@ Status JoinerOptions::Validate() const {
     if (w < 0) return Status::InvalidArgument("tasks[" + name + "].window_ms must be >= 0");
   }
   if (idle_flush_ms < 0) return Status::InvalidArgument("join.idle_flush_ms must be >= 0");
+  if (immediate_warmup_ms < 0) {
+    return Status::InvalidArgument("join.immediate_warmup_ms must be >= 0");
+  }
   if (max_pending < 1) return Status::InvalidArgument("join.max_pending must be >= 1");
   if (group_requests && mode == JoinMode::kImmediate) {
     return Status::InvalidArgument(
         "join.mode: immediate trains impressions one by one; a listwise task needs whole "
         "lists (window mode)");
+  }
+  if (mode == JoinMode::kImmediate && correction == DelayedFeedback::kNone) {
+    return Status::InvalidArgument(
+        "join.correction: immediate mode needs a delayed-feedback correction (fnw|pu|defer)");
   }
   if (!click_task.empty() && click_task == watch_task) {
     return Status::InvalidArgument("join.click_task and join.watch_task must differ");
@@ -243,11 +250,17 @@ void Joiner::CloseFront(bool all, std::vector<Example>* out) {
 void Joiner::Mature(uint32_t slot, uint32_t tasks, std::vector<Example>* out) {
   Pending& p = slots_[slot];
   p.open &= ~tasks;
-  if (immediate_) out->push_back(LabelsRecord(p, tasks));
-  const uint32_t emitted = immediate_ ? tasks & ~(1u << kClick) : tasks;
+  const bool immediate = Immediate(p);
+  if (immediate) out->push_back(LabelsRecord(p, tasks));
+  uint32_t emitted = immediate ? tasks & ~(1u << kClick) : tasks;
+  // DEFER: a click window that closes without a click trains again, as a
+  // real negative.
+  if (immediate && options_.correction == DelayedFeedback::kDefer && !p.clicked) {
+    emitted |= tasks & (1u << kClick);
+  }
   if (emitted != 0) {
     out->push_back(Emit(&p, emitted, /*copy_features=*/p.open != 0));
-    if (immediate_) out->back().evaluation = Evaluation::kNone;  // scored by the record
+    if (immediate) out->back().evaluation = Evaluation::kNone;  // scored by the record
     ++stats_.examples_emitted;
   }
   if (p.open != 0) return;
@@ -313,7 +326,14 @@ void Joiner::AddImpression(Event&& event, std::vector<Example>* out) {
   p.seq = next_seq_++;
   p.open = enabled_;
   p.example = std::move(event.example);
-  if (immediate_) {  // trained at once as a (possibly fake) negative
+  if (immediate_ && warmup_end_ms_ == std::numeric_limits<int64_t>::max()) {
+    const int64_t w = options_.immediate_warmup_ms;
+    warmup_end_ms_ = w == 0 ? std::numeric_limits<int64_t>::min()
+                     : p.time_ms > std::numeric_limits<int64_t>::max() - 1 - w
+                         ? std::numeric_limits<int64_t>::max() - 1
+                         : p.time_ms + w;
+  }
+  if (Immediate(p)) {  // trained at once as a (possibly fake) negative
     out->push_back(Emit(&p, 1u << kClick, /*copy_features=*/true));
     out->back().evaluation = Evaluation::kScoreOnly;
     out->back().eval_id = p.seq + 1;
@@ -355,7 +375,7 @@ void Joiner::JoinClick(Pending* p, int64_t ts, std::vector<Example>* out) {
   if (p->clicked) return;
   p->clicked = true;
   p->click_ts_ms = ts;
-  if (!immediate_) return;
+  if (!Immediate(*p)) return;
   Example positive = Emit(p, 1u << kClick, /*copy_features=*/true);
   positive.evaluation = Evaluation::kNone;
   out->push_back(std::move(positive));
@@ -409,6 +429,7 @@ void Joiner::Serialize(std::string* dst) const {
   PutFixed32(dst, kVersion);
   PutFixed64(dst, static_cast<uint64_t>(watermark_ms_));
   PutFixed64(dst, next_seq_);
+  PutFixed64(dst, static_cast<uint64_t>(warmup_end_ms_));
   JoinerStats stats = stats_;
   for (int64_t* v : StatFields(&stats, kVersion)) PutFixed64(dst, static_cast<uint64_t>(*v));
   std::vector<const Pending*> order;
@@ -445,6 +466,7 @@ Status Joiner::Deserialize(std::string_view src) {
   std::swap(closed_, fresh.closed_);
   watermark_ms_ = fresh.watermark_ms_;
   next_seq_ = fresh.next_seq_;
+  warmup_end_ms_ = fresh.warmup_end_ms_;
   stats_ = fresh.stats_;
   return Status::OK();
 }
@@ -454,6 +476,13 @@ Status Joiner::DecodeState(Decoder* d, uint32_t version) {
   RANKER_RETURN_IF_ERROR(d->GetFixed64(&watermark));
   RANKER_RETURN_IF_ERROR(d->GetFixed64(&next_seq_));
   watermark_ms_ = static_cast<int64_t>(watermark);
+  // Versions 1 and 2 had no warm-up: immediate from the first impression.
+  warmup_end_ms_ = std::numeric_limits<int64_t>::min();
+  if (version >= 3) {
+    uint64_t end = 0;
+    RANKER_RETURN_IF_ERROR(d->GetFixed64(&end));
+    warmup_end_ms_ = static_cast<int64_t>(end);
+  }
   for (int64_t* v : StatFields(&stats_, version)) {
     uint64_t u = 0;
     RANKER_RETURN_IF_ERROR(d->GetFixed64(&u));

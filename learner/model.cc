@@ -209,8 +209,8 @@ double Model::Losses(std::span<const Example> batch, StepResult* r) {
     } else {
       r->loss[t] =
           BatchTaskLoss(task, outputs_[t], targets_, &d_outputs_[t], &r->labelled[t], weights_);
-      // BatchTaskLoss averages over the task's labelled examples. Under
-      // fake-negative weighting the step averages over the whole batch
+      // BatchTaskLoss averages over the task's labelled examples. Under a
+      // delayed-feedback correction the step averages over the whole batch
       // instead: immediate mode's batches mix click negatives, lone positive
       // corrections and watch examples with the click masked, and the
       // per-task mean gave a correction among masked examples the weight of
@@ -218,7 +218,8 @@ double Model::Losses(std::span<const Example> batch, StepResult* r) {
       // tasks keep the per-task mean, which balances a sparsely labelled
       // task (e.g. watch time only on clicks) against the others.
       double share = 1.0;
-      if (task.fake_negative_weighting && r->labelled[t] > 0 && r->labelled[t] < n) {
+      if (CorrectionOf(task) != DelayedFeedback::kNone && r->labelled[t] > 0 &&
+          r->labelled[t] < n) {
         share = static_cast<double>(r->labelled[t]) / static_cast<double>(n);
         d_outputs_[t] *= static_cast<Real>(share);
       }
@@ -238,9 +239,11 @@ double Model::Losses(std::span<const Example> batch, StepResult* r) {
 // of the batch needs one (weights_ stays empty, meaning all 1, otherwise).
 void Model::LossWeights(std::span<const Example> batch, int t, Eigen::Index i, double pred) {
   const TaskSpec& task = options_.tasks[t];
-  const bool fnw = task.fake_negative_weighting && task.kind == TaskKind::kBinary;
+  const DelayedFeedback correction = CorrectionOf(task);
   double w = LossWeight(batch[i], static_cast<size_t>(t));
-  if (fnw && HasLabel(targets_[i])) w *= FakeNegativeWeight(pred, targets_[i]);
+  if (correction != DelayedFeedback::kNone && HasLabel(targets_[i])) {
+    w *= DelayedFeedbackWeight(correction, pred, targets_[i]);
+  }
   if (weights_.empty() && w == 1.0) return;
   if (weights_.empty()) weights_.assign(static_cast<size_t>(i), 1.0);
   weights_.push_back(w);

@@ -38,6 +38,27 @@ enum class ListLoss {
   // no loss; a list of one example has zero gradient. Binary tasks only.
   kListwise,
 };
+// How a binary task that trains on every impression at once (the joiner's
+// immediate mode: a possibly fake negative now, a positive duplicate when
+// the click joins) is corrected for the clicks that arrive later.
+enum class DelayedFeedback {
+  kNone = 0,
+  // Fake-negative weighting (Ktena et al., RecSys 2019): positives weighted
+  // (1 + p), negatives (1 - p)(1 + p). See FakeNegativeWeight().
+  kFakeNegativeWeighting = 1,
+  // The positive-unlabeled loss of the same paper: the positive duplicate's
+  // loss is -log p + log(1 - p), which retracts the fake negative it
+  // corrects; negatives take the plain log loss. See
+  // PositiveUnlabeledLoss().
+  kPositiveUnlabeled = 2,
+  // DEFER (Gu et al., KDD 2021) with a zero waiting window: every
+  // impression is trained twice, at once (a possibly fake negative) and
+  // again with its real label (a positive when the click joins, a real
+  // negative when the window closes without one); positives weighted 2,
+  // negatives (1 - p) / (1 - p / 2). See DeferWeight().
+  kDefer = 3,
+};
+
 struct TaskSpec {
   std::string name;
   TaskKind kind = TaskKind::kBinary;
@@ -50,7 +71,19 @@ struct TaskSpec {
   // once as a negative plus a positive duplicate on a click (the joiner's
   // immediate mode sets it). See FakeNegativeWeight().
   bool fake_negative_weighting = false;
+  // The delayed-feedback correction of a binary task; kNone with
+  // fake_negative_weighting set means kFakeNegativeWeighting (see
+  // CorrectionOf()).
+  DelayedFeedback delayed_feedback = DelayedFeedback::kNone;
 };
+
+// The correction task `t` trains with.
+inline DelayedFeedback CorrectionOf(const TaskSpec& t) {
+  if (t.kind != TaskKind::kBinary) return DelayedFeedback::kNone;
+  if (t.delayed_feedback != DelayedFeedback::kNone) return t.delayed_feedback;
+  return t.fake_negative_weighting ? DelayedFeedback::kFakeNegativeWeighting
+                                   : DelayedFeedback::kNone;
+}
 
 struct ModelOptions {
   Architecture architecture = Architecture::kMmoe;

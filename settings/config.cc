@@ -303,9 +303,22 @@ std::vector<KeyEntry> BuildTable() {
   t.push_back(EnumKey(
       "join.mode",
       "window: a task trains when its window closes; immediate: the click task "
-      "trains at once, corrected by fake-negative weighting (Ktena et al. 2019)",
+      "trains at once (after join.immediate_warmup_ms), corrected by join.correction",
       REF(join.mode),
       {{"window", learner::JoinMode::kWindow}, {"immediate", learner::JoinMode::kImmediate}}));
+  t.push_back(EnumKey(
+      "join.correction",
+      "immediate mode's correction of the click task for later clicks: fnw = fake-negative "
+      "weighting, pu = positive-unlabeled loss (both Ktena et al. 2019), defer = DEFER with a "
+      "zero wait (Gu et al. 2021: a real-negative duplicate when the click window closes)",
+      REF(join.correction),
+      {{"fnw", learner::DelayedFeedback::kFakeNegativeWeighting},
+       {"pu", learner::DelayedFeedback::kPositiveUnlabeled},
+       {"defer", learner::DelayedFeedback::kDefer}}));
+  t.push_back(Key("join.immediate_warmup_ms",
+                  "immediate mode learns impressions shown in this much event time from the "
+                  "first one as in window mode (a warm start for the correction); 0 = off",
+                  REF(join.immediate_warmup_ms)));
   t.push_back(TaskWindowsKey());
   t.push_back(Key("join.idle_flush_ms",
                   "after this much wall time without events, event time moves on with wall time "
@@ -403,10 +416,13 @@ void DeriveOptions(Config* config) {
   config->ingest.tasks.clear();
   for (const learner::TaskSpec& t : config->model.tasks) config->ingest.tasks.push_back(t.name);
   // Immediate mode trains the click task on fake negatives and positive
-  // duplicates: its loss takes fake-negative weighting.
+  // duplicates: its loss takes the delayed-feedback correction.
   for (learner::TaskSpec& t : config->model.tasks) {
-    t.fake_negative_weighting =
+    const bool corrected =
         config->join.mode == learner::JoinMode::kImmediate && t.name == config->join.click_task;
+    t.delayed_feedback = corrected ? config->join.correction : learner::DelayedFeedback::kNone;
+    t.fake_negative_weighting =
+        corrected && config->join.correction == learner::DelayedFeedback::kFakeNegativeWeighting;
     // A listwise loss needs a request's impressions in one step.
     if (t.loss == learner::ListLoss::kListwise) config->join.group_requests = true;
   }

@@ -48,6 +48,28 @@ double FakeNegativeWeight(double p, double label) {
   return label > 0.5 ? 1 + p : (1 - p) * (1 + p);
 }
 
+double PositiveUnlabeledWeight(double p, double label) {
+  // p within 1e-9 of 1 (a saturated logit) keeps the weight finite; the
+  // gradient then falls short of -1, never beyond it.
+  return label > 0.5 ? 1 / std::max(1 - p, 1e-9) : 1.0;
+}
+
+double DeferWeight(double p, double label) { return label > 0.5 ? 2.0 : (1 - p) / (1 - p / 2); }
+
+double DelayedFeedbackWeight(DelayedFeedback correction, double p, double label) {
+  switch (correction) {
+    case DelayedFeedback::kNone:
+      return 1.0;
+    case DelayedFeedback::kFakeNegativeWeighting:
+      return FakeNegativeWeight(p, label);
+    case DelayedFeedback::kPositiveUnlabeled:
+      return PositiveUnlabeledWeight(p, label);
+    case DelayedFeedback::kDefer:
+      return DeferWeight(p, label);
+  }
+  return 1.0;
+}
+
 double BatchTaskLoss(const TaskSpec& task, const Vector& outputs, std::span<const double> targets,
                      Vector* grad, int* count, std::span<const double> weights) {
   const Eigen::Index n = outputs.size();

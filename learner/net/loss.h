@@ -49,6 +49,24 @@ LossValue TaskLoss(const TaskSpec& task, double output, double target);
 // gradient flows through it.
 double FakeNegativeWeight(double p, double label);
 
+// The positive-unlabeled loss of the same paper as an importance weight:
+// its positive duplicate's loss -log p + log(1 - p) retracts the fake
+// negative it corrects, and has the logit gradient -1 = w (p - 1) with
+// w = 1 / (1 - p); negatives keep the log loss (w = 1). A constant of the
+// step, so the weighted log loss has the PU loss's gradient.
+double PositiveUnlabeledWeight(double p, double label);
+
+// DEFER's importance weight (Gu et al., "Real Negatives Matter: Continuous
+// Training with Real Negatives for Delayed Feedback Modeling", KDD 2021)
+// with a zero waiting window, where each impression is trained twice (at
+// once as a negative, then with its real label): the duplicated stream has
+// q(y=1|x) = p/2, so positives weigh 2 and negatives (1 - p) / (1 - p/2).
+// A constant of the step.
+double DeferWeight(double p, double label);
+
+// The importance weight of `correction` (1 for kNone).
+double DelayedFeedbackWeight(DelayedFeedback correction, double p, double label);
+
 // Weighted mean of TaskLoss over the examples of `outputs` with a label,
 // and its gradient: with w_i = weights[i] (1 when `weights` is empty),
 // (*grad)[i] = loss_weight * w_i * dLoss_i/dOutput / count for labelled i,

@@ -33,6 +33,7 @@ JoinerOptions Windows(int64_t click_ms, int64_t watch_ms, JoinMode mode = JoinMo
   o.mode = mode;
   o.max_pending = 100;
   o.late_memory = 100;
+  o.immediate_warmup_ms = 0;  // immediate from the first impression
   return o;
 }
 
@@ -118,8 +119,14 @@ TEST(JoinerMaturityTest, ImmediateModeEmitsANegativeAtOnceAndAPositiveOnTheClick
 // immediate mode trains every impression's click task exactly once as a
 // negative, plus exactly one positive duplicate iff a click joined in its
 // window, and its watch task exactly once; the matured labels come once.
-TEST(JoinerMaturityTest, ImmediateModeTrainsEachTaskOncePlusOneCorrection) {
+// DEFER adds exactly one real negative iff no click joined: every
+// impression trains the click task exactly twice.
+class ImmediateCorrections : public ::testing::TestWithParam<DelayedFeedback> {};
+
+TEST_P(ImmediateCorrections, TrainEachTaskOncePlusOneCorrection) {
   JoinerOptions o = Windows(1000, 1500, JoinMode::kImmediate);
+  o.correction = GetParam();
+  const bool defer = GetParam() == DelayedFeedback::kDefer;
   o.max_pending = 40;  // some impressions are evicted (matured early)
   Joiner j(o, kTasks);
   Rng rng(16);
@@ -160,12 +167,51 @@ TEST(JoinerMaturityTest, ImmediateModeTrainsEachTaskOncePlusOneCorrection) {
   EXPECT_GT(j.stats().evicted, 0);
   EXPECT_GT(j.stats().late_engagements, 0);
   for (const auto& [key, ts] : shown) {
-    EXPECT_EQ(negatives[key], 1) << key;
+    EXPECT_EQ(negatives[key], defer && !clicked.count(key) ? 2 : 1) << key;
     EXPECT_EQ(positives[key], clicked.count(key)) << key;
     EXPECT_EQ(watches[key], 1) << key;
     EXPECT_EQ(final_labels[key], 1) << key;
   }
   EXPECT_EQ(j.stats().corrections, static_cast<int64_t>(clicked.size()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, ImmediateCorrections,
+                         ::testing::Values(DelayedFeedback::kFakeNegativeWeighting,
+                                           DelayedFeedback::kPositiveUnlabeled,
+                                           DelayedFeedback::kDefer));
+
+// DEFER's real negative: emitted when the click window closes without a
+// click, with the watch label when both mature together, and not scored
+// (the labels-only record scores the kept prediction).
+TEST(JoinerMaturityTest, DeferDuplicatesARealNegativeWhenTheClickWindowCloses) {
+  JoinerOptions o = Windows(1000, 1000, JoinMode::kImmediate);
+  o.correction = DelayedFeedback::kDefer;
+  Joiner j(o, kTasks);
+  std::vector<Example> out;
+  j.Add(Imp("r", "a", 0), &out);
+  j.Add(Imp("r", "b", 0), &out);
+  j.Add(Click("r", "b", 300), &out);
+  ASSERT_EQ(out.size(), 3u);  // two negatives, b's positive
+  j.Add(Watermark(1000), &out);
+  ASSERT_EQ(out.size(), 7u);  // per impression: the record, then the example
+  EXPECT_EQ(out[3].evaluation, Evaluation::kFinalLabelsOnly);
+  EXPECT_EQ(out[4].item_id, "a");
+  EXPECT_EQ(out[4].evaluation, Evaluation::kNone);
+  EXPECT_EQ(out[4].labels, (std::vector<double>{0.0, 0.0}));  // the real negative
+  EXPECT_EQ(out[6].item_id, "b");
+  EXPECT_FALSE(HasLabel(out[6].labels[0]));  // b's click already trained twice
+  EXPECT_EQ(out[6].labels[1], 0.0);
+  // A click window shorter than the watch window: the real negative alone.
+  JoinerOptions split = Windows(1000, 5000, JoinMode::kImmediate);
+  split.correction = DelayedFeedback::kDefer;
+  Joiner k(split, kTasks);
+  out.clear();
+  k.Add(Imp("r", "a", 0), &out);
+  k.Add(Watermark(1000), &out);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[1].evaluation, Evaluation::kLabelsOnly);
+  EXPECT_EQ(out[2].labels[0], 0.0);
+  EXPECT_FALSE(HasLabel(out[2].labels[1]));
 }
 
 TEST(JoinerMaturityTest, ImmediateClickAfterItsWindowIsLate) {
@@ -249,6 +295,76 @@ TEST_P(JoinerRoundTrip, RestoredStateGivesIdenticalOutput) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, JoinerRoundTrip,
                          ::testing::Values(JoinMode::kWindow, JoinMode::kImmediate));
+
+// Issue 16: immediate mode's warm-up. Impressions shown within
+// immediate_warmup_ms of the first one are learned as in window mode (one
+// example with the click label when the window closes, scored at its step,
+// no duplicate); later ones at once, with the correction.
+TEST(JoinerMaturityTest, ImmediateModeLearnsItsWarmUpAsWindowMode) {
+  JoinerOptions o = Windows(1000, 1000, JoinMode::kImmediate);
+  o.immediate_warmup_ms = 500;
+  Joiner j(o, kTasks);
+  std::vector<Example> out;
+  j.Add(Imp("r", "a", 100), &out);  // the warm-up ends at 600
+  j.Add(Click("r", "a", 200), &out);
+  j.Add(Imp("r", "b", 599), &out);
+  EXPECT_TRUE(out.empty());  // nothing at once, no correction
+  j.Add(Imp("r", "c", 600), &out);
+  ASSERT_EQ(out.size(), 1u);  // c: the immediate negative
+  EXPECT_EQ(out[0].item_id, "c");
+  EXPECT_EQ(out[0].evaluation, Evaluation::kScoreOnly);
+  j.Add(Click("r", "c", 700), &out);
+  ASSERT_EQ(out.size(), 2u);  // c's positive duplicate
+  EXPECT_EQ(out[1].labels[0], 1.0);
+  j.Add(Watermark(1100), &out);  // a matures as in window mode
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[2].item_id, "a");
+  EXPECT_EQ(out[2].evaluation, Evaluation::kAtStep);
+  EXPECT_EQ(out[2].labels, (std::vector<double>{1.0, 0.0}));
+  EXPECT_EQ(out[2].feedback_ts_ms, std::vector<int64_t>{200});
+  j.Add(Watermark(1600), &out);  // b in window mode; c: its record and watch
+  ASSERT_EQ(out.size(), 6u);
+  EXPECT_EQ(out[3].item_id, "b");
+  EXPECT_EQ(out[3].evaluation, Evaluation::kAtStep);
+  EXPECT_EQ(out[3].labels[0], 0.0);
+  EXPECT_EQ(out[4].evaluation, Evaluation::kFinalLabelsOnly);
+  EXPECT_FALSE(HasLabel(out[5].labels[0]));
+  EXPECT_EQ(j.stats().corrections, 1);
+  // The warm-up's end is state: a restored joiner does not warm up again.
+  std::string bytes;
+  j.Serialize(&bytes);
+  Joiner k(o, kTasks);
+  ASSERT_TRUE(k.Deserialize(bytes).ok());
+  out.clear();
+  k.Add(Imp("r", "d", 5000), &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].evaluation, Evaluation::kScoreOnly);
+  Joiner fresh(o, kTasks);  // whereas a new one does
+  out.clear();
+  fresh.Add(Imp("r", "d", 5000), &out);
+  EXPECT_TRUE(out.empty());
+}
+
+// A warm-up that ends inside the stream, through a state round trip at
+// every tenth event.
+TEST(JoinerMaturityTest, WarmUpSurvivesAStateRoundTrip) {
+  JoinerOptions o = Windows(1000, 3000, JoinMode::kImmediate);
+  o.immediate_warmup_ms = 5000;
+  const std::vector<Event> events = Stream();
+  const std::vector<Example> a = RunStream(o, events, false), b = RunStream(o, events, true);
+  ASSERT_EQ(a.size(), b.size());
+  int at_step = 0, score_only = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    std::string ea, eb;
+    EncodeExample(a[i], &ea);
+    EncodeExample(b[i], &eb);
+    EXPECT_EQ(ea, eb) << i;
+    at_step += a[i].evaluation == Evaluation::kAtStep && HasLabel(a[i].labels[0]);
+    score_only += a[i].evaluation == Evaluation::kScoreOnly;
+  }
+  EXPECT_EQ(at_step, 50);      // impressions at 0..4900 ms: window mode
+  EXPECT_EQ(score_only, 150);  // the rest: immediate
+}
 
 // A version-1 state (one deadline per impression, 12 stats, examples in
 // format 1), written by hand as the previous build wrote it.

@@ -1,5 +1,6 @@
 // Gradient checks of per-example loss weights (Example::loss_weights) and of
-// fake-negative weighting (TaskSpec::fake_negative_weighting), whose weight
+// the delayed-feedback corrections (fake-negative weighting, the
+// positive-unlabeled loss, DEFER; TaskSpec::delayed_feedback), whose weight
 // is a constant of the step: its gradient equals that of the same batch
 // carrying the weights as loss_weights.
 #include <gtest/gtest.h>
@@ -18,7 +19,7 @@ namespace {
 
 using testing::CheckGradient;
 
-ModelOptions Small(bool fnw) {
+ModelOptions Small(bool fnw, DelayedFeedback correction = DelayedFeedback::kNone) {
   ModelOptions o;
   o.categorical_slots = 4;
   o.embedding_dim = 3;
@@ -29,6 +30,7 @@ ModelOptions Small(bool fnw) {
   o.max_position = 3;
   o.position_dropout = 0;
   o.tasks[0].fake_negative_weighting = fnw;
+  o.tasks[0].delayed_feedback = correction;
   return o;
 }
 
@@ -49,8 +51,8 @@ std::vector<Example> Batch() {
   return batch;
 }
 
-std::unique_ptr<Model> MakeModel(bool fnw) {
-  auto model = Model::Create(Small(fnw), OptimizerOptions());
+std::unique_ptr<Model> MakeModel(bool fnw, DelayedFeedback correction = DelayedFeedback::kNone) {
+  auto model = Model::Create(Small(fnw, correction), OptimizerOptions());
   EXPECT_TRUE(model.ok()) << model.status().ToString();
   if (!model.ok()) std::abort();
   std::vector<Example> unlabelled = Batch();  // creates rows; no label, no step on the towers
@@ -136,6 +138,91 @@ TEST(LossWeightGradient, AMaskedLabelTrainsLikeAZeroWeightUnderFnw) {
     }
   }
   EXPECT_GT(largest, 1e-6);  // the comparison is not between zeros
+}
+
+// PU and DEFER: the model's weighting is the method's weight function of
+// the step's own prediction, a constant of the step (the gradient of the
+// batch carrying those weights as loss_weights), and the weighted loss's
+// gradient matches central differences with the weights held fixed.
+class CorrectionGradient : public ::testing::TestWithParam<DelayedFeedback> {};
+
+TEST_P(CorrectionGradient, IsAConstantWeightOfTheStep) {
+  std::unique_ptr<Model> corrected = MakeModel(false, GetParam()), plain = MakeModel(false);
+  ASSERT_EQ(corrected->ParamChecksum(), plain->ParamChecksum());
+  const std::vector<Example> batch = Batch();
+  const StepResult scored = plain->Clone()->TrainStep(batch);
+  std::vector<Example> weighted = batch;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const double p = scored.prediction(static_cast<int>(i), 0);
+    weighted[i].loss_weights = {DelayedFeedbackWeight(GetParam(), p, batch[i].labels[0]), 1.0};
+  }
+  const ModelGradients a = corrected->Gradients(batch), b = plain->Gradients(weighted);
+  EXPECT_NEAR(a.loss, b.loss, 1e-12);
+  NetworkParams ga = a.network, gb = b.network;
+  std::vector<TensorView> va = ga.Tensors(), vb = gb.Tensors();
+  ASSERT_EQ(va.size(), vb.size());
+  for (size_t t = 0; t < va.size(); ++t) {
+    for (size_t i = 0; i < va[t].size(); ++i) EXPECT_NEAR(va[t][i], vb[t][i], 1e-12) << t;
+  }
+  EXPECT_GT(std::abs(a.loss - plain->Gradients(batch).loss), 1e-4);  // the weights are used
+  // And the weighted loss (weights fixed) against central differences,
+  // with biases off the ReLU kinks as above.
+  Rng rng(7);
+  std::vector<TensorView> pv = plain->mutable_params()->Tensors();
+  for (size_t i = 1; i < pv.size(); i += 2) {
+    for (Real& v : pv[i]) v = 0.3 * (2 * rng.Uniform() - 1);
+  }
+  const ModelGradients g = plain->Gradients(weighted);
+  NetworkParams gn = g.network;
+  std::vector<TensorView> gv = gn.Tensors();
+  const auto loss = [&] { return plain->Gradients(weighted).loss; };
+  for (size_t i = 0; i < pv.size(); ++i)
+    CheckGradient(testing::Named("tensor ", i), pv[i], gv[i], loss);
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, CorrectionGradient,
+                         ::testing::Values(DelayedFeedback::kFakeNegativeWeighting,
+                                           DelayedFeedback::kPositiveUnlabeled,
+                                           DelayedFeedback::kDefer));
+
+// The PU loss's positive duplicate has the logit gradient -1 (it retracts
+// the fake negative's p and adds the positive's p - 1), whatever p.
+TEST(LossWeightGradient, PositiveUnlabeledPositiveHasUnitLogitGradient) {
+  for (double z : {-4.0, -0.3, 0.0, 1.2, 6.0}) {
+    const double p = Sigmoid(z);
+    EXPECT_NEAR(PositiveUnlabeledWeight(p, 1.0) * LogisticLoss(z, 1.0).grad, -1.0, 1e-9) << z;
+    EXPECT_DOUBLE_EQ(PositiveUnlabeledWeight(p, 0.0), 1.0);
+  }
+  EXPECT_TRUE(std::isfinite(PositiveUnlabeledWeight(1.0, 1.0)));  // a saturated logit
+}
+
+// Each method's expected logit gradient per impression vanishes exactly when
+// the prediction f equals the click probability q: the duplicated stream
+// still estimates the true CTR. FNW and PU: a negative at once, a positive
+// duplicate with probability q. DEFER: a negative at once, then the real
+// label (a positive with probability q, else a real negative).
+TEST(LossWeightGradient, EachCorrectionIsUnbiasedAtItsFixedPoint) {
+  const auto expected = [](DelayedFeedback c, double f, double q) {
+    const double neg = DelayedFeedbackWeight(c, f, 0.0) * f;          // d/dz of -log(1 - f)
+    const double pos = DelayedFeedbackWeight(c, f, 1.0) * (f - 1.0);  // d/dz of -log f
+    if (c == DelayedFeedback::kDefer) return neg + q * pos + (1 - q) * neg;
+    return neg + q * pos;
+  };
+  for (DelayedFeedback c : {DelayedFeedback::kFakeNegativeWeighting,
+                            DelayedFeedback::kPositiveUnlabeled, DelayedFeedback::kDefer}) {
+    for (double q : {0.01, 0.05, 0.3, 0.7}) {
+      EXPECT_NEAR(expected(c, q, q), 0.0, 1e-12) << static_cast<int>(c) << " q " << q;
+      EXPECT_GT(expected(c, q * 1.1, q), 0.0);  // over-predicting: pushed down
+      EXPECT_LT(expected(c, q * 0.9, q), 0.0);  // under-predicting: pushed up
+    }
+  }
+}
+
+TEST(LossWeightGradient, DeferWeightValues) {
+  EXPECT_DOUBLE_EQ(DeferWeight(0.25, 1.0), 2.0);
+  EXPECT_DOUBLE_EQ(DeferWeight(0.25, 0.0), 0.75 / 0.875);
+  EXPECT_DOUBLE_EQ(DeferWeight(0.0, 0.0), 1.0);
+  EXPECT_DOUBLE_EQ(DelayedFeedbackWeight(DelayedFeedback::kNone, 0.4, 1.0), 1.0);
 }
 
 TEST(LossWeightGradient, FakeNegativeWeightValues) {

@@ -336,6 +336,7 @@ class PublishDelayTest : public LearnerLoopTest, public ::testing::WithParamInte
     o.join.window_ms = 60000;
     if (immediate) {
       o.join.mode = learner::JoinMode::kImmediate;
+      o.join.immediate_warmup_ms = 0;
       o.model.tasks[0].fake_negative_weighting = true;
     }
     StatusOr<std::unique_ptr<LearningPipeline>> p = LearningPipeline::Create(o);

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ranker::app {
@@ -172,6 +173,24 @@ tasks:
   StatusOr<Config> window = LoadConfig({"", {"join.mode=window"}, false});
   ASSERT_TRUE(window.ok());
   EXPECT_FALSE(window->model.tasks[0].fake_negative_weighting);
+  EXPECT_EQ(window->model.tasks[0].delayed_feedback, learner::DelayedFeedback::kNone);
+  EXPECT_EQ(c.join.immediate_warmup_ms, 120000);
+  // join.correction picks the method; fnw stays the default.
+  EXPECT_EQ(c.join.correction, learner::DelayedFeedback::kFakeNegativeWeighting);
+  EXPECT_EQ(c.model.tasks[0].delayed_feedback, learner::DelayedFeedback::kFakeNegativeWeighting);
+  for (const auto& [name, method] : std::vector<std::pair<std::string, learner::DelayedFeedback>>{
+           {"pu", learner::DelayedFeedback::kPositiveUnlabeled},
+           {"defer", learner::DelayedFeedback::kDefer}}) {
+    StatusOr<Config> m =
+        LoadConfig({"", {"join.mode=immediate", "join.correction=" + name}, false});
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    EXPECT_EQ(m->join.correction, method);
+    EXPECT_EQ(m->model.tasks[0].delayed_feedback, method);
+    EXPECT_EQ(learner::CorrectionOf(m->model.tasks[0]), method);
+    EXPECT_FALSE(m->model.tasks[0].fake_negative_weighting);
+    EXPECT_EQ(m->model.tasks[1].delayed_feedback, learner::DelayedFeedback::kNone);
+    EXPECT_EQ(*GetConfigValue(*m, "join.correction"), name);
+  }
 }
 
 TEST(Config, BadJoinConfigurationsFailNamingTheKey) {
@@ -180,6 +199,10 @@ TEST(Config, BadJoinConfigurationsFailNamingTheKey) {
     return c.ok() ? std::string() : c.status().ToString();
   };
   EXPECT_NE(error({"join.mode=soon"}).find("join.mode"), std::string::npos);
+  EXPECT_NE(error({"join.mode=immediate", "join.correction=later"}).find("join.correction"),
+            std::string::npos);
+  EXPECT_NE(error({"join.immediate_warmup_ms=-1"}).find("join.immediate_warmup_ms"),
+            std::string::npos);
   EXPECT_NE(error({"join.mode=immediate", "join.click_task=watch", "join.watch_task=click"})
                 .find("join.mode"),
             std::string::npos);
