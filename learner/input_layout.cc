@@ -213,15 +213,23 @@ void InputLayout::Admit(std::span<const Example> batch, const EmbeddingTable& ta
 // Training sees a row about to be created with its initial weights.
 void InputLayout::Finish(const EmbeddingTable& table, Mode mode, BatchInput* in) const {
   in->rows.resize(static_cast<Eigen::Index>(in->keys.size()), dim_);
-  for (size_t k = 0; k < in->keys.size(); ++k) {
-    Real* out = in->rows.row(static_cast<Eigen::Index>(k)).data();
-    const Real* row = table.Find(in->keys[k]);
-    if (row != nullptr) {
-      std::copy(row, row + dim_, out);
-    } else if (mode == Mode::kTrain) {
-      table.InitialWeights(in->keys[k], out);
-    } else {
-      table.Lookup(in->keys[k], out);
+  // The rows are looked up in chunks (FindMany), so that the cache misses
+  // of a big table's paths overlap instead of adding up key after key.
+  constexpr size_t kChunk = 64;
+  const Real* found[kChunk];
+  for (size_t first = 0; first < in->keys.size(); first += kChunk) {
+    const size_t m = std::min(kChunk, in->keys.size() - first);
+    table.FindMany(in->keys.data() + first, m, found);
+    for (size_t i = 0; i < m; ++i) {
+      const size_t k = first + i;
+      Real* out = in->rows.row(static_cast<Eigen::Index>(k)).data();
+      if (found[i] != nullptr) {
+        std::copy(found[i], found[i] + dim_, out);
+      } else if (mode == Mode::kTrain) {
+        table.InitialWeights(in->keys[k], out);
+      } else {
+        table.Lookup(in->keys[k], out);
+      }
     }
   }
   for (const BatchInput::Use& u : in->uses) {
