@@ -154,6 +154,9 @@ size_t EmbeddingTable::TakeChangedRowCount() const {
   const size_t n = changed_.size();
   changed_.clear();
   if (changed_.capacity() > (1u << 16)) changed_.shrink_to_fit();
+  // After a burst of new rows the marks are mostly gone: release them now,
+  // not at the next fold.
+  if (marks_.bucket_count() > 4096 && marks_.size() < marks_.bucket_count() / 16) marks_.rehash(0);
   return n;
 }
 
