@@ -114,10 +114,11 @@ class RowTrie {
     Row Add(uint64_t key);
     size_t size() const { return size_; }
 
-    // Moves the buffered rows into *out, which must be empty; calls
-    // visit(key, row) once per row right after the row is placed (while
-    // it is in cache). Returns false, leaving *out empty and setting
-    // *duplicate, if a key was added twice. The builder is empty after.
+    // Replaces *out's rows (other versions keep theirs) by the buffered
+    // ones; calls visit(key, row) once per row right after the row is
+    // placed (while it is in cache). Returns false, leaving *out empty and
+    // setting *duplicate, if a key was added twice (visit may have seen
+    // some rows by then). The builder is empty after.
     bool Finish(RowTrie* out, const std::function<void(uint64_t, ConstRow)>& visit,
                 uint64_t* duplicate);
 
