@@ -65,6 +65,16 @@ EmbeddingTable& EmbeddingTable::operator=(const EmbeddingTable& other) {
 
 const Real* EmbeddingTable::Find(uint64_t key) const { return rows_.Find(key).values; }
 
+void EmbeddingTable::FindMany(const uint64_t* keys, size_t n, const Real** out) const {
+  constexpr size_t kChunk = 64;
+  RowTrie::ConstRow rows[kChunk];
+  for (size_t first = 0; first < n; first += kChunk) {
+    const size_t m = std::min(kChunk, n - first);
+    rows_.FindMany(keys + first, m, rows);
+    for (size_t i = 0; i < m; ++i) out[first + i] = rows[i].values;
+  }
+}
+
 void EmbeddingTable::Lookup(uint64_t key, Real* out) const {
   const Real* row = Find(key);
   if (row != nullptr) {
@@ -144,6 +154,9 @@ size_t EmbeddingTable::TakeChangedRowCount() const {
   const size_t n = changed_.size();
   changed_.clear();
   if (changed_.capacity() > (1u << 16)) changed_.shrink_to_fit();
+  // After a burst of new rows the marks are mostly gone: release them now,
+  // not at the next fold.
+  if (marks_.bucket_count() > 4096 && marks_.size() < marks_.bucket_count() / 16) marks_.rehash(0);
   return n;
 }
 
@@ -383,6 +396,74 @@ Status EmbeddingTable::ImportRow(uint64_t key, std::string_view bytes) {
   // a restore of many rows keeps no per-row bookkeeping).
   if (!touched) row_sum_ += HashOf(key, {row.values, row.last_seen});
   if (created || *row.last_seen < before) PushExpiry(*row.last_seen, key);
+  return Status::OK();
+}
+
+EmbeddingTable::BulkImport::BulkImport(EmbeddingTable* table)
+    : table_(table), rows_(static_cast<int>(table->stride())) {}
+
+Status EmbeddingTable::BulkImport::Add(uint64_t key, std::string_view bytes) {
+  if (!failed_.ok()) return failed_;
+  const size_t expected = 2 * sizeof(uint64_t) + sizeof(Real) * table_->stride();
+  if (bytes.size() != expected) {
+    failed_ = Status::Corruption("embedding row " + std::to_string(key) + ": " +
+                                 std::to_string(bytes.size()) + " bytes, expected " +
+                                 std::to_string(expected));
+    return failed_;
+  }
+  const RowTrie::Row row = rows_.Add(key);
+  uint64_t last_seen = 0;
+  Decoder in(bytes, "embedding row");
+  Status s = in.GetInto(row.values, table_->stride());
+  if (s.ok()) s = in.GetFixed64(&last_seen);
+  if (!s.ok()) {
+    failed_ = Status::Corruption("embedding row " + std::to_string(key) + ": " + s.message());
+    return failed_;
+  }
+  *row.last_seen = static_cast<int64_t>(last_seen);
+  return Status::OK();
+}
+
+Status EmbeddingTable::BulkImport::Finish() {
+  if (!failed_.ok()) return failed_;
+  EmbeddingTable& t = *table_;
+  if (t.size() != 0) {
+    return Status::FailedPrecondition("embedding table: a bulk import needs a table without rows");
+  }
+  // What ImportRow() would do per created row: its hash enters the sum
+  // unless the key was touched since the last fold (a row removed before:
+  // the fold hashes it), and it gets an expiry entry.
+  const bool check_marks = !t.marks_.empty();
+  const bool expiry = t.policy_.ttl_ms > 0 && t.expiry_heap_ready_;
+  uint64_t sum = 0;
+  std::vector<std::pair<int64_t, uint64_t>> heap;
+  if (expiry) heap.reserve(rows_.size());
+  uint64_t duplicate = 0;
+  RowTrie built(static_cast<int>(t.stride()));
+  const bool ok = rows_.Finish(
+      &built,
+      [&](uint64_t key, RowTrie::ConstRow row) {
+        if (expiry) heap.emplace_back(*row.last_seen, key);
+        if (check_marks) {
+          const auto mark = t.marks_.find(key);
+          if (mark != t.marks_.end() && (mark->second & kTouched)) return;
+        }
+        sum += t.HashOf(key, row);
+      },
+      &duplicate);
+  if (!ok) {
+    return Status::Corruption("embedding row " + std::to_string(duplicate) +
+                              ": the key comes twice in one import");
+  }
+  t.rows_ = std::move(built);
+  t.row_sum_ += sum;
+  if (!t.dirty_[0].removed.empty() || !t.dirty_[1].removed.empty()) {
+    t.rows_.ForEach([&](uint64_t key, RowTrie::ConstRow) { t.ForgetRemoved(key); });
+  }
+  if (expiry) {
+    t.expiry_heap_.insert(t.expiry_heap_.end(), heap.begin(), heap.end());
+    std::make_heap(t.expiry_heap_.begin(), t.expiry_heap_.end(), kLater);
+  }
   return Status::OK();
 }
 

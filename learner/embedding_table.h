@@ -121,6 +121,9 @@ class EmbeddingTable {
   // the next write to this table (Mutable, ImportRow, EndStep, Clear,
   // assignment); on a copy no one writes, as long as the copy lives.
   const Real* Find(uint64_t key) const;
+  // Find() of n keys at once, out[i] for keys[i]: the cache misses of
+  // distinct keys overlap (RowTrie::FindMany), for a request's candidates.
+  void FindMany(const uint64_t* keys, size_t n, const Real** out) const;
   // Writes the weights of `key` into out[0, dim): its row; without one, its
   // initial weights, or zeros with admission on (the table is not changed).
   void Lookup(uint64_t key, Real* out) const;
@@ -172,6 +175,32 @@ class EmbeddingTable {
   // Creates or overwrites the row of `key` from ExportRow() bytes, without
   // marking it dirty. Corruption if the bytes do not fit this table.
   Status ImportRow(uint64_t key, std::string_view bytes);
+  // Restores many rows at once (a snapshot's, into a table without rows):
+  // Add() checks each row as ImportRow() does and buffers it; Finish()
+  // builds the trie in one pass (RowTrie::Builder: each leaf allocated
+  // once at its final size, in hash order) and hashes each row for the
+  // digest while it is in cache. The table then equals one that
+  // ImportRow()ed the same rows (rows, lookups, Digest(), expiry), and
+  // nothing in it changes before Finish() succeeds. 4.5x less CPU than
+  // ImportRow() row by row at 1M-3M rows (bench/bench_restore.cc).
+  class BulkImport {
+   public:
+    explicit BulkImport(EmbeddingTable* table);  // borrowed until Finish()
+    // Corruption naming the key when `bytes` are not an ExportRow() row of
+    // this table's width (as ImportRow()); the import then fails.
+    Status Add(uint64_t key, std::string_view bytes);
+    // Builds the rows into the table. Errors: the first Add() error;
+    // Corruption naming a key added twice; FailedPrecondition if the
+    // table has rows.
+    Status Finish();
+    size_t size() const { return rows_.size(); }
+
+   private:
+    EmbeddingTable* const table_;
+    RowTrie::Builder rows_;
+    Status failed_;
+  };
+
   // Replaces this table's rows by `from`'s, shared (O(1), as a copy's): the
   // meta state stays this table's. For followers that apply a delta onto
   // the previous version. Folds `from`'s digest (see thread-safety).

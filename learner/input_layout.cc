@@ -24,6 +24,16 @@ Status GetStrings(Decoder* in, size_t max, std::vector<std::string>* v) {
   return Status::OK();
 }
 
+// The memo entry of `name`, or nullptr (a linear scan: a request's
+// candidates carry a handful of distinct names).
+BatchInput::NameSlot* Memo(std::vector<BatchInput::NameSlot>* memo, const std::string& name) {
+  for (BatchInput::NameSlot& m : *memo) {
+    if (m.name == name) return &m;
+  }
+  return nullptr;
+}
+constexpr size_t kMemoNames = 32;  // more distinct names are looked up each time
+
 void WarnPooled(const char* kind, const std::string& name, int slot, int slots,
                 const char* option) {
   std::fprintf(stderr,
@@ -130,11 +140,25 @@ void InputLayout::Begin(Eigen::Index rows, BatchInput* in) const {
   in->new_pooled.clear();
   in->stats.clear();
   in->slot_used.assign(cat_slots_ + dense_slots_, 0);
+  in->categorical_names.clear();
+  in->dense_names.clear();
 }
 
 void InputLayout::AddCategorical(int example, const CategoricalFeature& f, Mode mode,
                                  BatchInput* in) const {
-  const int slot = CategoricalSlot(f.field, mode, in);
+  int slot;
+  if (mode == Mode::kServe) {  // the layout is fixed: a name's slot is too
+    const BatchInput::NameSlot* m = Memo(&in->categorical_names, f.field);
+    if (m != nullptr) {
+      slot = m->slot;
+    } else {
+      slot = CategoricalSlot(f.field, mode, in);
+      if (in->categorical_names.size() < kMemoNames)
+        in->categorical_names.push_back({f.field, slot});
+    }
+  } else {
+    slot = CategoricalSlot(f.field, mode, in);
+  }
   if (slot < 0) return;
   const uint64_t key = FeatureKey(f.field, f.value);
   const auto [it, inserted] = in->key_index.emplace(key, static_cast<int32_t>(in->keys.size()));
@@ -144,6 +168,25 @@ void InputLayout::AddCategorical(int example, const CategoricalFeature& f, Mode 
 }
 
 void InputLayout::AddDense(int example, const DenseFeature& f, Mode mode, BatchInput* in) const {
+  if (mode == Mode::kServe) {  // fixed layout and statistics: memoised per name
+    const BatchInput::NameSlot* m = Memo(&in->dense_names, f.name);
+    BatchInput::NameSlot found;
+    if (m == nullptr) {
+      found.name = f.name;
+      found.slot = DenseSlot(f.name, mode, in);
+      const auto it = stats_.find(f.name);
+      found.stat = it == stats_.end() ? nullptr : &it->second;
+      m = &found;
+      if (in->dense_names.size() < kMemoNames) {
+        in->dense_names.push_back(std::move(found));
+        m = &in->dense_names.back();
+      }
+    }
+    if (m->slot < 0 || m->stat == nullptr) return;  // never seen in training
+    in->x(example, cat_slots_ * dim_ + m->slot) += static_cast<Real>(m->stat->Standardise(f.value));
+    in->slot_used[cat_slots_ + m->slot] = 1;
+    return;
+  }
   const int slot = DenseSlot(f.name, mode, in);
   if (slot < 0) return;
   const auto pending = in->stats.find(f.name);
@@ -213,15 +256,23 @@ void InputLayout::Admit(std::span<const Example> batch, const EmbeddingTable& ta
 // Training sees a row about to be created with its initial weights.
 void InputLayout::Finish(const EmbeddingTable& table, Mode mode, BatchInput* in) const {
   in->rows.resize(static_cast<Eigen::Index>(in->keys.size()), dim_);
-  for (size_t k = 0; k < in->keys.size(); ++k) {
-    Real* out = in->rows.row(static_cast<Eigen::Index>(k)).data();
-    const Real* row = table.Find(in->keys[k]);
-    if (row != nullptr) {
-      std::copy(row, row + dim_, out);
-    } else if (mode == Mode::kTrain) {
-      table.InitialWeights(in->keys[k], out);
-    } else {
-      table.Lookup(in->keys[k], out);
+  // The rows are looked up in chunks (FindMany), so that the cache misses
+  // of a big table's paths overlap instead of adding up key after key.
+  constexpr size_t kChunk = 64;
+  const Real* found[kChunk];
+  for (size_t first = 0; first < in->keys.size(); first += kChunk) {
+    const size_t m = std::min(kChunk, in->keys.size() - first);
+    table.FindMany(in->keys.data() + first, m, found);
+    for (size_t i = 0; i < m; ++i) {
+      const size_t k = first + i;
+      Real* out = in->rows.row(static_cast<Eigen::Index>(k)).data();
+      if (found[i] != nullptr) {
+        std::copy(found[i], found[i] + dim_, out);
+      } else if (mode == Mode::kTrain) {
+        table.InitialWeights(in->keys[k], out);
+      } else {
+        table.Lookup(in->keys[k], out);
+      }
     }
   }
   for (const BatchInput::Use& u : in->uses) {

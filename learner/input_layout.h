@@ -34,6 +34,7 @@
 // need exclusive access.
 #pragma once
 
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <set>
 #include <span>
 #include <string>
@@ -83,8 +84,19 @@ struct BatchInput {
   std::vector<std::string> new_dense;
   std::vector<std::string> new_pooled;  // categorical fields first pooled here
   std::unordered_map<std::string, DenseStat> stats;
-  std::unordered_map<uint64_t, int32_t> key_index;  // scratch
-  std::vector<uint32_t> key_uses;                   // scratch
+  // Scratch. Open addressing: clearing it frees nothing node by node (a
+  // std::unordered_map of a 500-candidate request spent ~0.2 ms there).
+  boost::unordered_flat_map<uint64_t, int32_t> key_index;
+  std::vector<uint32_t> key_uses;  // scratch
+  // Serving scratch: the slots (and dense statistics) of the feature names
+  // met so far in this Build, so 500 candidates with the same names cost a
+  // few string compares each instead of several hash look-ups.
+  struct NameSlot {
+    std::string name;
+    int slot = -1;
+    const DenseStat* stat = nullptr;
+  };
+  std::vector<NameSlot> categorical_names, dense_names;
 };
 
 // Which features have an input slot of their own and which are summed into

@@ -124,9 +124,9 @@ StatusOr<std::unique_ptr<Model>> Model::Restore(
     const ModelOptions& model, const OptimizerOptions& optimizer) {
   StatusOr<std::unique_ptr<Model>> m = RestoreState(state, model, optimizer);
   if (!m.ok()) return m.status();
-  for (const auto& [key, bytes] : rows) {
-    RANKER_RETURN_IF_ERROR((*m)->table_.ImportRow(key, bytes));
-  }
+  EmbeddingTable::BulkImport bulk(&(*m)->table_);
+  for (const auto& [key, bytes] : rows) RANKER_RETURN_IF_ERROR(bulk.Add(key, bytes));
+  RANKER_RETURN_IF_ERROR(bulk.Finish());
   return m;
 }
 

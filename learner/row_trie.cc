@@ -195,6 +195,46 @@ RowTrie::ConstRow RowTrie::Find(uint64_t key) const {
   return {Values(l) + static_cast<size_t>(i) * width_, LastSeen(l) + i};
 }
 
+void RowTrie::FindMany(const uint64_t* keys, size_t n, ConstRow* out) const {
+  constexpr size_t kGroup = 16;  // misses in flight per group
+  const Node* node[kGroup];
+  uint64_t hash[kGroup];
+  for (size_t first = 0; first < n; first += kGroup) {
+    const size_t m = std::min(kGroup, n - first);
+    for (size_t i = 0; i < m; ++i) {
+      hash[i] = Mix64(keys[first + i]);
+      node[i] = root_;
+    }
+    for (int d = 0;; ++d) {
+      bool deeper = false;
+      for (size_t i = 0; i < m; ++i) {
+        if (node[i] == nullptr || node[i]->leaf) continue;
+        const Node* next = static_cast<const Inner*>(node[i])->child[ChildIndex(hash[i], d)];
+        node[i] = next;
+        if (next == nullptr) continue;
+        deeper = true;
+        // Its header and, were it an inner node, the child slot read next
+        // (an address only: nothing is read through it).
+        __builtin_prefetch(next);
+        if (d + 1 < kMaxDepth) {
+          __builtin_prefetch(reinterpret_cast<const char*>(next) + sizeof(Node) +
+                             sizeof(Node*) * ChildIndex(hash[i], d + 1));
+        }
+      }
+      if (!deeper) break;
+    }
+    for (size_t i = 0; i < m; ++i) {
+      out[first + i] = {};
+      if (node[i] == nullptr) continue;
+      const auto* l = static_cast<const Leaf*>(node[i]);
+      const int j = IndexIn(l, keys[first + i]);
+      if (j < 0) continue;
+      out[first + i] = {Values(l) + static_cast<size_t>(j) * width_, LastSeen(l) + j};
+      __builtin_prefetch(out[first + i].values);
+    }
+  }
+}
+
 RowTrie::Row RowTrie::Mutable(uint64_t key) {
   if (Find(key).values == nullptr) return {};  // copy nothing for a missing key
   const uint64_t h = Mix64(key);
@@ -321,6 +361,175 @@ void RowTrie::StatsOf(const Node* n, int depth, Stats* s) const {
   for (const Node* c : static_cast<const Inner*>(n)->child) {
     if (c != nullptr) StatsOf(c, depth + 1, s);
   }
+}
+
+}  // namespace ranker::learner
+
+namespace ranker::learner {
+
+// --- RowTrie::Builder ---
+
+namespace {
+constexpr size_t kFirstChunkRows = 8;
+constexpr size_t kMaxChunkBytes = 64 << 10;
+}  // namespace
+
+RowTrie::Builder::Builder(int width)
+    : width_(width),
+      // key, last-seen, values; 8-aligned so the next record's key is too
+      record_bytes_((2 * sizeof(uint64_t) + sizeof(Real) * width + 7) / 8 * 8) {}
+
+RowTrie::Builder::~Builder() = default;
+
+RowTrie::Row RowTrie::Builder::Add(uint64_t key) {
+  const uint64_t hash = Mix64(key);
+  Partition& p = parts_[hash >> (64 - kPartitionBits)];
+  if (p.room == 0) {
+    // Chunks double up to 64 KB: small restores stay small, big ones
+    // allocate rarely.
+    const size_t rows = p.chunk_rows.empty()
+                            ? kFirstChunkRows
+                            : std::max<size_t>(1, std::min(2 * p.chunk_rows.back(),
+                                                           kMaxChunkBytes / record_bytes_));
+    p.chunks.push_back(std::make_unique_for_overwrite<char[]>(rows * record_bytes_));
+    p.chunk_rows.push_back(0);
+    p.room = rows;
+  }
+  char* record = p.chunks.back().get() + p.chunk_rows.back() * record_bytes_;
+  ++p.chunk_rows.back();
+  --p.room;
+  std::memcpy(record, &key, sizeof(key));
+  ++size_;
+  return {reinterpret_cast<Real*>(record + 2 * sizeof(uint64_t)),
+          reinterpret_cast<int64_t*>(record + sizeof(uint64_t))};
+}
+
+RowTrie::Leaf* RowTrie::Builder::BuildLeaf(const RowTrie& t, const Entry* entries, size_t n,
+                                           const std::function<void(uint64_t, ConstRow)>& visit,
+                                           uint64_t* duplicate) const {
+  if (n > static_cast<size_t>(kLeafRows)) {  // only at the last level: one hash, one key
+    *duplicate = entries[0].key;
+    return nullptr;
+  }
+  Entry sorted[kLeafRows];
+  std::copy(entries, entries + n, sorted);
+  // Mostly in order already (a snapshot streams ascending keys): an
+  // insertion sort's n - 1 comparisons, which also find duplicates.
+  std::sort(sorted, sorted + n, [](const Entry& a, const Entry& b) { return a.key < b.key; });
+  for (size_t i = 1; i < n; ++i) {
+    if (sorted[i].key == sorted[i - 1].key) {
+      *duplicate = sorted[i].key;
+      return nullptr;
+    }
+  }
+  Leaf* l = t.NewLeaf(static_cast<int>(n));
+  uint64_t* keys = t.Keys(l);
+  int64_t* last_seen = t.LastSeen(l);
+  Real* values = t.Values(l);
+  const size_t row_bytes = sizeof(Real) * width_;
+  for (size_t i = 0; i < n; ++i) {
+    const char* record = sorted[i].record;
+    keys[i] = sorted[i].key;
+    std::memcpy(&last_seen[i], record + sizeof(uint64_t), sizeof(int64_t));
+    Real* row = values + i * static_cast<size_t>(width_);
+    std::memcpy(row, record + 2 * sizeof(uint64_t), row_bytes);
+    visit(keys[i], {row, &last_seen[i]});
+  }
+  return l;
+}
+
+RowTrie::Node* RowTrie::Builder::Build(const RowTrie& t, int depth, Entry* entries, Entry* scratch,
+                                       size_t n,
+                                       const std::function<void(uint64_t, ConstRow)>& visit,
+                                       uint64_t* duplicate) const {
+  if (n <= static_cast<size_t>(kLeafRows) || depth == kMaxDepth) {
+    return BuildLeaf(t, entries, n, visit, duplicate);
+  }
+  // A stable counting sort on this level's digit, into scratch; each
+  // child then recurses with the roles of the two arrays swapped.
+  size_t begin[kFanout + 1] = {};
+  for (size_t i = 0; i < n; ++i) ++begin[ChildIndex(entries[i].hash, depth) + 1];
+  for (int c = 0; c < kFanout; ++c) begin[c + 1] += begin[c];
+  size_t next[kFanout];
+  std::copy(begin, begin + kFanout, next);
+  for (size_t i = 0; i < n; ++i) scratch[next[ChildIndex(entries[i].hash, depth)]++] = entries[i];
+  auto* inner = new Inner;
+  for (int c = 0; c < kFanout; ++c) {
+    const size_t count = begin[c + 1] - begin[c];
+    if (count == 0) continue;
+    Node* child =
+        Build(t, depth + 1, scratch + begin[c], entries + begin[c], count, visit, duplicate);
+    if (child == nullptr) {
+      Unref(inner);
+      return nullptr;
+    }
+    inner->child[c] = child;
+    ++inner->count;
+  }
+  return inner;
+}
+
+bool RowTrie::Builder::Finish(RowTrie* out, const std::function<void(uint64_t, ConstRow)>& visit,
+                              uint64_t* duplicate) {
+  assert(out->width_ == width_);
+  out->Clear();
+  const size_t total = size_;
+  std::vector<Entry> entries, scratch;
+  // The entries of partitions [first, last), partition by partition (so
+  // grouped by their top digits), each in Add() order.
+  auto gather = [&](int first, int last) {
+    entries.clear();
+    for (int i = first; i < last; ++i) {
+      const Partition& p = parts_[i];
+      for (size_t c = 0; c < p.chunks.size(); ++c) {
+        const char* record = p.chunks[c].get();
+        for (size_t r = 0; r < p.chunk_rows[c]; ++r, record += record_bytes_) {
+          uint64_t key;
+          std::memcpy(&key, record, sizeof(key));
+          entries.push_back({Mix64(key), key, record});
+        }
+      }
+    }
+    scratch.resize(entries.size());
+  };
+  auto release = [&](int first, int last) {
+    for (int i = first; i < last; ++i) parts_[i] = Partition{};
+  };
+  bool ok = true;
+  if (total <= static_cast<size_t>(kLeafRows)) {
+    gather(0, kPartitions);
+    if (!entries.empty()) {
+      out->root_ = Build(*out, 0, entries.data(), scratch.data(), entries.size(), visit, duplicate);
+      ok = out->root_ != nullptr;
+    }
+  } else {
+    // The root is an inner node; each of its subtrees is built from its
+    // 16 partitions, which are released right after.
+    auto* root = new Inner;
+    out->root_ = root;
+    constexpr int kPerChild = kPartitions / kFanout;
+    for (int c = 0; c < kFanout && ok; ++c) {
+      gather(c * kPerChild, (c + 1) * kPerChild);
+      if (entries.empty()) continue;
+      Node* child =
+          Build(*out, 1, entries.data(), scratch.data(), entries.size(), visit, duplicate);
+      release(c * kPerChild, (c + 1) * kPerChild);
+      if (child == nullptr) {
+        ok = false;
+        break;
+      }
+      root->child[c] = child;
+      ++root->count;
+    }
+  }
+  release(0, kPartitions);
+  size_ = 0;
+  if (!ok) {
+    out->Clear();
+    return false;
+  }
+  out->size_ = total;
+  return true;
 }
 
 }  // namespace ranker::learner

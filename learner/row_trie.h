@@ -25,6 +25,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <vector>
 
 #include "learner/tensor.h"
 
@@ -59,6 +61,11 @@ class RowTrie {
   // The row of `key`, or {nullptr, nullptr}. Valid while this trie lives
   // and until its next write (Mutable, Insert, Erase, assignment).
   ConstRow Find(uint64_t key) const;
+  // Find() of n keys at once into out[0, n): the keys walk the trie level
+  // by level in groups, each node prefetched one level ahead, so the cache
+  // misses of distinct keys overlap (a path in a 10M-row trie is ~6 nodes
+  // deep, each a miss when cold). Same validity as Find().
+  void FindMany(const uint64_t* keys, size_t n, ConstRow* out) const;
   // Writable access to the row of `key` (copying the shared nodes on its
   // path first), or {nullptr, nullptr} without one. Valid until the next
   // write to this trie.
@@ -78,6 +85,70 @@ class RowTrie {
   // that need a canonical order sort).
   void ForEach(const std::function<void(uint64_t, ConstRow)>& f) const;
 
+ private:
+  struct Node;
+  struct Inner;
+  struct Leaf;
+
+ public:
+  // Builds a trie from many rows at once (a snapshot's restore): Add()
+  // copies each row into a buffer partitioned by the top 8 bits of its
+  // hash, and Finish() builds the trie one top-level subtree at a time,
+  // each leaf allocated once at its final size and filled in hash order,
+  // releasing that subtree's buffers as it goes (so the peak stays near
+  // the finished trie's size plus 1/16 of the buffered rows). The result
+  // has the shape that inserting the rows one by one gives, whatever their
+  // order, and each leaf holds its rows in ascending key order (the
+  // one-by-one order too when the keys come ascending, as a snapshot
+  // streams them). Row-by-row insertion reallocates a leaf at each insert
+  // and walks a cold path per row.
+  class Builder {
+   public:
+    explicit Builder(int width);
+    ~Builder();
+    Builder(const Builder&) = delete;
+    Builder& operator=(const Builder&) = delete;
+
+    // A buffered slot for one more row of `key`, to be filled by the
+    // caller before the next Add() or Finish().
+    Row Add(uint64_t key);
+    size_t size() const { return size_; }
+
+    // Replaces *out's rows (other versions keep theirs) by the buffered
+    // ones; calls visit(key, row) once per row right after the row is
+    // placed (while it is in cache). Returns false, leaving *out empty and
+    // setting *duplicate, if a key was added twice (visit may have seen
+    // some rows by then). The builder is empty after.
+    bool Finish(RowTrie* out, const std::function<void(uint64_t, ConstRow)>& visit,
+                uint64_t* duplicate);
+
+   private:
+    struct Entry {
+      uint64_t hash;
+      uint64_t key;
+      const char* record;  // key, last-seen time, values[width]
+    };
+    static constexpr int kPartitionBits = 8;
+    static constexpr int kPartitions = 1 << kPartitionBits;
+    struct Partition {
+      std::vector<std::unique_ptr<char[]>> chunks;
+      std::vector<size_t> chunk_rows;  // rows in each chunk
+      size_t room = 0;                 // rows that still fit in the last chunk
+    };
+    // The subtree at `depth` of the n rows in entries (scratch: as many).
+    // nullptr and *duplicate set when two of them have one key.
+    Node* Build(const RowTrie& t, int depth, Entry* entries, Entry* scratch, size_t n,
+                const std::function<void(uint64_t, ConstRow)>& visit, uint64_t* duplicate) const;
+    Leaf* BuildLeaf(const RowTrie& t, const Entry* entries, size_t n,
+                    const std::function<void(uint64_t, ConstRow)>& visit,
+                    uint64_t* duplicate) const;
+
+    int width_;
+    size_t record_bytes_;
+    size_t size_ = 0;
+    Partition parts_[kPartitions];
+  };
+
   // Node counts and bytes, for memory reports and tests.
   struct Stats {
     size_t inner_nodes = 0;
@@ -88,9 +159,6 @@ class RowTrie {
   Stats ComputeStats() const;
 
  private:
-  struct Node;
-  struct Inner;
-  struct Leaf;
   static constexpr int kBits = 4;
   static constexpr int kMaxDepth = 64 / kBits;  // a leaf at this depth holds one key
 

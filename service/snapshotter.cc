@@ -1,6 +1,7 @@
 #include "service/snapshotter.h"
 
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -127,17 +128,23 @@ class ModelRestorer final : public store::SnapshotSink {
         learner::Model::RestoreState(model_state, config_.model, config_.optimizer);
     if (!model.ok()) return Named(model.status());
     loaded_.model = std::move(model).value();
+    // The rows are buffered and built into the table at Finish, each trie
+    // leaf allocated once.
+    rows_ =
+        std::make_unique<learner::EmbeddingTable::BulkImport>(loaded_.model->mutable_embeddings());
     return Status::OK();
   }
 
   Status Row(uint64_t key, std::string_view bytes) override {
     ++loaded_.rows;
-    const Status s = loaded_.model->mutable_embeddings()->ImportRow(key, bytes);
+    const Status s = rows_->Add(key, bytes);
     return s.ok() ? s : Named(s);
   }
 
   // REQUIRES: the store's Read returned OK into this sink.
   StatusOr<Snapshotter::Loaded> Finish() {
+    if (const Status s = rows_->Finish(); !s.ok()) return Named(s);
+    rows_.reset();
     const learner::Model& m = *loaded_.model;
     const std::string checksum =
         version_ == kLegacyVersion ? m.LegacyParamChecksumHex() : m.ParamChecksumHex();
@@ -160,6 +167,7 @@ class ModelRestorer final : public store::SnapshotSink {
   const PipelineOptions& config_;
   uint32_t version_ = 0;
   Snapshotter::Loaded loaded_;
+  std::unique_ptr<learner::EmbeddingTable::BulkImport> rows_;
 };
 
 }  // namespace

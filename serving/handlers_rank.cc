@@ -28,7 +28,9 @@ std::vector<learner::Example> Candidates(const api::RankRequest& rank) {
   for (size_t i = 0; i < out.size(); ++i) {
     const api::RankCandidate& c = rank.candidates[i];
     learner::Example& ex = out[i];
-    ex.item_id = c.item_id.text;
+    // Scoring reads the features only (not Example::item_id).
+    ex.categorical.reserve(1 + c.item.size());
+    ex.dense.reserve(c.dense.size());
     ex.categorical.push_back({"item_id", c.item_id.text});
     for (const api::StringFeature& f : c.item)
       ex.categorical.push_back({"item." + f.name, f.value});
@@ -79,6 +81,7 @@ std::vector<api::ScoredItem> Score(const learner::Model& model, const api::RankR
   for (size_t i = 0; i < items.size(); ++i) {
     items[i].item_id = rank.candidates[i].item_id;
     items[i].score = result.scores[i];
+    items[i].fields.reserve(fields.size());
     for (const auto& [name, t] : fields) {
       items[i].fields.push_back({name, result.prediction(static_cast<int>(i), t)});
     }
