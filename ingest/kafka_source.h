@@ -30,12 +30,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "base/mutex.h"
 #include "base/status.h"
+#include "ingest/event_decoder.h"
 #include "ingest/event_source.h"
 #include "ingest/kafka_fetch_queue.h"
 
@@ -77,6 +79,16 @@ struct KafkaSourceOptions {
   int watermark_refresh_ms = 1000;
   // Write librdkafka errors and warnings to stderr (they are counted anyway).
   bool log_to_stderr = true;
+  // When set, the consumer thread decodes every message with these options
+  // as it queues it (SourceMessage::decoded), so the owner's thread (the
+  // learner) only learns: decoding is ~a fifth of the learner's work per
+  // event, and the consumer thread has time to spare. queue_max_bytes still
+  // counts payload bytes; a decoded event holds ~2-3x its payload.
+  std::optional<DecoderOptions> decode;
+  // Nice value (0..19) of the consumer thread. It only feeds the owner, so
+  // the service gives it the learner's (service.learner_nice): at 0 it
+  // would preempt the learner it feeds, and the ranking handlers.
+  int thread_nice = 0;
 
   Status Validate() const;
 };
@@ -129,8 +141,9 @@ class KafkaSource final : public EventSource {
   std::unique_ptr<Callbacks> callbacks_;  // outlives consumer_
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   FetchQueue queue_;
-  RebalanceListener* listener_ = nullptr;  // borrowed until Close()
-  std::thread thread_;                     // the consumer thread
+  const std::optional<EventDecoder> decoder_;  // options_.decode
+  RebalanceListener* listener_ = nullptr;      // borrowed until Close()
+  std::thread thread_;                         // the consumer thread
   std::atomic<bool> stop_{false};
   Mutex close_mu_;  // serialises Start()/Close()
   bool started_ RANKER_GUARDED_BY(close_mu_) = false;
