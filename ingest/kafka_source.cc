@@ -133,9 +133,6 @@ Status KafkaSourceOptions::Validate() const {
     return Status::InvalidArgument("poll_timeout_ms must be in [1, 1000]");
   }
   if (watermark_refresh_ms < 1) return Status::InvalidArgument("watermark_refresh_ms must be >= 1");
-  if (thread_nice < 0 || thread_nice > 19) {
-    return Status::InvalidArgument("thread_nice must be in [0, 19]");
-  }
   if (decode.has_value()) RANKER_RETURN_IF_ERROR(decode->Validate());
   if (auto it = kafka.find("enable.auto.commit"); it != kafka.end() && it->second != "false") {
     return Status::InvalidArgument(
@@ -195,7 +192,7 @@ Status KafkaSource::Start(RebalanceListener* listener) {
 }
 
 void KafkaSource::Run() {
-  SetUpBackgroundThread("ranker-consume", options_.thread_nice);
+  SetThreadName("ranker-consume");
   auto next_refresh = std::chrono::steady_clock::now();
   while (!stop_.load()) {
     ApplySeeks();

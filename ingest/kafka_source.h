@@ -81,14 +81,13 @@ struct KafkaSourceOptions {
   bool log_to_stderr = true;
   // When set, the consumer thread decodes every message with these options
   // as it queues it (SourceMessage::decoded), so the owner's thread (the
-  // learner) only learns: decoding is ~a fifth of the learner's work per
-  // event, and the consumer thread has time to spare. queue_max_bytes still
-  // counts payload bytes; a decoded event holds ~2-3x its payload.
+  // learner, niced below the HTTP handlers) only learns: decoding is ~15% of
+  // the learner's CPU per event. The consumer thread stays at nice 0: the
+  // queue bounds its work to what the owner consumes, and niced like the
+  // learner it starved the learner of input on a busy machine.
+  // queue_max_bytes still counts payload bytes; a decoded event holds ~2-3x
+  // its payload.
   std::optional<DecoderOptions> decode;
-  // Nice value (0..19) of the consumer thread. It only feeds the owner, so
-  // the service gives it the learner's (service.learner_nice): at 0 it
-  // would preempt the learner it feeds, and the ranking handlers.
-  int thread_nice = 0;
 
   Status Validate() const;
 };

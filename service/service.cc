@@ -100,7 +100,6 @@ StatusOr<ServiceSeams> Service::RealSeams(const Config& config, ReplicationFacto
     s.queue_max_messages = o.queue_max_messages;
     s.log_to_stderr = o.log_kafka_errors;
     s.decode = config.pipeline().ingest;  // the learner's decoder, off its thread
-    s.thread_nice = o.learner_nice;
     StatusOr<std::unique_ptr<ingest::KafkaSource>> source = ingest::KafkaSource::Create(s);
     if (!source.ok()) return source.status();
     seams.source = std::move(source).value();

@@ -84,11 +84,10 @@ struct ServiceOptions {
   // Bound of the in-process queue behind POST /v1/events when no broker is
   // configured (events); beyond it the endpoint answers 503.
   size_t local_queue_max_events = 100000;
-  // Nice value (0..19) of the learner, Kafka consumer (which decodes for
-  // the learner) and snapshot-writer threads: above the HTTP handlers' 0, so
-  // that when the machine is busy, ranking requests win the CPU and the
-  // learner learns with what is left (it catches up from its queue). 0
-  // schedules them like the handlers.
+  // Nice value (0..19) of the learner and snapshot-writer threads: above the
+  // HTTP handlers' 0, so that when the machine is busy, ranking requests win
+  // the CPU and the learner learns with what is left (it catches up from
+  // its queue). 0 schedules them like the handlers.
   int learner_nice = 10;
   // Serve the HTTP API (off in tests that call the router directly).
   bool http_enabled = true;

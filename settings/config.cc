@@ -137,8 +137,8 @@ void AddServiceKeys(std::vector<KeyEntry>* t) {
                    "on shutdown, close pending impressions and train on them",
                    REF(service.flush_joiner_on_stop)));
   t->push_back(Key("service.learner_nice",
-                   "nice (0..19) of the learner, Kafka consumer and snapshot threads; above the "
-                   "HTTP handlers' 0, so ranking wins a busy CPU",
+                   "nice (0..19) of the learner and snapshot threads; above the HTTP handlers' 0, "
+                   "so ranking wins a busy CPU",
                    REF(service.learner_nice)));
   t->push_back(Key("service.local_queue_max_events",
                    "POST /v1/events queue bound without a broker (503 beyond)",

@@ -18,7 +18,6 @@
 #include "ingest/event_encoder.h"
 #include "ingest/kafka_mock_cluster.h"
 #include "ingest/kafka_producer.h"
-#include "tests/base/thread_nice.h"
 #include "tests/ingest/kafka_test_util.h"
 #include "tests/ingest/test_broker.h"
 
@@ -204,23 +203,6 @@ TEST(KafkaSourceDecode, TheConsumerThreadDecodesEveryMessageAsTheLearnerWould) {
   EXPECT_EQ(rejected, kN * 2 / 5);
   EXPECT_TRUE(plain_source->Close().ok());
   EXPECT_TRUE(decoding_source->Close().ok());
-}
-
-// The consumer thread runs at thread_nice (the service gives it the
-// learner's), so it does not preempt the learner it feeds.
-TEST(KafkaSourceThread, RunsAtTheConfiguredNice) {
-  auto cluster = NewCluster("nice");
-  KafkaSourceOptions o =
-      MockSourceOptions(cluster->bootstrap(), cluster->Topic("nice"), cluster->Group("g-nice"));
-  o.thread_nice = 7;
-  RecordingListener listener;
-  auto source = StartSource(o, &listener);
-  EXPECT_TRUE(WaitFor([] { return ranker::testing::NiceOfThread("ranker-consume") == 7; },
-                      milliseconds(5000)))
-      << ranker::testing::NiceOfThread("ranker-consume");
-  EXPECT_TRUE(source->Close().ok());
-  o.thread_nice = 20;
-  EXPECT_NE(KafkaSource::Create(o).status().message().find("thread_nice"), std::string::npos);
 }
 
 TEST(KafkaSourceDecode, BadDecoderOptionsAreRejectedNamingThem) {

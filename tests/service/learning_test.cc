@@ -20,7 +20,6 @@
 #include "sim/event_json.h"
 #include "sim/simulator.h"
 #include "sim/truth_eval.h"
-#include "tests/base/thread_nice.h"
 #include "tests/service/service_test_util.h"
 
 namespace ranker::app {
@@ -244,7 +243,25 @@ TEST(Learning, ReplaysAreDeterministicAndSeedsMatter) {
 namespace ranker::app {
 namespace {
 
-using ranker::testing::NiceOfThread;
+// The nice value of this process's thread named `name` (from
+// /proc/self/task/<tid>/stat, field 19), or -100 if there is none.
+int NiceOfThread(const std::string& name) {
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string c;
+    std::getline(comm, c);
+    if (c != name) continue;
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    // Fields after the parenthesised comm: state is field 3, nice field 19.
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 19; ++i) rest >> field;
+    return std::stoi(field);
+  }
+  return -100;
+}
 
 TEST(LearnerThread, RunsAtTheConfiguredNiceBelowTheHandlers) {
   {
