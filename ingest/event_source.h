@@ -12,13 +12,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "base/status.h"
-#include "ingest/event_decoder.h"
 
 namespace ranker::ingest {
 
@@ -48,11 +46,6 @@ struct SourceMessage {
   std::string payload;
   int64_t timestamp_ms = -1;  // producer/log-append time; -1 = none
   std::vector<std::pair<std::string, std::string>> headers;
-  // The payload already decoded by the source (KafkaSourceOptions::decode),
-  // or empty: the owner decodes it. Decoding is a pure function of the
-  // payload and the decoder's options, so who decodes only changes which
-  // thread spends the time.
-  std::optional<DecodeResult> decoded;
 
   TopicPartition tp() const { return {topic, partition}; }
 };

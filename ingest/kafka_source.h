@@ -30,14 +30,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "base/mutex.h"
 #include "base/status.h"
-#include "ingest/event_decoder.h"
 #include "ingest/event_source.h"
 #include "ingest/kafka_fetch_queue.h"
 
@@ -79,15 +77,6 @@ struct KafkaSourceOptions {
   int watermark_refresh_ms = 1000;
   // Write librdkafka errors and warnings to stderr (they are counted anyway).
   bool log_to_stderr = true;
-  // When set, the consumer thread decodes every message with these options
-  // as it queues it (SourceMessage::decoded), so the owner's thread (the
-  // learner, niced below the HTTP handlers) only learns: decoding is ~15% of
-  // the learner's CPU per event. The consumer thread stays at nice 0: the
-  // queue bounds its work to what the owner consumes, and niced like the
-  // learner it starved the learner of input on a busy machine.
-  // queue_max_bytes still counts payload bytes; a decoded event holds ~2-3x
-  // its payload.
-  std::optional<DecoderOptions> decode;
 
   Status Validate() const;
 };
@@ -140,9 +129,8 @@ class KafkaSource final : public EventSource {
   std::unique_ptr<Callbacks> callbacks_;  // outlives consumer_
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   FetchQueue queue_;
-  const std::optional<EventDecoder> decoder_;  // options_.decode
-  RebalanceListener* listener_ = nullptr;      // borrowed until Close()
-  std::thread thread_;                         // the consumer thread
+  RebalanceListener* listener_ = nullptr;  // borrowed until Close()
+  std::thread thread_;                     // the consumer thread
   std::atomic<bool> stop_{false};
   Mutex close_mu_;  // serialises Start()/Close()
   bool started_ RANKER_GUARDED_BY(close_mu_) = false;

@@ -104,7 +104,7 @@ size_t LearnerLoop::PollOnce(bool stopping) {
   std::vector<ingest::SourceMessage> messages =
       deps_.source->Pop(options_.pop_batch, n > 0 ? std::chrono::milliseconds(0) : wait);
   pipeline_->set_wall_ms(NowMonoMs());
-  for (ingest::SourceMessage& m : messages) ConsumeMessage(&m);
+  for (const ingest::SourceMessage& m : messages) ConsumeMessage(m);
   return n + messages.size();
 }
 
@@ -126,11 +126,8 @@ size_t LearnerLoop::DrainLocal(std::chrono::milliseconds wait) {
   return taken.size();
 }
 
-void LearnerLoop::ConsumeMessage(ingest::SourceMessage* m) {
-  const ingest::SourceMessage& message = *m;
-  // A source that decodes (KafkaSourceOptions::decode) spares this thread.
-  ingest::DecodeResult result =
-      m->decoded.has_value() ? std::move(*m->decoded) : pipeline_->Decode(message.payload);
+void LearnerLoop::ConsumeMessage(const ingest::SourceMessage& message) {
+  ingest::DecodeResult result = pipeline_->Decode(message.payload);
   if (!result.ok() && deps_.dead_letters != nullptr) {
     const ingest::DecodeError& e = result.error();
     if (!deps_.dead_letters->Send(message, ingest::RejectReasonName(e.reason), e.message).ok()) {

@@ -15,7 +15,6 @@
 #include <set>
 #include <string>
 
-#include "ingest/event_encoder.h"
 #include "ingest/kafka_mock_cluster.h"
 #include "ingest/kafka_producer.h"
 #include "tests/ingest/kafka_test_util.h"
@@ -147,73 +146,6 @@ TEST(KafkaSourceBackpressure, SlowReaderGetsEveryMessageOnce) {
         },
         milliseconds(5000)));
   }
-}
-
-// With `decode` set, the consumer thread decodes every message as it queues
-// it: each popped message carries exactly what the learner's decoder makes
-// of its payload (an event, or the rejection with its reason), and keeps
-// the payload (dead letters need it). Without it nothing is decoded.
-TEST(KafkaSourceDecode, TheConsumerThreadDecodesEveryMessageAsTheLearnerWould) {
-  constexpr int kN = 30;
-  auto cluster = NewCluster("decode");
-  const std::string topic = cluster->Topic("decode");
-  auto producer = NewProducer(cluster->bootstrap());
-  for (int i = 0; i < kN; ++i) {
-    const std::string id = std::to_string(i);
-    const std::string payload =
-        i % 5 == 4
-            ? "{\"type\":\"example\",\"request_id\":\"r" + id + "\",\"position\":-" + id + "}"
-        : i % 5 == 3 ? "not json " + id
-                     : R"({"type":"example","request_id":"r)" + id + R"(","item_id":"i)" + id +
-                           R"(","user":{"age":"a)" + id + R"("},"labels":{"click":1}})";
-    ASSERT_TRUE(producer->Produce(topic, "r" + id, payload).ok());
-  }
-  ASSERT_TRUE(producer->Flush(milliseconds(10000)).ok());
-
-  KafkaSourceOptions plain = MockSourceOptions(cluster->bootstrap(), topic, cluster->Group("g-p"));
-  KafkaSourceOptions decoding =
-      MockSourceOptions(cluster->bootstrap(), topic, cluster->Group("g-d"));
-  decoding.decode = DecoderOptions{};
-  const EventDecoder decoder(*decoding.decode);
-  RecordingListener l1, l2;
-  auto plain_source = StartSource(plain, &l1);
-  auto decoding_source = StartSource(decoding, &l2);
-
-  auto got = Drain(plain_source.get(), kN, kJoin);
-  ASSERT_EQ(got.size(), static_cast<size_t>(kN));
-  for (const SourceMessage& m : got) EXPECT_FALSE(m.decoded.has_value()) << m.payload;
-
-  got = Drain(decoding_source.get(), kN, kJoin);
-  ASSERT_EQ(got.size(), static_cast<size_t>(kN));
-  int events = 0, rejected = 0;
-  for (const SourceMessage& m : got) {
-    ASSERT_TRUE(m.decoded.has_value()) << m.payload;
-    const DecodeResult want = decoder.Decode(m.payload);
-    ASSERT_EQ(m.decoded->ok(), want.ok()) << m.payload;
-    if (want.ok()) {
-      EXPECT_EQ(EncodeEvent(m.decoded->event()), EncodeEvent(want.event()));
-      EXPECT_EQ(m.decoded->event().example.request_id, m.key);
-      ++events;
-    } else {
-      EXPECT_EQ(m.decoded->error().ToString(), want.error().ToString());
-      ++rejected;
-    }
-  }
-  EXPECT_EQ(events, kN * 3 / 5);
-  EXPECT_EQ(rejected, kN * 2 / 5);
-  EXPECT_TRUE(plain_source->Close().ok());
-  EXPECT_TRUE(decoding_source->Close().ok());
-}
-
-TEST(KafkaSourceDecode, BadDecoderOptionsAreRejectedNamingThem) {
-  KafkaSourceOptions o;
-  o.decode = DecoderOptions{};
-  o.decode->max_features = 0;
-  auto s = KafkaSource::Create(o);
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().code(), Status::Code::kInvalidArgument);
-  EXPECT_NE(s.status().message().find("decoder.max_features"), std::string::npos)
-      << s.status().ToString();
 }
 
 // A consumer that starts below the log start (retention deleted those

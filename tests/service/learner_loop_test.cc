@@ -55,16 +55,10 @@ class HookedSource final : public ingest::EventSource {
  public:
   explicit HookedSource(std::unique_ptr<fakes::FakeEventSource> inner) : inner_(std::move(inner)) {}
   std::function<Status(const ingest::OffsetMap&)> before_seek;
-  // Runs on each popped message (as KafkaSourceOptions::decode decodes).
-  std::function<void(ingest::SourceMessage*)> on_pop;
 
   Status Start(ingest::RebalanceListener* l) override { return inner_->Start(l); }
   std::vector<ingest::SourceMessage> Pop(size_t max, milliseconds timeout) override {
-    std::vector<ingest::SourceMessage> messages = inner_->Pop(max, timeout);
-    if (on_pop) {
-      for (ingest::SourceMessage& m : messages) on_pop(&m);
-    }
-    return messages;
+    return inner_->Pop(max, timeout);
   }
   Status CommitOffsets(const ingest::OffsetMap& o) override { return inner_->CommitOffsets(o); }
   void Pause(const std::vector<ingest::TopicPartition>& p) override { inner_->Pause(p); }
@@ -148,26 +142,6 @@ class LearnerLoopTest : public ::testing::Test {
   ModelPublisher publisher_;
   std::unique_ptr<LearnerLoop> loop_;
 };
-
-// A source that decodes (KafkaSource with `decode`) hands the learner its
-// results, and the learner learns those instead of decoding the payload
-// again: one message the source marked rejected is counted as rejected
-// although its payload is a valid event.
-TEST_F(LearnerLoopTest, LearnsWhatTheSourceDecodedWithoutDecodingAgain) {
-  const ingest::EventDecoder decoder(ingest::DecoderOptions{});
-  source_->on_pop = [&](ingest::SourceMessage* m) {
-    if (m->key == "r3") {
-      m->decoded.emplace(ingest::DecodeError{ingest::RejectReason::kBadPosition, "marked"});
-    } else {
-      m->decoded.emplace(decoder.Decode(m->payload));
-    }
-  };
-  StartLoop();
-  Produce(0, 20);
-  ASSERT_TRUE(WaitConsumed(20));
-  EXPECT_EQ(loop_->rejects().Get(ingest::RejectReason::kBadPosition), 1u);
-  EXPECT_EQ(loop_->rejects().Total(), 1u);
-}
 
 // KafkaSource applies a seek on its consumer thread, which may be inside a
 // rebalance callback at that moment; those callbacks take the learner's
