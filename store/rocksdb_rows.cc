@@ -59,6 +59,16 @@ void CollectGroup(const RowGroup& g, const std::vector<Lineage>& kept, rocksdb::
   }
 }
 
+// Appends the row version under `it` to `group`; a malformed value counts as
+// live, so it is kept.
+void AddVersion(const rocksdb::Iterator& it, uint64_t version, RowGroup* group,
+                uint64_t* examined) {
+  format::RowValue value;
+  const bool malformed = !format::DecodeRowValue(it.value().ToStringView(), &value).ok();
+  group->versions.emplace_back(version, malformed || value.live);
+  ++*examined;
+}
+
 }  // namespace
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
@@ -152,10 +162,7 @@ Status CollectGarbage(rocksdb::DB* db, const std::vector<Lineage>& kept, rocksdb
       group.key = key;
       group.versions.clear();
     }
-    format::RowValue value;
-    const bool malformed = !format::DecodeRowValue(it->value().ToStringView(), &value).ok();
-    group.versions.emplace_back(version, malformed || value.live);  // malformed: keep
-    ++*examined;
+    AddVersion(*it, version, &group, examined);
   }
   RANKER_RETURN_IF_ERROR(FromRocks(it->status(), "row garbage collection"));
   if (!group.versions.empty()) CollectGroup(group, kept, batch);
@@ -228,10 +235,7 @@ Status CollectGarbageOf(rocksdb::DB* db, const Lineage& candidates, const Lineag
       uint64_t row_key = 0, version = 0;
       if (!format::ParseRowKey(it->key().ToStringView(), &row_key, &version)) continue;
       if (row_key != key) break;
-      format::RowValue value;
-      const bool malformed = !format::DecodeRowValue(it->value().ToStringView(), &value).ok();
-      group.versions.emplace_back(version, malformed || value.live);  // malformed: keep
-      ++*examined;
+      AddVersion(*it, version, &group, examined);
     }
     RANKER_RETURN_IF_ERROR(FromRocks(it->status(), "row garbage collection"));
     if (!group.versions.empty()) CollectGroup(group, kept, batch);
