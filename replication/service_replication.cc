@@ -33,6 +33,10 @@ const ModelFollower* FollowerOf(const Service& service) {
   return dynamic_cast<const ModelFollower*>(service.follower());
 }
 
+const ModelFollower* FollowerOf(const Service& service, std::string_view challenger) {
+  return dynamic_cast<const ModelFollower*>(service.challenger_follower(challenger));
+}
+
 const ModelBroadcaster* BroadcasterOf(const Service& service) {
   return dynamic_cast<const ModelBroadcaster*>(service.broadcaster());
 }

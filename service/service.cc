@@ -327,6 +327,13 @@ std::shared_ptr<const PublishedModel> Service::Challenger(std::string_view name)
   return i >= 0 ? challengers_->Latest(i) : nullptr;
 }
 
+const ModelFeed* Service::challenger_follower(std::string_view name) const {
+  for (const FollowedChallenger& f : followed_) {
+    if (f.name == name) return f.feed.get();
+  }
+  return nullptr;
+}
+
 bool Service::IsModel(std::string_view name) const {
   if (name == "main") return true;
   for (const FollowedChallenger& f : followed_) {

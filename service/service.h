@@ -129,6 +129,8 @@ class Service final : public ModelSource,
   const OffsetCommitter* committer() const { return committer_.get(); }
   // service.role follower: the model-topic reader (null on a leader).
   const ModelFeed* follower() const { return follower_.get(); }
+  // A follower's reader of challenger `name`'s topic (null: none).
+  const ModelFeed* challenger_follower(std::string_view name) const;
   // A leader's model-topic writer (null without a broker or model topic).
   const PublicationListener* broadcaster() const { return broadcaster_.get(); }
 

@@ -187,6 +187,12 @@ TEST(Follower, FollowsEveryChallengerAndSwitchesWithTheLeadersPromotion) {
   EXPECT_NE(follower->Named("omoe")->ParamChecksum(), follower->Named("main")->ParamChecksum());
   EXPECT_NE(follower->Named("fast")->ParamChecksum(), follower->Named("main")->ParamChecksum());
   EXPECT_EQ(FollowerOf(*follower)->counters().commits_rejected, 0u);
+  for (const char* name : {"omoe", "fast"}) {
+    ASSERT_NE(FollowerOf(*follower, name), nullptr);
+    EXPECT_EQ(FollowerOf(*follower, name)->counters().commits_rejected, 0u) << name;
+    EXPECT_GT(FollowerOf(*follower, name)->counters().commits_applied, 0u) << name;
+  }
+  EXPECT_EQ(FollowerOf(*follower, "nope"), nullptr);
   const api::Response models = follower->Handle(Request(api::Method::kGet, "/v1/models"));
   ASSERT_EQ(models.status, 200);
   for (const char* want : {R"("omoe")", R"("fast")", R"("champion":"main")"}) {
@@ -227,6 +233,53 @@ TEST(Follower, FollowsEveryChallengerAndSwitchesWithTheLeadersPromotion) {
   ASSERT_EQ(leader->Handle(Request(api::Method::kPost, "/v1/models/main/promote")).status, 200);
   ASSERT_TRUE(
       WaitFor([&] { return follower->champion() == "main" && late->champion() == "main"; }));
+}
+
+// A rollback replaces every challenger's model too: each challenger's topic
+// then carries a full checkpoint, and the follower ends on every leader model.
+TEST(Follower, ChallengersRolledBackToASnapshotAreFollowed) {
+  auto cluster = NewCluster(1, {kModelTopic});
+  for (const char* name : {"omoe", "fast"}) {
+    cluster->CreateExactTopic(ChallengerTopic(cluster->Topic(kModelTopic), name), 1);
+  }
+  const std::vector<Keyed> events = SimulatedEvents(3000, 23);
+  auto producer = NewProducer(cluster->bootstrap());
+  TempDir dir;
+  auto follower =
+      StartService(KafkaConfig(*cluster, Small({"service.role=follower", kTwoChallengers})));
+  auto leader =
+      StartService(LeaderConfig(*cluster, {kTwoChallengers, "snapshot.dir=" + dir.path(),
+                                           "snapshot.sync=false", "snapshot.interval_ms=100000"}));
+  ASSERT_TRUE(follower && leader);
+  auto all_followed = [&] {
+    return leader->challengers()->lag() == 0 && Follows(*follower, *leader) &&
+           SameModel(*follower, *leader, "omoe") && SameModel(*follower, *leader, "fast");
+  };
+  Produce(producer.get(), cluster->Topic(kTopic), events, 0, 1500);
+  ASSERT_TRUE(producer->Flush(kLongWait).ok());
+  ASSERT_TRUE(WaitFor([&] { return Consumed(*leader) == 1500; }));
+  StatusOr<store::SnapshotInfo> snap = leader->TakeSnapshot();
+  ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+  Produce(producer.get(), cluster->Topic(kTopic), events, 1500, 3000);
+  ASSERT_TRUE(producer->Flush(kLongWait).ok());
+  ASSERT_TRUE(WaitFor([&] { return Consumed(*leader) == 3000 && all_followed(); }));
+  const std::string omoe_at_end = follower->Named("omoe")->ParamChecksum();
+
+  StatusOr<RestoredSnapshot> restored = leader->RestoreSnapshot(snap->id);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  // The relearned events follow as deltas on top of each checkpoint.
+  ASSERT_TRUE(WaitFor([&] {
+    return Consumed(*leader) == 3000 && all_followed() &&
+           follower->Latest()->version >= restored->model_version;
+  })) << Checksum(*follower);
+  EXPECT_EQ(follower->Named("omoe")->ParamChecksum(), omoe_at_end);
+  EXPECT_EQ(FollowerOf(*follower)->counters().commits_rejected, 0u);
+  for (const char* name : {"omoe", "fast"}) {
+    ASSERT_NE(FollowerOf(*follower, name), nullptr);
+    const FollowerCounters c = FollowerOf(*follower, name)->counters();
+    EXPECT_EQ(c.commits_rejected, 0u) << name << ": " << c.last_error;
+    EXPECT_GE(c.checkpoints_applied, 2u) << name;  // the first and the rollback's
+  }
 }
 
 // Real broker only: the model topic is compacted (a segment rolls on the
