@@ -3,7 +3,9 @@
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
 
+#include <chrono>
 #include <cstdio>
+#include <unordered_set>
 #include <utility>
 
 #include "base/thread.h"
@@ -64,7 +66,8 @@ void ModelBroadcaster::OnPublish(LearningPipeline* pipeline, bool force) {
 
 void ModelBroadcaster::OnIdle(LearningPipeline* pipeline) {
   const std::shared_ptr<const PublishedModel> latest = publisher_->Latest();
-  if (latest == nullptr || (sent_any_ && latest->version == sent_version_ && !need_full_.load())) {
+  if (latest == nullptr || (sent_any_ && latest->version == sent_version_ && !need_full_.load() &&
+                            Champion() == sent_champion_)) {
     return;
   }
   if (!Busy() && NowMonoMs() - last_mono_ms_ >= options_.interval_ms) Broadcast(pipeline);
@@ -96,12 +99,18 @@ bool ModelBroadcaster::Send(std::string_view key, std::string_view value,
   return true;
 }
 
-// Learner thread: O(1) besides the dense part's report already built at
-// publication; the dirty lists are moved out, not copied.
-void ModelBroadcaster::Broadcast(LearningPipeline* pipeline) {
-  const std::shared_ptr<const PublishedModel> latest = publisher_->Latest();
-  if (latest == nullptr) return;
-  last_mono_ms_ = NowMonoMs();
+std::string ModelBroadcaster::Champion() const {
+  MutexLock lock(&mu_);
+  return champion_;
+}
+
+void ModelBroadcaster::OnChampion(const std::string& name) {
+  MutexLock lock(&mu_);
+  champion_ = name;
+}
+
+ModelBroadcaster::Job ModelBroadcaster::NewJob(
+    const std::shared_ptr<const PublishedModel>& latest) {
   const bool full = need_full_.exchange(false) ||
                     since_checkpoint_ + 1 >= static_cast<uint64_t>(options_.checkpoint_every);
   Job job;
@@ -112,19 +121,94 @@ void ModelBroadcaster::Broadcast(LearningPipeline* pipeline) {
   h.epoch = full ? ++epoch_ : epoch_;
   h.published_at_ms = latest->published_at_ms;
   h.report_json = latest->report_json;
+  if (publisher_ != nullptr) h.champion = Champion();  // the main topic's only
+  since_checkpoint_ = full ? 0 : since_checkpoint_ + 1;
+  sent_version_ = h.version;
+  sent_champion_ = h.champion;
+  sent_any_ = true;
+  return job;
+}
+
+// Learner thread: O(1) besides the dense part's report already built at
+// publication; the dirty lists are moved out, not copied.
+void ModelBroadcaster::Broadcast(LearningPipeline* pipeline) {
+  const std::shared_ptr<const PublishedModel> latest = publisher_->Latest();
+  if (latest == nullptr) return;
+  last_mono_ms_ = NowMonoMs();
+  Job job = NewJob(latest);
   // The learner's rows changed since the last broadcast taken; `latest`
   // equals the learner's model, so they are the version's too.
   pipeline->mutable_trainer()->mutable_model()->mutable_embeddings()->TakeDirty(
       kTopicChannel, &job.keys, &job.removed);
-  if (full) job.keys.clear(), job.removed.clear();
-  since_checkpoint_ = full ? 0 : since_checkpoint_ + 1;
-  sent_version_ = h.version;
-  sent_any_ = true;
+  if (job.header.full) job.keys.clear(), job.removed.clear();
   {
     MutexLock lock(&mu_);
     job_ = std::move(job);
   }
   cv_.SignalAll();
+}
+
+void ModelBroadcaster::Offer(std::shared_ptr<const PublishedModel> latest,
+                             std::vector<uint64_t> changed, std::vector<uint64_t> removed,
+                             bool replaced) {
+  if (latest == nullptr) return;
+  if (replaced) need_full_.store(true);
+  {
+    MutexLock lock(&mu_);
+    if (job_.has_value()) {  // not taken yet: it carries this one too
+      Merge(&*job_, latest, std::move(changed), std::move(removed));
+      return;
+    }
+  }
+  // Only this thread queues jobs: job_ stays empty until it does.
+  Job job = NewJob(latest);
+  if (!job.header.full) job.keys = std::move(changed), job.removed = std::move(removed);
+  {
+    MutexLock lock(&mu_);
+    job_ = std::move(job);
+  }
+  cv_.SignalAll();
+}
+
+void ModelBroadcaster::Merge(Job* job, const std::shared_ptr<const PublishedModel>& latest,
+                             std::vector<uint64_t> changed, std::vector<uint64_t> removed) {
+  CommitHeader& h = job->header;
+  job->version = latest;
+  h.version = latest->version;
+  h.published_at_ms = latest->published_at_ms;
+  h.report_json = latest->report_json;
+  sent_version_ = h.version;
+  // Replaced, or a send failed since the job was made: it becomes a
+  // checkpoint (a queued checkpoint already covers both).
+  if (need_full_.exchange(false) && !h.full) {
+    h.full = true;
+    h.epoch = ++epoch_;
+    since_checkpoint_ = 0;
+  }
+  if (h.full) {
+    job->keys.clear();
+    job->removed.clear();
+    return;
+  }
+  // The later offer says what became of each of its rows.
+  std::unordered_set<uint64_t> later(changed.begin(), changed.end());
+  later.insert(removed.begin(), removed.end());
+  const auto superseded = [&](uint64_t key) { return later.count(key) > 0; };
+  std::erase_if(job->keys, superseded);
+  std::erase_if(job->removed, superseded);
+  job->keys.insert(job->keys.end(), changed.begin(), changed.end());
+  job->removed.insert(job->removed.end(), removed.begin(), removed.end());
+}
+
+void ModelBroadcaster::Drain() {
+  {
+    MutexLock lock(&mu_);
+    ++draining_;
+  }
+  cv_.SignalAll();
+  WaitIdle();
+  MutexLock lock(&mu_);
+  --draining_;
 }
 
 void ModelBroadcaster::Run() {
@@ -133,6 +217,18 @@ void ModelBroadcaster::Run() {
   while (true) {
     while (!stop_ && !job_.has_value()) cv_.Wait(&mu_);
     if (!job_.has_value()) return;  // stopping, nothing left
+    // A challenger's: at most one job every interval_ms (offers merge into
+    // the queued one meanwhile), unless stopping or draining.
+    if (publisher_ == nullptr && taken_any_ && !stop_ && draining_ == 0) {
+      const int64_t wait_ms = taken_mono_ms_ + options_.interval_ms - NowMonoMs();
+      if (wait_ms > 0) {
+        (void)cv_.WaitUntil(&mu_,
+                            std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms));
+        continue;
+      }
+    }
+    taken_mono_ms_ = NowMonoMs();
+    taken_any_ = true;
     Job job = std::move(*job_);
     job_.reset();
     sending_ = true;

@@ -17,7 +17,16 @@
 // rows costs the learner nothing. While one broadcast is being sent, later
 // publications are not broadcast (their rows stay dirty for the next one).
 //
-// Thread-safety: OnPublish/OnIdle/RequestFull on the learner thread;
+// A challenger's broadcaster (made with no publisher, README "Champion and
+// challengers") is fed through ChallengerListener instead: each Offer()
+// hands over the challenger's version and its dirty rows, taken on the
+// challenger thread at its publication; offers that arrive while one waits
+// to be sent merge into it (the union of their rows, the newest version),
+// and the sending thread sends at most one every interval_ms. So nothing
+// is skipped and no idle hook is needed.
+//
+// Thread-safety: OnPublish/OnIdle/RequestFull on the learner thread (Offer
+// on the challenger thread, Drain on the owner's); OnChampion and
 // counters() on any thread. Lifetimes: producer, publisher, clock and
 // registry are borrowed and must outlive this object; the destructor waits
 // for the broadcast in flight.
@@ -58,12 +67,13 @@ struct BroadcastCounters {
   uint64_t last_version = 0;  // version of the last commit sent
 };
 
-class ModelBroadcaster final : public PublicationListener {
+class ModelBroadcaster final : public PublicationListener, public ChallengerListener {
  public:
   // EmbeddingTable dirty channel of the model topic (0 is the snapshots').
   static constexpr int kDirtyChannel = kModelTopicDirtyChannel;
 
-  // `registry` may be null (no Prometheus families).
+  // `registry` may be null (no Prometheus families). `publisher` null: a
+  // challenger's broadcaster (Offer/Drain only).
   ModelBroadcaster(const ModelTopicOptions& options, ingest::KafkaProducer* producer,
                    const ModelPublisher* publisher, const Clock* clock,
                    prometheus::Registry* registry);
@@ -80,6 +90,12 @@ class ModelBroadcaster final : public PublicationListener {
   void OnIdle(LearningPipeline* pipeline) override;
   // The next broadcast is a full checkpoint (the model was replaced).
   void RequestFull() override { need_full_.store(true); }
+  void OnChampion(const std::string& name) override;
+
+  // ChallengerListener (a challenger's broadcaster).
+  void Offer(std::shared_ptr<const PublishedModel> latest, std::vector<uint64_t> changed,
+             std::vector<uint64_t> removed, bool replaced) override;
+  void Drain() override;
 
   BroadcastCounters counters() const;
 
@@ -93,6 +109,12 @@ class ModelBroadcaster final : public PublicationListener {
   };
   // Learner thread: takes the latest version and the dirty rows into a Job.
   void Broadcast(LearningPipeline* pipeline);
+  // A new job of `latest` (learner or challenger thread): full or a delta.
+  Job NewJob(const std::shared_ptr<const PublishedModel>& latest);
+  // Merges a later offer into the queued job `job` (challenger thread).
+  void Merge(Job* job, const std::shared_ptr<const PublishedModel>& latest,
+             std::vector<uint64_t> changed, std::vector<uint64_t> removed);
+  std::string Champion() const;
   // Broadcaster thread.
   void Run();
   void SendJob(Job* job);
@@ -114,10 +136,11 @@ class ModelBroadcaster final : public PublicationListener {
   // Set by the sender on a failed send; read by the learner thread.
   std::atomic<bool> need_full_{true};  // the first broadcast is a checkpoint
 
-  // Learner thread only.
+  // Learner thread only (a challenger's: its thread).
   uint64_t since_checkpoint_ = 0;
   uint64_t epoch_;
   uint64_t sent_version_ = 0;  // version of the last broadcast taken
+  std::string sent_champion_;  // champion named by it
   bool sent_any_ = false;
   int64_t last_mono_ms_ = 0;
 
@@ -126,6 +149,12 @@ class ModelBroadcaster final : public PublicationListener {
   std::optional<Job> job_ RANKER_GUARDED_BY(mu_);  // queued, not yet taken
   bool sending_ RANKER_GUARDED_BY(mu_) = false;
   bool stop_ RANKER_GUARDED_BY(mu_) = false;
+  std::string champion_ RANKER_GUARDED_BY(mu_) = "main";
+  // A challenger's: when the last job was taken (monotonic ms), and Drain()
+  // asking to send without waiting for interval_ms.
+  int64_t taken_mono_ms_ RANKER_GUARDED_BY(mu_) = 0;
+  bool taken_any_ RANKER_GUARDED_BY(mu_) = false;
+  int draining_ RANKER_GUARDED_BY(mu_) = 0;
   std::thread thread_;
 
   std::atomic<uint64_t> broadcasts_{0}, checkpoints_{0}, failures_{0}, bytes_{0}, messages_{0},

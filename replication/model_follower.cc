@@ -66,7 +66,8 @@ std::string FollowerReport(const CommitHeader& h, int64_t applied_ms, size_t row
 
 StatusOr<std::unique_ptr<ModelFollower>> ModelFollower::Create(
     const Config& config, ModelPublisher* publisher, const Clock* clock,
-    prometheus::Registry* registry, std::function<void(const PublishedModel&)> on_publish) {
+    prometheus::Registry* registry, std::function<void(const PublishedModel&)> on_publish,
+    std::function<void(const std::string&)> on_champion) {
   const ServiceOptions& o = config.service;
   ingest::KafkaSourceOptions s;
   s.brokers = o.brokers;
@@ -77,19 +78,22 @@ StatusOr<std::unique_ptr<ModelFollower>> ModelFollower::Create(
   StatusOr<std::unique_ptr<ingest::KafkaSource>> source = ingest::KafkaSource::Create(s);
   if (!source.ok()) return source.status();
   std::unique_ptr<ModelFollower> f(new ModelFollower(config, std::move(source).value(), publisher,
-                                                     clock, std::move(on_publish)));
+                                                     clock, std::move(on_publish),
+                                                     std::move(on_champion)));
   f->RegisterMetrics(registry);
   return f;
 }
 
 ModelFollower::ModelFollower(const Config& config, std::unique_ptr<ingest::KafkaSource> source,
                              ModelPublisher* publisher, const Clock* clock,
-                             std::function<void(const PublishedModel&)> on_publish)
+                             std::function<void(const PublishedModel&)> on_publish,
+                             std::function<void(const std::string&)> on_champion)
     : config_(config),
       source_(std::move(source)),
       publisher_(publisher),
       clock_(clock),
-      on_publish_(std::move(on_publish)) {}
+      on_publish_(std::move(on_publish)),
+      on_champion_(std::move(on_champion)) {}
 
 ModelFollower::~ModelFollower() { Stop(); }
 
@@ -230,6 +234,7 @@ void ModelFollower::Publish(const CommitHeader& h, std::unique_ptr<learner::Mode
   p->report_json = FollowerReport(h, now, p->model->embedding_rows(), p.get());
   served_ = p;
   publisher_->Install(std::move(p), on_publish_);
+  if (on_champion_ && !h.champion.empty()) on_champion_(h.champion);
   {
     MutexLock lock(&mu_);
     ++counters_.commits_applied;

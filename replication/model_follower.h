@@ -59,12 +59,15 @@ struct FollowerCounters {
 
 class ModelFollower final : public ingest::RebalanceListener, public ModelFeed {
  public:
-  // Creates the source (without contacting the brokers). `on_publish` runs
-  // on each new version before readers see it (metrics); may be empty.
-  // `registry` may be null.
+  // Creates the source (without contacting the brokers) on
+  // config.service.model_topic.name; the model's shape is config.model's.
+  // `on_publish` runs on each new version before readers see it (metrics);
+  // `on_champion` after it, with the champion its commit names (when it
+  // names one); either may be empty. `registry` may be null.
   static StatusOr<std::unique_ptr<ModelFollower>> Create(
       const Config& config, ModelPublisher* publisher, const Clock* clock,
-      prometheus::Registry* registry, std::function<void(const PublishedModel&)> on_publish);
+      prometheus::Registry* registry, std::function<void(const PublishedModel&)> on_publish,
+      std::function<void(const std::string&)> on_champion = {});
   ~ModelFollower() override;  // Stop()s
   ModelFollower(const ModelFollower&) = delete;
   ModelFollower& operator=(const ModelFollower&) = delete;
@@ -91,7 +94,8 @@ class ModelFollower final : public ingest::RebalanceListener, public ModelFeed {
   };
   ModelFollower(const Config& config, std::unique_ptr<ingest::KafkaSource> source,
                 ModelPublisher* publisher, const Clock* clock,
-                std::function<void(const PublishedModel&)> on_publish);
+                std::function<void(const PublishedModel&)> on_publish,
+                std::function<void(const std::string&)> on_champion);
   void RegisterMetrics(prometheus::Registry* registry);
   void Run();
   void Handle(const ingest::SourceMessage& m);
@@ -106,6 +110,7 @@ class ModelFollower final : public ingest::RebalanceListener, public ModelFeed {
   ModelPublisher* const publisher_;
   const Clock* const clock_;
   const std::function<void(const PublishedModel&)> on_publish_;
+  const std::function<void(const std::string&)> on_champion_;
   prometheus::Counter* applied_metric_ = nullptr;
   prometheus::Counter* rejected_metric_ = nullptr;
   prometheus::Gauge* version_lag_metric_ = nullptr;

@@ -9,7 +9,8 @@ namespace ranker::app {
 namespace {
 
 constexpr uint32_t kCommitMagic = 0x4d54524b;  // "KRTM"
-constexpr uint32_t kCommitFormat = 1;
+// 2 added CommitHeader::champion; 1 is still read (no champion).
+constexpr uint32_t kCommitFormat = 2;
 constexpr std::string_view kRowPrefix = "row/";
 constexpr std::string_view kDensePrefix = "dense/";
 
@@ -38,6 +39,7 @@ std::string EncodeCommit(const CommitHeader& h) {
   PutFixed64(&out, static_cast<uint64_t>(h.sent_at_ms));
   PutString(&out, h.param_checksum);
   PutString(&out, h.report_json);
+  PutString(&out, h.champion);
   return out;
 }
 
@@ -47,7 +49,7 @@ StatusOr<CommitHeader> DecodeCommit(std::string_view bytes) {
   RANKER_RETURN_IF_ERROR(in.GetFixed32(&magic));
   if (magic != kCommitMagic) return Status::Corruption("model topic commit: bad magic number");
   RANKER_RETURN_IF_ERROR(in.GetFixed32(&format));
-  if (format != kCommitFormat) {
+  if (format != 1 && format != kCommitFormat) {
     return Status::Corruption("model topic commit: unsupported format " + std::to_string(format));
   }
   CommitHeader h;
@@ -61,6 +63,7 @@ StatusOr<CommitHeader> DecodeCommit(std::string_view bytes) {
   RANKER_RETURN_IF_ERROR(in.GetFixed64(&sent));
   RANKER_RETURN_IF_ERROR(in.GetString(&h.param_checksum));
   RANKER_RETURN_IF_ERROR(in.GetString(&h.report_json));
+  if (format >= 2) RANKER_RETURN_IF_ERROR(in.GetString(&h.champion));
   if (!in.done()) return Status::Corruption("model topic commit: trailing bytes");
   if (full > 1) return Status::Corruption("model topic commit: bad full flag");
   h.full = full == 1;

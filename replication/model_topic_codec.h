@@ -6,6 +6,10 @@
 //   key "dense/<i>"            value: chunk i of Model::SerializeState()
 //   key "commit"               value: EncodeCommit(CommitHeader)
 // Each message has the header kEpochHeader = the broadcast's epoch.
+// The champion's model ("main") goes to model_topic.name, each challenger's
+// to ChallengerTopic(model_topic.name, its name)
+// (service/replication_hooks.h), with the same layout; the
+// main topic's commits name the leader's champion.
 // Every key names the latest value of one thing, so a log-compacted topic
 // converges to the latest full state (rows, dense chunks, last commit).
 // A full checkpoint (CommitHeader::full) carries every row of the model: a
@@ -42,6 +46,10 @@ struct CommitHeader {
   int64_t sent_at_ms = 0;       // the leader's wall clock when the commit was sent
   std::string param_checksum;   // hex, of the leader's model at `version`
   std::string report_json;      // the leader's GET /v1/model body of `version`
+  // The champion topic only: the model serving by default on the leader
+  // ("main" or a challenger's name), so followers switch on a promote.
+  // Empty on a challenger's topic and in format 1 (before challengers).
+  std::string champion;
 
   bool operator==(const CommitHeader&) const = default;
 };

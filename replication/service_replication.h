@@ -16,6 +16,8 @@ ReplicationFactories ModelTopicReplication();
 // The service's follower / broadcaster as made by ModelTopicReplication();
 // null when it has none (or another implementation).
 const ModelFollower* FollowerOf(const Service& service);
+// A follower's reader of challenger `name`'s topic; null when it has none.
+const ModelFollower* FollowerOf(const Service& service, std::string_view challenger);
 const ModelBroadcaster* BroadcasterOf(const Service& service);
 
 }  // namespace ranker::app

@@ -173,6 +173,7 @@ void ChallengerSet::Install(Prepared prepared,
     }
     std::lock_guard<std::mutex> lock(c->mu);
     c->trainer = std::move(trainer);
+    c->replaced = true;  // its model topic's next broadcast is a checkpoint
   }
 }
 
@@ -269,7 +270,17 @@ void ChallengerSet::PublishOne(Challenger* c, uint64_t version, int64_t now_ms) 
   }
   report["started_offsets"] = std::move(started);
   p->report_json = boost::json::serialize(report);
-  c->latest.store(std::shared_ptr<const PublishedModel>(std::move(p)));
+  std::shared_ptr<const PublishedModel> latest(std::move(p));
+  c->latest.store(latest);
+  // The rows changed since the previous publication, for its model topic;
+  // taken (so the channel stays empty) even when nobody broadcasts.
+  std::vector<uint64_t> changed, removed;
+  c->trainer->mutable_model()->mutable_embeddings()->TakeDirty(kModelTopicDirtyChannel, &changed,
+                                                               &removed);
+  if (c->listener != nullptr) {
+    c->listener->Offer(std::move(latest), std::move(changed), std::move(removed), c->replaced);
+  }
+  c->replaced = false;
 }
 
 }  // namespace ranker::app

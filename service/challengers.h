@@ -38,6 +38,7 @@
 #include "base/mutex.h"
 #include "learner/trainer.h"
 #include "service/pipeline.h"
+#include "service/replication_hooks.h"
 #include "service/service_config.h"
 #include "serving/published_model.h"
 
@@ -81,6 +82,12 @@ class ChallengerSet final : public ExampleTap {
   ChallengerSet(const ChallengerSet&) = delete;
   ChallengerSet& operator=(const ChallengerSet&) = delete;
 
+  // Challenger i's model topic (replication/model_broadcaster.h): told after
+  // each of its publications, on the challenger thread. Borrowed; must
+  // outlive Stop(). REQUIRES: before Start().
+  void set_listener(size_t i, ChallengerListener* listener) {
+    challengers_[i]->listener = listener;
+  }
   // Starts the challenger thread. REQUIRES: called once.
   void Start();
   // Hands over what is pending, trains everything queued, joins. Idempotent.
@@ -149,6 +156,8 @@ class ChallengerSet final : public ExampleTap {
     std::unique_ptr<learner::Trainer> trainer;
     mutable std::mutex mu;  // held while it trains a batch, and by Read()
     std::atomic<std::shared_ptr<const PublishedModel>> latest;
+    ChallengerListener* listener = nullptr;
+    bool replaced = false;  // by Install, since the last publication (under mu)
     mutable Mutex started_mu;
     // Where it started reading ("topic/partition" -> offset).
     std::map<std::string, int64_t> started RANKER_GUARDED_BY(started_mu);

@@ -7,6 +7,9 @@
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "base/clock.h"
 #include "base/status.h"
@@ -25,6 +28,12 @@ namespace ranker::app {
 // learner clears it after each publication when nobody broadcasts.
 inline constexpr int kModelTopicDirtyChannel = 1;
 
+// The model topic of challenger `challenger` (README "Champion and
+// challengers"): "<model_topic.name>.<challenger>".
+inline std::string ChallengerTopic(std::string_view model_topic, std::string_view challenger) {
+  return std::string(model_topic) + "." + std::string(challenger);
+}
+
 // The leader's end: told about each publication on the learner thread.
 // Thread-safety: learner thread only.
 class PublicationListener {
@@ -36,6 +45,26 @@ class PublicationListener {
   virtual void OnIdle(LearningPipeline* pipeline) = 0;
   // The model was replaced (rollback): the next broadcast is a full one.
   virtual void RequestFull() = 0;
+  // Any thread: the model serving by default is now `name` (promote, a
+  // restored snapshot's champion); the next broadcast names it, and one goes
+  // out even when idle, so followers switch too.
+  virtual void OnChampion(const std::string& /*name*/) {}
+};
+
+// A challenger's end on a leader (its own model topic): told on the
+// challenger thread right after each of the challenger's publications.
+// Thread-safety: Offer on the challenger thread; Drain on the owner.
+class ChallengerListener {
+ public:
+  virtual ~ChallengerListener() = default;
+  // `latest` was just published and equals the challenger's model; `changed`
+  // and `removed` are its rows changed / removed since the previous Offer
+  // (dirty channel kModelTopicDirtyChannel). `replaced`: the model was
+  // replaced since (a snapshot restore), so deltas no longer apply.
+  virtual void Offer(std::shared_ptr<const PublishedModel> latest, std::vector<uint64_t> changed,
+                     std::vector<uint64_t> removed, bool replaced) = 0;
+  // Sends what was offered and not sent yet, now, and waits (shutdown).
+  virtual void Drain() = 0;
 };
 
 // The follower's end: installs the leader's versions into the publisher
@@ -57,11 +86,17 @@ struct ReplicationFactories {
       const ModelTopicOptions& options, ingest::KafkaProducer* producer,
       const ModelPublisher* publisher, const Clock* clock, prometheus::Registry* registry)>
       broadcaster;
+  // A leader's challenger: `options.name` is the challenger's own topic.
+  std::function<std::unique_ptr<ChallengerListener>(
+      const ModelTopicOptions& options, ingest::KafkaProducer* producer, const Clock* clock)>
+      challenger_broadcaster;
   // service.role follower. `on_install` runs on each version before
-  // readers see it.
+  // readers see it; `on_champion` (may be empty) with the champion's name
+  // each applied commit carries (the main topic's).
   std::function<StatusOr<std::unique_ptr<ModelFeed>>(
       const Config& config, ModelPublisher* publisher, const Clock* clock,
-      prometheus::Registry* registry, std::function<void(const PublishedModel&)> on_install)>
+      prometheus::Registry* registry, std::function<void(const PublishedModel&)> on_install,
+      std::function<void(const std::string&)> on_champion)>
       follower;
 };
 

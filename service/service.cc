@@ -153,11 +153,31 @@ StatusOr<std::unique_ptr<Service>> Service::CreateFollower(const Config& config,
   }
   std::unique_ptr<Service> service(new Service(config, clock, std::move(replication)));
   Service* s = service.get();
-  StatusOr<std::unique_ptr<ModelFeed>> follower =
-      s->replication_.follower(config, &s->publisher_, clock, &s->metrics_->registry(),
-                               [s](const PublishedModel& m) { s->service_metrics_->OnPublish(m); });
+  // The leader's champion, from the main topic's commits: followers switch
+  // with it (a name this config lacks leaves 'main' serving).
+  StatusOr<std::unique_ptr<ModelFeed>> follower = s->replication_.follower(
+      config, &s->publisher_, clock, &s->metrics_->registry(),
+      [s](const PublishedModel& m) { s->service_metrics_->OnPublish(m); },
+      [s](const std::string& name) { s->SetChampion(s->IsModel(name) ? name : "main"); });
   if (!follower.ok()) return follower.status();
   service->follower_ = std::move(follower).value();
+  // Each challenger of the config from its own topic, with its own shape.
+  for (const ChallengerConfig& ch : config.challengers) {
+    Config one = config;
+    one.model = ch.pipeline.model;
+    one.optimizer = ch.pipeline.optimizer;
+    one.challengers.clear();
+    one.service.model_topic.name = ChallengerTopic(config.service.model_topic.name, ch.name);
+    FollowedChallenger f;
+    f.name = ch.name;
+    f.publisher = std::make_unique<ModelPublisher>();
+    // No registry: the follower families are the champion's.
+    StatusOr<std::unique_ptr<ModelFeed>> feed =
+        s->replication_.follower(one, f.publisher.get(), clock, nullptr, {}, {});
+    if (!feed.ok()) return feed.status();
+    f.feed = std::move(feed).value();
+    service->followed_.push_back(std::move(f));
+  }
   return service;
 }
 
@@ -229,6 +249,18 @@ Status Service::CreateProducer() {
   if (o.model_topic.enabled && replication_.broadcaster) {
     broadcaster_ = replication_.broadcaster(o.model_topic, producer_.get(), &publisher_, clock_,
                                             &metrics_->registry());
+    broadcaster_->OnChampion(champion());  // a restored snapshot's
+  }
+  // Each challenger on its own topic (no registry: the families are the
+  // champion's topic's).
+  if (o.model_topic.enabled && challengers_ != nullptr && replication_.challenger_broadcaster) {
+    for (size_t i = 0; i < challengers_->size(); ++i) {
+      ModelTopicOptions topic = o.model_topic;
+      topic.name = ChallengerTopic(o.model_topic.name, challengers_->name(i));
+      challenger_broadcasters_.push_back(
+          replication_.challenger_broadcaster(topic, producer_.get(), clock_));
+      challengers_->set_listener(i, challenger_broadcasters_.back().get());
+    }
   }
   if (!o.dead_letter_topic.empty()) {
     dead_letters_ = std::make_unique<ingest::DeadLetterSink>(producer_.get(), o.dead_letter_topic);
@@ -257,6 +289,7 @@ void Service::CreateLearner(std::unique_ptr<LearningPipeline> pipeline) {
 Status Service::Start() {
   started_ = true;
   if (follower_ != nullptr) RANKER_RETURN_IF_ERROR(follower_->Start());
+  for (FollowedChallenger& f : followed_) RANKER_RETURN_IF_ERROR(f.feed->Start());
   if (challengers_ != nullptr) challengers_->Start();
   if (learner_ != nullptr) learner_->Start();
   if (source_ != nullptr) RANKER_RETURN_IF_ERROR(source_->Start(learner_.get()));
@@ -271,8 +304,11 @@ void Service::Stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
   if (follower_ != nullptr) follower_->Stop();
+  for (FollowedChallenger& f : followed_) f.feed->Stop();
   if (learner_ != nullptr) learner_->Stop();  // drains, publishes and broadcasts the final version
   if (challengers_ != nullptr) challengers_->Stop();  // trains what the learner handed over
+  // The challengers' final versions go out before the producer flushes.
+  for (const std::unique_ptr<ChallengerListener>& b : challenger_broadcasters_) b->Drain();
   if (committer_ != nullptr) {
     (void)committer_->CommitNow();
     committer_->Stop();
@@ -283,52 +319,89 @@ void Service::Stop() {
   http_->Stop();
 }
 
-std::shared_ptr<const PublishedModel> Service::Named(std::string_view name) const {
-  std::string wanted(name);
-  if (wanted.empty() || wanted == "champion") {
-    MutexLock lock(&champion_mu_);
-    wanted = champion_;
+std::shared_ptr<const PublishedModel> Service::Challenger(std::string_view name) const {
+  for (const FollowedChallenger& f : followed_) {
+    if (f.name == name) return f.publisher->Latest();
   }
-  if (wanted == "main") return Latest();
-  const int i = challengers_ != nullptr ? challengers_->Find(wanted) : -1;
+  const int i = challengers_ != nullptr ? challengers_->Find(name) : -1;
   return i >= 0 ? challengers_->Latest(i) : nullptr;
 }
 
-std::vector<ModelSource::Entry> Service::Models() const {
-  std::string champion;
+const ModelFeed* Service::challenger_follower(std::string_view name) const {
+  for (const FollowedChallenger& f : followed_) {
+    if (f.name == name) return f.feed.get();
+  }
+  return nullptr;
+}
+
+bool Service::IsModel(std::string_view name) const {
+  if (name == "main") return true;
+  for (const FollowedChallenger& f : followed_) {
+    if (f.name == name) return true;
+  }
+  return challengers_ != nullptr && challengers_->Find(name) >= 0;
+}
+
+std::string Service::champion() const {
+  MutexLock lock(&champion_mu_);
+  return champion_;
+}
+
+void Service::SetChampion(const std::string& name) {
   {
     MutexLock lock(&champion_mu_);
-    champion = champion_;
+    champion_ = name;
   }
+  if (broadcaster_ != nullptr) broadcaster_->OnChampion(name);
+}
+
+std::shared_ptr<const PublishedModel> Service::Named(std::string_view name) const {
+  if (name.empty() || name == "champion") {
+    const std::string wanted = champion();
+    // A follower may know the champion before the first version of its
+    // topic: 'main' serves meanwhile.
+    std::shared_ptr<const PublishedModel> m = wanted == "main" ? nullptr : Challenger(wanted);
+    return m != nullptr ? m : Latest();
+  }
+  if (name == "main") return Latest();
+  return Challenger(name);
+}
+
+std::vector<ModelSource::Entry> Service::Models() const {
+  const std::string champion = this->champion();
   std::vector<Entry> out{{"main", Latest(), champion == "main"}};
   for (size_t i = 0; challengers_ != nullptr && i < challengers_->size(); ++i) {
     const std::string& name = challengers_->name(i);
     out.push_back({name, challengers_->Latest(i), champion == name});
   }
+  for (const FollowedChallenger& f : followed_) {
+    out.push_back({f.name, f.publisher->Latest(), champion == f.name});
+  }
   return out;
 }
 
 void Service::RestoreChampion(const std::string& name) {
-  const bool known = name == "main" || (challengers_ != nullptr && challengers_->Find(name) >= 0);
+  const bool known = IsModel(name);
   if (!known) {
     std::fprintf(stderr,
                  "ranker: the snapshot's champion '%s' is not in the config: 'main' serves\n",
                  name.c_str());
   }
-  MutexLock lock(&champion_mu_);
-  champion_ = known ? name : "main";
+  SetChampion(known ? name : "main");
 }
 
 Status Service::Promote(std::string_view name) {
+  if (follower_ != nullptr) {
+    return Status::FailedPrecondition(
+        "service.role is follower: promote on the leader (followers switch with it)");
+  }
   if (challengers_ == nullptr) {
     return Status::NotFound("no challengers are configured (challengers:): nothing to promote");
   }
-  const bool known = name == "main" || (challengers_ != nullptr && challengers_->Find(name) >= 0);
-  if (!known) {
+  if (!IsModel(name)) {
     return Status::NotFound("no model named '" + std::string(name) + "' (GET /v1/models)");
   }
-  MutexLock lock(&champion_mu_);
-  champion_ = std::string(name);
+  SetChampion(std::string(name));
   return Status::OK();
 }
 

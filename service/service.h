@@ -115,6 +115,8 @@ class Service final : public ModelSource,
   // A restored snapshot's champion: serves by default if the config still
   // has it ('main' otherwise, logged).
   void RestoreChampion(const std::string& name);
+  // The model serving by default ("main" or a challenger's name).
+  std::string champion() const;
   // The challengers (null without any).
   const ChallengerSet* challengers() const { return challengers_.get(); }
   // Answers a request as the HTTP server would (tests call handlers this way).
@@ -127,6 +129,8 @@ class Service final : public ModelSource,
   const OffsetCommitter* committer() const { return committer_.get(); }
   // service.role follower: the model-topic reader (null on a leader).
   const ModelFeed* follower() const { return follower_.get(); }
+  // A follower's reader of challenger `name`'s topic (null: none).
+  const ModelFeed* challenger_follower(std::string_view name) const;
   // A leader's model-topic writer (null without a broker or model topic).
   const PublicationListener* broadcaster() const { return broadcaster_.get(); }
 
@@ -186,6 +190,12 @@ class Service final : public ModelSource,
   static StatusOr<std::unique_ptr<Service>> CreateFollower(const Config& config, const Clock* clock,
                                                            ReplicationFactories replication);
   ServingDeps Routes();
+  // The champion is `name` (known to be one): for /v1/rank and the model topic.
+  void SetChampion(const std::string& name);
+  // Challenger `name`'s latest version: the learner's or the followed one;
+  // nullptr when there is no such challenger.
+  std::shared_ptr<const PublishedModel> Challenger(std::string_view name) const;
+  bool IsModel(std::string_view name) const;
 
   const Config config_;
   const Clock* const clock_;
@@ -202,13 +212,23 @@ class Service final : public ModelSource,
   std::unique_ptr<ingest::EventSource> source_;
   std::unique_ptr<OffsetCommitter> committer_;
   std::unique_ptr<Snapshotter> snapshotter_;
-  std::unique_ptr<PublicationListener> broadcaster_;       // leader with a model topic
+  std::unique_ptr<PublicationListener> broadcaster_;  // leader with a model topic
+  // One per challenger, with broadcaster_ (before challengers_, which holds
+  // them: destroyed after it).
+  std::vector<std::unique_ptr<ChallengerListener>> challenger_broadcasters_;
   std::unique_ptr<LearnerLoop> learner_;                   // null on a follower
   std::unique_ptr<ChallengerSet> challengers_;             // null without challengers
   std::unique_ptr<ChallengerMetrics> challenger_metrics_;  // with challengers_
   mutable Mutex champion_mu_;
   std::string champion_ RANKER_GUARDED_BY(champion_mu_) = "main";
   std::unique_ptr<ModelFeed> follower_;  // follower only
+  // A follower's challengers (the config's), each read from its own topic.
+  struct FollowedChallenger {
+    std::string name;
+    std::unique_ptr<ModelPublisher> publisher;
+    std::unique_ptr<ModelFeed> feed;  // writes into publisher: destroyed first
+  };
+  std::vector<FollowedChallenger> followed_;
   std::unique_ptr<api::Router> router_;
   std::unique_ptr<api::HttpServer> http_;
   std::atomic<bool> http_up_{false};

@@ -4,7 +4,9 @@
 // (service.role=follower, in process) rebuild its model from the topic and
 // must end with the leader's param_checksum and rank exactly as it does; a
 // follower started after the stream catches up from the topic's beginning;
-// a leader rolled back to a snapshot is followed through its checkpoint.
+// a leader rolled back to a snapshot is followed through its checkpoint;
+// every challenger is followed on its own topic, and a promote on the
+// leader switches the followers' default model.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -140,6 +142,144 @@ TEST(Follower, ALeaderRolledBackToASnapshotIsFollowedThroughItsCheckpoint) {
   EXPECT_EQ(Checksum(*follower), at_end);
   EXPECT_GE(follower->Latest()->version, restored->model_version);
   EXPECT_EQ(FollowerOf(*follower)->counters().commits_rejected, 0u);
+}
+
+const char kTwoChallengers[] =
+    "challengers=omoe;model.architecture=omoe;model.num_experts=3|"
+    "fast;optimizer.learning_rate=0.2";
+
+// `name`'s version and parameters are the same on both.
+bool SameModel(const Service& follower, const Service& leader, std::string_view name) {
+  const auto f = follower.Named(name);
+  const auto l = leader.Named(name);
+  return f != nullptr && l != nullptr && f->version == l->version &&
+         f->ParamChecksum() == l->ParamChecksum();
+}
+
+std::string RankWith(const std::string& model) {
+  return R"({"model":")" + model + "\"," + std::string(kRankBody).substr(1);
+}
+
+TEST(Follower, FollowsEveryChallengerAndSwitchesWithTheLeadersPromotion) {
+  auto cluster = NewCluster(1, {kModelTopic});
+  for (const char* name : {"omoe", "fast"}) {
+    cluster->CreateExactTopic(ChallengerTopic(cluster->Topic(kModelTopic), name), 1);
+  }
+  const std::vector<Keyed> events = SimulatedEvents(3000, 31);
+  auto producer = NewProducer(cluster->bootstrap());
+  auto follower =
+      StartService(KafkaConfig(*cluster, Small({"service.role=follower", kTwoChallengers})));
+  auto leader = StartService(LeaderConfig(*cluster, {kTwoChallengers}));
+  ASSERT_TRUE(follower && leader);
+  ASSERT_NE(leader->challengers(), nullptr);
+  Produce(producer.get(), cluster->Topic(kTopic), events, 0, events.size());
+  ASSERT_TRUE(producer->Flush(kLongWait).ok());
+  ASSERT_TRUE(WaitFor([&] { return Consumed(*leader) == 3000; }));
+  ASSERT_TRUE(WaitFor([&] { return leader->challengers()->lag() == 0; }));
+
+  // Each challenger reaches the leader's param_checksum on the follower.
+  auto all_followed = [&](const Service& f) {
+    return Follows(f, *leader) && SameModel(f, *leader, "omoe") && SameModel(f, *leader, "fast");
+  };
+  ASSERT_TRUE(WaitFor([&] { return all_followed(*follower); }))
+      << Checksum(*follower) << " leader " << Checksum(*leader);
+  EXPECT_GT(follower->Named("fast")->examples_trained, 0);
+  EXPECT_NE(follower->Named("omoe")->ParamChecksum(), follower->Named("main")->ParamChecksum());
+  EXPECT_NE(follower->Named("fast")->ParamChecksum(), follower->Named("main")->ParamChecksum());
+  EXPECT_EQ(FollowerOf(*follower)->counters().commits_rejected, 0u);
+  for (const char* name : {"omoe", "fast"}) {
+    ASSERT_NE(FollowerOf(*follower, name), nullptr);
+    EXPECT_EQ(FollowerOf(*follower, name)->counters().commits_rejected, 0u) << name;
+    EXPECT_GT(FollowerOf(*follower, name)->counters().commits_applied, 0u) << name;
+  }
+  EXPECT_EQ(FollowerOf(*follower, "nope"), nullptr);
+  const api::Response models = follower->Handle(Request(api::Method::kGet, "/v1/models"));
+  ASSERT_EQ(models.status, 200);
+  for (const char* want : {R"("omoe")", R"("fast")", R"("champion":"main")"}) {
+    EXPECT_NE(models.body.find(want), std::string::npos) << want << " in " << models.body;
+  }
+  for (const char* name : {"omoe", "fast"}) {
+    const api::Response want =
+        leader->Handle(Request(api::Method::kPost, "/v1/rank", RankWith(name)));
+    ASSERT_EQ(want.status, 200) << want.body;
+    const api::Response got =
+        follower->Handle(Request(api::Method::kPost, "/v1/rank", RankWith(name)));
+    EXPECT_EQ(got.body, want.body) << name;
+  }
+  EXPECT_EQ(follower->Handle(Request(api::Method::kPost, "/v1/rank", RankWith("nope"))).status,
+            404);
+
+  // Promote on the leader: the follower's default model becomes "omoe".
+  EXPECT_EQ(follower->Handle(Request(api::Method::kPost, "/v1/models/omoe/promote")).status, 409);
+  ASSERT_EQ(leader->Handle(Request(api::Method::kPost, "/v1/models/omoe/promote")).status, 200);
+  ASSERT_TRUE(WaitFor([&] { return follower->champion() == "omoe"; })) << follower->champion();
+  const api::Response by_default =
+      follower->Handle(Request(api::Method::kPost, "/v1/rank", kRankBody));
+  EXPECT_EQ(by_default.body,
+            leader->Handle(Request(api::Method::kPost, "/v1/rank", kRankBody)).body);
+  EXPECT_EQ(by_default.body,
+            follower->Handle(Request(api::Method::kPost, "/v1/rank", RankWith("omoe"))).body);
+  EXPECT_NE(by_default.body,
+            follower->Handle(Request(api::Method::kPost, "/v1/rank", RankWith("main"))).body);
+
+  // A follower started now reads every topic from its beginning, champion included.
+  auto late =
+      StartService(KafkaConfig(*cluster, Small({"service.role=follower", kTwoChallengers})));
+  ASSERT_NE(late, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return all_followed(*late) && late->champion() == "omoe"; }))
+      << late->champion();
+
+  // Promoting back is followed too.
+  ASSERT_EQ(leader->Handle(Request(api::Method::kPost, "/v1/models/main/promote")).status, 200);
+  ASSERT_TRUE(
+      WaitFor([&] { return follower->champion() == "main" && late->champion() == "main"; }));
+}
+
+// A rollback replaces every challenger's model too: each challenger's topic
+// then carries a full checkpoint, and the follower ends on every leader model.
+TEST(Follower, ChallengersRolledBackToASnapshotAreFollowed) {
+  auto cluster = NewCluster(1, {kModelTopic});
+  for (const char* name : {"omoe", "fast"}) {
+    cluster->CreateExactTopic(ChallengerTopic(cluster->Topic(kModelTopic), name), 1);
+  }
+  const std::vector<Keyed> events = SimulatedEvents(3000, 23);
+  auto producer = NewProducer(cluster->bootstrap());
+  TempDir dir;
+  auto follower =
+      StartService(KafkaConfig(*cluster, Small({"service.role=follower", kTwoChallengers})));
+  auto leader =
+      StartService(LeaderConfig(*cluster, {kTwoChallengers, "snapshot.dir=" + dir.path(),
+                                           "snapshot.sync=false", "snapshot.interval_ms=100000"}));
+  ASSERT_TRUE(follower && leader);
+  auto all_followed = [&] {
+    return leader->challengers()->lag() == 0 && Follows(*follower, *leader) &&
+           SameModel(*follower, *leader, "omoe") && SameModel(*follower, *leader, "fast");
+  };
+  Produce(producer.get(), cluster->Topic(kTopic), events, 0, 1500);
+  ASSERT_TRUE(producer->Flush(kLongWait).ok());
+  ASSERT_TRUE(WaitFor([&] { return Consumed(*leader) == 1500; }));
+  StatusOr<store::SnapshotInfo> snap = leader->TakeSnapshot();
+  ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+  Produce(producer.get(), cluster->Topic(kTopic), events, 1500, 3000);
+  ASSERT_TRUE(producer->Flush(kLongWait).ok());
+  ASSERT_TRUE(WaitFor([&] { return Consumed(*leader) == 3000 && all_followed(); }));
+  const std::string omoe_at_end = follower->Named("omoe")->ParamChecksum();
+
+  StatusOr<RestoredSnapshot> restored = leader->RestoreSnapshot(snap->id);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  // The relearned events follow as deltas on top of each checkpoint.
+  ASSERT_TRUE(WaitFor([&] {
+    return Consumed(*leader) == 3000 && all_followed() &&
+           follower->Latest()->version >= restored->model_version;
+  })) << Checksum(*follower);
+  EXPECT_EQ(follower->Named("omoe")->ParamChecksum(), omoe_at_end);
+  EXPECT_EQ(FollowerOf(*follower)->counters().commits_rejected, 0u);
+  for (const char* name : {"omoe", "fast"}) {
+    ASSERT_NE(FollowerOf(*follower, name), nullptr);
+    const FollowerCounters c = FollowerOf(*follower, name)->counters();
+    EXPECT_EQ(c.commits_rejected, 0u) << name << ": " << c.last_error;
+    EXPECT_GE(c.checkpoints_applied, 2u) << name;  // the first and the rollback's
+  }
 }
 
 // Real broker only: the model topic is compacted (a segment rolls on the

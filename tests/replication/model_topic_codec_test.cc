@@ -4,6 +4,9 @@
 
 #include <string>
 
+#include "base/coding.h"
+#include "service/replication_hooks.h"
+
 namespace ranker::app {
 namespace {
 
@@ -18,6 +21,7 @@ CommitHeader Sample() {
   h.sent_at_ms = 1700000000789;
   h.param_checksum = "0123456789abcdef";
   h.report_json = R"({"model_version":42})";
+  h.champion = "wide";
   return h;
 }
 
@@ -29,6 +33,28 @@ TEST(ModelTopicCodec, CommitRoundTrips) {
     ASSERT_TRUE(back.ok()) << back.status().ToString();
     EXPECT_EQ(*back, h);
   }
+}
+
+// A leader from before challengers wrote format 1 (no champion): still read,
+// with no champion named.
+TEST(ModelTopicCodec, AFormatOneCommitIsReadWithoutAChampion) {
+  CommitHeader h = Sample();
+  h.champion.clear();
+  std::string v1 = EncodeCommit(h);
+  std::string empty, one;
+  PutString(&empty, "");
+  PutFixed32(&one, 1);
+  v1.resize(v1.size() - empty.size());  // format 1 ends with report_json
+  v1.replace(4, 4, one);
+  StatusOr<CommitHeader> back = DecodeCommit(v1);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, h);
+  std::string v3 = EncodeCommit(Sample());
+  std::string three;
+  PutFixed32(&three, 3);
+  v3.replace(4, 4, three);
+  EXPECT_EQ(DecodeCommit(v3).status().code(), Status::Code::kCorruption);
+  EXPECT_EQ(ChallengerTopic("ranker.model", "wide"), "ranker.model.wide");
 }
 
 TEST(ModelTopicCodec, DamagedCommitsAreCorruption) {
