@@ -182,6 +182,9 @@ void LearnerLoop::Publish() {
   } else {  // nobody reads the model topic's dirty channel: keep it empty
     pipeline_->mutable_trainer()->mutable_model()->ClearDirtyRows(kModelTopicDirtyChannel);
   }
+  if (deps_.snapshotter == nullptr) {  // nor the snapshots' (a key and a mark per row)
+    pipeline_->mutable_trainer()->mutable_model()->ClearDirtyRows(kSnapshotDirtyChannel);
+  }
 }
 
 ingest::OffsetMap LearnerLoop::OnAssigned(const std::vector<ingest::TopicPartition>& partitions) {

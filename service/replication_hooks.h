@@ -24,8 +24,9 @@ class Registry;
 
 namespace ranker::app {
 
-// EmbeddingTable dirty channel of the model topic (0 is the snapshots'): the
-// learner clears it after each publication when nobody broadcasts.
+// EmbeddingTable dirty channels of the snapshots and of the model topic: the
+// learner clears each after every publication when nobody takes it.
+inline constexpr int kSnapshotDirtyChannel = 0;
 inline constexpr int kModelTopicDirtyChannel = 1;
 
 // The model topic of challenger `challenger` (README "Champion and

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <future>
@@ -19,6 +21,7 @@
 #include "base/coding.h"
 #include "service/model_publisher.h"
 #include "service/pipeline.h"
+#include "service/replication_hooks.h"
 #include "service/snapshotter.h"
 #include "store/in_memory_snapshot_store.h"
 #include "tests/fakes/fake_event_source.h"
@@ -327,6 +330,64 @@ TEST_F(OnePartitionLearnerLoopTest, ALearnerResumedFromASnapshotEndsWhereOneThat
 // `watermark` event, consumed 250 ms later, trains the partial batch (and,
 // in window mode, closes the window first), and that version is published
 // at once.
+// Records, at each publication, how many keys the snapshots' dirty channel
+// (0) holds beyond the model topic's (1), then takes channel 1 as a
+// broadcaster does.
+class DirtyChannelProbe final : public PublicationListener {
+ public:
+  void OnPublish(LearningPipeline* pipeline, bool) override {
+    learner::Model* model = pipeline->mutable_trainer()->mutable_model();
+    const learner::EmbeddingTable& t = model->embeddings();
+    const size_t snapshots = t.dirty_keys(0).size(),
+                 topic = t.dirty_keys(kModelTopicDirtyChannel).size();
+    if (snapshots > topic) max_excess = std::max(max_excess.load(), snapshots - topic);
+    publications.fetch_add(1);
+    model->ClearDirtyRows(kModelTopicDirtyChannel);
+  }
+  void OnIdle(LearningPipeline*) override {}
+  void RequestFull() override {}
+
+  std::atomic<size_t> max_excess{0};
+  std::atomic<int> publications{0};
+};
+
+// Without a snapshotter nobody takes dirty channel 0: the learner must end
+// its period at each publication, or it keeps a key (and a mark) for every
+// row ever changed.
+TEST_F(LearnerLoopTest, WithoutSnapshotsTheSnapshotsDirtyChannelStaysBounded) {
+  StatusOr<std::unique_ptr<LearningPipeline>> p = LearningPipeline::Create(PipelineOptions{});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  DirtyChannelProbe probe;
+  LearnerLoopDeps deps;
+  deps.source = source_.get();
+  deps.publisher = &publisher_;
+  deps.clock = SystemClock();
+  deps.broadcaster = &probe;
+  loop_ = std::make_unique<LearnerLoop>(std::move(p).value(), Options(), std::move(deps));
+  loop_->Start();
+  ASSERT_TRUE(source_->Start(loop_.get()).ok());
+  auto fresh = [&](int from, int to) {  // every event a new item row
+    for (int i = from; i < to; ++i) {
+      log_.Produce(kTopic, "r" + std::to_string(i),
+                   R"({"type":"example","request_id":"r)" + std::to_string(i) +
+                       R"(","item_id":"fresh)" + std::to_string(i) +
+                       R"(","labels":{"click":1,"watch":2}})");
+    }
+  };
+  fresh(0, 100);
+  ASSERT_TRUE(WaitConsumed(100));
+  const int after_first = probe.publications.load();
+  fresh(100, 200);
+  ASSERT_TRUE(WaitConsumed(200));
+  EXPECT_GT(probe.publications.load(), after_first);
+  // Channel 0 holds what changed since the last publication, as channel 1
+  // does, not the first 100 rows too.
+  EXPECT_EQ(probe.max_excess.load(), 0u);
+  EXPECT_TRUE(source_->Close().ok());  // the loop's last publication still sees `probe`
+  loop_->Stop();
+  loop_.reset();
+}
+
 class PublishDelayTest : public LearnerLoopTest, public ::testing::WithParamInterface<bool> {
  protected:
   PublishDelayTest() { partitions_ = 1; }
