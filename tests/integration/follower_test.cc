@@ -160,11 +160,17 @@ std::string RankWith(const std::string& model) {
   return R"({"model":")" + model + "\"," + std::string(kRankBody).substr(1);
 }
 
-TEST(Follower, FollowsEveryChallengerAndSwitchesWithTheLeadersPromotion) {
+// A cluster with the model topic and the topics of kTwoChallengers' models.
+std::unique_ptr<TestBroker> ChallengerCluster() {
   auto cluster = NewCluster(1, {kModelTopic});
   for (const char* name : {"omoe", "fast"}) {
     cluster->CreateExactTopic(ChallengerTopic(cluster->Topic(kModelTopic), name), 1);
   }
+  return cluster;
+}
+
+TEST(Follower, FollowsEveryChallengerAndSwitchesWithTheLeadersPromotion) {
+  auto cluster = ChallengerCluster();
   const std::vector<Keyed> events = SimulatedEvents(3000, 31);
   auto producer = NewProducer(cluster->bootstrap());
   auto follower =
@@ -238,10 +244,7 @@ TEST(Follower, FollowsEveryChallengerAndSwitchesWithTheLeadersPromotion) {
 // A rollback replaces every challenger's model too: each challenger's topic
 // then carries a full checkpoint, and the follower ends on every leader model.
 TEST(Follower, ChallengersRolledBackToASnapshotAreFollowed) {
-  auto cluster = NewCluster(1, {kModelTopic});
-  for (const char* name : {"omoe", "fast"}) {
-    cluster->CreateExactTopic(ChallengerTopic(cluster->Topic(kModelTopic), name), 1);
-  }
+  auto cluster = ChallengerCluster();
   const std::vector<Keyed> events = SimulatedEvents(3000, 23);
   auto producer = NewProducer(cluster->bootstrap());
   TempDir dir;
