@@ -159,7 +159,9 @@ void AddServiceKeys(std::vector<KeyEntry>* t) {
                    "leader (learn, publish to the model topic) or follower (serve the model "
                    "topic, never learn)",
                    REF(service.role)));
-  t->push_back(Key("model_topic.name", "topic of model updates (leader -> followers)",
+  t->push_back(Key("model_topic.name",
+                   "topic of model updates (leader -> followers); each challenger's is "
+                   "`<name>.<challenger>`",
                    REF(service.model_topic.name)));
   t->push_back(Key("model_topic.enabled", "the leader publishes to the model topic (with a broker)",
                    REF(service.model_topic.enabled)));
