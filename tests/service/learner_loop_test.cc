@@ -379,13 +379,15 @@ TEST_F(LearnerLoopTest, WithoutSnapshotsTheSnapshotsDirtyChannelStaysBounded) {
   const int after_first = probe.publications.load();
   fresh(100, 200);
   ASSERT_TRUE(WaitConsumed(200));
+  // A version is visible before the listener hears of it: stop the loop, so
+  // every publication (its last included) has reached `probe`.
+  EXPECT_TRUE(source_->Close().ok());
+  loop_->Stop();
+  loop_.reset();
   EXPECT_GT(probe.publications.load(), after_first);
   // Channel 0 holds what changed since the last publication, as channel 1
   // does, not the first 100 rows too.
   EXPECT_EQ(probe.max_excess.load(), 0u);
-  EXPECT_TRUE(source_->Close().ok());  // the loop's last publication still sees `probe`
-  loop_->Stop();
-  loop_.reset();
 }
 
 class PublishDelayTest : public LearnerLoopTest, public ::testing::WithParamInterface<bool> {
