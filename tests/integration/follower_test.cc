@@ -106,6 +106,21 @@ TEST(Follower, TwoFollowersAndALateOneServeTheLeadersModel) {
   ASSERT_TRUE(WaitFor([&] { return Follows(*f1, *leader); }));
 }
 
+// Produces the first 1500 of `events` (3000), waits until `leader` consumed
+// them, snapshots it, then produces the rest.
+StatusOr<store::SnapshotInfo> SnapshotHalfway(ingest::KafkaProducer* producer, TestBroker& cluster,
+                                              const std::vector<Keyed>& events, Service* leader) {
+  const std::string topic = cluster.Topic(kTopic);
+  Produce(producer, topic, events, 0, 1500);
+  if (!producer->Flush(kLongWait).ok() || !WaitFor([&] { return Consumed(*leader) == 1500; })) {
+    return Status::Unavailable("the leader did not consume the first 1500 events");
+  }
+  StatusOr<store::SnapshotInfo> snap = leader->TakeSnapshot();
+  Produce(producer, topic, events, 1500, events.size());
+  if (!producer->Flush(kLongWait).ok()) return Status::Unavailable("flush of the second half");
+  return snap;
+}
+
 TEST(Follower, ALeaderRolledBackToASnapshotIsFollowedThroughItsCheckpoint) {
   auto cluster = NewCluster(1, {kModelTopic});
   const std::vector<Keyed> events = SimulatedEvents(3000, 22);
@@ -117,14 +132,9 @@ TEST(Follower, ALeaderRolledBackToASnapshotIsFollowedThroughItsCheckpoint) {
                                            "snapshot.interval_ms=100000"}));
   ASSERT_TRUE(follower && leader);
   ASSERT_NE(FollowerOf(*follower), nullptr);
-  Produce(producer.get(), cluster->Topic(kTopic), events, 0, 1500);
-  ASSERT_TRUE(producer->Flush(kLongWait).ok());
-  ASSERT_TRUE(WaitFor([&] { return Consumed(*leader) == 1500; }));
-  StatusOr<store::SnapshotInfo> snap = leader->TakeSnapshot();
+  StatusOr<store::SnapshotInfo> snap =
+      SnapshotHalfway(producer.get(), *cluster, events, leader.get());
   ASSERT_TRUE(snap.ok()) << snap.status().ToString();
-
-  Produce(producer.get(), cluster->Topic(kTopic), events, 1500, 3000);
-  ASSERT_TRUE(producer->Flush(kLongWait).ok());
   ASSERT_TRUE(WaitFor([&] { return Consumed(*leader) == 3000; }));
   ASSERT_TRUE(WaitFor([&] { return Follows(*follower, *leader); }));
   const std::string at_end = Checksum(*leader);
@@ -258,13 +268,9 @@ TEST(Follower, ChallengersRolledBackToASnapshotAreFollowed) {
     return leader->challengers()->lag() == 0 && Follows(*follower, *leader) &&
            SameModel(*follower, *leader, "omoe") && SameModel(*follower, *leader, "fast");
   };
-  Produce(producer.get(), cluster->Topic(kTopic), events, 0, 1500);
-  ASSERT_TRUE(producer->Flush(kLongWait).ok());
-  ASSERT_TRUE(WaitFor([&] { return Consumed(*leader) == 1500; }));
-  StatusOr<store::SnapshotInfo> snap = leader->TakeSnapshot();
+  StatusOr<store::SnapshotInfo> snap =
+      SnapshotHalfway(producer.get(), *cluster, events, leader.get());
   ASSERT_TRUE(snap.ok()) << snap.status().ToString();
-  Produce(producer.get(), cluster->Topic(kTopic), events, 1500, 3000);
-  ASSERT_TRUE(producer->Flush(kLongWait).ok());
   ASSERT_TRUE(WaitFor([&] { return Consumed(*leader) == 3000 && all_followed(); }));
   const std::string omoe_at_end = follower->Named("omoe")->ParamChecksum();
 
