@@ -319,10 +319,7 @@ uint64_t LearnerLoop::Snapshot() {
   // latest version; record the version it will be published as.
   if (dirty_) Publish();
   learned_since_snapshot_ = false;
-  // The latest version is a copy of the state being captured: the writer
-  // thread digests it for the snapshot's param_checksum.
-  std::shared_ptr<const PublishedModel> latest = deps_.publisher->Latest();
-  return deps_.snapshotter->Capture(pipeline_.get(), offsets_, latest->version, latest);
+  return deps_.snapshotter->Capture(pipeline_.get(), offsets_, deps_.publisher->Latest()->version);
 }
 
 // Moves the partitions first (so nothing of the old position is learned

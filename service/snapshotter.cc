@@ -281,8 +281,7 @@ bool Snapshotter::Due() const {
 }
 
 uint64_t Snapshotter::Capture(LearningPipeline* pipeline, const ingest::OffsetMap& offsets,
-                              uint64_t model_version,
-                              std::shared_ptr<const PublishedModel> published) {
+                              uint64_t model_version) {
   const auto start = std::chrono::steady_clock::now();
   bool full;
   {
@@ -290,7 +289,6 @@ uint64_t Snapshotter::Capture(LearningPipeline* pipeline, const ingest::OffsetMa
     full = need_full_ || base_id_ == 0;
     need_full_ = false;
   }
-  (void)published;
   learner::Model* model = pipeline->mutable_trainer()->mutable_model();
   Pending p;
   store::Snapshot& s = p.snapshot;

@@ -149,12 +149,10 @@ class Snapshotter {
   // write in flight.
   bool Due() const;
   // Captures the state now (the model's rows become clean) and queues the
-  // write; returns the new snapshot's id. `published` is no longer needed
-  // (the capture's own copy of the model serves the writer thread) and is
-  // kept only so that callers need not change.
+  // write; returns the new snapshot's id. The capture's own copy of the
+  // model serves the writer thread.
   uint64_t Capture(LearningPipeline* pipeline, const ingest::OffsetMap& offsets,
-                   uint64_t model_version,
-                   std::shared_ptr<const PublishedModel> published = nullptr);
+                   uint64_t model_version);
   // Waits until snapshot `id` is written or failed; its info, or why not.
   StatusOr<store::SnapshotInfo> Wait(uint64_t id, std::chrono::milliseconds timeout);
 
