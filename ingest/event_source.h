@@ -12,11 +12,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "base/status.h"
+#include "ingest/event_decoder.h"
 
 namespace ranker::ingest {
 
@@ -46,6 +48,10 @@ struct SourceMessage {
   std::string payload;
   int64_t timestamp_ms = -1;  // producer/log-append time; -1 = none
   std::vector<std::pair<std::string, std::string>> headers;
+  // The payload decoded, when the source was asked to decode
+  // (KafkaSourceOptions::decode): done on the source's consumer thread, so
+  // the owner's thread (the learner) does not parse JSON. Absent otherwise.
+  std::optional<DecodeResult> decoded;
 
   TopicPartition tp() const { return {topic, partition}; }
 };

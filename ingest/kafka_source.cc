@@ -133,6 +133,10 @@ Status KafkaSourceOptions::Validate() const {
     return Status::InvalidArgument("poll_timeout_ms must be in [1, 1000]");
   }
   if (watermark_refresh_ms < 1) return Status::InvalidArgument("watermark_refresh_ms must be >= 1");
+  if (decode.has_value()) {
+    Status s = decode->Validate();
+    if (!s.ok()) return Status::InvalidArgument("decode: " + s.message());
+  }
   if (auto it = kafka.find("enable.auto.commit"); it != kafka.end() && it->second != "false") {
     return Status::InvalidArgument(
         "kafka.enable.auto.commit must be false: the owner commits the offsets it has learned");
@@ -172,7 +176,8 @@ StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaSourceOpti
 KafkaSource::KafkaSource(const KafkaSourceOptions& options, std::unique_ptr<Callbacks> callbacks)
     : options_(options),
       callbacks_(std::move(callbacks)),
-      queue_(options.queue_max_messages, options.queue_max_bytes, options.resume_fraction) {
+      queue_(options.queue_max_messages, options.queue_max_bytes, options.resume_fraction),
+      decoder_(options.decode) {
   callbacks_->Bind(this);
 }
 
@@ -211,9 +216,12 @@ void KafkaSource::Run() {
 
 void KafkaSource::Handle(RdKafka::Message& message) {
   switch (message.err()) {
-    case RdKafka::ERR_NO_ERROR:
-      queue_.Push(Convert(message));
+    case RdKafka::ERR_NO_ERROR: {
+      SourceMessage m = Convert(message);
+      if (decoder_.has_value()) m.decoded = decoder_->Decode(m.payload);
+      queue_.Push(std::move(m));
       return;
+    }
     case RdKafka::ERR__TIMED_OUT:
     case RdKafka::ERR__PARTITION_EOF:
       return;

@@ -30,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -77,6 +78,12 @@ struct KafkaSourceOptions {
   int watermark_refresh_ms = 1000;
   // Write librdkafka errors and warnings to stderr (they are counted anyway).
   bool log_to_stderr = true;
+  // When set, the consumer thread decodes each message as it queues it
+  // (SourceMessage::decoded), off the owner's thread: the learner then only
+  // learns, as `ranker replay` does with its reader thread. The queue's byte
+  // bound counts the payloads, not their decoded form. Must equal the
+  // owner's decoder options (the service passes its pipeline's).
+  std::optional<DecoderOptions> decode;
 
   Status Validate() const;
 };
@@ -129,8 +136,9 @@ class KafkaSource final : public EventSource {
   std::unique_ptr<Callbacks> callbacks_;  // outlives consumer_
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   FetchQueue queue_;
-  RebalanceListener* listener_ = nullptr;  // borrowed until Close()
-  std::thread thread_;                     // the consumer thread
+  const std::optional<EventDecoder> decoder_;  // options_.decode
+  RebalanceListener* listener_ = nullptr;      // borrowed until Close()
+  std::thread thread_;                         // the consumer thread
   std::atomic<bool> stop_{false};
   Mutex close_mu_;  // serialises Start()/Close()
   bool started_ RANKER_GUARDED_BY(close_mu_) = false;

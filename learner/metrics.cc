@@ -122,6 +122,9 @@ void ProgressiveMetrics::AddGatesImpl(int task, const T* weights, int n) {
   const size_t row = static_cast<size_t>(t.gate_count % window_) * num_experts_;
   if (t.gate_ring.size() < row + num_experts_) t.gate_ring.resize(row + num_experts_);
   for (int k = 0; k < n; ++k) t.gate_ring[row + k] = static_cast<double>(weights[k]);
+  const size_t r = row / num_experts_;
+  if (t.gate_entropy.size() <= r) t.gate_entropy.resize(r + 1);
+  t.gate_entropy[r] = NormalisedEntropy(&t.gate_ring[row], num_experts_);
   ++t.gate_count;
 }
 
@@ -205,12 +208,14 @@ GateHealth ProgressiveMetrics::Health(int task, const std::vector<double>& means
     return h;
   }
   const std::vector<double>& ring = state_[task].gate_ring;
+  const std::vector<double>& entropy = state_[task].gate_entropy;
   const size_t rows = ring.size() / num_experts_;
+  assert(entropy.size() == rows);
   h.top_share.assign(num_experts_, 0.0);
   double sum = 0;
   for (size_t r = 0; r < rows; ++r) {
     const double* p = &ring[r * num_experts_];
-    sum += NormalisedEntropy(p, num_experts_);
+    sum += entropy[r];
     h.top_share[std::max_element(p, p + num_experts_) - p] += 1;
   }
   for (double& v : h.top_share) v /= static_cast<double>(rows);
@@ -292,6 +297,10 @@ Status ProgressiveMetrics::DeserializeTask(Decoder* d, uint32_t version, bool bi
   const uint64_t w = static_cast<uint64_t>(window_);
   if (t->ring.size() != std::min(count, w)) return bad("window size");
   if (t->gate_ring.size() != std::min(gate_count, w) * num_experts_) return bad("gate window");
+  t->gate_entropy.resize(t->gate_ring.size() / num_experts_);
+  for (size_t r = 0; r < t->gate_entropy.size(); ++r) {
+    t->gate_entropy[r] = NormalisedEntropy(&t->gate_ring[r * num_experts_], num_experts_);
+  }
   t->recent.pos.assign(bins, 0);
   t->recent.neg.assign(bins, 0);
   for (const WindowEntry& e : t->ring) {

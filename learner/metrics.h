@@ -147,6 +147,11 @@ class ProgressiveMetrics {
     // The last min(gate_count, window) gate vectors, num_experts values
     // each; vector i lives in row i % window.
     std::vector<double> gate_ring;
+    // The normalised entropy of each gate_ring row, computed once as the row
+    // is recorded (Report() runs at every publication: summing these is
+    // O(window), recomputing them O(window x experts) logarithms). Derived:
+    // not serialised, rebuilt on decode.
+    std::vector<double> gate_entropy;
     int64_t gate_count = 0;  // vectors recorded (all time)
     int64_t lists = 0;       // listwise: lists recorded (all time)
     double list_loss_sum = 0;

@@ -104,7 +104,7 @@ size_t LearnerLoop::PollOnce(bool stopping) {
   std::vector<ingest::SourceMessage> messages =
       deps_.source->Pop(options_.pop_batch, n > 0 ? std::chrono::milliseconds(0) : wait);
   pipeline_->set_wall_ms(NowMonoMs());
-  for (const ingest::SourceMessage& m : messages) ConsumeMessage(m);
+  for (ingest::SourceMessage& m : messages) ConsumeMessage(&m);
   return n + messages.size();
 }
 
@@ -126,16 +126,19 @@ size_t LearnerLoop::DrainLocal(std::chrono::milliseconds wait) {
   return taken.size();
 }
 
-void LearnerLoop::ConsumeMessage(const ingest::SourceMessage& message) {
-  ingest::DecodeResult result = pipeline_->Decode(message.payload);
+void LearnerLoop::ConsumeMessage(ingest::SourceMessage* message) {
+  // Decoded on the source's thread when it was asked to (the service's
+  // KafkaSource is: KafkaSourceOptions::decode), else here.
+  ingest::DecodeResult result = message->decoded.has_value() ? std::move(*message->decoded)
+                                                             : pipeline_->Decode(message->payload);
   if (!result.ok() && deps_.dead_letters != nullptr) {
     const ingest::DecodeError& e = result.error();
-    if (!deps_.dead_letters->Send(message, ingest::RejectReasonName(e.reason), e.message).ok()) {
+    if (!deps_.dead_letters->Send(*message, ingest::RejectReasonName(e.reason), e.message).ok()) {
       dead_letter_failures_.fetch_add(1);
     }
   }
   pipeline_->Consume(std::move(result));
-  offsets_[message.tp()] = message.offset + 1;
+  offsets_[message->tp()] = message->offset + 1;
   dirty_ = true;
   learned_since_snapshot_ = true;
 }

@@ -150,7 +150,7 @@ class LearnerLoop final : public ingest::RebalanceListener {
   // One round of input; returns how many events were consumed.
   size_t PollOnce(bool stopping) RANKER_REQUIRES(batch_mu_);
   size_t DrainLocal(std::chrono::milliseconds wait) RANKER_REQUIRES(batch_mu_);
-  void ConsumeMessage(const ingest::SourceMessage& message) RANKER_REQUIRES(batch_mu_);
+  void ConsumeMessage(ingest::SourceMessage* message) RANKER_REQUIRES(batch_mu_);
   void MaybePublish(bool idle) RANKER_REQUIRES(batch_mu_);
   // Appends a watermark when the input has been idle long enough.
   void MaybeAdvanceIdle() RANKER_REQUIRES(batch_mu_);

@@ -135,9 +135,13 @@ void AddMetricsJson(const learner::MetricsReport& report, boost::json::object* o
 }  // namespace
 
 boost::json::object ModelReportJson(const LearningPipeline& pipeline, bool with_checksum) {
+  return ModelReportJson(pipeline, pipeline.trainer().metrics().Report(), with_checksum);
+}
+
+boost::json::object ModelReportJson(const LearningPipeline& pipeline,
+                                    const learner::MetricsReport& report, bool with_checksum) {
   const learner::Trainer& trainer = pipeline.trainer();
   const learner::Model& model = trainer.model();
-  const learner::MetricsReport report = trainer.metrics().Report();
   boost::json::object out;
   out["model_version"] = model.steps();
   if (with_checksum) out["param_checksum"] = model.ParamChecksumHex();

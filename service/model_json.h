@@ -14,6 +14,10 @@ namespace ranker::app {
 // `with_checksum` false leaves "param_checksum" out (a digest of every row:
 // the service computes it off the learner thread, on first request).
 boost::json::object ModelReportJson(const LearningPipeline& pipeline, bool with_checksum = true);
+// The same from a metrics report already taken (the publisher's: Report()
+// walks the metrics windows, once per publication is enough).
+boost::json::object ModelReportJson(const LearningPipeline& pipeline,
+                                    const learner::MetricsReport& report, bool with_checksum);
 
 // One model's share of the report (a challenger's in `replay --json`
 // "challengers" and GET /v1/models): architecture, param_checksum when

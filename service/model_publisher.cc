@@ -33,7 +33,7 @@ std::shared_ptr<const PublishedModel> ModelPublisher::Publish(
   p->events_consumed = pipeline.events_consumed();
   p->examples_trained = pipeline.trainer().stats().examples_trained;
 
-  boost::json::object report = ModelReportJson(pipeline, /*with_checksum=*/false);
+  boost::json::object report = ModelReportJson(pipeline, p->metrics, /*with_checksum=*/false);
   report["model_version"] = p->version;
   report["model_steps"] = p->model->steps();
   report["published_at_ms"] = now_ms;

@@ -99,6 +99,7 @@ StatusOr<ServiceSeams> Service::RealSeams(const Config& config, ReplicationFacto
     if (!o.group_instance_id.empty()) s.kafka.try_emplace("group.instance.id", o.group_instance_id);
     s.queue_max_messages = o.queue_max_messages;
     s.log_to_stderr = o.log_kafka_errors;
+    s.decode = config.ingest;  // the pipeline's decoder: JSON is parsed off the learner thread
     StatusOr<std::unique_ptr<ingest::KafkaSource>> source = ingest::KafkaSource::Create(s);
     if (!source.ok()) return source.status();
     seams.source = std::move(source).value();

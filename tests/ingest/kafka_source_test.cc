@@ -87,6 +87,12 @@ TEST(KafkaSourceConfig, RejectsBadSettingsNamingThem) {
   o.topics = {"t"};
   o.queue_max_bytes = 0;
   EXPECT_NE(KafkaSource::Create(o).status().message().find("queue_max_bytes"), std::string::npos);
+  o.queue_max_bytes = 1000;
+  o.decode = DecoderOptions();
+  o.decode->max_position = 0;
+  s = KafkaSource::Create(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("decode: "), std::string::npos) << s.status().ToString();
 }
 
 TEST(KafkaSourceConfig, PassesSettingsThroughWithoutContactingBrokers) {
@@ -97,6 +103,48 @@ TEST(KafkaSourceConfig, PassesSettingsThroughWithoutContactingBrokers) {
              {"partition.assignment.strategy", "cooperative-sticky"}};
   auto s = KafkaSource::Create(o);
   EXPECT_TRUE(s.ok()) << s.status().ToString();
+}
+
+// With KafkaSourceOptions::decode the consumer thread decodes each message
+// as it queues it: Pop() hands out the event (or the error that rejects the
+// payload, which stays for a dead letter) beside the payload; without it,
+// nothing is decoded.
+TEST(KafkaSourceDecode, DecodesOnTheConsumerThreadWhenAsked) {
+  auto cluster = NewCluster("dec");
+  const std::string topic = cluster->Topic("dec");
+  auto producer = NewProducer(cluster->bootstrap());
+  const std::string good =
+      R"({"type":"impression","request_id":"r1","user_id":"u1","item_id":"i1","position":2,)"
+      R"("ts_ms":1000})";
+  const std::string bad =
+      R"({"type":"impression","request_id":"r2","user_id":"u1","item_id":"i2","position":-3,)"
+      R"("ts_ms":1000})";
+  ASSERT_TRUE(producer->Produce(topic, "r1", good).ok());
+  ASSERT_TRUE(producer->Produce(topic, "r2", bad).ok());
+  ASSERT_TRUE(producer->Flush(milliseconds(10000)).ok());
+
+  KafkaSourceOptions decoding = MockSourceOptions(cluster->bootstrap(), topic, cluster->Group("d"));
+  decoding.decode = DecoderOptions();
+  KafkaSourceOptions plain = MockSourceOptions(cluster->bootstrap(), topic, cluster->Group("p"));
+  RecordingListener l1, l2;
+  auto decoding_source = StartSource(decoding, &l1);
+  auto plain_source = StartSource(plain, &l2);
+  std::vector<SourceMessage> got = Drain(decoding_source.get(), 2, milliseconds(20000));
+  ASSERT_EQ(got.size(), 2u);
+  std::map<std::string, const SourceMessage*> by_key;
+  for (const SourceMessage& m : got) by_key[m.key] = &m;
+  ASSERT_TRUE(by_key["r1"]->decoded.has_value());
+  ASSERT_TRUE(by_key["r1"]->decoded->ok()) << by_key["r1"]->decoded->error().ToString();
+  EXPECT_EQ(by_key["r1"]->decoded->event().example.item_id, "i1");
+  EXPECT_EQ(by_key["r1"]->decoded->event().example.position, 2);
+  EXPECT_EQ(by_key["r1"]->payload, good);
+  ASSERT_TRUE(by_key["r2"]->decoded.has_value());
+  ASSERT_FALSE(by_key["r2"]->decoded->ok());
+  EXPECT_EQ(by_key["r2"]->decoded->error().reason, RejectReason::kBadPosition);
+  EXPECT_EQ(by_key["r2"]->payload, bad);
+  for (const SourceMessage& m : Drain(plain_source.get(), 2, milliseconds(20000))) {
+    EXPECT_FALSE(m.decoded.has_value()) << m.key;
+  }
 }
 
 // A tiny queue and a reader taking one message at a time: the source pauses

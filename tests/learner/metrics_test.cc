@@ -211,6 +211,39 @@ TEST(ProgressiveMetricsTest, GateHealthFlagsACollapsedGate) {
   EXPECT_EQ(one.top_share, (std::vector<double>{0, 0, 1, 0}));
 }
 
+// Each row's entropy is computed once as it is recorded: the report must
+// follow the window as it wraps (old rows out) and come out bit for bit the
+// same after a round trip (the entropies are rebuilt, not stored).
+TEST(ProgressiveMetricsTest, GateHealthFollowsTheWindowAndSurvivesARoundTrip) {
+  ProgressiveMetrics m(Tasks(), 4, 10, /*collapse_entropy=*/0.2);
+  for (int i = 0; i < 15; ++i) {  // sharp, on expert 0: leave the window
+    const double sharp[4] = {0.97, 0.01, 0.01, 0.01};
+    m.AddGates(0, sharp, 4);
+  }
+  for (int i = 0; i < 10; ++i) {  // nearly uniform, the top expert rotating
+    double flat[4] = {0.24, 0.24, 0.24, 0.24};
+    flat[i % 2 + 1] = 0.28;
+    m.AddGates(0, flat, 4);
+  }
+  const GateHealth h = m.Report().gate_health[0];
+  EXPECT_GT(h.example_entropy, 0.99);
+  EXPECT_EQ(h.top_share, (std::vector<double>{0, 0.5, 0.5, 0}));
+  std::string state;
+  m.Serialize(&state);
+  ProgressiveMetrics copy(Tasks(), 4, 10, 0.2);
+  ASSERT_TRUE(copy.Deserialize(state).ok());
+  const GateHealth c = copy.Report().gate_health[0];
+  EXPECT_EQ(std::bit_cast<uint64_t>(c.example_entropy), std::bit_cast<uint64_t>(h.example_entropy));
+  EXPECT_EQ(std::bit_cast<uint64_t>(c.entropy), std::bit_cast<uint64_t>(h.entropy));
+  EXPECT_EQ(c.top_share, h.top_share);
+  // And both keep going alike.
+  const double next[4] = {0.1, 0.2, 0.3, 0.4};
+  m.AddGates(0, next, 4);
+  copy.AddGates(0, next, 4);
+  EXPECT_EQ(std::bit_cast<uint64_t>(copy.Report().gate_health[0].example_entropy),
+            std::bit_cast<uint64_t>(m.Report().gate_health[0].example_entropy));
+}
+
 TEST(ProgressiveMetricsTest, ListwiseTaskReportsListCrossEntropyNotLogloss) {
   std::vector<TaskSpec> tasks = Tasks();
   tasks[0].loss = ListLoss::kListwise;
