@@ -57,9 +57,12 @@ Status CollectGarbage(rocksdb::DB* db, const std::vector<format::Lineage>& kept,
 
 // The snapshot ids whose written keys hold every version that dropping
 // `dropped` (lineages of the snapshots going) can make garbage while `kept`
-// remain: the ids no kept lineage holds, and for each dropped x and kept y
-// the ids of y not in x above the oldest id they share (a version x saw as
-// newest is hidden in y only by a newer one of y's that x does not see).
+// remain: the ids no kept lineage holds, and for each dropped x either the
+// ids of one kept y0 holding all of x that are not in x (the fewest such: a
+// version x saw as newest is still newest in y0 unless y0 wrote its key
+// again), or, when no kept lineage holds all of x, for each kept y the ids
+// of y not in x above the oldest id they share (a version x saw as newest is
+// hidden in y only by a newer one of y's that x does not see).
 format::Lineage GarbageCandidates(const std::vector<format::Lineage>& dropped,
                                   const std::vector<format::Lineage>& kept);
 

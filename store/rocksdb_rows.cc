@@ -169,12 +169,38 @@ Status CollectGarbage(rocksdb::DB* db, const std::vector<Lineage>& kept, rocksdb
   return Status::OK();
 }
 
+namespace {
+
+uint64_t IdCount(const Lineage& l) {
+  uint64_t n = 0;
+  for (const auto& [first, last] : l.intervals()) n += last - first + 1;
+  return n;
+}
+
+}  // namespace
+
 Lineage GarbageCandidates(const std::vector<Lineage>& dropped, const std::vector<Lineage>& kept) {
   Lineage seen_dropped, seen_kept;
   for (const Lineage& x : dropped) seen_dropped = Lineage::Union(seen_dropped, x);
   for (const Lineage& y : kept) seen_kept = Lineage::Union(seen_kept, y);
   Lineage out = seen_dropped.Minus(seen_kept);
   for (const Lineage& x : dropped) {
+    // A kept lineage y0 holding all of x sees every version x saw as newest,
+    // unless y0 wrote the key again in an id x lacks: the keys of y0 - x
+    // are then all x's candidates (one chain's retention: the oldest kept
+    // snapshot's delta, not the union of every newer one's). The smallest
+    // such y0 - x is enough.
+    const Lineage* best = nullptr;
+    uint64_t best_ids = 0;
+    for (const Lineage& y : kept) {
+      if (!x.Minus(y).empty()) continue;
+      const uint64_t ids = IdCount(y.Minus(x));
+      if (best == nullptr || ids < best_ids) best = &y, best_ids = ids;
+    }
+    if (best != nullptr) {
+      out = Lineage::Union(out, best->Minus(x));
+      continue;
+    }
     for (const Lineage& y : kept) {
       const Lineage shared = Lineage::Intersect(x, y);
       if (shared.empty()) continue;

@@ -133,6 +133,38 @@ TEST(RocksDbGc, LooksAtTheDeltasNotTheTable) {
   EXPECT_EQ(latest->changed_rows.size(), 5000u);
 }
 
+// A chain of deltas (the snapshotter's usual history) under Retain(5):
+// dropping the oldest can only make garbage of what the oldest kept delta
+// wrote again, so each Retain examines one delta's keys, not the union of
+// the four kept deltas' (which it did before: 4x the work at every
+// snapshot, ~1 core of RocksDB seeks at 10k events/s and 1M rows).
+TEST(RocksDbGc, OnAChainExaminesTheOldestKeptDeltaOnly) {
+  testing::TempDir dir;
+  auto store = MustOpen(dir.path(), false);
+  Snapshot base = Header(1, 0);
+  for (uint64_t key = 0; key < 2000; ++key) base.changed_rows.emplace_back(key, RowBytes(key, 1));
+  ASSERT_TRUE(store->Put(base).ok());
+  constexpr uint64_t kDelta = 100;
+  for (uint64_t id = 2; id <= 30; ++id) {
+    Snapshot delta = Header(id, id - 1);
+    // Half the keys new rows, half rows of the base changed again.
+    for (uint64_t i = 0; i < kDelta; ++i) {
+      const uint64_t key = i % 2 == 0 ? 100000 + id * kDelta + i : (id * 53 + i * 7) % 2000;
+      delta.changed_rows.emplace_back(key, RowBytes(key, id));
+    }
+    ASSERT_TRUE(store->Put(delta).ok());
+    const uint64_t before = store->gc_versions_examined();
+    ASSERT_TRUE(store->Retain(5).ok());
+    // Each key of the one delta: its versions (at most 2 left once the
+    // older ones are gone, 3 while the base's is being replaced).
+    EXPECT_LE(store->gc_versions_examined() - before, 3 * kDelta) << "at snapshot " << id;
+  }
+  EXPECT_EQ(store->gc_full_scans(), 0u);
+  StatusOr<Snapshot> latest = store->Get(30);
+  ASSERT_TRUE(latest.ok());
+  EXPECT_EQ(latest->changed_rows.size(), 2000u + 29 * kDelta / 2);
+}
+
 TEST(RocksDbGc, AStoreWithoutWrittenKeyRecordsFallsBackToTheScan) {
   testing::TempDir dir;
   {
