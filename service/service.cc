@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "base/memory.h"
 #include "ingest/kafka_source.h"
 #include "store/rocksdb_snapshot_store.h"
 
@@ -139,6 +140,7 @@ Status Service::OpenSnapshots(std::unique_ptr<store::SnapshotStore> store,
   snapshotter_->Rebase(head, rows);
   publisher_.ContinueFrom(head.model_version);
   *resume = Snapshotter::ToSourceOffsets(head.offsets);
+  TrimHeap();  // the restore's buffers: freed, but in the RSS until handed back
   std::fprintf(
       stderr, "ranker: restored snapshot %llu (model version %llu, %llu rows, %lld events)\n",
       static_cast<unsigned long long>(head.id), static_cast<unsigned long long>(head.model_version),

@@ -86,6 +86,11 @@ ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
                                "snapshots and the row versions only they used)",
                                r)
                           .Add({});
+  snapshot_trim_ = &Register(BuildGauge(), "ranker_snapshot_heap_trim_seconds",
+                             "Of the last write: handing the heap's free pages back to the "
+                             "operating system (malloc_trim) after it",
+                             r)
+                        .Add({});
   snapshot_capture_ = &Register(BuildGauge(), "ranker_snapshot_capture_seconds",
                                 "Time the learner paused to capture the last snapshot", r)
                            .Add({});
@@ -106,6 +111,7 @@ ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
 void ServiceMetrics::OnSnapshotScrape(const SnapshotStats& stats) {
   snapshot_write_->Set(stats.last_write_ms / 1000.0);
   snapshot_retain_->Set(stats.last_retain_ms / 1000.0);
+  snapshot_trim_->Set(stats.last_trim_ms / 1000.0);
   snapshot_capture_->Set(stats.last_capture_ms / 1000.0);
   snapshot_bytes_->Set(static_cast<double>(stats.last_bytes));
   snapshot_rows_->Set(static_cast<double>(stats.last_rows));

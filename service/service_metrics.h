@@ -20,6 +20,7 @@
 //   ranker_embedding_rows                               gauge
 //   ranker_snapshot_write_seconds                       gauge (last write)
 //   ranker_snapshot_retain_seconds                      gauge (of it: retention)
+//   ranker_snapshot_heap_trim_seconds                   gauge (of it: malloc_trim)
 //   ranker_snapshot_capture_seconds                     gauge (last learner pause)
 //   ranker_snapshot_bytes                               gauge (last payload)
 //   ranker_snapshot_rows                                gauge (last delta rows)
@@ -80,6 +81,7 @@ class ServiceMetrics {
   prometheus::Gauge* embedding_rows_;
   prometheus::Gauge* snapshot_write_;
   prometheus::Gauge* snapshot_retain_;
+  prometheus::Gauge* snapshot_trim_;
   prometheus::Gauge* snapshot_capture_;
   prometheus::Gauge* snapshot_bytes_;
   prometheus::Gauge* snapshot_rows_;

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "base/coding.h"
+#include "base/memory.h"
 #include "base/thread.h"
 #include "learner/instruction_set.h"
 #include "store/rocksdb_snapshot_store.h"
@@ -391,11 +392,18 @@ void Snapshotter::Write(Pending p) {
     std::fprintf(stderr, "ranker snapshots: snapshot %llu failed: %s\n",
                  static_cast<unsigned long long>(s.id), status.ToString().c_str());
   }
+  // The export's buffers, the version it held (rows the learner changed
+  // meanwhile) and what other threads freed since the last one: back to the
+  // operating system, here, off the learner thread.
+  const uint64_t id = s.id;
+  p = Pending();
+  const double trim_ms = TrimHeap();
   MutexLock lock(&mu_);
   if (status.ok()) {
     ++stats_.written;
     stats_.last_write_ms = MsSince(start);
     stats_.last_retain_ms = retain_ms;
+    stats_.last_trim_ms = trim_ms;
     stats_.last_bytes = info.bytes;
     stats_.last_rows = info.changed_rows + info.removed_rows;
     stats_.last = info;
@@ -404,7 +412,7 @@ void Snapshotter::Write(Pending p) {
     stats_.last_error = status.ToString();
     need_full_ = true;  // the rows this one carried are in no stored snapshot
   }
-  outcomes_[s.id] = status;
+  outcomes_[id] = status;
   while (outcomes_.size() > kOutcomesKept) outcomes_.erase(outcomes_.begin());
 }
 

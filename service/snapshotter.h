@@ -72,6 +72,7 @@ struct SnapshotStats {
   double last_capture_ms = 0;  // learner-thread pause of the last capture
   double last_write_ms = 0;    // store write (+ retention) of the last snapshot
   double last_retain_ms = 0;   // of which retention (Retain: a scan of the row versions)
+  double last_trim_ms = 0;     // and handing freed heap pages back (TrimHeap)
   uint64_t last_bytes = 0;     // payload bytes of the last written snapshot
   uint64_t last_rows = 0;      // changed + removed rows it carried
   store::SnapshotInfo last;    // the last written or restored (id 0: none)
