@@ -108,12 +108,18 @@ TEST(RocksDbGc, DeletesExactlyWhatTheFullScanDeletesOnRandomHistories) {
   }
 }
 
+// A keys-written store holding snapshot 1: rows 0..rows-1.
+std::unique_ptr<RocksDbSnapshotStore> StoreWithBase(const std::string& dir, uint64_t rows) {
+  auto store = MustOpen(dir, false);
+  Snapshot base = Header(1, 0);
+  for (uint64_t key = 0; key < rows; ++key) base.changed_rows.emplace_back(key, RowBytes(key, 1));
+  EXPECT_TRUE(store->Put(base).ok());
+  return store;
+}
+
 TEST(RocksDbGc, LooksAtTheDeltasNotTheTable) {
   testing::TempDir dir;
-  auto store = MustOpen(dir.path(), false);
-  Snapshot base = Header(1, 0);
-  for (uint64_t key = 0; key < 5000; ++key) base.changed_rows.emplace_back(key, RowBytes(key, 1));
-  ASSERT_TRUE(store->Put(base).ok());
+  auto store = StoreWithBase(dir.path(), 5000);
   for (uint64_t id = 2; id <= 20; ++id) {
     Snapshot delta = Header(id, id - 1);
     for (uint64_t i = 0; i < 10; ++i) {
@@ -140,10 +146,7 @@ TEST(RocksDbGc, LooksAtTheDeltasNotTheTable) {
 // snapshot, ~1 core of RocksDB seeks at 10k events/s and 1M rows).
 TEST(RocksDbGc, OnAChainExaminesTheOldestKeptDeltaOnly) {
   testing::TempDir dir;
-  auto store = MustOpen(dir.path(), false);
-  Snapshot base = Header(1, 0);
-  for (uint64_t key = 0; key < 2000; ++key) base.changed_rows.emplace_back(key, RowBytes(key, 1));
-  ASSERT_TRUE(store->Put(base).ok());
+  auto store = StoreWithBase(dir.path(), 2000);
   constexpr uint64_t kDelta = 100;
   for (uint64_t id = 2; id <= 30; ++id) {
     Snapshot delta = Header(id, id - 1);
