@@ -60,14 +60,22 @@ TEST(ServiceKafka, LearnsEveryEventOfAThreePartitionTopic) {
 
 // A backlog several times the consumer queue's bound: fetching pauses and
 // resumes (backpressure) and still every event is learned exactly once.
+// The learner must be the slower side for the queue to fill. The consumer
+// thread decodes each event as it queues it; the learner, in window mode,
+// only files an impression until its window closes, which for this whole
+// backlog (under a minute of event time at the simulator's 20 requests/s)
+// is at the end. So here the window is 1 ms (an impression trains as the
+// next event moves event time on) and each example is its own step: the
+// learner does far more per event than the decoding.
 void ExpectBacklogLearned(int64_t n, int64_t queue_max) {
   auto cluster = NewCluster(3);
   const std::vector<Keyed> events = SimulatedEvents(n, 15);
   auto producer = NewProducer(cluster->bootstrap());
   Produce(producer.get(), cluster->Topic(kTopic), events, 0, events.size());
   ASSERT_TRUE(producer->Flush(kLongWait).ok());
-  auto service = StartService(
-      KafkaConfig(*cluster, {"ingest.queue_max_messages=" + std::to_string(queue_max)}));
+  auto service =
+      StartService(KafkaConfig(*cluster, {"ingest.queue_max_messages=" + std::to_string(queue_max),
+                                          "join.window_ms=1", "train.batch_size=1"}));
   ASSERT_NE(service, nullptr);
   const bool all = WaitFor([&] {
     const ingest::SourceCounters c = service->source_counters();
