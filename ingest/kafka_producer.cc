@@ -66,9 +66,6 @@ Status KafkaProducerOptions::Validate() const {
   if (queue_full_timeout_ms < 0) {
     return Status::InvalidArgument("queue_full_timeout_ms must be >= 0");
   }
-  if (thread_nice < 0 || thread_nice > 19) {
-    return Status::InvalidArgument("thread_nice must be in [0, 19]");
-  }
   return Status::OK();
 }
 
@@ -81,7 +78,7 @@ StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
       {"acks", "all"},
       {"linger.ms", "5"},
   };
-  auto conf = MakeKafkaConf(defaults, options.kafka, options.thread_nice);
+  auto conf = MakeKafkaConf(defaults, options.kafka);
   if (!conf.ok()) return conf.status();
   auto callbacks = std::make_unique<DeliveryCb>(options.log_to_stderr);
   std::string errstr;
@@ -96,8 +93,8 @@ StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
   if (producer->producer_ == nullptr) {
     return Status::InvalidArgument("kafka producer configuration: " + errstr);
   }
-  producer->poller_ = std::thread([p = producer.get(), nice = options.thread_nice] {
-    SetUpBackgroundThread("ranker-produce", nice);
+  producer->poller_ = std::thread([p = producer.get()] {
+    SetThreadName("ranker-produce");
     p->PollLoop();
   });
   return producer;

@@ -37,9 +37,6 @@ struct KafkaProducerOptions {
   // (queue.buffering.max.messages) before it gives up.
   int queue_full_timeout_ms = 1000;
   bool log_to_stderr = true;
-  // Nice (0..19) of librdkafka's threads for this producer and of its
-  // delivery-report poller (the service: service.learner_nice).
-  int thread_nice = 0;
 
   Status Validate() const;
 };

@@ -133,9 +133,6 @@ Status KafkaSourceOptions::Validate() const {
     return Status::InvalidArgument("poll_timeout_ms must be in [1, 1000]");
   }
   if (watermark_refresh_ms < 1) return Status::InvalidArgument("watermark_refresh_ms must be >= 1");
-  if (thread_nice < 0 || thread_nice > 19) {
-    return Status::InvalidArgument("thread_nice must be in [0, 19]");
-  }
   if (decode.has_value()) {
     Status s = decode->Validate();
     if (!s.ok()) return Status::InvalidArgument("decode: " + s.message());
@@ -158,7 +155,7 @@ StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaSourceOpti
       {"enable.partition.eof", "false"},
       {"auto.offset.reset", "earliest"},
   };
-  auto conf = MakeKafkaConf(defaults, options.kafka, options.thread_nice);
+  auto conf = MakeKafkaConf(defaults, options.kafka);
   if (!conf.ok()) return conf.status();
   auto callbacks = std::make_unique<Callbacks>();
   std::string errstr;
@@ -198,7 +195,7 @@ Status KafkaSource::Start(RebalanceListener* listener) {
 }
 
 void KafkaSource::Run() {
-  SetUpBackgroundThread("ranker-consume", options_.thread_nice);
+  SetThreadName("ranker-consume");
   auto next_refresh = std::chrono::steady_clock::now();
   while (!stop_.load()) {
     ApplySeeks();

@@ -84,12 +84,6 @@ struct KafkaSourceOptions {
   // bound counts the payloads, not their decoded form. Must equal the
   // owner's decoder options (the service passes its pipeline's).
   std::optional<DecoderOptions> decode;
-  // Nice (0..19) of the consumer thread and of librdkafka's threads for this
-  // consumer (the service: service.learner_nice, so that on a busy CPU the
-  // learning path's fetching and decoding yield to ranking, as its learner
-  // does; `perf sched` found librdkafka's broker threads the handlers' most
-  // frequent preemptors at nice 0).
-  int thread_nice = 0;
 
   Status Validate() const;
 };

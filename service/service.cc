@@ -101,7 +101,6 @@ StatusOr<ServiceSeams> Service::RealSeams(const Config& config, ReplicationFacto
     s.queue_max_messages = o.queue_max_messages;
     s.log_to_stderr = o.log_kafka_errors;
     s.decode = config.ingest;  // the pipeline's decoder: JSON is parsed off the learner thread
-    s.thread_nice = o.learner_nice;
     StatusOr<std::unique_ptr<ingest::KafkaSource>> source = ingest::KafkaSource::Create(s);
     if (!source.ok()) return source.status();
     seams.source = std::move(source).value();
@@ -247,7 +246,6 @@ Status Service::CreateProducer() {
   p.brokers = o.brokers;
   p.kafka = config_.kafka;
   p.log_to_stderr = o.log_kafka_errors;
-  p.thread_nice = o.learner_nice;
   StatusOr<std::unique_ptr<ingest::KafkaProducer>> producer = ingest::KafkaProducer::Create(p);
   if (!producer.ok()) return producer.status();
   producer_ = std::move(producer).value();

@@ -10,11 +10,9 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <string>
 
 #include "ingest/kafka_mock_cluster.h"
@@ -147,60 +145,6 @@ TEST(KafkaSourceDecode, DecodesOnTheConsumerThreadWhenAsked) {
   for (const SourceMessage& m : Drain(plain_source.get(), 2, milliseconds(20000))) {
     EXPECT_FALSE(m.decoded.has_value()) << m.key;
   }
-}
-
-// Thread id -> (name, nice) of this process's threads, from /proc.
-std::map<int, std::pair<std::string, int>> Threads() {
-  std::map<int, std::pair<std::string, int>> out;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream comm(entry.path() / "comm"), stat(entry.path() / "stat");
-    std::string name, line;
-    std::getline(comm, name);
-    std::getline(stat, line);
-    // Fields after the ")" that ends the name: state is field 3, nice 19.
-    std::istringstream rest(line.substr(line.rfind(')') + 2));
-    std::string field;
-    for (int i = 3; i <= 19 && rest >> field; ++i) {
-    }
-    out[std::stoi(entry.path().filename().string())] = {name, std::stoi(field)};
-  }
-  return out;
-}
-
-// thread_nice lowers the consumer thread and every thread librdkafka starts
-// for this client (an on_thread_start interceptor), and the producer's:
-// the learning path yields to ranking on a busy CPU.
-TEST(KafkaSourceThreads, RunAtTheirNiceValue) {
-  auto cluster = NewCluster("nice");
-  const std::string topic = cluster->Topic("nice");
-  const auto before = Threads();
-  KafkaSourceOptions o = MockSourceOptions(cluster->bootstrap(), topic, cluster->Group("n"));
-  o.thread_nice = 7;
-  RecordingListener listener;
-  auto source = StartSource(o, &listener);
-  KafkaProducerOptions po;
-  po.brokers = cluster->bootstrap();
-  po.thread_nice = 5;
-  auto producer = KafkaProducer::Create(po);
-  ASSERT_TRUE(producer.ok()) << producer.status().ToString();
-  ASSERT_TRUE((*producer)->Produce(topic, "k", "v").ok());
-  ASSERT_TRUE((*producer)->Flush(milliseconds(10000)).ok());
-  ASSERT_EQ(Drain(source.get(), 1, milliseconds(20000)).size(), 1u);
-  std::map<int, int> new_rdk;  // nice -> librdkafka threads started since
-  std::map<std::string, int> ours;
-  for (const auto& [tid, t] : Threads()) {
-    if (before.contains(tid)) continue;
-    if (t.first.rfind("rdk:", 0) == 0) ++new_rdk[t.second];
-    if (t.first == "ranker-consume" || t.first == "ranker-produce") ours[t.first] = t.second;
-  }
-  EXPECT_EQ(ours["ranker-consume"], 7);
-  EXPECT_EQ(ours["ranker-produce"], 5);
-  // Each client: rdk:main and a broker thread at least, none at nice 0.
-  EXPECT_GE(new_rdk[7], 2);
-  EXPECT_GE(new_rdk[5], 2);
-  EXPECT_EQ(new_rdk.count(0), 0u);
-  o.thread_nice = 20;
-  EXPECT_NE(KafkaSource::Create(o).status().message().find("thread_nice"), std::string::npos);
 }
 
 // A tiny queue and a reader taking one message at a time: the source pauses
