@@ -12,7 +12,7 @@
 namespace ranker {
 namespace {
 
-double RssMb() {
+[[maybe_unused]] double RssMb() {
   std::ifstream in("/proc/self/statm");
   long pages = 0, resident = 0;
   in >> pages >> resident;
