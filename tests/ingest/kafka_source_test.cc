@@ -165,6 +165,11 @@ TEST(KafkaSourceBackpressure, SlowReaderGetsEveryMessageOnce) {
   KafkaSourceOptions by_bytes =
       MockSourceOptions(cluster->bootstrap(), topic, cluster->Group("g-bytes"));
   by_bytes.queue_max_bytes = 1000;  // ~9 messages of 107 bytes
+  // Small fetches: a real broker otherwise answers a resume with a
+  // partition's whole remainder (~50 messages) in one fetch, which can leave
+  // a single pause for the run.
+  for (KafkaSourceOptions* o : {&by_count, &by_bytes})
+    o->kafka["max.partition.fetch.bytes"] = "512";
   RecordingListener l1, l2;
   auto count_source = StartSource(by_count, &l1);
   auto bytes_source = StartSource(by_bytes, &l2);
