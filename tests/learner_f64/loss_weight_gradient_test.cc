@@ -61,6 +61,17 @@ std::unique_ptr<Model> MakeModel(bool fnw, DelayedFeedback correction = DelayedF
   return std::move(model).value();
 }
 
+// The same loss and network gradients, to 1e-12.
+void ExpectSameGradients(const ModelGradients& a, const ModelGradients& b) {
+  EXPECT_NEAR(a.loss, b.loss, 1e-12);
+  NetworkParams ga = a.network, gb = b.network;
+  std::vector<TensorView> va = ga.Tensors(), vb = gb.Tensors();
+  ASSERT_EQ(va.size(), vb.size());
+  for (size_t t = 0; t < va.size(); ++t) {
+    for (size_t i = 0; i < va[t].size(); ++i) EXPECT_NEAR(va[t][i], vb[t][i], 1e-12) << t;
+  }
+}
+
 TEST(LossWeightGradient, WeightedLossMatchesCentralDifferences) {
   std::unique_ptr<Model> m = MakeModel(false);
   // Non-zero biases keep pre-activations off the ReLU kink (see
@@ -101,13 +112,7 @@ TEST(LossWeightGradient, FakeNegativeWeightingIsAConstantWeightOfTheStep) {
     weighted[i].loss_weights = {FakeNegativeWeight(p, batch[i].labels[0]), 1.0};
   }
   const ModelGradients a = fnw->Gradients(batch), b = plain->Gradients(weighted);
-  EXPECT_NEAR(a.loss, b.loss, 1e-12);
-  NetworkParams ga = a.network, gb = b.network;
-  std::vector<TensorView> va = ga.Tensors(), vb = gb.Tensors();
-  ASSERT_EQ(va.size(), vb.size());
-  for (size_t t = 0; t < va.size(); ++t) {
-    for (size_t i = 0; i < va[t].size(); ++i) EXPECT_NEAR(va[t][i], vb[t][i], 1e-12) << t;
-  }
+  ExpectSameGradients(a, b);
   EXPECT_GT(std::abs(a.loss - plain->Gradients(batch).loss), 1e-4);
 }
 
@@ -157,13 +162,7 @@ TEST_P(CorrectionGradient, IsAConstantWeightOfTheStep) {
     weighted[i].loss_weights = {DelayedFeedbackWeight(GetParam(), p, batch[i].labels[0]), 1.0};
   }
   const ModelGradients a = corrected->Gradients(batch), b = plain->Gradients(weighted);
-  EXPECT_NEAR(a.loss, b.loss, 1e-12);
-  NetworkParams ga = a.network, gb = b.network;
-  std::vector<TensorView> va = ga.Tensors(), vb = gb.Tensors();
-  ASSERT_EQ(va.size(), vb.size());
-  for (size_t t = 0; t < va.size(); ++t) {
-    for (size_t i = 0; i < va[t].size(); ++i) EXPECT_NEAR(va[t][i], vb[t][i], 1e-12) << t;
-  }
+  ExpectSameGradients(a, b);
   EXPECT_GT(std::abs(a.loss - plain->Gradients(batch).loss), 1e-4);  // the weights are used
   // And the weighted loss (weights fixed) against central differences,
   // with biases off the ReLU kinks as above.
