@@ -1,5 +1,8 @@
 // Serving latency: scoring 500 candidates for one request with the standard
-// model (request-level features once, candidate columns per candidate).
+// model (request-level features once, candidate columns per candidate);
+// BM_Score/500/H with H pool helpers sharing the candidate blocks
+// (http.score_threads = H + 1). Wall time (UseRealTime): a helper's CPU is
+// not the caller's.
 #include <benchmark/benchmark.h>
 
 #include "bench/synthetic.h"
@@ -25,7 +28,8 @@ void BM_Score(benchmark::State& state) {
     state.SkipWithError("model creation failed");
     return;
   }
-  const Scorer scorer(*model);
+  WorkerPool pool(static_cast<int>(state.range(1)), "bench-score");
+  const Scorer scorer(*model, &pool);
   Rng rng(99);
   const size_t n = static_cast<size_t>(state.range(0));
   std::vector<ScoreRequest> requests(16);
@@ -43,7 +47,8 @@ void BM_Score(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * n));
 }
-BENCHMARK(BM_Score)->Arg(500)->MinTime(2.0)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Score)->Args({500, 0})->Args({500, 1})->MinTime(2.0)->UseRealTime()->Unit(
+    benchmark::kMicrosecond);
 
 // The unsplit reference path, for comparison.
 void BM_ScoreExamplesUnsplit(benchmark::State& state) {

@@ -35,7 +35,6 @@ struct Scratch {
   std::vector<Matrix> products;
   std::vector<int32_t> local, count;  // scratch of FindSharedSlots
   std::vector<int32_t> shared_index;  // per categorical slot: its index in `slots`, or -1
-  std::vector<size_t> next_use;       // per shared slot: first use of the block
   RowVector shared_pre;               // x_request * W^T + b
   Matrix cand_x;                      // candidates' touched columns [N x K]
   Matrix cand_w;                      // W's touched columns [units x K]
@@ -45,6 +44,14 @@ struct Scratch {
 Scratch& ThreadScratch() {
   thread_local Scratch scratch;
   return scratch;
+}
+
+// A block's activations, per thread: the blocks of one request may run on
+// several threads at once (Scorer's WorkerPool), each reading the caller's
+// Scratch and writing its own rows of the outputs.
+NetworkCache& BlockCache() {
+  thread_local NetworkCache cache;
+  return cache;
 }
 
 // The input columns of the slots marked in slot_used and not shared
@@ -121,7 +128,6 @@ void Scorer::Score(const ScoreRequest& request, std::span<const Example> candida
   UsedRanges(s.candidates, o.categorical_slots, o.embedding_dim, s.shared_index, &s.ranges);
   GatherColumns(s.ranges, s.candidates.x, w, &s.cand_x, &s.cand_w);
   s.products.resize(s.slots.size());
-  s.next_use.assign(s.slots.size(), 0);
   for (size_t i = 0; i < s.slots.size(); ++i) {
     const SharedSlot& slot = s.slots[i];
     s.products[i].noalias() = slot.rows * w.middleCols(slot.column, slot.rows.cols()).transpose();
@@ -132,22 +138,33 @@ void Scorer::Score(const ScoreRequest& request, std::span<const Example> candida
   s.candidates.x.rowwise() += s.shared.x.row(0);
   const Eigen::Index n = static_cast<Eigen::Index>(candidates.size());
   s.outputs.resize(n, model_.network().num_tasks());
-  Matrix& pre = s.cache.experts.first;
-  for (Eigen::Index row = 0; row < n; row += kBlock) {
+  // Each block is computed alone (the same products whichever thread runs
+  // it), so the scores do not depend on how the blocks were spread.
+  const auto block = [&](int b) {
+    const Eigen::Index row = b * kBlock;
     const Eigen::Index rows = std::min(kBlock, n - row);
+    NetworkCache& cache = BlockCache();
+    Matrix& pre = cache.experts.first;
     pre.resize(rows, w.rows());
     pre.rowwise() = s.shared_pre;
     pre.noalias() += s.cand_x.middleRows(row, rows) * s.cand_w.transpose();
     for (size_t i = 0; i < s.slots.size(); ++i) {
       const auto& uses = s.slots[i].uses;  // in candidate order
-      size_t& u = s.next_use[i];
-      for (; u < uses.size() && uses[u].first < row + rows; ++u) {
-        pre.row(uses[u].first - row) += s.products[i].row(uses[u].second);
+      auto u = std::lower_bound(uses.begin(), uses.end(), row,
+                                [](const auto& use, Eigen::Index r) { return use.first < r; });
+      for (; u != uses.end() && u->first < row + rows; ++u) {
+        pre.row(u->first - row) += s.products[i].row(u->second);
       }
     }
     model_.network().ForwardFromFirst(model_.params(), s.candidates.x.middleRows(row, rows),
-                                      &s.cache);
-    CollectOutputs(model_.network(), s.cache, row, &s.outputs);
+                                      &cache);
+    CollectOutputs(model_.network(), cache, row, &s.outputs);
+  };
+  const int blocks = static_cast<int>((n + kBlock - 1) / kBlock);
+  if (pool_ != nullptr) {
+    pool_->ParallelFor(blocks, block);
+  } else {
+    for (int b = 0; b < blocks; ++b) block(b);
   }
   Finish(s.outputs, request.weights, result);
 }

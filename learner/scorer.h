@@ -11,13 +11,15 @@
 //
 // Thread-safety: a Scorer borrows a const Model that nobody mutates while
 // it is in use (the trainer publishes immutable copies); Score may run on
-// many threads at once (each keeps its own thread_local scratch).
+// many threads at once (each keeps its own thread_local scratch, and a
+// block run by a pool helper its own activations).
 #pragma once
 
 #include <span>
 #include <string>
 #include <vector>
 
+#include "base/worker_pool.h"
 #include "learner/event.h"
 #include "learner/model.h"
 
@@ -49,7 +51,10 @@ struct ScoreResult {
 class Scorer {
  public:
   // `model` must outlive the Scorer and stay unchanged while it is used.
-  explicit Scorer(const Model& model) : model_(model) {}
+  // With a `pool`, Score spreads the candidate blocks (128 candidates each)
+  // over the calling thread and the pool's free helpers; the scores are the
+  // same bits either way.
+  explicit Scorer(const Model& model, WorkerPool* pool = nullptr) : model_(model), pool_(pool) {}
 
   // Candidates carry their own features (item_id, item{}, dense{}); their
   // position, device and labels are ignored. REQUIRES: weights empty or
@@ -71,6 +76,7 @@ class Scorer {
   void Finish(const Matrix& outputs, const std::vector<double>& weights, ScoreResult* result) const;
 
   const Model& model_;
+  WorkerPool* const pool_;
 };
 
 }  // namespace ranker::learner

@@ -36,6 +36,7 @@
 
 #include "base/bounded_queue.h"
 #include "base/mutex.h"
+#include "base/reclaimer.h"
 #include "learner/trainer.h"
 #include "service/pipeline.h"
 #include "service/replication_hooks.h"
@@ -48,6 +49,9 @@ struct ChallengerSetOptions {
   size_t queue_batches = 64;    // hand-off batches in flight before backpressure
   size_t batch_examples = 256;  // examples per hand-off batch
   int thread_nice = 0;          // of the challenger thread
+  // Frees the challengers' replaced versions off the readers' threads
+  // (ModelPublisher); null: whoever drops a version last frees it.
+  Reclaimer* reclaimer = nullptr;
   // Where the challengers start reading ("topic/partition" -> offset; empty:
   // from the beginning) until a snapshot's Install() says otherwise: a
   // challenger restored from a snapshot keeps its own, a fresh one gets the

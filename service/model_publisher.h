@@ -17,6 +17,7 @@
 #include <mutex>
 #include <string>
 
+#include "base/reclaimer.h"
 #include "ingest/event_source.h"
 #include "learner/metrics.h"
 #include "learner/model.h"
@@ -30,7 +31,11 @@ std::string OffsetKey(const ingest::TopicPartition& tp);
 
 class ModelPublisher {
  public:
-  ModelPublisher() = default;
+  // With a `reclaimer`, a version is freed on its thread once the last
+  // reader drops it, never on a reader's (a /v1/rank handler's) or the
+  // learner's thread. `reclaimer` must outlive the publisher's Publish and
+  // Install calls (not the versions: those outliving it are freed inline).
+  explicit ModelPublisher(Reclaimer* reclaimer = nullptr) : reclaimer_(reclaimer) {}
   ModelPublisher(const ModelPublisher&) = delete;
   ModelPublisher& operator=(const ModelPublisher&) = delete;
 
@@ -56,6 +61,12 @@ class ModelPublisher {
   std::shared_ptr<const PublishedModel> Latest() const { return latest_.load(); }
 
  private:
+  // `p` as it is made visible: adopted by the reclaimer, if any.
+  std::shared_ptr<const PublishedModel> Adopt(std::shared_ptr<const PublishedModel> p) const {
+    return reclaimer_ == nullptr ? p : reclaimer_->Adopt(std::move(p));
+  }
+
+  Reclaimer* const reclaimer_;
   std::atomic<std::shared_ptr<const PublishedModel>> latest_;
   uint64_t versions_ = 0;  // writer only
 };

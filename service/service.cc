@@ -54,6 +54,7 @@ StatusOr<std::unique_ptr<Service>> Service::Create(const Config& config, const C
   if (!config.challengers.empty()) {
     ChallengerSetOptions options;
     options.thread_nice = config.service.learner_nice;
+    options.reclaimer = service->reclaimer_.get();
     StatusOr<std::unique_ptr<ChallengerSet>> set =
         ChallengerSet::Create(config.challengers, options);
     if (!set.ok()) return set.status();
@@ -173,7 +174,7 @@ StatusOr<std::unique_ptr<Service>> Service::CreateFollower(const Config& config,
     one.service.model_topic.name = ChallengerTopic(config.service.model_topic.name, ch.name);
     FollowedChallenger f;
     f.name = ch.name;
-    f.publisher = std::make_unique<ModelPublisher>();
+    f.publisher = std::make_unique<ModelPublisher>(s->reclaimer_.get());
     // No registry: the follower families are the champion's.
     StatusOr<std::unique_ptr<ModelFeed>> feed =
         s->replication_.follower(one, f.publisher.get(), clock, nullptr, {}, {});
@@ -219,6 +220,7 @@ ServingDeps Service::Routes() {
   deps.snapshots = this;
   deps.promoter = this;  // (built in the constructor: challengers_ is not made yet)
   deps.rank = config_.service.rank;
+  deps.score_pool = score_pool_.get();
   deps.new_request_id = [this] { return NewRequestId(); };
   deps.render_metrics = [this] { return RenderMetrics(); };
   deps.ready = [this] { return Ready(); };
@@ -231,8 +233,11 @@ Service::Service(const Config& config, const Clock* clock, ReplicationFactories 
       id_prefix_(IdPrefix(clock)),
       replication_(std::move(replication)),
       metrics_(std::make_unique<api::Metrics>()),
-      service_metrics_(std::make_unique<ServiceMetrics>(metrics_.get())) {
+      service_metrics_(std::make_unique<ServiceMetrics>(metrics_.get())),
+      reclaimer_(std::make_unique<Reclaimer>("ranker-reclaim", config.service.learner_nice)),
+      publisher_(reclaimer_.get()) {
   metrics_->AddCollectable(std::make_shared<ServiceCounters>([this] { return CurrentCounters(); }));
+  score_pool_ = std::make_unique<WorkerPool>(config.service.score_threads - 1, "ranker-score");
   router_ = std::make_unique<api::Router>(api::RouterOptions{config.service.admin_token});
   AddServiceRoutes(Routes(), router_.get());
   http_ = std::make_unique<api::HttpServer>(config.service.http, router_.get(), metrics_.get());
@@ -466,6 +471,7 @@ Status Service::Ready() const {
 std::string Service::RenderMetrics() const {
   const ingest::SourceCounters counters = source_counters();
   if (snapshotter_ != nullptr) service_metrics_->OnSnapshotScrape(snapshotter_->stats());
+  service_metrics_->OnReclaimerScrape(reclaimer_->stats());
   if (follower_ != nullptr) follower_->Scrape();
   if (challengers_ != nullptr) challenger_metrics_->Scrape(*challengers_);
   service_metrics_->OnScrape(source_ != nullptr ? &counters : nullptr, clock_->NowMs());

@@ -35,6 +35,8 @@
 #include "api/router.h"
 #include "base/clock.h"
 #include "base/mutex.h"
+#include "base/reclaimer.h"
+#include "base/worker_pool.h"
 #include "ingest/event_source.h"
 #include "ingest/kafka_dead_letter.h"
 #include "ingest/kafka_producer.h"
@@ -203,6 +205,11 @@ class Service final : public ModelSource,
   const ReplicationFactories replication_;
   std::unique_ptr<api::Metrics> metrics_;
   std::unique_ptr<ServiceMetrics> service_metrics_;
+  // Frees replaced model versions (the champion's, the challengers', a
+  // follower's) on its own thread at learner_nice, so that the /v1/rank
+  // handler that drops a version last does not pay for it. Declared before
+  // every holder of versions: destroyed after them.
+  std::unique_ptr<Reclaimer> reclaimer_;
   ModelPublisher publisher_;
   ingest::RejectCounters http_rejects_;
   // Kafka parts (null without a broker). The producer carries POST
@@ -229,6 +236,9 @@ class Service final : public ModelSource,
     std::unique_ptr<ModelFeed> feed;  // writes into publisher: destroyed first
   };
   std::vector<FollowedChallenger> followed_;
+  // The helpers of /v1/rank's scoring (http.score_threads - 1 threads);
+  // outlives the router and the server, whose handlers use it.
+  std::unique_ptr<WorkerPool> score_pool_;
   std::unique_ptr<api::Router> router_;
   std::unique_ptr<api::HttpServer> http_;
   std::atomic<bool> http_up_{false};

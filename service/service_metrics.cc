@@ -106,6 +106,21 @@ ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
   snapshot_time_ = &Register(BuildGauge(), "ranker_snapshot_last_timestamp_seconds",
                              "Creation time of the last snapshot written", r)
                         .Add({});
+  versions_freed_ = &Register(BuildGauge(), "ranker_model_versions_freed",
+                              "Replaced model versions freed by the reclaimer thread (off the "
+                              "request handlers)",
+                              r)
+                         .Add({});
+  version_free_seconds_ = &Register(BuildGauge(), "ranker_model_version_free_seconds",
+                                    "Time the reclaimer thread took to free the last version "
+                                    "(the trie nodes it alone held)",
+                                    r)
+                               .Add({});
+}
+
+void ServiceMetrics::OnReclaimerScrape(const Reclaimer::Stats& stats) {
+  versions_freed_->Set(static_cast<double>(stats.freed));
+  version_free_seconds_->Set(stats.last_seconds);
 }
 
 void ServiceMetrics::OnSnapshotScrape(const SnapshotStats& stats) {

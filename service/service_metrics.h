@@ -13,6 +13,8 @@
 //   ranker_model_publish_clone_seconds                  gauge (last copy)
 //   ranker_model_publish_seconds                        gauge (last publication, learner thread)
 //   ranker_model_publish_rows                           gauge (rows it carried)
+//   ranker_model_versions_freed                         gauge (by the reclaimer thread)
+//   ranker_model_version_free_seconds                   gauge (the last one's time)
 //   ranker_consumer_lag_messages{topic,partition}       gauge (at scrape)
 //   ranker_consumer_fenced                              gauge (1: static member fenced)
 //   ranker_model_input_features{kind,binding}           gauge (bound / pooled)
@@ -54,6 +56,8 @@ class ServiceMetrics {
   void OnScrape(const ingest::SourceCounters* source, int64_t now_ms);
   // Snapshot gauges (all zero without snapshots).
   void OnSnapshotScrape(const SnapshotStats& stats);
+  // Replaced model versions freed off the readers' threads (base/reclaimer.h).
+  void OnReclaimerScrape(const Reclaimer::Stats& stats);
 
  private:
   // Bound and pooled input features of the published model.
@@ -87,6 +91,8 @@ class ServiceMetrics {
   prometheus::Gauge* snapshot_rows_;
   prometheus::Gauge* snapshot_id_;
   prometheus::Gauge* snapshot_time_;
+  prometheus::Gauge* versions_freed_;
+  prometheus::Gauge* version_free_seconds_;
 
   Mutex mu_;
   std::map<ingest::TopicPartition, prometheus::Gauge*> lag_series_ RANKER_GUARDED_BY(mu_);

@@ -43,6 +43,10 @@ Status ServiceOptions::Validate() const {
     return Status::InvalidArgument("service.local_queue_max_events: must be > 0");
   }
   RANKER_RETURN_IF_ERROR(rank.Validate());
+  if (score_threads < 1 || score_threads > 64) {
+    return Status::InvalidArgument("http.score_threads: must be in [1, 64], got " +
+                                   std::to_string(score_threads));
+  }
   RANKER_RETURN_IF_ERROR(snapshot.Validate());
   RANKER_RETURN_IF_ERROR(model_topic.Validate());
   if (model_topic.name == topic) {

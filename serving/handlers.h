@@ -26,6 +26,7 @@
 #include "api/rank_request.h"
 #include "api/router.h"
 #include "base/status.h"
+#include "base/worker_pool.h"
 #include "serving/event_sink.h"
 #include "serving/model_source.h"
 #include "serving/snapshot_admin.h"
@@ -41,6 +42,8 @@ struct ServingDeps {
   // null: no challengers; POST /v1/models/{name}/promote is 404.
   ModelPromoter* promoter = nullptr;
   api::RankRequestLimits rank;
+  // Helpers that share a /v1/rank request's candidate blocks; null: none.
+  WorkerPool* score_pool = nullptr;
   // A new request id for /v1/rank calls that bring none.
   std::function<std::string()> new_request_id;
   // The Prometheus text of GET /metrics.
@@ -49,8 +52,11 @@ struct ServingDeps {
   std::function<Status()> ready;
 };
 
+// With a `pool`, a request's candidate blocks are spread over the handler's
+// thread and the pool's free helpers (learner::Scorer); null: the handler
+// scores alone. The scores are the same either way.
 api::Handler RankHandler(const ModelSource* models, const api::RankRequestLimits& limits,
-                         std::function<std::string()> new_request_id);
+                         std::function<std::string()> new_request_id, WorkerPool* pool = nullptr);
 api::Handler EventsHandler(EventSink* sink);
 // GET /v1/models: every model of the set with its report, champion flagged.
 api::Handler ModelsHandler(const ModelSource* models);

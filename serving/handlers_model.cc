@@ -35,8 +35,8 @@ void AddServiceRoutes(const ServingDeps& deps, api::Router* router) {
   using api::Method;
   const api::RouteOptions body{.admin = false, .requires_body = true};
   const api::RouteOptions admin{.admin = true, .requires_body = false};
-  router->Add(Method::kPost, "/v1/rank", RankHandler(deps.models, deps.rank, deps.new_request_id),
-              body);
+  router->Add(Method::kPost, "/v1/rank",
+              RankHandler(deps.models, deps.rank, deps.new_request_id, deps.score_pool), body);
   router->Add(Method::kPost, "/v1/events", EventsHandler(deps.events), body);
   router->Add(Method::kGet, "/v1/model", ModelHandler(deps.models, deps.snapshots));
   router->Add(Method::kGet, "/v1/models", ModelsHandler(deps.models));

@@ -67,15 +67,15 @@ std::vector<std::pair<std::string, int>> FieldNames(const learner::Model& model)
   return out;
 }
 
-std::vector<api::ScoredItem> Score(const learner::Model& model, const api::RankRequest& rank,
-                                   std::vector<double> weights) {
+std::vector<api::ScoredItem> Score(const learner::Model& model, WorkerPool* pool,
+                                   const api::RankRequest& rank, std::vector<double> weights) {
   std::vector<api::ScoredItem> items;
   if (rank.candidates.empty()) return items;
   learner::ScoreRequest request = SharedFeatures(rank);
   request.weights = std::move(weights);
   const std::vector<learner::Example> candidates = Candidates(rank);
   learner::ScoreResult result;
-  learner::Scorer(model).Score(request, candidates, &result);
+  learner::Scorer(model, pool).Score(request, candidates, &result);
   const auto fields = FieldNames(model);
   items.resize(candidates.size());
   for (size_t i = 0; i < items.size(); ++i) {
@@ -92,8 +92,9 @@ std::vector<api::ScoredItem> Score(const learner::Model& model, const api::RankR
 }  // namespace
 
 api::Handler RankHandler(const ModelSource* models, const api::RankRequestLimits& limits,
-                         std::function<std::string()> new_request_id) {
-  return [models, limits, new_request_id = std::move(new_request_id)](const api::Request& request) {
+                         std::function<std::string()> new_request_id, WorkerPool* pool) {
+  return [models, limits, new_request_id = std::move(new_request_id),
+          pool](const api::Request& request) {
     if (auto bad = api::RequireJsonContentType(request)) return *bad;
     StatusOr<api::RankRequest> rank = api::ParseRankRequest(request.body, limits);
     if (!rank.ok()) return api::ErrorFromStatus(rank.status());
@@ -110,7 +111,7 @@ api::Handler RankHandler(const ModelSource* models, const api::RankRequestLimits
     StatusOr<std::vector<double>> weights = Weights(*published->model, rank->weights);
     if (!weights.ok()) return api::ErrorFromStatus(weights.status());
     std::vector<api::ScoredItem> items =
-        Score(*published->model, *rank, std::move(weights).value());
+        Score(*published->model, pool, *rank, std::move(weights).value());
     api::SelectTopK(&items, rank->k);
     const api::JsonId id =
         rank->request_id ? *rank->request_id : api::JsonId{new_request_id(), false};

@@ -176,6 +176,10 @@ void AddServiceKeys(std::vector<KeyEntry>* t) {
   t->push_back(Key("http.threads", "HTTP I/O threads", REF(service.http.threads)));
   t->push_back(Key("http.handler_threads", "threads running handlers (ranking)",
                    REF(service.http.handler_threads)));
+  t->push_back(
+      Key("http.score_threads",
+          "threads sharing one /v1/rank request's candidate blocks (1 = its handler alone)",
+          REF(service.score_threads)));
   t->push_back(Key("http.max_body_bytes", "larger request bodies are refused (413)",
                    REF(service.http.max_body_bytes)));
   t->push_back(Key("http.max_header_bytes", "larger request headers are refused (431)",

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <thread>
 
 #include "learner/net/loss.h"
 #include "learner/scorer.h"
@@ -79,6 +80,35 @@ TEST_P(ScorerTest, SplitScoringEqualsTheFullForward) {
 // scorer's blocks of 128 candidates.
 TEST_P(ScorerTest, RepeatedCandidateRowsScoreAsTheFullForward) {
   ExpectSplitEqualsFull(*model_, MakeExamples(300, 23));
+}
+
+// 300 candidates in 3 blocks, spread over pool helpers (http.score_threads):
+// every bit as scored alone, also with requests from several threads at
+// once sharing the helpers (TSan runs this suite).
+TEST_P(ScorerTest, BlocksSpreadOverAPoolScoreTheSameBits) {
+  std::vector<Example> full = MakeExamples(300, 23);
+  for (Example& e : full) {
+    for (int f : {0, 2, 4}) e.categorical[f] = full[0].categorical[f];
+  }
+  std::vector<Example> candidates;
+  for (const Example& e : full) candidates.push_back(CandidateOf(e));
+  const ScoreRequest request = RequestOf(full[0]);
+  ScoreResult alone;
+  Scorer(*model_).Score(request, candidates, &alone);
+  WorkerPool pool(2, "test-score");
+  const Scorer parallel(*model_, &pool);
+  std::vector<ScoreResult> results(4);
+  std::vector<std::thread> callers;
+  for (ScoreResult& r : results) {
+    callers.emplace_back([&] {
+      for (int i = 0; i < 5; ++i) parallel.Score(request, candidates, &r);
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  for (const ScoreResult& r : results) {
+    EXPECT_EQ(r.scores, alone.scores);
+    EXPECT_EQ(r.predictions, alone.predictions);
+  }
 }
 
 TEST_P(ScorerTest, ServingPredictsWhatTheTrainerPredictsBeforeItsUpdate) {

@@ -324,6 +324,21 @@ TEST_F(OnePartitionLearnerLoopTest, ALearnerResumedFromASnapshotEndsWhereOneThat
   EXPECT_EQ(at_100->ParamChecksum(), never_crashed);
 }
 
+// A reader (a /v1/rank handler) that drops a replaced version last does not
+// free it: the reclaimer's thread does.
+TEST(ModelPublisherReclaim, AReplacedVersionIsFreedOnTheReclaimerThread) {
+  Reclaimer reclaimer("test-reclaim", 0);
+  ModelPublisher publisher(&reclaimer);
+  StatusOr<std::unique_ptr<LearningPipeline>> p = LearningPipeline::Create(PipelineOptions{});
+  ASSERT_TRUE(p.ok());
+  std::shared_ptr<const PublishedModel> held = publisher.Publish(**p, {}, 1);
+  publisher.Publish(**p, {}, 2);  // replaces it; the reader still holds it
+  EXPECT_EQ(reclaimer.stats().freed, 0u);
+  std::thread([h = std::move(held)]() mutable { h.reset(); }).join();
+  ASSERT_TRUE(WaitFor([&] { return reclaimer.stats().freed == 1; }));
+  EXPECT_EQ(publisher.Latest()->version, 2u);  // the latest stays
+}
+
 // serve's wall-clock feedback delay (issue 16): from consuming a click to
 // the first published version that learned from it, on the learner's clock.
 // The clicks are consumed at 1000 ms; they are learned only when a

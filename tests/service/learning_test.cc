@@ -270,12 +270,27 @@ TEST(LearnerThread, RunsAtTheConfiguredNiceBelowTheHandlers) {
     ASSERT_NE(s, nullptr);
     ASSERT_TRUE(testing::WaitFor([] { return NiceOfThread("ranker-learner") != -100; }));
     EXPECT_EQ(NiceOfThread("ranker-learner"), 10);  // the default
+    // Replaced versions are freed below the handlers too.
+    ASSERT_TRUE(testing::WaitFor([] { return NiceOfThread("ranker-reclaim") != -100; }));
+    EXPECT_EQ(NiceOfThread("ranker-reclaim"), 10);
   }
   std::unique_ptr<Service> s =
       testing::StartedService(testing::TestConfig({"service.learner_nice=3"}));
   ASSERT_NE(s, nullptr);
   ASSERT_TRUE(testing::WaitFor([] { return NiceOfThread("ranker-learner") == 3; }));
   EXPECT_EQ(NiceOfThread("ranker-learner"), 3);
+}
+
+TEST(ScoreThreads, OutsideTheRangeIsAConfigErrorNamingTheKey) {
+  for (const char* bad : {"http.score_threads=0", "http.score_threads=65"}) {
+    ConfigSources sources;
+    sources.use_environment = false;
+    sources.sets = {bad};
+    StatusOr<Config> config = LoadConfig(sources);
+    Status s = config.ok() ? config->Validate() : config.status();
+    EXPECT_FALSE(s.ok()) << bad;
+    EXPECT_NE(s.ToString().find("http.score_threads"), std::string::npos) << s.ToString();
+  }
 }
 
 TEST(LearnerThread, NiceOutsideTheRangeIsAConfigError) {
