@@ -32,7 +32,8 @@
 # Usage: bench/scale_service.sh BUILD_DIR [SIZES...]   (default 1000000 3000000 10000000)
 #   RATE (10000 events/s), SECONDS_RUN (30: the learning-only phase), WRK_SECONDS (8 per
 #   connection count), KEEP_DATA=1 keeps the data dirs,
-#   SNAPSHOT_MS (snapshot.interval_ms; default: ~1% of the rows at RATE), FOLLOWER=1
+#   SNAPSHOT_MS (snapshot.interval_ms; default: ~1% of the rows at RATE), FOLLOWER=1,
+#   SERVE_SET="key=value ..." more --set flags for the leader (e.g. http.score_threads=1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -43,6 +44,8 @@ rate=${RATE:-10000}
 seconds=${SECONDS_RUN:-30}
 wrk_seconds=${WRK_SECONDS:-8}
 ranker="$build/cli/ranker"
+serve_set=()
+for kv in ${SERVE_SET:-}; do serve_set+=(--set "$kv"); done
 source bench/lib.sh
 bench_require scale_service.sh "$ranker" wrk python3 curl
 [[ -x $build/bench/ranker_bench_scale_data ]] || {
@@ -103,7 +106,7 @@ for n in "${sizes[@]}"; do
   "$ranker" serve --config config/bench.yaml --brokers "$brokers" --data-dir "$data" \
     --http "127.0.0.1:$port" --set kafka.fetch.wait.max.ms=10 --set ingest.log_kafka_errors=false \
     --set "snapshot.interval_ms=$interval_ms" --set snapshot.on_stop=false "${topic_flag[@]}" \
-    >"$tmp/serve.out" 2>"$tmp/serve.err" &
+    "${serve_set[@]}" >"$tmp/serve.out" 2>"$tmp/serve.err" &
   serve_pid=$!
   pids+=($serve_pid)
   for _ in $(seq 6000); do

@@ -98,9 +98,12 @@ struct ServiceOptions {
   // Threads that share one POST /v1/rank request's candidate blocks (128
   // candidates each): its handler thread and score_threads - 1 helpers,
   // which help whichever request is running. 1 = each request on its
-  // handler thread alone. The scores are the same bits either way; on an
-  // idle core a 500-candidate request takes about half the time.
-  int score_threads = 2;
+  // handler thread alone. The scores are the same bits either way. In
+  // process, 2 threads score 500 candidates in 0.67x the time; but the
+  // helpers cost CPU, and on a machine the learner already fills (the
+  // 2-core benchmarks) they took it from the learner: raise it where
+  // cores are spare (BENCHMARKS.md, session 10).
+  int score_threads = 1;
   SnapshotOptions snapshot;
   ModelTopicOptions model_topic;
 

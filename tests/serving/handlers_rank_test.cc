@@ -67,6 +67,31 @@ TEST_F(RankHandlerTest, RanksWhatWasLearnedBestFirstWithPerTaskFields) {
   EXPECT_GT(items[0].at("watch_seconds").to_number<double>(), 5.0);
 }
 
+// http.score_threads: the same request answered with its candidate blocks
+// spread over pool helpers is the same body, bit for bit (300 candidates:
+// 3 blocks).
+TEST_F(RankHandlerTest, APoolOfScoreThreadsAnswersTheSameBody) {
+  std::string body = R"({"user_id":"u1","request_id":"same","candidates":[)";
+  for (int i = 0; i < 300; ++i) {
+    body += std::string(i ? "," : "") + R"({"item_id":")" + (i % 3 ? "good" : "bad") +
+            std::to_string(i % 5 ? 0 : i) + R"("})";
+  }
+  body += "]}";
+  WorkerPool pool(2, "test-score");
+  const auto new_id = [] { return std::string("unused"); };
+  const api::Handler alone = RankHandler(service_.get(), api::RankRequestLimits{}, new_id);
+  const api::Handler shared = RankHandler(service_.get(), api::RankRequestLimits{}, new_id, &pool);
+  api::Response a, b;
+  for (int attempt = 0; attempt < 5; ++attempt) {  // the same model version both times
+    a = alone(Post("/v1/rank", body));
+    b = shared(Post("/v1/rank", body));
+    if (Json(a)["model_version"] == Json(b)["model_version"]) break;
+  }
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(Json(a)["items"].as_array().size(), 300u);
+  EXPECT_EQ(a.body, b.body);
+}
+
 TEST_F(RankHandlerTest, KeepsAtMostKAndEchoesIntegerIds) {
   api::Response r = Rank(
       R"({"request_id":42,"k":1,"candidates":[{"item_id":"bad"},{"item_id":"good"},{"item_id":7}]})");
