@@ -46,6 +46,13 @@ class Reclaimer {
         raw, [state = state_, p = std::move(p)](T*) mutable { Queue(state.get(), std::move(p)); });
   }
 
+  // Adopt through `reclaimer` when there is one; null: `p` as it is (the
+  // last holder frees it).
+  template <typename T>
+  static std::shared_ptr<T> AdoptBy(Reclaimer* reclaimer, std::shared_ptr<T> p) {
+    return reclaimer == nullptr ? p : reclaimer->Adopt(std::move(p));
+  }
+
   // Objects freed by the thread so far, and the thread's time freeing them.
   struct Stats {
     uint64_t freed = 0;

@@ -15,13 +15,14 @@ struct WorkerPool::Loop {
   const std::function<void(int)>* fn = nullptr;
   int n = 0;
   std::atomic<int> next{0};    // the next index to claim
-  std::atomic<int> active{0};  // helpers inside Help()
+  std::atomic<int> active{0};  // threads inside Help()
   Mutex mu;
   CondVar idle;  // signalled when `active` falls to 0
 
-  // Runs unclaimed indices until none is left. A helper is counted in
-  // `active` before it claims, so a caller that finds every index claimed
-  // and `active` at 0 knows that no fn(i) still runs and none will start.
+  // Runs unclaimed indices until none is left; the caller and each helper
+  // alike. A thread is counted in `active` before it claims, so a caller
+  // that has left Help() (every index claimed) and then sees `active` at 0
+  // knows that no fn(i) still runs and none will start.
   void Help() {
     active.fetch_add(1);
     for (int i = next.fetch_add(1); i < n; i = next.fetch_add(1)) (*fn)(i);
@@ -83,7 +84,7 @@ void WorkerPool::ParallelFor(int n, const std::function<void(int)>& fn) {
   } else {
     queued_.SignalAll();
   }
-  for (int i = loop->next.fetch_add(1); i < n; i = loop->next.fetch_add(1)) fn(i);
+  loop->Help();
   MutexLock lock(&loop->mu);
   while (loop->active.load() != 0) loop->idle.Wait(&loop->mu);
 }

@@ -270,8 +270,8 @@ void ChallengerSet::PublishOne(Challenger* c, uint64_t version, int64_t now_ms) 
   }
   report["started_offsets"] = std::move(started);
   p->report_json = boost::json::serialize(report);
-  std::shared_ptr<const PublishedModel> latest(std::move(p));
-  if (options_.reclaimer != nullptr) latest = options_.reclaimer->Adopt(std::move(latest));
+  std::shared_ptr<const PublishedModel> latest =
+      Reclaimer::AdoptBy(options_.reclaimer, std::shared_ptr<const PublishedModel>(std::move(p)));
   c->latest.store(latest);
   // The rows changed since the previous publication, for its model topic;
   // taken (so the channel stays empty) even when nobody broadcasts.

@@ -47,7 +47,7 @@ std::shared_ptr<const PublishedModel> ModelPublisher::Publish(
   p->publish_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 
-  std::shared_ptr<const PublishedModel> published = Adopt(std::move(p));
+  std::shared_ptr<const PublishedModel> published = Reclaimer::AdoptBy(reclaimer_, std::move(p));
   if (before_visible) before_visible(*published);
   latest_.store(published);
   return published;
@@ -55,7 +55,8 @@ std::shared_ptr<const PublishedModel> ModelPublisher::Publish(
 
 void ModelPublisher::Install(std::shared_ptr<PublishedModel> model,
                              const std::function<void(const PublishedModel&)>& before_visible) {
-  std::shared_ptr<const PublishedModel> published = Adopt(std::move(model));
+  std::shared_ptr<const PublishedModel> published =
+      Reclaimer::AdoptBy(reclaimer_, std::move(model));
   if (before_visible) before_visible(*published);
   latest_.store(published);
 }

@@ -61,11 +61,6 @@ class ModelPublisher {
   std::shared_ptr<const PublishedModel> Latest() const { return latest_.load(); }
 
  private:
-  // `p` as it is made visible: adopted by the reclaimer, if any.
-  std::shared_ptr<const PublishedModel> Adopt(std::shared_ptr<const PublishedModel> p) const {
-    return reclaimer_ == nullptr ? p : reclaimer_->Adopt(std::move(p));
-  }
-
   Reclaimer* const reclaimer_;
   std::atomic<std::shared_ptr<const PublishedModel>> latest_;
   uint64_t versions_ = 0;  // writer only

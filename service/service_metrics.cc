@@ -116,11 +116,15 @@ ServiceMetrics::ServiceMetrics(api::Metrics* metrics) {
                                     "(the trie nodes it alone held)",
                                     r)
                                .Add({});
+  versions_free_seconds_ = &Register(BuildGauge(), "ranker_model_versions_free_seconds",
+                                     "Time the reclaimer thread spent freeing versions, in all", r)
+                                .Add({});
 }
 
 void ServiceMetrics::OnReclaimerScrape(const Reclaimer::Stats& stats) {
   versions_freed_->Set(static_cast<double>(stats.freed));
   version_free_seconds_->Set(stats.last_seconds);
+  versions_free_seconds_->Set(stats.seconds);
 }
 
 void ServiceMetrics::OnSnapshotScrape(const SnapshotStats& stats) {

@@ -15,6 +15,7 @@
 //   ranker_model_publish_rows                           gauge (rows it carried)
 //   ranker_model_versions_freed                         gauge (by the reclaimer thread)
 //   ranker_model_version_free_seconds                   gauge (the last one's time)
+//   ranker_model_versions_free_seconds                  gauge (all of them: the thread's time)
 //   ranker_consumer_lag_messages{topic,partition}       gauge (at scrape)
 //   ranker_consumer_fenced                              gauge (1: static member fenced)
 //   ranker_model_input_features{kind,binding}           gauge (bound / pooled)
@@ -93,6 +94,7 @@ class ServiceMetrics {
   prometheus::Gauge* snapshot_time_;
   prometheus::Gauge* versions_freed_;
   prometheus::Gauge* version_free_seconds_;
+  prometheus::Gauge* versions_free_seconds_;
 
   Mutex mu_;
   std::map<ingest::TopicPartition, prometheus::Gauge*> lag_series_ RANKER_GUARDED_BY(mu_);
