@@ -234,7 +234,8 @@ class Session : public std::enable_shared_from_this<Session> {
     return req;
   }
 
-  // Queues the request on the handler pool; the answer comes back to the strand.
+  // Runs the handler here, on the strand (inline_handlers), or queues it on
+  // the handler pool, from where the answer comes back to the strand.
   void Handle() {
     const bool keep_alive = parser_->keep_alive();
     if (!server_->TryStartRequest()) {
@@ -242,8 +243,13 @@ class Session : public std::enable_shared_from_this<Session> {
       const int status = server_->options().overload_status;
       return Reply(JsonError(status, "overloaded", "too many requests in flight"), keep_alive);
     }
+    Request request = ToRequest();
+    if (server_->options().inline_handlers && !server_->router().Offloaded(request)) {
+      Response response = Dispatch(&request);
+      return Reply(std::move(response), keep_alive);
+    }
     net::post(server_->handler_pool(),
-              [self = shared_from_this(), request = ToRequest(), keep_alive]() mutable {
+              [self = shared_from_this(), request = std::move(request), keep_alive]() mutable {
                 // The pool's threads are Asio's: named on their first task.
                 thread_local const bool named = (SetThreadName("ranker-handler"), true);
                 (void)named;
@@ -255,7 +261,7 @@ class Session : public std::enable_shared_from_this<Session> {
               });
   }
 
-  // Runs on the handler pool; touches no connection state.
+  // Runs on the handler pool (touching no connection state) or inline.
   Response Dispatch(Request* request) {
     std::string_view route;
     const auto start = std::chrono::steady_clock::now();

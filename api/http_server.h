@@ -16,9 +16,15 @@
 //     A request with neither has an empty body; routes that need a body
 //     answer it 411 (see RouteOptions::requires_body). "Expect:
 //     100-continue" is honoured;
-//   - handlers run on a pool of handler_threads, off the I/O threads, so a
-//     slow handler (a big rank call) does not stall reads, writes, /healthz
-//     or /metrics of other connections;
+//   - handlers run on the I/O thread that read the request
+//     (inline_handlers): a request is read, handled and answered without a
+//     hop to another thread and back, each of which waits for a CPU on a
+//     loaded machine (BENCHMARKS.md "Session 11"). While one runs, the other
+//     I/O threads serve the other connections. Routes marked
+//     RouteOptions::offload (those that may block for seconds: snapshot
+//     writes and restores) run on a pool of handler_threads, so that they
+//     never hold an I/O thread; with inline_handlers = false every handler
+//     does, as before;
 //   - overload: connections beyond max_connections are accepted, answered
 //     503 (Retry-After) and closed; requests beyond max_inflight_requests
 //     (queued for or running in a handler) are answered overload_status
@@ -47,8 +53,9 @@ namespace ranker::api {
 struct HttpServerOptions {
   std::string address = "127.0.0.1";   // IPv4 or IPv6 literal to listen on
   uint16_t port = 8080;                // 0: an ephemeral port, see port()
-  int threads = 2;                     // I/O threads (parsing, writing)
-  int handler_threads = 2;             // threads running handlers
+  int threads = 2;                     // I/O threads (parsing, inline handlers, writing)
+  int handler_threads = 2;             // threads running offloaded handlers
+  bool inline_handlers = true;         // false: every handler on the handler pool
   size_t max_body_bytes = 1 << 20;     // 413 beyond
   size_t max_header_bytes = 16 << 10;  // 431 beyond (request line + fields)
   int64_t read_timeout_ms = 10000;     // whole request, from its first byte

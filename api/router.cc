@@ -76,6 +76,14 @@ Response Router::Dispatch(Request* request, std::string_view* route_label) const
   return JsonError(404, "not_found", "no route for " + request->path);
 }
 
+bool Router::Offloaded(const Request& request) const {
+  const std::vector<std::string_view> path = SplitPath(request.path);
+  for (const Route& route : routes_) {
+    if (route.method == request.method && Match(route, path, nullptr)) return route.options.offload;
+  }
+  return false;
+}
+
 std::optional<Response> Router::CheckAdmin(const Request& request) const {
   if (options_.admin_token.empty()) {
     if (request.remote_is_loopback) return std::nullopt;

@@ -35,6 +35,10 @@ struct RouterOptions {
 struct RouteOptions {
   bool admin = false;          // needs the admin token (or a loopback peer)
   bool requires_body = false;  // 411 without Content-Length / chunked body
+  // The handler may block for long (a snapshot write or restore, a wait for
+  // the learner): the server runs it on its handler pool, never on an I/O
+  // thread (HttpServerOptions::inline_handlers).
+  bool offload = false;
 };
 
 // The route label used in metrics for requests that matched no route.
@@ -54,6 +58,10 @@ class Router {
   // *route_label receives the matched pattern (or kUnmatchedRoute); it
   // stays valid as long as the Router.
   Response Dispatch(Request* request, std::string_view* route_label) const;
+
+  // True when the route Dispatch would run for `request` is marked
+  // RouteOptions::offload (false when none matches: the answer is an error).
+  bool Offloaded(const Request& request) const;
 
   // Compares in time that depends only on `expected.size()`.
   static bool ConstantTimeEquals(std::string_view given, std::string_view expected);

@@ -1,26 +1,33 @@
-// Garbage collection cost of RocksDbSnapshotStore::Retain against the table
+// BM_RetainAfterDelta: garbage collection cost of RocksDbSnapshotStore::Retain against the table
 // size: a full snapshot of --rows rows, then a chain of deltas of 1000
 // changed rows each, Retain(5) after each (as the service does). The time
 // is of Retain alone (manual timing). gc=1 is the keys-written path
 // (rocksdb_rows.cc CollectGarbageOf), gc=0 the full scan of every row
 // version it replaced (RocksDbStoreOptions::gc_full_scan). Run side by
 // side: bench/snapshot_bench.sh does not cover it.
+// BM_PutDelta: a delta Put's cost against the table size, with and without
+// the row-key Bloom filter (RocksDbStoreOptions::row_bloom_bits): a delta of
+// 10k rows, `new` percent of them rows the store has never seen (the rest
+// replace stored rows), each looked up for the version it replaces
+// (SubtractReplaced). The time is of Put alone; Retain(5) follows, untimed.
 //   build-test/bench/ranker_bench_store_gc --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <string>
 
+#include "base/hash.h"
 #include "base/random.h"
 #include "store/rocksdb_snapshot_store.h"
 
 namespace ranker::store {
 namespace {
 
-std::string Bytes(uint64_t key, uint64_t gen) {
-  std::string b(64, '\0');
+std::string Bytes(uint64_t key, uint64_t gen, size_t size = 64) {
+  std::string b(size, '\0');
   Rng rng(key * 1000003u + gen);
   for (char& c : b) c = static_cast<char>(rng.NextU64());
   return b;
@@ -79,6 +86,68 @@ BENCHMARK(BM_RetainAfterDelta)
     ->Args({100000, 1})
     ->Args({1000000, 0})
     ->Args({1000000, 1})
+    ->Iterations(20)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+void BM_PutDelta(benchmark::State& state) {
+  const uint64_t rows = static_cast<uint64_t>(state.range(0));
+  const int new_percent = static_cast<int>(state.range(1));
+  const int bloom_bits = static_cast<int>(state.range(2));
+  constexpr size_t kDeltaRows = 10000;
+  constexpr size_t kRowBytes = 144;  // the standard row: 128 B of weights and state, and more
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      ("ranker_bench_put_" + std::to_string(::getpid()) + "_" + std::to_string(rows) + "_" +
+       std::to_string(new_percent) + "_" + std::to_string(bloom_bits));
+  std::filesystem::remove_all(dir);
+  {
+    RocksDbStoreOptions o;
+    o.sync = false;
+    o.row_bloom_bits = bloom_bits;
+    auto store = std::move(RocksDbSnapshotStore::Open(dir.string(), o)).value();
+    Snapshot full;
+    full.id = 1;
+    full.dense_state = "dense";
+    // Row keys are hashes (as the model's are): stored ones even, new ones
+    // odd, both spread over the whole key space.
+    const auto stored = [](uint64_t k) { return Mix64(k) & ~uint64_t{1}; };
+    for (uint64_t k = 0; k < rows; ++k)
+      full.changed_rows.emplace_back(stored(k), Bytes(k, 1, kRowBytes));
+    if (!store->Put(full).ok()) state.SkipWithError("put failed");
+    full.changed_rows.clear();
+    full.changed_rows.shrink_to_fit();
+    Rng rng(7);
+    uint64_t id = 1;
+    for (auto _ : state) {
+      Snapshot delta;
+      delta.id = id + 1;
+      delta.base_id = id;
+      delta.dense_state = "dense";
+      for (size_t i = 0; i < kDeltaRows; ++i) {
+        const bool is_new = static_cast<int>(rng.NextU64() % 100) < new_percent;
+        const uint64_t k = is_new ? rng.NextU64() | 1 : stored(rng.NextU64() % rows);
+        delta.changed_rows.emplace_back(k, Bytes(k, delta.id, kRowBytes));
+      }
+      std::sort(delta.changed_rows.begin(), delta.changed_rows.end());
+      delta.changed_rows.erase(
+          std::unique(delta.changed_rows.begin(), delta.changed_rows.end(),
+                      [](const auto& a, const auto& b) { return a.first == b.first; }),
+          delta.changed_rows.end());
+      const auto start = std::chrono::steady_clock::now();
+      if (!store->Put(delta).ok()) state.SkipWithError("put failed");
+      state.SetIterationTime(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      id = delta.id;
+      if (!store->Retain(5).ok()) state.SkipWithError("retain failed");
+    }
+    state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kDeltaRows));
+  }
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_PutDelta)
+    ->ArgNames({"rows", "new", "bloom"})
+    ->ArgsProduct({{1000000, 3000000}, {100, 0}, {0, 10}})
     ->Iterations(20)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);

@@ -35,6 +35,10 @@ void AddServiceRoutes(const ServingDeps& deps, api::Router* router) {
   using api::Method;
   const api::RouteOptions body{.admin = false, .requires_body = true};
   const api::RouteOptions admin{.admin = true, .requires_body = false};
+  // Reads or writes the snapshot store (a restore or a full snapshot takes
+  // seconds at 10M rows): never on an I/O thread.
+  const api::RouteOptions slow{.offload = true};
+  const api::RouteOptions slow_admin{.admin = true, .offload = true};
   router->Add(Method::kPost, "/v1/rank",
               RankHandler(deps.models, deps.rank, deps.new_request_id, deps.score_pool), body);
   router->Add(Method::kPost, "/v1/events", EventsHandler(deps.events), body);
@@ -44,10 +48,10 @@ void AddServiceRoutes(const ServingDeps& deps, api::Router* router) {
   router->Add(Method::kGet, "/healthz", api::HealthzHandler());
   router->Add(Method::kGet, "/readyz", api::ReadyzHandler(deps.ready));
   router->Add(Method::kGet, "/metrics", MetricsTextHandler(deps.render_metrics));
-  router->Add(Method::kGet, "/v1/snapshots", SnapshotsHandler(deps.snapshots));
-  router->Add(Method::kPost, "/v1/snapshots", TakeSnapshotHandler(deps.snapshots), admin);
+  router->Add(Method::kGet, "/v1/snapshots", SnapshotsHandler(deps.snapshots), slow);
+  router->Add(Method::kPost, "/v1/snapshots", TakeSnapshotHandler(deps.snapshots), slow_admin);
   router->Add(Method::kPost, "/v1/snapshots/{id}/restore", RestoreSnapshotHandler(deps.snapshots),
-              admin);
+              slow_admin);
   api::AddDashboardRoutes(router);
 }
 

@@ -173,8 +173,15 @@ void AddServiceKeys(std::vector<KeyEntry>* t) {
   t->push_back(Key("http.address", "HTTP listen address (serve --http ADDR:PORT)",
                    REF(service.http.address)));
   t->push_back(PortKey());
-  t->push_back(Key("http.threads", "HTTP I/O threads", REF(service.http.threads)));
-  t->push_back(Key("http.handler_threads", "threads running handlers (ranking)",
+  t->push_back(Key("http.threads", "HTTP I/O threads (reading, inline handlers, writing)",
+                   REF(service.http.threads)));
+  t->push_back(Key("http.inline_handlers",
+                   "run handlers (ranking) on the I/O thread that read the request; false: on "
+                   "the handler threads",
+                   REF(service.http.inline_handlers)));
+  t->push_back(Key("http.handler_threads",
+                   "threads running the handlers that may block (the snapshot routes), "
+                   "and every handler without inline_handlers",
                    REF(service.http.handler_threads)));
   t->push_back(
       Key("http.score_threads",

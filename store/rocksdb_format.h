@@ -56,6 +56,9 @@ inline constexpr std::string_view kMaxIdKey = "N";
 inline constexpr char kManifestPrefix = 'M';
 inline constexpr char kDensePrefix = 'D';
 inline constexpr char kRowPrefix = 'R';
+// A row key's bytes that name the row, without its version: kRowPrefix and
+// the 8-byte key (RowKey); the store's Bloom filter is on them.
+inline constexpr size_t kRowKeyPrefix = 9;
 inline constexpr char kWrittenPrefix = 'W';
 inline constexpr std::string_view kWrittenSinceKey = "G";
 inline constexpr size_t kWrittenChunkKeys = 65536;

@@ -24,7 +24,8 @@ namespace ranker::store::internal {
 Status FromRocks(const rocksdb::Status& s, std::string_view what);
 
 // ReadOptions iterating only the keys that start with `prefix`, at `snap`
-// (nullptr: the current state). Not copyable: ro points into it.
+// (nullptr: the current state), in total order (past the Bloom filter's
+// prefixes). Not copyable: ro points into it.
 struct PrefixRead {
   PrefixRead(char prefix, const rocksdb::Snapshot* snap);
   PrefixRead(const PrefixRead&) = delete;
@@ -33,6 +34,12 @@ struct PrefixRead {
   rocksdb::Slice limit_slice;
   rocksdb::ReadOptions ro;
 };
+
+// ReadOptions for iterators that Seek one row's versions at a time
+// (format::RowKey(key, v), then Next while the key is the same): in prefix
+// mode, so that the row-key Bloom filter skips the SST files without the
+// row, and the iterator stops at the row's last version.
+rocksdb::ReadOptions RowVersionsRead();
 
 // Streams the live rows `lineage` sees into `sink` (ascending keys),
 // checking each against its RowHash; counts them into *count and sums their

@@ -86,6 +86,13 @@ PrefixRead::PrefixRead(char prefix, const rocksdb::Snapshot* snap)
     : first(1, prefix), limit(1, static_cast<char>(prefix + 1)), limit_slice(limit) {
   ro.snapshot = snap;
   ro.iterate_upper_bound = &limit_slice;
+  ro.total_order_seek = true;
+}
+
+rocksdb::ReadOptions RowVersionsRead() {
+  rocksdb::ReadOptions ro;
+  ro.prefix_same_as_start = true;
+  return ro;
 }
 
 Status ScanVisibleRows(rocksdb::DB* db, const rocksdb::Snapshot* snap, const Lineage& lineage,
@@ -133,8 +140,7 @@ Status SubtractReplaced(rocksdb::DB* db, const Snapshot& s, const Lineage& base,
   for (const auto& row : s.changed_rows) keys.emplace_back(row.first, false);
   for (uint64_t key : s.removed_rows) keys.emplace_back(key, true);
   std::sort(keys.begin(), keys.end());
-  PrefixRead read(format::kRowPrefix, nullptr);
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read.ro));
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(RowVersionsRead()));
   format::RowValue value;
   std::string buf;
   for (const auto& [key, removal] : keys) {
@@ -251,8 +257,7 @@ Status CollectGarbageOf(rocksdb::DB* db, const Lineage& candidates, const Lineag
   }
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-  PrefixRead read(format::kRowPrefix, nullptr);
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read.ro));
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(RowVersionsRead()));
   RowGroup group;
   for (uint64_t key : keys) {
     group.key = key;

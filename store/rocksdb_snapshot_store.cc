@@ -1,7 +1,9 @@
 #include "store/rocksdb_snapshot_store.h"
 
 #include <rocksdb/cache.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
@@ -72,6 +74,9 @@ Status RocksDbStoreOptions::Validate() const {
   if (write_buffer_bytes < (1u << 20)) {
     return Status::InvalidArgument("store.write_buffer_bytes must be >= 1 MiB");
   }
+  if (row_bloom_bits < 0 || row_bloom_bits > 64) {
+    return Status::InvalidArgument("store.row_bloom_bits must be in [0, 64]");
+  }
   return Status::OK();
 }
 
@@ -97,6 +102,15 @@ rocksdb::Options DbOptions(const RocksDbStoreOptions& options) {
   o.write_buffer_size = options.write_buffer_bytes;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  if (options.row_bloom_bits > 0) {
+    // Every key's first kRowKeyPrefix bytes go into the filter; for a row
+    // key that is the row, whatever its version (format::RowKey). Scans
+    // read in total order (PrefixRead); a row's versions are read in
+    // prefix mode (internal::RowVersions).
+    o.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(format::kRowKeyPrefix));
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(options.row_bloom_bits));
+    table.whole_key_filtering = false;
+  }
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return o;
 }
@@ -107,6 +121,7 @@ StatusOr<uint64_t> CheckLayout(rocksdb::DB* db, const std::string& path) {
   rocksdb::ReadOptions ro;
   StatusOr<std::string> layout = ReadValue(db, ro, std::string(format::kLayoutKey), path);
   if (layout.status().code() == Status::Code::kNotFound) {
+    ro.total_order_seek = true;
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
     it->SeekToFirst();
     if (it->Valid()) return Status::Corruption(path + ": a RocksDB that is not a snapshot store");

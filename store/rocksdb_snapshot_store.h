@@ -40,6 +40,12 @@ struct RocksDbStoreOptions {
   // Garbage collection scans every row version (the O(table) reference, for
   // tests and benchmarks) instead of the keys the snapshots concerned wrote.
   bool gc_full_scan = false;
+  // Bits per row key of the Bloom filter on row keys (kRowPrefix + the
+  // 8-byte key, all versions alike), so that a Put's look-up of the version
+  // a delta row replaces skips every SST file that has none: a new row costs
+  // no block read. 0: no filter (the reference path, for benchmarks).
+  // Memory: bits / 8 bytes per stored row version, in the table readers.
+  int row_bloom_bits = 10;
 
   Status Validate() const;
 };

@@ -4,6 +4,7 @@
 #include "api/http_server.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <chrono>
@@ -69,6 +70,21 @@ class HttpServerTest : public ::testing::Test {
     router_.Add(Method::kPost, "/admin", [](const Request&) { return JsonResponse("\"ok\""); },
                 {.admin = true});
     router_.Add(Method::kGet, "/metrics", MetricsHandler(&metrics_));
+    router_.Add(Method::kGet, "/thread", [](const Request&) { return JsonResponse(ThreadName()); });
+    router_.Add(Method::kGet, "/offloaded/thread",
+                [](const Request&) { return JsonResponse(ThreadName()); }, {.offload = true});
+    router_.Add(Method::kGet, "/offloaded/block",
+                [this](const Request&) {
+                  gate_.Arrive();
+                  return JsonResponse("\"released\"");
+                },
+                {.offload = true});
+  }
+  // The name of the thread running the handler, as a JSON string.
+  static std::string ThreadName() {
+    char name[16] = {};
+    pthread_getname_np(pthread_self(), name, sizeof(name));
+    return "\"" + std::string(name) + "\"";
   }
   ~HttpServerTest() override {
     gate_.Open();
@@ -107,6 +123,59 @@ TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   auto echo = c.RoundTrip(PostRequest("/echo", body));
   ASSERT_TRUE(echo.has_value());
   EXPECT_EQ(echo->body, "{\"len\":300}");
+}
+
+TEST_F(HttpServerTest, HandlersRunOnTheIoThreadUnlessOffloaded) {
+  StartServer();
+  TestClient c(port());
+  auto inline_reply = c.RoundTrip(GetRequest("/thread"));
+  auto offloaded = c.RoundTrip(GetRequest("/offloaded/thread"));
+  ASSERT_TRUE(inline_reply.has_value() && offloaded.has_value());
+  EXPECT_EQ(inline_reply->body, "\"ranker-http\"");
+  EXPECT_EQ(offloaded->body, "\"ranker-handler\"");
+}
+
+TEST_F(HttpServerTest, WithoutInlineHandlersEveryHandlerRunsOnThePool) {
+  options_.inline_handlers = false;
+  StartServer();
+  TestClient c(port());
+  for (const char* path : {"/thread", "/offloaded/thread"}) {
+    auto r = c.RoundTrip(GetRequest(path));
+    ASSERT_TRUE(r.has_value()) << path;
+    EXPECT_EQ(r->body, "\"ranker-handler\"") << path;
+  }
+}
+
+TEST_F(HttpServerTest, ABlockedInlineHandlerLeavesTheOtherIoThreadServing) {
+  options_.threads = 2;
+  StartServer();
+  TestClient blocked(port());
+  ASSERT_TRUE(blocked.Send(GetRequest("/block")));
+  ASSERT_TRUE(gate_.WaitArrived(1));
+  TestClient other(port());
+  auto r = other.RoundTrip(GetRequest("/ping"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body, "\"pong\"");
+  gate_.Open();
+  auto released = blocked.Read();
+  ASSERT_TRUE(released.has_value());
+  EXPECT_EQ(released->body, "\"released\"");
+}
+
+TEST_F(HttpServerTest, AnOffloadedHandlerNeverHoldsTheOnlyIoThread) {
+  options_.threads = 1;
+  StartServer();
+  TestClient blocked(port());
+  ASSERT_TRUE(blocked.Send(GetRequest("/offloaded/block")));
+  ASSERT_TRUE(gate_.WaitArrived(1));
+  TestClient other(port());
+  auto r = other.RoundTrip(GetRequest("/ping"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body, "\"pong\"");
+  gate_.Open();
+  auto released = blocked.Read();
+  ASSERT_TRUE(released.has_value());
+  EXPECT_EQ(released->body, "\"released\"");
 }
 
 TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {

@@ -67,6 +67,26 @@ TEST_F(RouterTest, RoutesByMethodAndPath) {
   EXPECT_EQ(Answer(router_, Make(Method::kPost, "/v1/snapshots")).body, "take");
 }
 
+TEST_F(RouterTest, OffloadedFollowsTheMatchedRoute) {
+  Router router;
+  router.Add(Method::kGet, "/fast", [](const Request&) { return JsonResponse("1"); });
+  router.Add(Method::kPost, "/slow/{id}", [](const Request&) { return JsonResponse("2"); },
+             {.offload = true});
+  Request fast, slow, slow_get, none;
+  fast.method = Method::kGet;
+  fast.SetTarget("/fast");
+  slow.method = Method::kPost;
+  slow.SetTarget("/slow/7");
+  slow_get.method = Method::kGet;  // the path matches, the method does not: a 405
+  slow_get.SetTarget("/slow/7");
+  none.method = Method::kPost;
+  none.SetTarget("/nowhere");
+  EXPECT_FALSE(router.Offloaded(fast));
+  EXPECT_TRUE(router.Offloaded(slow));
+  EXPECT_FALSE(router.Offloaded(slow_get));
+  EXPECT_FALSE(router.Offloaded(none));
+}
+
 TEST_F(RouterTest, PathParameterIsCaptured) {
   Request req = Make(Method::kPost, "/v1/snapshots/snap-17/restore");
   std::string_view route;
