@@ -1,5 +1,6 @@
 #include "api/json_writer.h"
 
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 #include <cassert>
 #include <charconv>
@@ -8,7 +9,18 @@
 namespace ranker::api {
 
 void AppendJsonString(std::string* out, std::string_view value) {
-  out->append(boost::json::serialize(boost::json::string_view(value.data(), value.size())));
+  // Printable ASCII other than '"' and '\\' (keys, ids, most values) is
+  // its own JSON string; anything else is escaped by Boost.JSON.
+  const bool plain = std::all_of(value.begin(), value.end(), [](char c) {
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+  });
+  if (!plain) {
+    out->append(boost::json::serialize(boost::json::string_view(value.data(), value.size())));
+    return;
+  }
+  out->push_back('"');
+  out->append(value);
+  out->push_back('"');
 }
 
 void AppendJsonNumber(std::string* out, double value) {

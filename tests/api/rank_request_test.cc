@@ -253,5 +253,18 @@ TEST(JsonWriter, DocumentsParseAndStringsEscape) {
   EXPECT_TRUE(arr[10].as_object().empty());
 }
 
+// The plain-ASCII fast path writes what Boost.JSON writes, for every byte.
+TEST(JsonWriter, StringsAreWhatBoostJsonWritesForEveryByte) {
+  for (int b = 0; b < 256; ++b) {
+    const std::string value = std::string("id-") + static_cast<char>(b) + "-7";
+    std::string out;
+    AppendJsonString(&out, value);
+    EXPECT_EQ(out, json::serialize(json::string_view(value.data(), value.size()))) << b;
+  }
+  std::string empty;
+  AppendJsonString(&empty, "");
+  EXPECT_EQ(empty, "\"\"");
+}
+
 }  // namespace
 }  // namespace ranker::api
