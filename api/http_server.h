@@ -24,7 +24,8 @@
 //     RouteOptions::offload (those that may block for seconds: snapshot
 //     writes and restores) run on a pool of handler_threads, so that they
 //     never hold an I/O thread; with inline_handlers = false every handler
-//     does, as before;
+//     runs there. Inline, at most `threads` requests run at once and the
+//     next ones wait, unread, in their sockets;
 //   - overload: connections beyond max_connections are accepted, answered
 //     503 (Retry-After) and closed; requests beyond max_inflight_requests
 //     (queued for or running in a handler) are answered overload_status

@@ -33,32 +33,49 @@ std::string Bytes(uint64_t key, uint64_t gen, size_t size = 64) {
   return b;
 }
 
+// A store at `dir` holding snapshot 1 (full): for k < rows, row key(k)
+// with Bytes(k, 1, row_bytes). nullptr (and the state's error) on failure.
+template <typename KeyFn>
+std::unique_ptr<RocksDbSnapshotStore> StoreWithBase(const std::filesystem::path& dir,
+                                                    const RocksDbStoreOptions& o, uint64_t rows,
+                                                    KeyFn key, size_t row_bytes,
+                                                    benchmark::State& state) {
+  std::filesystem::remove_all(dir);
+  auto store = std::move(RocksDbSnapshotStore::Open(dir.string(), o)).value();
+  Snapshot full;
+  full.id = 1;
+  full.dense_state = "dense";
+  for (uint64_t k = 0; k < rows; ++k)
+    full.changed_rows.emplace_back(key(k), Bytes(k, 1, row_bytes));
+  if (!store->Put(full).ok()) state.SkipWithError("put failed");
+  return store;
+}
+
+// The header of the delta that follows snapshot `id`.
+Snapshot DeltaAfter(uint64_t id) {
+  Snapshot delta;
+  delta.id = id + 1;
+  delta.base_id = id;
+  delta.dense_state = "dense";
+  return delta;
+}
+
 void BM_RetainAfterDelta(benchmark::State& state) {
   const uint64_t rows = static_cast<uint64_t>(state.range(0));
   const bool keys_written = state.range(1) != 0;
   const std::filesystem::path dir = std::filesystem::temp_directory_path() /
                                     ("ranker_bench_gc_" + std::to_string(::getpid()) + "_" +
                                      std::to_string(rows) + "_" + std::to_string(keys_written));
-  std::filesystem::remove_all(dir);
   {
     RocksDbStoreOptions o;
     o.sync = false;
     o.gc_full_scan = !keys_written;
-    auto store = std::move(RocksDbSnapshotStore::Open(dir.string(), o)).value();
-    Snapshot full;
-    full.id = 1;
-    full.dense_state = "dense";
-    for (uint64_t k = 0; k < rows; ++k) full.changed_rows.emplace_back(k, Bytes(k, 1));
-    if (!store->Put(full).ok()) state.SkipWithError("put failed");
-    full.changed_rows.clear();
-    full.changed_rows.shrink_to_fit();
+    auto store = StoreWithBase(
+        dir, o, rows, [](uint64_t k) { return k; }, 64, state);
     Rng rng(7);
     uint64_t id = 1;
     for (auto _ : state) {
-      Snapshot delta;
-      delta.id = id + 1;
-      delta.base_id = id;
-      delta.dense_state = "dense";
+      Snapshot delta = DeltaAfter(id);
       std::vector<bool> used(rows, false);
       while (delta.changed_rows.size() < 1000) {
         const uint64_t k = rng.NextU64() % rows;
@@ -100,30 +117,18 @@ void BM_PutDelta(benchmark::State& state) {
       std::filesystem::temp_directory_path() /
       ("ranker_bench_put_" + std::to_string(::getpid()) + "_" + std::to_string(rows) + "_" +
        std::to_string(new_percent) + "_" + std::to_string(bloom_bits));
-  std::filesystem::remove_all(dir);
   {
     RocksDbStoreOptions o;
     o.sync = false;
     o.row_bloom_bits = bloom_bits;
-    auto store = std::move(RocksDbSnapshotStore::Open(dir.string(), o)).value();
-    Snapshot full;
-    full.id = 1;
-    full.dense_state = "dense";
     // Row keys are hashes (as the model's are): stored ones even, new ones
     // odd, both spread over the whole key space.
     const auto stored = [](uint64_t k) { return Mix64(k) & ~uint64_t{1}; };
-    for (uint64_t k = 0; k < rows; ++k)
-      full.changed_rows.emplace_back(stored(k), Bytes(k, 1, kRowBytes));
-    if (!store->Put(full).ok()) state.SkipWithError("put failed");
-    full.changed_rows.clear();
-    full.changed_rows.shrink_to_fit();
+    auto store = StoreWithBase(dir, o, rows, stored, kRowBytes, state);
     Rng rng(7);
     uint64_t id = 1;
     for (auto _ : state) {
-      Snapshot delta;
-      delta.id = id + 1;
-      delta.base_id = id;
-      delta.dense_state = "dense";
+      Snapshot delta = DeltaAfter(id);
       for (size_t i = 0; i < kDeltaRows; ++i) {
         const bool is_new = static_cast<int>(rng.NextU64() % 100) < new_percent;
         const uint64_t k = is_new ? rng.NextU64() | 1 : stored(rng.NextU64() % rows);

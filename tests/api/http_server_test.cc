@@ -100,6 +100,23 @@ class HttpServerTest : public ::testing::Test {
 
   uint16_t port() const { return server_->port(); }
 
+  // Starts the server, holds a request in `block_path`'s handler, and checks
+  // that another connection's /ping is answered meanwhile.
+  void ExpectPingAnsweredWhileBlockedIn(const char* block_path) {
+    StartServer();
+    TestClient blocked(port());
+    ASSERT_TRUE(blocked.Send(GetRequest(block_path)));
+    ASSERT_TRUE(gate_.WaitArrived(1));
+    TestClient other(port());
+    auto r = other.RoundTrip(GetRequest("/ping"));
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->body, "\"pong\"");
+    gate_.Open();
+    auto released = blocked.Read();
+    ASSERT_TRUE(released.has_value());
+    EXPECT_EQ(released->body, "\"released\"");
+  }
+
   HttpServerOptions options_;
   Router router_;
   Metrics metrics_;
@@ -148,34 +165,12 @@ TEST_F(HttpServerTest, WithoutInlineHandlersEveryHandlerRunsOnThePool) {
 
 TEST_F(HttpServerTest, ABlockedInlineHandlerLeavesTheOtherIoThreadServing) {
   options_.threads = 2;
-  StartServer();
-  TestClient blocked(port());
-  ASSERT_TRUE(blocked.Send(GetRequest("/block")));
-  ASSERT_TRUE(gate_.WaitArrived(1));
-  TestClient other(port());
-  auto r = other.RoundTrip(GetRequest("/ping"));
-  ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->body, "\"pong\"");
-  gate_.Open();
-  auto released = blocked.Read();
-  ASSERT_TRUE(released.has_value());
-  EXPECT_EQ(released->body, "\"released\"");
+  ExpectPingAnsweredWhileBlockedIn("/block");
 }
 
 TEST_F(HttpServerTest, AnOffloadedHandlerNeverHoldsTheOnlyIoThread) {
   options_.threads = 1;
-  StartServer();
-  TestClient blocked(port());
-  ASSERT_TRUE(blocked.Send(GetRequest("/offloaded/block")));
-  ASSERT_TRUE(gate_.WaitArrived(1));
-  TestClient other(port());
-  auto r = other.RoundTrip(GetRequest("/ping"));
-  ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->body, "\"pong\"");
-  gate_.Open();
-  auto released = blocked.Read();
-  ASSERT_TRUE(released.has_value());
-  EXPECT_EQ(released->body, "\"released\"");
+  ExpectPingAnsweredWhileBlockedIn("/offloaded/block");
 }
 
 TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
