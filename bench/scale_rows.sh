@@ -6,6 +6,8 @@
 # (capture pause, write time, restore) at each size.
 # Usage: bench/scale_rows.sh BUILD_DIR [SIZES...]   (default: 100000 1000000 3000000 10000000)
 #   SNAPSHOT=0 skips the RocksDB snapshot bench (it trains its way to the size: slow at 10M).
+#   BATCHES="1 32" (default "1"): the learner's batch sizes, one bench_scale run each
+#   (32 is the service's train.batch_size).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -14,8 +16,10 @@ sizes=("$@")
 [ ${#sizes[@]} -eq 0 ] && sizes=(100000 1000000 3000000 10000000)
 echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%FT%TZ)"
 for n in "${sizes[@]}"; do
-  echo "=== $n rows"
-  "$build/bench/ranker_bench_scale" --rows "$n"
+  for b in ${BATCHES:-1}; do
+    echo "=== $n rows, batch $b"
+    "$build/bench/ranker_bench_scale" --rows "$n" --batch "$b"
+  done
 done
 if [ "${SNAPSHOT:-1}" != 0 ]; then
   for n in "${sizes[@]}"; do
