@@ -59,6 +59,8 @@ inline constexpr char kRowPrefix = 'R';
 // A row key's bytes that name the row, without its version: kRowPrefix and
 // the 8-byte key (RowKey); the store's Bloom filter is on them.
 inline constexpr size_t kRowKeyPrefix = 9;
+// Whether `key` is in the rows' key range (well formed or not).
+inline bool IsRowKey(std::string_view key) { return !key.empty() && key[0] == kRowPrefix; }
 inline constexpr char kWrittenPrefix = 'W';
 inline constexpr std::string_view kWrittenSinceKey = "G";
 inline constexpr size_t kWrittenChunkKeys = 65536;

@@ -38,7 +38,11 @@ struct PrefixRead {
 // ReadOptions for iterators that Seek one row's versions at a time
 // (format::RowKey(key, v), then Next while the key is the same): in prefix
 // mode, so that the row-key Bloom filter skips the SST files without the
-// row, and the iterator stops at the row's last version.
+// row, and the iterator stops at the row's last version. No upper bound
+// (one would keep RocksDB from using the filter): without the filter
+// (RocksDbStoreOptions::row_bloom_bits 0) the iterator runs on past the
+// rows, and its users stop at the first key that is not a row's
+// (format::IsRowKey).
 rocksdb::ReadOptions RowVersionsRead();
 
 // Streams the live rows `lineage` sees into `sink` (ascending keys),

@@ -16,6 +16,7 @@ Status FindVisible(rocksdb::Iterator* it, uint64_t key, const Lineage& lineage,
                    format::RowValue* value, std::string* buf) {
   *value = format::RowValue{};
   for (it->Seek(format::RowKey(key, lineage.newest())); it->Valid(); it->Next()) {
+    if (!format::IsRowKey(it->key().ToStringView())) break;  // past the rows
     uint64_t row_key = 0, version = 0;
     if (!format::ParseRowKey(it->key().ToStringView(), &row_key, &version)) {
       return Status::Corruption("malformed row key");
@@ -263,6 +264,7 @@ Status CollectGarbageOf(rocksdb::DB* db, const Lineage& candidates, const Lineag
     group.key = key;
     group.versions.clear();
     for (it->Seek(format::RowKey(key, ~uint64_t{0})); it->Valid(); it->Next()) {
+      if (!format::IsRowKey(it->key().ToStringView())) break;  // past the rows
       uint64_t row_key = 0, version = 0;
       if (!format::ParseRowKey(it->key().ToStringView(), &row_key, &version)) continue;
       if (row_key != key) break;

@@ -106,7 +106,7 @@ rocksdb::Options DbOptions(const RocksDbStoreOptions& options) {
     // Every key's first kRowKeyPrefix bytes go into the filter; for a row
     // key that is the row, whatever its version (format::RowKey). Scans
     // read in total order (PrefixRead); a row's versions are read in
-    // prefix mode (internal::RowVersions).
+    // prefix mode (internal::RowVersionsRead).
     o.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(format::kRowKeyPrefix));
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(options.row_bloom_bits));
     table.whole_key_filtering = false;

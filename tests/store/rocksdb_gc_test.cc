@@ -252,6 +252,9 @@ TEST(RocksDbRowBloom, DeltasOverFilesOnDiskMatchTheUnfilteredStore) {
         const uint64_t k = key(3000 + 100 * id + i);
         d.changed_rows.emplace_back(k, RowBytes(k, id));
       }
+      // A new row above every stored one: its look-up meets the keys after
+      // the rows (the store's other records), not another row.
+      d.changed_rows.emplace_back(~uint64_t{0} - id, RowBytes(~uint64_t{0} - id, id));
       for (int i = 0; i < 50; ++i) {  // removed rows, and keys the store never had
         const uint64_t k = i % 5 == 0 ? key(1000000 + i) : key(rng.NextU64() % 3000);
         bool seen = false;
