@@ -172,8 +172,16 @@ cmd_start() {
   [[ -s "$dir/server.properties" ]] || write_config "$2"
   if [[ ! -e "$dir/data/meta.properties" ]]; then
     local id
-    id=$(python3 -c 'import base64,uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
-    java_run kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" \
+    # Like Kafka's own Uuid.randomUuid: never an id that starts with '-', which
+    # the tool's argument parser would take for an option (1 in 64 would).
+    id=$(python3 -c '
+import base64, uuid
+while True:
+    id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not id.startswith("-"):
+        print(id)
+        break')
+    java_run kafka.tools.StorageTool format --cluster-id="$id" -c "$dir/server.properties" \
       >"$dir/format.log" 2>&1 || die "storage format failed: $(tail -n 5 "$dir/format.log")"
   fi
   java_cmd
