@@ -11,13 +11,14 @@
 
 namespace ranker::learner {
 
-// Every node starts with its reference count (how many parents and tries
-// hold it) and its kind. An inner node's `count` is its non-null children;
-// a leaf's, its rows.
+// Every node starts with the epoch it was born in (unique in the process,
+// so a node is its writer's alone exactly when born in the writer's
+// current epoch) and its kind. An inner node's `count` is its non-null
+// children; a leaf's, its rows.
 struct RowTrie::Node {
-  std::atomic<uint32_t> refs{1};
-  bool leaf = false;
-  uint16_t count = 0;
+  uint64_t birth : 48 = 0;
+  uint64_t count : 15 = 0;
+  uint64_t leaf : 1 = 0;
 };
 
 struct RowTrie::Inner : Node {
@@ -28,11 +29,71 @@ struct RowTrie::Inner : Node {
 // values[count * width].
 struct RowTrie::Leaf : Node {};
 
-RowTrie::RowTrie(int width) : width_(width) {}
+// The nodes a writer replaced during one era, freed when the era goes: when
+// no copy taken before its end lives. Each era holds the next, so eras go
+// in order.
+struct RowTrie::Era {
+  std::vector<Node*> nodes;
+  std::shared_ptr<Era> next;
+
+  ~Era() {
+    for (Node* n : nodes) FreeNode(n);
+    // Unchained iteratively: a slow reader's release may end many eras.
+    while (next != nullptr && next.use_count() == 1) {
+      std::shared_ptr<Era> after = std::move(next->next);
+      next.reset();
+      next = std::move(after);
+    }
+  }
+};
+
+// What the tries sharing nodes share: who writes, the newest era, and the
+// subtrees a dead writer left to its copies.
+struct RowTrie::Lineage {
+  std::mutex mu;
+  uint64_t writer = 0;        // the writer's id_; 0: none
+  Era* head = nullptr;        // the era the writer retires into
+  bool head_written = false;  // the writer wrote since head began
+  // Reachable from a dead writer's root and never replaced: freed with
+  // the lineage (or taken back by a copy that takes over).
+  std::vector<Node*> orphans;
+
+  ~Lineage() {
+    for (Node* n : orphans) FreeTree(n);
+  }
+};
+
+namespace {
+std::atomic<uint64_t> g_serial{1};
+std::atomic<size_t> g_live_nodes{0};
+}  // namespace
+
+uint64_t RowTrie::NextSerial() { return g_serial.fetch_add(1, std::memory_order_relaxed); }
+
+size_t RowTrie::LiveNodes() { return g_live_nodes.load(std::memory_order_relaxed); }
+
+RowTrie::RowTrie(int width) : width_(width), id_(NextSerial()) {}
 
 RowTrie::RowTrie(const RowTrie& other)
-    : width_(other.width_), size_(other.size_), root_(other.root_) {
-  if (root_ != nullptr) Ref(root_);
+    : width_(other.width_),
+      size_(other.size_),
+      root_(other.root_),
+      lineage_(other.lineage_),
+      id_(NextSerial()) {
+  if (lineage_ == nullptr) return;
+  std::lock_guard<std::mutex> lock(lineage_->mu);
+  if (lineage_->writer == other.id_ && other.wrote_) {
+    // The writer's later writes must leave this copy unchanged: a new era
+    // (this copy holds it) and a new epoch (every node is shared now).
+    auto era = std::make_shared<Era>();
+    other.era_->next = era;
+    other.era_ = era;
+    other.epoch_ = NextSerial();
+    other.wrote_ = false;
+    lineage_->head = era.get();
+    lineage_->head_written = false;
+  }
+  era_ = other.era_;
 }
 
 RowTrie& RowTrie::operator=(const RowTrie& other) {
@@ -46,69 +107,188 @@ RowTrie& RowTrie::operator=(const RowTrie& other) {
 RowTrie::RowTrie(RowTrie&& other) noexcept
     : width_(other.width_),
       size_(std::exchange(other.size_, 0)),
-      root_(std::exchange(other.root_, nullptr)) {}
+      root_(std::exchange(other.root_, nullptr)),
+      lineage_(std::move(other.lineage_)),
+      era_(std::move(other.era_)),
+      epoch_(std::exchange(other.epoch_, 0)),
+      wrote_(std::exchange(other.wrote_, false)),
+      id_(std::exchange(other.id_, NextSerial())) {}
 
 RowTrie& RowTrie::operator=(RowTrie&& other) noexcept {
   if (this != &other) {
-    Clear();
+    Release();
     width_ = other.width_;
     size_ = std::exchange(other.size_, 0);
     root_ = std::exchange(other.root_, nullptr);
+    lineage_ = std::move(other.lineage_);
+    era_ = std::move(other.era_);
+    epoch_ = std::exchange(other.epoch_, 0);
+    wrote_ = std::exchange(other.wrote_, false);
+    id_ = std::exchange(other.id_, NextSerial());
   }
   return *this;
 }
 
-RowTrie::~RowTrie() { Clear(); }
+RowTrie::~RowTrie() { Release(); }
 
-void RowTrie::Clear() {
-  if (root_ != nullptr) Unref(root_);
-  root_ = nullptr;
+void RowTrie::Clear() { Release(); }
+
+void RowTrie::Release() {
+  Node* root = std::exchange(root_, nullptr);
   size_ = 0;
+  if (lineage_ != nullptr) {
+    std::vector<Node*> shared;
+    {
+      std::lock_guard<std::mutex> lock(lineage_->mu);
+      if (lineage_->writer == id_) {
+        lineage_->writer = 0;
+        if (!wrote_) {
+          // Every node is its copies' too, and one of them may take over.
+          if (root != nullptr) lineage_->orphans.push_back(root);
+          root = nullptr;
+        }
+      } else {
+        root = nullptr;  // a copy's rows are the writer's or an era's
+      }
+    }
+    if (root != nullptr) {
+      // A writer that wrote since its last copy: no copy can take over, so
+      // the walk needs no lock. Its own nodes go now, the shared subtrees
+      // with the lineage.
+      FreeOwned(root, &shared);
+      if (!shared.empty()) {
+        std::lock_guard<std::mutex> lock(lineage_->mu);
+        lineage_->orphans.insert(lineage_->orphans.end(), shared.begin(), shared.end());
+      }
+    }
+  }
+  era_.reset();
+  lineage_.reset();
+  epoch_ = 0;
+  wrote_ = false;
+}
+
+// Frees the nodes of n's subtree born in this epoch (a connected top part:
+// a node born in it has a parent born in it); the subtrees below them that
+// copies share go to *shared.
+void RowTrie::FreeOwned(Node* n, std::vector<Node*>* shared) const {
+  if (!Owned(n)) {
+    shared->push_back(n);
+    return;
+  }
+  if (!n->leaf) {
+    for (Node* c : static_cast<Inner*>(n)->child) {
+      if (c != nullptr) FreeOwned(c, shared);
+    }
+  }
+  FreeNode(n);
+}
+
+void RowTrie::BeginWriteSlow() {
+  if (lineage_ == nullptr) {  // the first write: a lineage of its own
+    lineage_ = std::make_shared<Lineage>();
+    era_ = std::make_shared<Era>();
+    lineage_->head = era_.get();
+  }
+  // Held past the lock (a detach replaces both): the old era's release may
+  // free nodes, and the lock's mutex lives in the old lineage.
+  const std::shared_ptr<Lineage> held = lineage_;
+  std::shared_ptr<Era> old_era;
+  {
+    std::lock_guard<std::mutex> lock(held->mu);
+    Lineage& l = *held;
+    if (l.writer == id_) {
+      // The writer, after a copy was taken: the era began with it.
+      l.head_written = true;
+    } else if (era_.get() == l.head && !l.head_written) {
+      // A copy of the newest rows (nobody wrote since): it takes over. A
+      // dead writer left these rows to the lineage; they are this trie's
+      // again.
+      if (!l.orphans.empty()) {
+        assert(l.orphans.size() == 1 && l.orphans[0] == root_);
+        l.orphans.clear();
+      }
+      l.writer = id_;
+      l.head_written = true;
+      epoch_ = NextSerial();
+    } else {
+      // A copy of older rows: a deep copy into a lineage of its own. The
+      // nodes read are this copy's, unchanged while its era is held.
+      old_era = std::move(era_);
+      epoch_ = NextSerial();
+      if (root_ != nullptr) root_ = DeepCopy(root_);
+      lineage_ = std::make_shared<Lineage>();
+      era_ = std::make_shared<Era>();
+      lineage_->writer = id_;
+      lineage_->head = era_.get();
+      lineage_->head_written = true;
+    }
+  }
+  wrote_ = true;
+}
+
+RowTrie::Node* RowTrie::DeepCopy(const Node* n) const {
+  Node* c = Clone(n);
+  if (!c->leaf) {
+    for (Node*& child : static_cast<Inner*>(c)->child) {
+      if (child != nullptr) child = DeepCopy(child);
+    }
+  }
+  return c;
 }
 
 int RowTrie::ChildIndex(uint64_t hash, int depth) {
   return static_cast<int>((hash >> (64 - kBits * (depth + 1))) & (kFanout - 1));
 }
 
-void RowTrie::Ref(Node* n) { n->refs.fetch_add(1, std::memory_order_relaxed); }
+bool RowTrie::Owned(const Node* n) const { return n->birth == epoch_; }
 
-// The last holder frees the node (on whichever thread drops it last): the
-// acq_rel decrement orders every other holder's reads before the free.
-void RowTrie::Unref(Node* n) {
-  if (n->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+void RowTrie::FreeNode(Node* n) {
+  g_live_nodes.fetch_sub(1, std::memory_order_relaxed);
   if (n->leaf) {
     static_cast<Leaf*>(n)->~Leaf();
     ::operator delete(static_cast<void*>(n));
-    return;
+  } else {
+    delete static_cast<Inner*>(n);
   }
-  auto* inner = static_cast<Inner*>(n);
-  // The children are mostly shared with newer versions (a path copy's
-  // siblings): each decrement is a cache miss somewhere in the table.
-  // Prefetching them all first overlaps the misses.
-  for (Node* c : inner->child) {
-    if (c != nullptr) __builtin_prefetch(&c->refs, 1);
-  }
-  for (Node* c : inner->child) {
-    if (c != nullptr) Unref(c);
-  }
-  delete inner;
 }
 
-// Acquire: pairs with the release in another holder's Unref, so that
-// holder's reads of the node happen before this trie changes it in place.
-bool RowTrie::Unique(const Node* n) { return n->refs.load(std::memory_order_acquire) == 1; }
+void RowTrie::FreeTree(Node* n) {
+  if (!n->leaf) {
+    for (Node* c : static_cast<Inner*>(n)->child) {
+      if (c != nullptr) FreeTree(c);
+    }
+  }
+  FreeNode(n);
+}
+
+void RowTrie::Drop(Node* n) {
+  if (Owned(n)) {
+    FreeNode(n);
+  } else {
+    era_->nodes.push_back(n);
+  }
+}
 
 size_t RowTrie::LeafBytes(int count) const {
   return sizeof(Leaf) + static_cast<size_t>(count) * (2 * sizeof(uint64_t) + sizeof(Real) * width_);
 }
 
-RowTrie::Leaf* RowTrie::NewLeaf(int count) const {
-  auto* l = new (::operator new(LeafBytes(count))) Leaf;
-  l->leaf = true;
-  l->count = static_cast<uint16_t>(count);
-  return l;
+RowTrie::Inner* RowTrie::NewInner() const {
+  auto* inner = new Inner;
+  g_live_nodes.fetch_add(1, std::memory_order_relaxed);
+  inner->birth = epoch_;
+  return inner;
 }
 
+RowTrie::Leaf* RowTrie::NewLeaf(int count) const {
+  auto* l = new (::operator new(LeafBytes(count))) Leaf;
+  g_live_nodes.fetch_add(1, std::memory_order_relaxed);
+  l->birth = epoch_;
+  l->leaf = 1;
+  l->count = static_cast<uint64_t>(count);
+  return l;
+}
 uint64_t* RowTrie::Keys(Leaf* l) const { return reinterpret_cast<uint64_t*>(l + 1); }
 int64_t* RowTrie::LastSeen(Leaf* l) const { return reinterpret_cast<int64_t*>(Keys(l) + l->count); }
 Real* RowTrie::Values(Leaf* l) const { return reinterpret_cast<Real*>(LastSeen(l) + l->count); }
@@ -144,26 +324,26 @@ void RowTrie::CopyRow(const Leaf* from, int i, Leaf* to, int j) const {
 RowTrie::Node* RowTrie::Clone(const Node* n) const {
   if (n->leaf) {
     const auto* l = static_cast<const Leaf*>(n);
-    Leaf* c = NewLeaf(l->count);
-    std::memcpy(static_cast<void*>(c + 1), l + 1, LeafBytes(l->count) - sizeof(Leaf));
+    Leaf* c = NewLeaf(static_cast<int>(l->count));
+    std::memcpy(static_cast<void*>(c + 1), l + 1,
+                LeafBytes(static_cast<int>(l->count)) - sizeof(Leaf));
     return c;
   }
-  auto* c = new Inner;
-  const auto* inner = static_cast<const Inner*>(n);
-  c->count = inner->count;
-  for (int i = 0; i < kFanout; ++i) {
-    c->child[i] = inner->child[i];
-    if (c->child[i] != nullptr) Ref(c->child[i]);
-  }
+  // The children are shared by the copy and the original, untouched: no
+  // counts to raise (the cache misses a refcounted copy pays per child).
+  auto* c = new Inner(*static_cast<const Inner*>(n));
+  g_live_nodes.fetch_add(1, std::memory_order_relaxed);
+  c->birth = epoch_;
   return c;
 }
 
-// Makes the node in *slot one that only this trie holds (a copy when it is
-// shared). REQUIRES: the node holding `slot` is itself unshared.
-RowTrie::Node** RowTrie::Own(Node** slot) const {
-  if (!Unique(*slot)) {
+// Makes the node in *slot this writer's alone (a copy when it was born
+// before the last copy of the trie). REQUIRES: the node holding `slot` is
+// this writer's.
+RowTrie::Node** RowTrie::Own(Node** slot) {
+  if (!Owned(*slot)) {
     Node* copy = Clone(*slot);
-    Unref(*slot);
+    era_->nodes.push_back(*slot);
     *slot = copy;
   }
   return slot;
@@ -173,15 +353,15 @@ RowTrie::Node** RowTrie::Own(Node** slot) const {
 RowTrie::Inner* RowTrie::Split(const Leaf* l, int depth) const {
   int counts[kFanout] = {};
   const uint64_t* keys = Keys(l);
-  for (int i = 0; i < l->count; ++i) ++counts[ChildIndex(Mix64(keys[i]), depth)];
-  auto* inner = new Inner;
+  for (int i = 0; i < static_cast<int>(l->count); ++i) ++counts[ChildIndex(Mix64(keys[i]), depth)];
+  Inner* inner = NewInner();
   for (int c = 0; c < kFanout; ++c) {
     if (counts[c] == 0) continue;
     inner->child[c] = NewLeaf(counts[c]);
     ++inner->count;
     counts[c] = 0;  // now the next free row of child c
   }
-  for (int i = 0; i < l->count; ++i) {
+  for (int i = 0; i < static_cast<int>(l->count); ++i) {
     const int c = ChildIndex(Mix64(keys[i]), depth);
     CopyRow(l, i, static_cast<Leaf*>(inner->child[c]), counts[c]++);
   }
@@ -243,6 +423,7 @@ void RowTrie::FindMany(const uint64_t* keys, size_t n, ConstRow* out) const {
 
 RowTrie::Row RowTrie::Mutable(uint64_t key) {
   if (Find(key).values == nullptr) return {};  // copy nothing for a missing key
+  BeginWrite();
   const uint64_t h = Mix64(key);
   Node** slot = &root_;
   for (int d = 0;; ++d) {
@@ -253,6 +434,7 @@ RowTrie::Row RowTrie::Mutable(uint64_t key) {
 }
 
 RowTrie::Row RowTrie::Upsert(uint64_t key, bool* created) {
+  BeginWrite();
   const uint64_t h = Mix64(key);
   Node** slot = &root_;
   for (int d = 0; *slot != nullptr; ++d) {
@@ -269,6 +451,7 @@ RowTrie::Row RowTrie::Upsert(uint64_t key, bool* created) {
 }
 
 RowTrie::Row RowTrie::Insert(uint64_t key) {
+  BeginWrite();
   const uint64_t h = Mix64(key);
   Node** slot = &root_;
   Inner* parent = nullptr;
@@ -279,17 +462,17 @@ RowTrie::Row RowTrie::Insert(uint64_t key) {
   }
   if (*slot != nullptr && (*slot)->count >= kLeafRows && d < kMaxDepth) {
     Inner* inner = Split(static_cast<Leaf*>(*slot), d);
-    Unref(*slot);
+    Drop(*slot);
     *slot = inner;
     return Insert(key);  // one level deeper now; the path is owned
   }
   const auto* old = static_cast<const Leaf*>(*slot);
-  const int n = old == nullptr ? 0 : old->count;
+  const int n = old == nullptr ? 0 : static_cast<int>(old->count);
   Leaf* l = NewLeaf(n + 1);
   for (int i = 0; i < n; ++i) CopyRow(old, i, l, i);
   Keys(l)[n] = key;
   if (old != nullptr) {
-    Unref(*slot);
+    Drop(*slot);
   } else if (parent != nullptr) {
     ++parent->count;
   }
@@ -300,6 +483,7 @@ RowTrie::Row RowTrie::Insert(uint64_t key) {
 
 bool RowTrie::Erase(uint64_t key) {
   if (Find(key).values == nullptr) return false;
+  BeginWrite();
   const uint64_t h = Mix64(key);
   Node** path[kMaxDepth + 1];
   int d = 0;
@@ -313,19 +497,19 @@ bool RowTrie::Erase(uint64_t key) {
   const int gone = IndexIn(old, key);
   Node* replacement = nullptr;
   if (old->count > 1) {
-    Leaf* l = NewLeaf(old->count - 1);
-    for (int i = 0, j = 0; i < old->count; ++i) {
+    Leaf* l = NewLeaf(static_cast<int>(old->count) - 1);
+    for (int i = 0, j = 0; i < static_cast<int>(old->count); ++i) {
       if (i != gone) CopyRow(old, i, l, j++);
     }
     replacement = l;
   }
-  Unref(*path[d]);
+  Drop(*path[d]);
   *path[d] = replacement;
-  // Inner nodes left without children go too.
+  // Inner nodes left without children go too (owned: freed now).
   for (; replacement == nullptr && d > 0; --d) {
     auto* parent = static_cast<Inner*>(*path[d - 1]);
     if (--parent->count > 0) break;
-    Unref(parent);
+    Drop(parent);
     *path[d - 1] = nullptr;
   }
   --size_;
@@ -459,14 +643,14 @@ RowTrie::Node* RowTrie::Builder::Build(const RowTrie& t, int depth, Entry* entri
   size_t next[kFanout];
   std::copy(begin, begin + kFanout, next);
   for (size_t i = 0; i < n; ++i) scratch[next[ChildIndex(entries[i].hash, depth)]++] = entries[i];
-  auto* inner = new Inner;
+  Inner* inner = t.NewInner();
   for (int c = 0; c < kFanout; ++c) {
     const size_t count = begin[c + 1] - begin[c];
     if (count == 0) continue;
     Node* child =
         Build(t, depth + 1, scratch + begin[c], entries + begin[c], count, visit, duplicate);
     if (child == nullptr) {
-      Unref(inner);
+      FreeTree(inner);
       return nullptr;
     }
     inner->child[c] = child;
@@ -479,6 +663,7 @@ bool RowTrie::Builder::Finish(RowTrie* out, const std::function<void(uint64_t, C
                               uint64_t* duplicate) {
   assert(out->width_ == width_);
   out->Clear();
+  out->BeginWrite();  // a lineage of its own: every node is born in its epoch
   const size_t total = size_;
   std::vector<Entry> entries, scratch;
   // The entries of partitions [first, last), partition by partition (so
@@ -511,7 +696,7 @@ bool RowTrie::Builder::Finish(RowTrie* out, const std::function<void(uint64_t, C
   } else {
     // The root is an inner node; each of its subtrees is built from its
     // 16 partitions, which are released right after.
-    auto* root = new Inner;
+    Inner* root = out->NewInner();
     out->root_ = root;
     constexpr int kPerChild = kPartitions / kFanout;
     for (int c = 0; c < kFanout && ok; ++c) {

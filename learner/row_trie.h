@@ -7,19 +7,34 @@
 // an inner node at the next level (a leaf at the last level holds one key).
 // Inner nodes that lose all their children are removed; leaves never merge.
 //
-// Versions: copying a RowTrie is O(1): the copy shares every node (atomic
-// reference counts). A write (Mutable, Insert, Erase) copies each node on
-// the key's path that another version also holds (path copying), so every
-// other version stays unchanged while it lives; nodes only this trie holds
-// are changed in place. The cost of a write after a copy is O(path +
-// leaf); untouched nodes stay shared, and dropping a version frees only the
-// nodes that it alone held. Memory: one copy of every row plus the leaves
-// and inner nodes that changed since the oldest live version.
+// Versions: copying a RowTrie is O(1): the copy shares every node. A trie
+// that writes (Mutable, Insert, Upsert, Erase, a Builder's Finish) is its
+// lineage's writer; every other trie sharing its nodes is a frozen copy
+// (a published version, a snapshot's capture). The writer copies each node
+// on a key's path that was born before the last copy was taken (path
+// copying) and changes only nodes born since in place, so every copy stays
+// unchanged while it lives. The cost of a write after a copy is O(path +
+// leaf), and copying a node never touches its children.
+//
+// Reclamation is by eras, not by reference counts: a node the writer
+// replaces goes to the current era's list, and an era's nodes are freed
+// when the last copy taken before its end is gone (eras end in order, each
+// holding the next). So dropping versions in the order they were published
+// frees exactly the nodes they alone held; a copy kept long (a slow reader)
+// holds every node replaced after it. Memory: one copy of every row plus
+// the leaves and inner nodes replaced since the oldest live copy.
+//
+// Lineages: a frozen copy that writes takes over as the writer when its
+// rows are the lineage's newest (the writer has not written since the
+// copy; the former writer then becomes a frozen copy: a follower applies
+// each delta to a copy of the version it serves). Otherwise it detaches
+// first: an O(table) deep copy into a lineage of its own.
 //
 // Thread-safety: a RowTrie object is not synchronised, but distinct
 // RowTrie objects may be used from distinct threads even when they share
-// nodes: one thread may write its trie while others read (or destroy)
-// their copies, with no locks and no waiting on either side.
+// nodes: one thread may write its trie while others read, copy or destroy
+// their copies, with no waiting on either side (copies take a lineage
+// mutex, once each). Copying a writer must not race with its writes.
 #pragma once
 
 #include <cstddef>
@@ -149,6 +164,9 @@ class RowTrie {
     Partition parts_[kPartitions];
   };
 
+  // Nodes allocated by every trie of the process, for tests of reclamation.
+  static size_t LiveNodes();
+
   // Node counts and bytes, for memory reports and tests.
   struct Stats {
     size_t inner_nodes = 0;
@@ -162,10 +180,25 @@ class RowTrie {
   static constexpr int kBits = 4;
   static constexpr int kMaxDepth = 64 / kBits;  // a leaf at this depth holds one key
 
+  struct Era;
+  struct Lineage;
+
   static int ChildIndex(uint64_t hash, int depth);
-  static void Ref(Node* n);
-  static void Unref(Node* n);
-  static bool Unique(const Node* n);
+  static uint64_t NextSerial();
+  static void FreeNode(Node* n);
+  static void FreeTree(Node* n);
+  // Makes this trie its lineage's writer (the hot path: one test).
+  void BeginWrite() {
+    if (!wrote_) BeginWriteSlow();
+  }
+  void BeginWriteSlow();
+  // Drops this trie's rows: a writer's death or a copy's release.
+  void Release();
+  // Node n (no longer reachable from this writer's root) goes: now when it
+  // was born in the current epoch, else with the era.
+  void Drop(Node* n);
+  bool Owned(const Node* n) const;
+  Inner* NewInner() const;
   Leaf* NewLeaf(int count) const;
   size_t LeafBytes(int count) const;
   uint64_t* Keys(Leaf* l) const;
@@ -177,15 +210,24 @@ class RowTrie {
   int IndexIn(const Leaf* l, uint64_t key) const;
   Row RowOf(Leaf* l, int i) const;
   void CopyRow(const Leaf* from, int i, Leaf* to, int j) const;
-  Node* Clone(const Node* n) const;
-  Node** Own(Node** slot) const;
+  Node* Clone(const Node* n) const;  // a shallow copy born in this epoch
+  Node* DeepCopy(const Node* n) const;
+  Node** Own(Node** slot);
   Inner* Split(const Leaf* l, int depth) const;
   void ForEachIn(const Node* n, const std::function<void(uint64_t, ConstRow)>& f) const;
   void StatsOf(const Node* n, int depth, Stats* s) const;
+  void FreeOwned(Node* n, std::vector<Node*>* shared) const;
 
   int width_;
   size_t size_ = 0;
   Node* root_ = nullptr;
+  // Versioning. A copy of a writer renews the writer's era and epoch, so
+  // these are mutable; the lineage's mutex guards that.
+  std::shared_ptr<Lineage> lineage_;  // null until the first write
+  mutable std::shared_ptr<Era> era_;  // a writer's: where it retires nodes; a copy's: what it holds
+  mutable uint64_t epoch_ = 0;        // nodes born in it are this writer's alone
+  mutable bool wrote_ = false;        // this writer wrote since its era began
+  uint64_t id_;                       // who is the lineage's writer
 };
 
 }  // namespace ranker::learner

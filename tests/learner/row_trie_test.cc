@@ -1,5 +1,6 @@
 // RowTrie: a persistent hash trie. Every write leaves copies unchanged;
-// splits and removals keep every row against a std::map oracle.
+// splits and removals keep every row against a std::map oracle; eras free
+// what no copy holds, and copies that write take over or detach.
 #include "learner/row_trie.h"
 
 #include <gtest/gtest.h>
@@ -100,6 +101,132 @@ TEST(RowTrie, CopiesStayUnchangedUnderLaterWrites) {
   for (const auto& [version, expected] : versions) ExpectEqual(version, expected);
 }
 
+// Nodes freed as versions go, in order, and held while a slow reader keeps
+// an old one: the process's live node count against the trie's own.
+TEST(RowTrieReclamation, DroppedVersionsFreeWhatOnlyTheyHeld) {
+  const size_t before = RowTrie::LiveNodes();
+  {
+    RowTrie t(2);
+    Rng rng(3);
+    for (uint64_t k = 0; k < 5000; ++k) Put(&t, k, 0, 0);
+    auto own_nodes = [&] {
+      const RowTrie::Stats s = t.ComputeStats();
+      return s.inner_nodes + s.leaves;
+    };
+    EXPECT_EQ(RowTrie::LiveNodes() - before, own_nodes());
+    std::vector<RowTrie> versions;
+    for (int round = 0; round < 50; ++round) {
+      for (int i = 0; i < 200; ++i) Put(&t, rng.Below(5000), static_cast<Real>(round), round);
+      versions.emplace_back(t);
+      if (versions.size() > 2) versions.erase(versions.begin());
+    }
+    // Two versions alive: the writer's nodes plus what changed since the
+    // older one (at most two rounds of paths), far below 50 rounds' worth.
+    const size_t held = RowTrie::LiveNodes() - before - own_nodes();
+    EXPECT_GT(held, 0u);
+    EXPECT_LT(held, 2 * 200 * 6u);
+
+    // A slow reader: everything replaced after it stays, then goes with it.
+    auto slow = std::make_unique<RowTrie>(t);
+    for (int round = 0; round < 10; ++round) {
+      for (int i = 0; i < 200; ++i) Put(&t, rng.Below(5000), static_cast<Real>(round), round);
+      versions.emplace_back(t);
+      versions.erase(versions.begin());
+    }
+    const size_t with_slow = RowTrie::LiveNodes() - before - own_nodes();
+    EXPECT_GT(with_slow, held);
+    slow.reset();
+    versions.clear();
+    EXPECT_EQ(RowTrie::LiveNodes() - before, own_nodes());
+  }
+  EXPECT_EQ(RowTrie::LiveNodes(), before);  // the writer's death frees the rest
+}
+
+// A copy of the newest rows that writes takes over as the writer (a
+// follower's next version); the former writer is then a copy, and a copy of
+// older rows that writes detaches. Every trie keeps its own rows.
+TEST(RowTrieLineage, CopiesThatWriteTakeOverOrDetachAndAllStayCorrect) {
+  const size_t before = RowTrie::LiveNodes();
+  {
+    RowTrie a(2);
+    Oracle oa;
+    for (uint64_t k = 0; k < 3000; ++k) {
+      Put(&a, k, 1, 1);
+      oa[k] = {1, 1};
+    }
+    // A chain of takeovers: each next copies the previous and writes.
+    std::vector<std::pair<RowTrie, Oracle>> chain;
+    chain.emplace_back(a, oa);
+    for (int v = 2; v < 8; ++v) {
+      RowTrie next(chain.back().first);
+      Oracle on = chain.back().second;
+      for (uint64_t k = 0; k < 3000; k += v) {
+        Put(&next, k, static_cast<Real>(v), v);
+        on[k] = {static_cast<Real>(v), v};
+      }
+      next.Erase(static_cast<uint64_t>(v));
+      on.erase(static_cast<uint64_t>(v));
+      chain.emplace_back(std::move(next), std::move(on));
+      if (chain.size() > 3) chain.erase(chain.begin());
+    }
+    // `a` was a writer whose rows are old now: it detaches on its write.
+    Put(&a, 7, 100, 100);
+    oa[7] = {100, 100};
+    // So does an older version of the chain.
+    Put(&chain.front().first, 11, 200, 200);
+    chain.front().second[11] = {200, 200};
+    ExpectEqual(a, oa);
+    for (const auto& [t, oracle] : chain) ExpectEqual(t, oracle);
+    // The newest writes on, after its own copy was taken.
+    RowTrie frozen(chain.back().first);
+    const Oracle frozen_rows = chain.back().second;
+    Put(&chain.back().first, 13, 300, 300);
+    chain.back().second[13] = {300, 300};
+    ExpectEqual(frozen, frozen_rows);
+    ExpectEqual(chain.back().first, chain.back().second);
+  }
+  EXPECT_EQ(RowTrie::LiveNodes(), before);
+}
+
+// A writer that dies while copies live leaves them their rows; a copy of
+// its last rows may take over.
+TEST(RowTrieLineage, AWritersCopiesOutliveItAndOneTakesOver) {
+  const size_t before = RowTrie::LiveNodes();
+  {
+    Oracle oracle;
+    std::unique_ptr<RowTrie> w = std::make_unique<RowTrie>(3);
+    for (uint64_t k = 0; k < 2000; ++k) {
+      Put(w.get(), k, 1, 1);
+      oracle[k] = {1, 1};
+    }
+    RowTrie old_copy(*w);
+    const Oracle old_rows = oracle;
+    for (uint64_t k = 0; k < 2000; k += 3) {
+      Put(w.get(), k, 2, 2);
+      oracle[k] = {2, 2};
+    }
+    RowTrie last_copy(*w);
+    w.reset();  // died without writing after its last copy
+    ExpectEqual(old_copy, old_rows);
+    ExpectEqual(last_copy, oracle);
+    Put(&last_copy, 5000, 3, 3);  // takes over the dead writer's rows
+    oracle[5000] = {3, 3};
+    ExpectEqual(last_copy, oracle);
+    ExpectEqual(old_copy, old_rows);
+
+    // And one that dies after writing past its last copy.
+    auto w2 = std::make_unique<RowTrie>(last_copy);
+    Put(w2.get(), 1, 9, 9);  // last_copy wrote since: w2 detaches
+    RowTrie w2_copy(*w2);
+    Put(w2.get(), 2, 9, 9);
+    w2.reset();
+    Oracle w2_rows = oracle;
+    w2_rows[1] = {9, 9};
+    ExpectEqual(w2_copy, w2_rows);
+  }
+  EXPECT_EQ(RowTrie::LiveNodes(), before);
+}
+
 // One writer changes its trie and publishes copies; readers check that the
 // copy they hold is a consistent version: every row of version v holds v.
 // Run under ThreadSanitizer in the sanitizer tree.
@@ -113,7 +240,9 @@ TEST(RowTrieConcurrent, ReadersOfCopiesNeverSeeTheWritersChanges) {
   std::atomic<int> reads{0};
   auto reader = [&] {
     while (!done.load(std::memory_order_acquire)) {
-      const std::shared_ptr<const RowTrie> v = published.load();
+      const std::shared_ptr<const RowTrie> held = published.load();
+      // A copy of the copy, taken and dropped on this thread.
+      const auto v = std::make_shared<const RowTrie>(*held);
       const Real expect = v->Find(0).values[0];
       for (uint64_t k = 0; k < kKeys; k += 7) {
         const RowTrie::ConstRow r = v->Find(k);
