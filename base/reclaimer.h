@@ -3,11 +3,10 @@
 // handlers) never pay for freeing one.
 //
 // A model version shares its embedding rows with the next one; freeing it
-// releases the trie nodes it copied and drops one reference on each child
-// they share (learner/row_trie.h). At 10M rows that is ~80k scattered
-// reference counts per version, milliseconds of cache misses, and with a
-// request in flight at every publication the handler used to be the thread
-// that dropped the last reference.
+// frees the trie nodes the learner replaced after it (learner/row_trie.h):
+// at 10M rows thousands of scattered frees per version, and with a request
+// in flight at every publication the handler used to be the thread that
+// dropped the last reference.
 //
 //   Reclaimer reclaimer("ranker-reclaim", /*nice=*/10);
 //   std::shared_ptr<const Version> v = reclaimer.Adopt(std::make_shared<Version>(...));
