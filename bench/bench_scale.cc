@@ -18,7 +18,16 @@
 // rows touched, then the snapshot capture's learner-thread part (dirty keys
 // moved out + Clone) and the writer-thread export of those rows.
 //
+// --baseline-rows M adds a second model grown to M rows that trains a
+// round of its own after each round of the first (same examples' shape,
+// same publication and dirty-key hand-off, no follower), so that the
+// learner's rate at N rows and at M rows are measured side by side in one
+// process: a shared machine's drift between runs (here up to 30%) hits
+// both alike. Printed: both rates and their ratio, overall and the median
+// over rounds.
+//
 // Usage: ranker_bench_scale [--rows N] [--rounds R] [--examples E] [--batch B]
+//                           [--baseline-rows M]
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -65,6 +74,7 @@ struct Flags {
   int rounds = 30;
   size_t examples = 1000;  // per round: 100 ms of a 10k events/s stream
   size_t batch = 1;
+  size_t baseline_rows = 0;  // a second model, trained in alternation
 };
 
 Flags ParseFlags(int argc, char** argv) {
@@ -76,6 +86,7 @@ Flags ParseFlags(int argc, char** argv) {
     if (name == "--rounds") f.rounds = static_cast<int>(v);
     if (name == "--examples") f.examples = static_cast<size_t>(v);
     if (name == "--batch") f.batch = static_cast<size_t>(v);
+    if (name == "--baseline-rows") f.baseline_rows = static_cast<size_t>(v);
   }
   return f;
 }
@@ -109,6 +120,15 @@ std::vector<learner::Example> RoundExamples(Rng* rng, size_t n, uint64_t* fresh)
     out.push_back(std::move(e));
   }
   return out;
+}
+
+// Trains ex at batch `batch`; returns the milliseconds.
+double TrainRound(learner::Model* m, const std::vector<learner::Example>& ex, size_t batch) {
+  const auto t0 = Steady::now();
+  for (size_t i = 0; i < ex.size(); i += batch) {
+    m->TrainStep(std::span(ex).subspan(i, std::min(batch, ex.size() - i)));
+  }
+  return MsSince(t0);
 }
 
 // One round's delta as a follower receives it: the state blob and rows.
@@ -167,14 +187,38 @@ int Main(int argc, char** argv) {
                                             optimizer)
                    .value();
   }
+  // The side-by-side baseline (--baseline-rows).
+  std::unique_ptr<learner::Model> base;
+  Rng base_rng(7);
+  uint64_t base_fresh = 0;
+  double base_ms = 0;
+  std::vector<double> round_ratio;
+  std::vector<std::shared_ptr<const learner::Model>> base_versions;
+  if (f.baseline_rows > 0) {
+    base = learner::Model::Create(options, optimizer).value();
+    Grow(base.get(), f.baseline_rows);
+  }
   for (int r = 0; r < f.rounds; ++r) {
     const std::vector<learner::Example> ex = RoundExamples(&rng, f.examples, &fresh);
-    t0 = Steady::now();
-    for (size_t i = 0; i < ex.size(); i += f.batch) {
-      m->TrainStep(std::span(ex).subspan(i, std::min(f.batch, ex.size() - i)));
-    }
-    train_ms += MsSince(t0);
+    // The two models take turns going first (the other's round leaves the
+    // caches cold for it).
+    double base_round_ms = 0;
+    std::vector<learner::Example> bex;
+    if (base != nullptr) bex = RoundExamples(&base_rng, f.examples, &base_fresh);
+    if (base != nullptr && r % 2 == 1) base_round_ms = TrainRound(base.get(), bex, f.batch);
+    const double round_ms = TrainRound(m.get(), ex, f.batch);
+    train_ms += round_ms;
     trained += ex.size();
+    if (base != nullptr) {
+      if (r % 2 == 0) base_round_ms = TrainRound(base.get(), bex, f.batch);
+      base_ms += base_round_ms;
+      round_ratio.push_back(base_round_ms / round_ms);
+      base->embeddings().FoldDigest();
+      base_versions.push_back(base->Clone());
+      if (base_versions.size() > 2) base_versions.erase(base_versions.begin());
+      std::vector<uint64_t> keys, removed;
+      base->mutable_embeddings()->TakeDirty(1, &keys, &removed);
+    }
     t0 = Steady::now();
     m->embeddings().FoldDigest();
     rows_published.push_back(static_cast<double>(m->embeddings().dirty_keys(1).size()));
@@ -199,6 +243,17 @@ int Main(int argc, char** argv) {
       Percentile(publish_ms, 0.5), Percentile(publish_ms, 0.99), Percentile(rows_published, 0.5));
   std::printf("learner: %.0f examples/s (batch %zu, publication excluded)\n",
               1000.0 * static_cast<double>(trained) / train_ms, f.batch);
+  if (base != nullptr) {
+    const double base_rate = 1000.0 * static_cast<double>(trained) / base_ms;
+    const double rate = 1000.0 * static_cast<double>(trained) / train_ms;
+    std::printf(
+        "learner side by side: %.0f examples/s at %zu rows, %.0f at %zu rows: %.2fx "
+        "(median over %zu rounds %.2fx)\n",
+        base_rate, f.baseline_rows, rate, f.rows, rate / base_rate, round_ratio.size(),
+        Percentile(round_ratio, 0.5));
+    base_versions.clear();
+    base.reset();
+  }
   std::printf("follower apply (RestoreDelta + checksum): p50 %.2f ms, p99 %.2f ms\n",
               Percentile(apply_ms, 0.5), Percentile(apply_ms, 0.99));
 

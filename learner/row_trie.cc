@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "base/hash.h"
+#include "learner/node_pool.h"
 
 namespace ranker::learner {
 
@@ -65,8 +66,16 @@ struct RowTrie::Lineage {
 
 namespace {
 std::atomic<uint64_t> g_serial{1};
+
 std::atomic<size_t> g_live_nodes{0};
 }  // namespace
+
+// Inner nodes come from a pool: one size, thousands copied and freed per
+// publication at 10M rows (see learner/node_pool.h).
+NodePool& RowTrie::InnerPool() {
+  static NodePool* pool = new NodePool(sizeof(Inner));
+  return *pool;
+}
 
 uint64_t RowTrie::NextSerial() { return g_serial.fetch_add(1, std::memory_order_relaxed); }
 
@@ -249,7 +258,8 @@ void RowTrie::FreeNode(Node* n) {
     static_cast<Leaf*>(n)->~Leaf();
     ::operator delete(static_cast<void*>(n));
   } else {
-    delete static_cast<Inner*>(n);
+    static_cast<Inner*>(n)->~Inner();
+    InnerPool().Free(n);
   }
 }
 
@@ -275,7 +285,7 @@ size_t RowTrie::LeafBytes(int count) const {
 }
 
 RowTrie::Inner* RowTrie::NewInner() const {
-  auto* inner = new Inner;
+  auto* inner = new (InnerPool().Allocate()) Inner;
   g_live_nodes.fetch_add(1, std::memory_order_relaxed);
   inner->birth = epoch_;
   return inner;
@@ -331,7 +341,7 @@ RowTrie::Node* RowTrie::Clone(const Node* n) const {
   }
   // The children are shared by the copy and the original, untouched: no
   // counts to raise (the cache misses a refcounted copy pays per child).
-  auto* c = new Inner(*static_cast<const Inner*>(n));
+  auto* c = new (InnerPool().Allocate()) Inner(*static_cast<const Inner*>(n));
   g_live_nodes.fetch_add(1, std::memory_order_relaxed);
   c->birth = epoch_;
   return c;

@@ -185,6 +185,7 @@ class RowTrie {
 
   static int ChildIndex(uint64_t hash, int depth);
   static uint64_t NextSerial();
+  static class NodePool& InnerPool();
   static void FreeNode(Node* n);
   static void FreeTree(Node* n);
   // Makes this trie its lineage's writer (the hot path: one test).
