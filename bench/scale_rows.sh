@@ -8,6 +8,9 @@
 #   SNAPSHOT=0 skips the RocksDB snapshot bench (it trains its way to the size: slow at 10M).
 #   BATCHES="1 32" (default "1"): the learner's batch sizes, one bench_scale run each
 #   (32 is the service's train.batch_size).
+#   BASELINE=M (default 100000): each run above M rows also trains an M-row model in
+#   alternating rounds and prints the learner's rate at both sizes side by side and
+#   their ratio (the issue's "within 10% of the rate at 100k rows"); BASELINE=0 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -18,7 +21,10 @@ echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xa
 for n in "${sizes[@]}"; do
   for b in ${BATCHES:-1}; do
     echo "=== $n rows, batch $b"
-    "$build/bench/ranker_bench_scale" --rows "$n" --batch "$b"
+    baseline=()
+    [[ ${BASELINE:-100000} != 0 && $n -gt ${BASELINE:-100000} ]] &&
+      baseline=(--baseline-rows "${BASELINE:-100000}")
+    "$build/bench/ranker_bench_scale" --rows "$n" --batch "$b" "${baseline[@]}"
   done
 done
 if [ "${SNAPSHOT:-1}" != 0 ]; then
