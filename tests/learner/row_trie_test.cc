@@ -188,6 +188,24 @@ TEST(RowTrieLineage, CopiesThatWriteTakeOverOrDetachAndAllStayCorrect) {
   EXPECT_EQ(RowTrie::LiveNodes(), before);
 }
 
+// A takeover costs the paths it writes; a detach costs the table.
+TEST(RowTrieLineage, ATakeoverCopiesOnlyThePathsItWrites) {
+  const size_t before = RowTrie::LiveNodes();
+  RowTrie a(2);
+  for (uint64_t k = 0; k < 3000; ++k) Put(&a, k, 1, 1);
+  const size_t table = RowTrie::LiveNodes() - before;
+  const int depth = a.ComputeStats().max_depth;
+  RowTrie next(a);
+  Put(&next, 1, 2, 2);  // the newest rows: a path copy, a's nodes stay shared
+  EXPECT_LE(RowTrie::LiveNodes() - before, table + depth + 1);
+  Put(&a, 2, 3, 3);  // now older rows than next's: a deep copy of its own
+  EXPECT_GE(RowTrie::LiveNodes() - before, 2 * table);
+  EXPECT_EQ(*next.Find(1).last_seen, 2);
+  EXPECT_EQ(*next.Find(2).last_seen, 1);
+  EXPECT_EQ(*a.Find(1).last_seen, 1);
+  EXPECT_EQ(*a.Find(2).last_seen, 3);
+}
+
 // A writer that dies while copies live leaves them their rows; a copy of
 // its last rows may take over.
 TEST(RowTrieLineage, AWritersCopiesOutliveItAndOneTakesOver) {
