@@ -120,7 +120,7 @@ class Cache {
   List* last_list_ = nullptr;
 };
 
-Cache& ThisThreadsCache() {
+[[maybe_unused]] Cache& ThisThreadsCache() {  // unused under ASan
   thread_local Cache cache;
   return cache;
 }
