@@ -13,6 +13,7 @@
 #include "base/random.h"
 #include "learner/embedding_table.h"
 #include "learner/model.h"
+#include "learner/row_trie.h"
 #include "learner/scorer.h"
 #include "tests/learner/model_test_util.h"
 
@@ -190,6 +191,7 @@ TEST(ModelVersions, AFollowerAppliesDeltasAndStaysEqualToTheLeader) {
   const std::vector<Example> candidates(ex.begin(), ex.begin() + 30);
   std::vector<double> held_scores;
   size_t removed_total = 0;
+  int path_checks = 0;
   for (size_t i = 0; i < ex.size(); i += 3) {
     leader->TrainStep(std::span(ex).subspan(i, 3));
     if (i % 60 != 0) continue;
@@ -204,9 +206,22 @@ TEST(ModelVersions, AFollowerAppliesDeltasAndStaysEqualToTheLeader) {
     }
     std::string state;
     leader->SerializeState(&state);
+    const size_t nodes_before = RowTrie::LiveNodes();
     StatusOr<std::unique_ptr<Model>> next =
         Model::RestoreDelta(state, follower.get(), changed, removed, leader->options(), {});
     ASSERT_TRUE(next.ok()) << next.status().ToString();
+    if (follower != nullptr) {
+      // The next version takes the rows over from the one served: it copies
+      // the paths of the rows it changes, never the table.
+      const RowTrie::Stats s = (*next)->embeddings().TrieStats();
+      // A deep copy would add every node of the table; a delta touches most
+      // of a table this small, so the check waits until it holds 150 nodes.
+      const auto grew = static_cast<int64_t>(RowTrie::LiveNodes() - nodes_before);
+      if (s.leaves + s.inner_nodes >= 150) {
+        EXPECT_LT(grew, static_cast<int64_t>(s.leaves + s.inner_nodes)) << "at example " << i;
+        ++path_checks;
+      }
+    }
     follower = std::move(next).value();
     ASSERT_EQ(follower->ParamChecksum(), leader->ParamChecksum()) << "at example " << i;
     ASSERT_EQ(follower->embedding_rows(), leader->embedding_rows());
@@ -220,6 +235,7 @@ TEST(ModelVersions, AFollowerAppliesDeltasAndStaysEqualToTheLeader) {
     }
   }
   EXPECT_GT(removed_total, 0u);
+  EXPECT_GT(path_checks, 20);
   ASSERT_NE(held, nullptr);
   EXPECT_EQ(held->ParamChecksum(), held_checksum);
   EXPECT_EQ(Scores(*held, candidates), held_scores);
