@@ -129,7 +129,8 @@ class Cache {
 
 NodePool::NodePool(size_t block_bytes)
     : block_bytes_((std::max(block_bytes, sizeof(FreeBlock)) + 15) & ~size_t{15}),
-      impl_(new Impl(block_bytes_)) {}
+      // Nothing to share under ASan (operator new serves every block).
+      impl_(Pooling() ? new Impl(block_bytes_) : nullptr) {}
 
 void* NodePool::Allocate() {
 #ifdef RANKER_NODE_POOL_OFF
@@ -169,6 +170,8 @@ bool NodePool::Pooling() {
 #endif
 }
 
-size_t NodePool::SlabBytes() const { return impl_->slab_bytes.load(std::memory_order_relaxed); }
+size_t NodePool::SlabBytes() const {
+  return impl_ == nullptr ? 0 : impl_->slab_bytes.load(std::memory_order_relaxed);
+}
 
 }  // namespace ranker::learner

@@ -20,6 +20,9 @@
 // Under AddressSanitizer the pool steps aside (operator new and delete), so
 // ASan still sees every node's lifetime.
 //
+// A pool lives as long as the process (threads' caches hold its blocks
+// and outlive any owner): RowTrie's is a function-local static.
+//
 // Thread-safe.
 #pragma once
 
@@ -48,7 +51,7 @@ class NodePool {
 
  private:
   size_t block_bytes_;
-  Impl* impl_;  // never freed: threads' caches may outlive any owner
+  Impl* impl_;  // never freed (see above); null under ASan
 };
 
 }  // namespace ranker::learner
