@@ -39,12 +39,25 @@ struct RowTrie::Era {
 
   ~Era() {
     for (Node* n : nodes) FreeNode(n);
-    // Unchained iteratively: a slow reader's release may end many eras.
-    while (next != nullptr && next.use_count() == 1) {
-      std::shared_ptr<Era> after = std::move(next->next);
-      next.reset();
-      next = std::move(after);
+    // Releasing `next` may end it too, and so on down the chain (a slow
+    // reader's release may end thousands of eras): the outermost release
+    // on this thread drains them in a loop instead of recursing. Each era
+    // ends through its shared_ptr's own release, never by peeking at the
+    // count (the writer links new eras concurrently).
+    thread_local std::vector<std::shared_ptr<Era>>* draining = nullptr;
+    if (draining != nullptr) {
+      draining->push_back(std::move(next));
+      return;
     }
+    std::vector<std::shared_ptr<Era>> pending;
+    draining = &pending;
+    pending.push_back(std::move(next));
+    while (!pending.empty()) {
+      std::shared_ptr<Era> e = std::move(pending.back());
+      pending.pop_back();
+      e.reset();  // may end e, which queues its own next here
+    }
+    draining = nullptr;
   }
 };
 

@@ -142,6 +142,26 @@ TEST(RowTrieReclamation, DroppedVersionsFreeWhatOnlyTheyHeld) {
   EXPECT_EQ(RowTrie::LiveNodes(), before);  // the writer's death frees the rest
 }
 
+// Releasing the oldest copy may end a long chain of eras at once: they end
+// in a loop, not by recursion (which would overflow the stack here).
+TEST(RowTrieReclamation, ASlowReadersReleaseEndsAChainOfErasWithoutRecursing) {
+  const size_t before = RowTrie::LiveNodes();
+  {
+    RowTrie t(1);
+    Put(&t, 1, 0, 0);
+    auto slow = std::make_unique<RowTrie>(t);
+    for (int i = 1; i <= 200000; ++i) {
+      Put(&t, 1, static_cast<Real>(i), i);
+      RowTrie version(t);  // an era per copy, each holding the next
+    }
+    EXPECT_EQ(*slow->Find(1).last_seen, 0);
+    EXPECT_GT(RowTrie::LiveNodes() - before, 100000u);  // all held by the slow reader
+    slow.reset();
+    EXPECT_EQ(RowTrie::LiveNodes() - before, 1u);  // the writer's own leaf
+  }
+  EXPECT_EQ(RowTrie::LiveNodes(), before);
+}
+
 // A copy of the newest rows that writes takes over as the writer (a
 // follower's next version); the former writer is then a copy, and a copy of
 // older rows that writes detaches. Every trie keeps its own rows.
