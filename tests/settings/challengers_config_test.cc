@@ -2,6 +2,7 @@
 // overrides applied on top of the champion's options, and errors that name
 // the challenger's key.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -12,9 +13,12 @@
 namespace ranker::app {
 namespace {
 
-// Loads `yaml` (written to a temp file) with `sets` on top.
+// Loads `yaml` (written to a temp file of the running test's own: ctest runs
+// this file's tests in parallel) with `sets` on top.
 StatusOr<Config> LoadYaml(const std::string& yaml, std::vector<std::string> sets = {}) {
-  const std::string path = ::testing::TempDir() + "/challengers_test.yaml";
+  const std::string path = ::testing::TempDir() + "/challengers_test." +
+                           ::testing::UnitTest::GetInstance()->current_test_info()->name() + "." +
+                           std::to_string(getpid()) + ".yaml";
   std::ofstream(path) << yaml;
   return LoadConfig({path, std::move(sets), /*use_environment=*/false});
 }
