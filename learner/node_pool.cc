@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdint>
 #include <memory>
 #include <new>
 #include <unordered_map>
@@ -21,6 +20,7 @@
 namespace ranker::learner {
 namespace {
 
+static_assert(__STDCPP_DEFAULT_NEW_ALIGNMENT__ >= 16);
 constexpr size_t kSlabBytes = 256 << 10;
 
 struct FreeBlock {
@@ -55,10 +55,11 @@ struct NodePool::Impl {
   }
   // A batch carved from a new slab; the slab's other blocks go to the depot.
   Batch Carve() {
-    auto slab = std::make_unique_for_overwrite<char[]>(kSlabBytes + 16);
+    // operator new[] aligns to 16 (__STDCPP_DEFAULT_NEW_ALIGNMENT__), and
+    // blocks are multiples of 16.
+    auto slab = std::make_unique_for_overwrite<char[]>(kSlabBytes);
     slab_bytes.fetch_add(kSlabBytes, std::memory_order_relaxed);
-    const auto at = reinterpret_cast<uintptr_t>(slab.get());
-    char* p = reinterpret_cast<char*>((at + 15) / 16 * 16);
+    char* p = slab.get();
     const int n = static_cast<int>(kSlabBytes / bytes);
     std::vector<Batch> carved;
     for (int first = 0; first < n; first += kBatch) {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "base/hash.h"
+#include "base/mutex.h"
 #include "learner/node_pool.h"
 
 namespace ranker::learner {
@@ -64,7 +65,7 @@ struct RowTrie::Era {
 // What the tries sharing nodes share: who writes, the newest era, and the
 // subtrees a dead writer left to its copies.
 struct RowTrie::Lineage {
-  std::mutex mu;
+  Mutex mu;
   uint64_t writer = 0;        // the writer's id_; 0: none
   Era* head = nullptr;        // the era the writer retires into
   bool head_written = false;  // the writer wrote since head began
@@ -103,7 +104,7 @@ RowTrie::RowTrie(const RowTrie& other)
       lineage_(other.lineage_),
       id_(NextSerial()) {
   if (lineage_ == nullptr) return;
-  std::lock_guard<std::mutex> lock(lineage_->mu);
+  MutexLock lock(&lineage_->mu);
   if (lineage_->writer == other.id_ && other.wrote_) {
     // The writer's later writes must leave this copy unchanged: a new era
     // (this copy holds it) and a new epoch (every node is shared now).
@@ -161,7 +162,7 @@ void RowTrie::Release() {
   if (lineage_ != nullptr) {
     std::vector<Node*> shared;
     {
-      std::lock_guard<std::mutex> lock(lineage_->mu);
+      MutexLock lock(&lineage_->mu);
       if (lineage_->writer == id_) {
         lineage_->writer = 0;
         if (!wrote_) {
@@ -179,7 +180,7 @@ void RowTrie::Release() {
       // with the lineage.
       FreeOwned(root, &shared);
       if (!shared.empty()) {
-        std::lock_guard<std::mutex> lock(lineage_->mu);
+        MutexLock lock(&lineage_->mu);
         lineage_->orphans.insert(lineage_->orphans.end(), shared.begin(), shared.end());
       }
     }
@@ -217,7 +218,7 @@ void RowTrie::BeginWriteSlow() {
   const std::shared_ptr<Lineage> held = lineage_;
   std::shared_ptr<Era> old_era;
   {
-    std::lock_guard<std::mutex> lock(held->mu);
+    MutexLock lock(&held->mu);
     Lineage& l = *held;
     if (l.writer == id_) {
       // The writer, after a copy was taken: the era began with it.
